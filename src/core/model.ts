@@ -1,0 +1,102 @@
+import type { RunSpec, ServiceConfig } from '../config/types.ts';
+
+/**
+ * What happened to a revision: `pending` (created, not rolled out yet), `progressing` (its rollout
+ * runs), `stable` (serving), `superseded` (a later revision replaced it), `failed` (its rollout
+ * failed and was rolled back).
+ */
+export type RevisionOutcome = 'pending' | 'progressing' | 'stable' | 'superseded' | 'failed';
+
+/** An immutable version + run spec of a service. */
+export interface Revision {
+  number: number;
+  version: string;
+  run: RunSpec;
+  createdAt: number;
+  outcome: RevisionOutcome;
+  /** Why it got its outcome (failure reason, "undo of revision 2", ...). */
+  message?: string;
+}
+
+/** deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a failure. */
+export type RolloutKind = 'deploy' | 'undo' | 'rollback';
+export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed';
+
+/** The transition of a service from one revision to another. */
+export interface Rollout {
+  kind: RolloutKind;
+  from: number | undefined;
+  to: number;
+  phase: RolloutPhase;
+  startedAt: number;
+  /** Last time the rollout moved (an instance started, became available, or an old one left). */
+  lastProgressAt: number;
+  /** Counts that define "progress"; a change of this key is progress. */
+  progressKey: string;
+  finishedAt?: number;
+  message?: string;
+}
+
+/** Healthy: serving the stable revision at full count; Progressing: a rollout runs; Degraded: something failed. */
+export type ServicePhase = 'Healthy' | 'Progressing' | 'Degraded';
+
+/** Durable state of one service: everything needed to resume after a restart. */
+export interface ServiceState {
+  name: string;
+  revisions: Revision[];
+  /** The revision the service runs when no rollout is in progress. */
+  stable: number;
+  rollout?: Rollout;
+  /** The most recent finished rollout (for status and `--wait`). */
+  lastRollout?: Rollout;
+  phase: ServicePhase;
+  message?: string;
+}
+
+/** What the controller sees of an instance when it plans. */
+export interface ObservedInstance {
+  id: string;
+  revision: number;
+  /** starting: not ready yet (or restarting); ready: passes readiness; draining: leaving (not routed). */
+  state: 'starting' | 'ready' | 'draining';
+  readySince?: number;
+  restarts: number;
+}
+
+/** What the core asks the shell to do. */
+export type Action =
+  | { type: 'start'; service: string; revision: number; count: number }
+  | { type: 'drain'; service: string; instance: string; reason: string };
+
+/** A domain event for the event log (and later notifications). */
+export interface CoreEvent {
+  service: string;
+  type:
+    | 'RolloutStarted'
+    | 'RolloutSucceeded'
+    | 'RolloutFailed'
+    | 'RollbackStarted'
+    | 'InstanceStarted'
+    | 'InstanceDraining';
+  message: string;
+  revision?: number;
+}
+
+/** The output of one pure planning step. */
+export interface Plan {
+  state: ServiceState;
+  actions: Action[];
+  events: CoreEvent[];
+}
+
+/** The parts of a service's config the planner needs. */
+export type ServiceSpec = Pick<ServiceConfig, 'name' | 'replicas' | 'strategy' | 'revisionHistoryLimit'>;
+
+/** The revision currently targeted: the rollout's, else the stable one. */
+export function targetRevision(state: ServiceState): number {
+  return state.rollout?.to ?? state.stable;
+}
+
+export function findRevision(state: ServiceState, n: number): Revision | undefined {
+  return state.revisions.find((r) => r.number === n);
+}

@@ -1,0 +1,106 @@
+import type { RollingStrategy } from '../config/types.ts';
+import type { Action, ObservedInstance } from './model.ts';
+import { rollingBudget } from './replicas.ts';
+
+/** Input of one rolling step for one service. */
+export interface RollingInput {
+  service: string;
+  replicas: number;
+  strategy: RollingStrategy;
+  /** The revision to converge to; instances of any other revision are "old". */
+  target: number;
+  instances: ObservedInstance[];
+  now: number;
+}
+
+/** Counts the rollout's progress and completion are judged on. */
+export interface RollingCounts {
+  /** Live (not draining) instances of the target revision. */
+  current: number;
+  /** ... of which available (ready for minReadySeconds). */
+  available: number;
+  /** Live instances of other revisions. */
+  old: number;
+  draining: number;
+}
+
+export interface RollingStep {
+  actions: Action[];
+  counts: RollingCounts;
+  /** Target at full count and available, nothing old left, nothing draining. */
+  complete: boolean;
+}
+
+/** Ready for at least minReadySeconds (Kubernetes "available"). */
+export function isAvailable(i: ObservedInstance, minReadySeconds: number, now: number): boolean {
+  return i.state === 'ready' && i.readySince !== undefined && now - i.readySince >= minReadySeconds * 1000;
+}
+
+/** Least useful first: starting before ready, then the most recently ready, then by id for determinism. */
+function byRemovalPreference(a: ObservedInstance, b: ObservedInstance): number {
+  const ra = a.state === 'ready' ? 1 : 0;
+  const rb = b.state === 'ready' ? 1 : 0;
+  if (ra !== rb) return ra - rb;
+  const sa = a.readySince ?? 0;
+  const sb = b.readySince ?? 0;
+  if (sa !== sb) return sb - sa;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * One step of a rolling update with Kubernetes semantics: never more than replicas + maxSurge live
+ * instances, never fewer than replicas - maxUnavailable available ones, unavailable old instances
+ * go first. Idempotent: planning again on the same observation yields the same actions, and
+ * actions already applied show up in the next observation (starting / draining instances).
+ */
+export function planRolling(input: RollingInput): RollingStep {
+  const { service, replicas, strategy, target, instances, now } = input;
+  const { maxSurge, maxUnavailable } = rollingBudget(strategy.maxSurge, strategy.maxUnavailable, replicas);
+  const live = instances.filter((i) => i.state !== 'draining');
+  const draining = instances.length - live.length;
+  const current = live.filter((i) => i.revision === target);
+  const old = live.filter((i) => i.revision !== target);
+  const avail = (i: ObservedInstance) => isAvailable(i, strategy.minReadySeconds, now);
+  const currentAvailable = current.filter(avail).length;
+  const actions: Action[] = [];
+  const drain = (list: ObservedInstance[], n: number, reason: string) => {
+    for (const i of [...list].sort(byRemovalPreference).slice(0, Math.max(0, n))) {
+      actions.push({ type: 'drain', service, instance: i.id, reason });
+    }
+  };
+
+  // Scale the target revision up within the surge budget, or down if there are too many.
+  if (current.length < replicas) {
+    const n = Math.min(replicas - current.length, replicas + maxSurge - live.length);
+    if (n > 0) actions.push({ type: 'start', service, revision: target, count: n });
+  } else if (current.length > replicas) {
+    drain(current, current.length - replicas, 'scale down');
+  }
+
+  // Scale old revisions down as far as availability allows.
+  if (old.length > 0) {
+    const minAvailable = replicas - maxUnavailable;
+    const currentUnavailable = current.length - currentAvailable;
+    let budget = live.length - minAvailable - currentUnavailable;
+    const oldUnavailable = old.filter((i) => !avail(i));
+    const oldAvailable = old.filter(avail);
+    if (budget > 0 && oldUnavailable.length > 0) {
+      const n = Math.min(budget, oldUnavailable.length);
+      drain(oldUnavailable, n, 'replaced (unavailable)');
+      budget -= n;
+    }
+    const canLose = currentAvailable + oldAvailable.length - minAvailable;
+    const n = Math.min(budget, canLose, oldAvailable.length);
+    if (n > 0) drain(oldAvailable, n, 'replaced');
+  }
+
+  const counts: RollingCounts = {
+    current: current.length,
+    available: currentAvailable,
+    old: old.length,
+    draining,
+  };
+  const complete =
+    current.length === replicas && currentAvailable === replicas && old.length === 0 && draining === 0;
+  return { actions, counts, complete };
+}
