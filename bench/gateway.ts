@@ -1,0 +1,480 @@
+/**
+ * `npm run bench`: the Cutover gateway against nginx and HAProxy as reverse proxies, in one run,
+ * with the same upstream, the same load and the same worker count.
+ *
+ *   node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]
+ *                         [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]
+ *
+ * Per target: (a) peak throughput with wrk (after a short warmup), (b) latency with hey at a fixed
+ * rate = half of the cutover peak, and the p99 added over `direct` at that rate.
+ * Prints a table, then a line `JSON:` followed by the JSON document (to the end of stdout), and writes
+ * bench/results/latest.json.
+ */
+
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type HeyResult, parseHey, parseWrk, type WrkResult } from './lib/parse.ts';
+import { Procs } from './lib/procs.ts';
+import {
+  type Env,
+  GATEWAY_MAIN,
+  REPO_ROOT,
+  type Running,
+  startGateway,
+  startHaproxy,
+  startNginxProxy,
+  startUpstreamNginx,
+  startUpstreamNode,
+  versionOf,
+  which,
+} from './lib/targets.ts';
+
+type TargetName = 'direct' | 'nginx' | 'haproxy' | 'cutover';
+const ALL_TARGETS: TargetName[] = ['direct', 'nginx', 'haproxy', 'cutover'];
+
+/** Spec targets (docs: gateway performance goals). */
+const MIN_RPS_RATIO_VS_NGINX = 0.5;
+const MAX_ADDED_P99_MS = 1;
+
+interface Options {
+  durationS: number;
+  warmupS: number;
+  workers: number;
+  connections: number;
+  threads: number;
+  heyConcurrency: number;
+  targets: TargetName[];
+  quick: boolean;
+  keep: boolean;
+}
+
+interface TargetResult {
+  name: TargetName;
+  url?: string;
+  skipped?: string;
+  peak?: WrkResult;
+  fixed?: HeyResult & { targetRate: number; addedP99Ms: number | null };
+}
+
+interface Verdict {
+  name: string;
+  requirement: string;
+  value: number | null;
+  pass: boolean | null;
+  detail: string;
+}
+
+function parseDuration(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new Error(`bad duration ${JSON.stringify(text)} (use e.g. 10s, 500ms, 1m)`);
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const seconds = unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : n;
+  // wrk only takes whole seconds; 0 disables (used for --warmup 0).
+  return seconds === 0 ? 0 : Math.max(1, Math.round(seconds));
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      workers: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '64' },
+      threads: { type: 'string', default: '1' },
+      'hey-concurrency': { type: 'string', default: '50' },
+      targets: { type: 'string', default: ALL_TARGETS.join(',') },
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(
+      'usage: node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]\n' +
+        '                             [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]\n',
+    );
+    process.exit(0);
+  }
+  const quick = values.quick;
+  const durationS = parseDuration(values.duration ?? (quick ? '2s' : '10s'));
+  const warmupS = parseDuration(values.warmup ?? (quick ? '1s' : '2s'));
+  const int = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${v}`);
+    return n;
+  };
+  const targets = values.targets.split(',').map((t) => t.trim()) as TargetName[];
+  for (const t of targets) {
+    if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
+  }
+  if (!targets.includes('direct')) targets.unshift('direct'); // the baseline for added latency
+  return {
+    durationS,
+    warmupS,
+    workers: int('workers', values.workers),
+    connections: int('connections', values.connections),
+    threads: int('threads', values.threads),
+    heyConcurrency: int('hey-concurrency', values['hey-concurrency']),
+    targets: ALL_TARGETS.filter((t) => targets.includes(t)),
+    quick,
+    keep: values.keep,
+  };
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[bench] ${msg}\n`);
+}
+
+async function runWrk(procs: Procs, o: Options, url: string, seconds: number): Promise<WrkResult> {
+  const threads = Math.min(o.threads, o.connections);
+  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${seconds}s`, '--latency', url];
+  const r = await procs.capture('wrk', 'wrk', args, (seconds + 30) * 1000);
+  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return parseWrk(r.stdout);
+}
+
+async function runHey(procs: Procs, o: Options, url: string, rate: number): Promise<HeyResult> {
+  const c = Math.max(1, Math.min(o.heyConcurrency, rate));
+  const perWorker = rate / c;
+  const args = ['-z', `${o.durationS}s`, '-q', perWorker.toFixed(3), '-c', String(c), '-t', '10', url];
+  const r = await procs.capture('hey', 'hey', args, (o.durationS + 60) * 1000);
+  if (r.code !== 0) throw new Error(`hey exited ${r.code}: ${r.stderr}${r.stdout}`);
+  return parseHey(r.stdout);
+}
+
+const fmtInt = (n: number | null | undefined): string =>
+  n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number | null | undefined): string =>
+  n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
+const round = (n: number | null, digits = 3): number | null =>
+  n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]): string =>
+    r
+      .map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ');
+  const sep = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n').replace(/ +$/gm, '');
+}
+
+async function main(): Promise<number> {
+  const o = parseOptions(process.argv.slice(2));
+  const procs = new Procs();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-'));
+  let cleaned = false;
+  const cleanupSync = (): void => {
+    if (cleaned) return;
+    cleaned = true;
+    procs.killAllSync();
+    if (!o.keep) rmSync(tmp, { recursive: true, force: true });
+  };
+  process.on('exit', cleanupSync);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping every process`);
+      void procs.stopAll().finally(() => {
+        cleanupSync();
+        process.exit(130);
+      });
+    });
+  }
+
+  const notes: string[] = [];
+  const tools = {
+    node: process.version,
+    wrk: which('wrk'),
+    hey: which('hey'),
+    nginx: which('nginx'),
+    haproxy: which('haproxy'),
+  };
+  if (!tools.wrk) throw new Error('wrk is not installed (apt-get install wrk): cannot measure throughput');
+  const versions: Record<string, string> = { node: process.version };
+  if (tools.wrk) versions.wrk = versionOf('wrk', ['-v']);
+  if (tools.hey) versions.hey = 'hey (Debian package; no --version flag)';
+  if (tools.nginx) versions.nginx = versionOf(tools.nginx, ['-v']);
+  if (tools.haproxy) versions.haproxy = versionOf(tools.haproxy, ['-v']);
+
+  const env: Env = { procs, tmp, workers: o.workers };
+  const results: TargetResult[] = o.targets.map((name) => ({ name }));
+  const byName = (n: TargetName): TargetResult | undefined => results.find((r) => r.name === n);
+
+  try {
+    // Upstream: nginx `return 200 "ok"` (cheapest per request; see notes) or a node:http fallback.
+    let upstreamKind: string;
+    let upstream: Running;
+    if (tools.nginx) {
+      upstream = await startUpstreamNginx(env, o.workers);
+      upstreamKind = `nginx return 200 "ok", worker_processes ${o.workers}`;
+      notes.push(
+        `Upstream: a separate nginx (${o.workers} worker${o.workers > 1 ? 's' : ''}) answering \`return 200 "ok"\`; ` +
+          'it does no I/O and costs a fraction of what any proxy spends per request (see the direct row: it serves ' +
+          'about twice what nginx-as-proxy reaches), so it is never the bottleneck, and it is the same process ' +
+          'for all targets. ' +
+          'A node:http upstream would cap out near the proxies themselves (~20-30k req/s per core) and steal more CPU.',
+      );
+    } else {
+      upstream = await startUpstreamNode(env, o.workers);
+      upstreamKind = `node:http (bench/upstream.ts), ${o.workers} process(es)`;
+      notes.push(
+        'nginx is missing: the upstream is the node:http fallback, which may itself limit throughput.',
+      );
+    }
+    log(`upstream (${upstreamKind}) on ${upstream.url}`);
+
+    for (const r of results) {
+      try {
+        if (r.name === 'direct') r.url = upstream.url;
+        else if (r.name === 'nginx') {
+          if (!tools.nginx) r.skipped = 'nginx not installed (apt-get install nginx-light)';
+          else r.url = (await startNginxProxy(env, upstream.port)).url;
+        } else if (r.name === 'haproxy') {
+          if (!tools.haproxy) r.skipped = 'haproxy not installed (apt-get install haproxy)';
+          else r.url = (await startHaproxy(env, upstream.port)).url;
+        } else if (r.name === 'cutover') {
+          if (!existsSync(GATEWAY_MAIN)) {
+            r.skipped = `${path.relative(REPO_ROOT, GATEWAY_MAIN)} does not exist yet`;
+          } else {
+            r.url = (await startGateway(env, upstream.port)).url;
+          }
+        }
+      } catch (err) {
+        r.skipped = `failed to start: ${(err as Error).message}`;
+      }
+      if (r.skipped) log(`skip ${r.name}: ${r.skipped}`);
+      else log(`${r.name} serving on ${r.url}`);
+    }
+
+    // (a) Peak throughput.
+    for (const r of results) {
+      if (!r.url) continue;
+      if (o.warmupS > 0) await runWrk(procs, o, r.url, o.warmupS);
+      log(`peak ${r.name}: wrk -t${o.threads} -c${o.connections} -d${o.durationS}s`);
+      try {
+        r.peak = await runWrk(procs, o, r.url, o.durationS);
+        log(`  ${fmtInt(r.peak.rps)} req/s, p99 ${fmtMs(r.peak.p99Ms)} ms, errors ${r.peak.errors}`);
+      } catch (err) {
+        r.skipped = `wrk failed: ${(err as Error).message}`;
+      }
+    }
+
+    // (b) Latency at a fixed rate = half of the cutover peak.
+    const cut = byName('cutover');
+    let rateBase: { from: string; rps: number } | null = null;
+    if (cut?.peak) rateBase = { from: 'cutover', rps: cut.peak.rps };
+    else {
+      const proxies = results.filter((r) => r.name !== 'direct' && r.peak);
+      const slowest = proxies.sort((a, b) => (a.peak?.rps ?? 0) - (b.peak?.rps ?? 0))[0];
+      const base = slowest ?? byName('direct');
+      if (base?.peak) rateBase = { from: base.name, rps: base.peak.rps };
+      notes.push(
+        `cutover has no peak figure, so the fixed rate is half of the ${rateBase?.from ?? '?'} peak instead.`,
+      );
+    }
+    const rate = rateBase ? Math.max(1, Math.floor(rateBase.rps / 2)) : 0;
+    if (!tools.hey) notes.push('hey is not installed (apt-get install hey): fixed-rate latency skipped.');
+    else if (rate > 0) {
+      for (const r of results) {
+        if (!r.url || !r.peak) continue;
+        log(`fixed rate ${r.name}: hey -z ${o.durationS}s at ${rate} req/s over ${o.heyConcurrency} workers`);
+        try {
+          const h = await runHey(procs, o, r.url, rate);
+          r.fixed = { ...h, targetRate: rate, addedP99Ms: null };
+          log(
+            `  ${fmtInt(h.rps)} req/s, p50 ${fmtMs(h.p50Ms)} ms, p99 ${fmtMs(h.p99Ms)} ms, errors ${h.errors}`,
+          );
+        } catch (err) {
+          notes.push(`hey failed for ${r.name}: ${(err as Error).message}`);
+        }
+      }
+      const directP99 = byName('direct')?.fixed?.p99Ms ?? null;
+      for (const r of results) {
+        if (r.fixed && r.fixed.p99Ms !== null && directP99 !== null) {
+          r.fixed.addedP99Ms = round(r.fixed.p99Ms - directP99, 4);
+        }
+        if (r.fixed && r.fixed.rps < 0.9 * rate) {
+          notes.push(
+            `${r.name}: hey reached only ${fmtInt(r.fixed.rps)} of the ${fmtInt(rate)} req/s asked for ` +
+              '(the generator or the target could not keep up).',
+          );
+        }
+      }
+    }
+
+    // Verdicts against the spec's targets.
+    const nginxPeak = byName('nginx')?.peak?.rps ?? null;
+    const cutPeak = cut?.peak?.rps ?? null;
+    const cutAdded = cut?.fixed?.addedP99Ms ?? null;
+    const rpsRatio = cutPeak !== null && nginxPeak ? cutPeak / nginxPeak : null;
+    const verdicts: Verdict[] = [
+      {
+        name: 'throughput',
+        requirement: `cutover rps >= ${MIN_RPS_RATIO_VS_NGINX} x nginx rps (${o.workers} worker(s) each)`,
+        value: round(rpsRatio, 3),
+        pass: rpsRatio === null ? null : rpsRatio >= MIN_RPS_RATIO_VS_NGINX,
+        detail:
+          rpsRatio === null
+            ? 'not measured (cutover or nginx missing)'
+            : `${fmtInt(cutPeak)} vs ${fmtInt(nginxPeak)} req/s = ${rpsRatio.toFixed(2)} x nginx`,
+      },
+      {
+        name: 'added-latency',
+        requirement: `cutover added p99 < ${MAX_ADDED_P99_MS} ms at half of its peak rate`,
+        value: cutAdded,
+        pass: cutAdded === null ? null : cutAdded < MAX_ADDED_P99_MS,
+        detail:
+          cutAdded === null
+            ? 'not measured (cutover missing or hey unavailable)'
+            : `p99 ${fmtMs(cut?.fixed?.p99Ms)} ms - direct ${fmtMs(byName('direct')?.fixed?.p99Ms)} ms = ` +
+              `${fmtMs(cutAdded)} ms at ${fmtInt(rate)} req/s`,
+      },
+    ];
+    for (const r of results) {
+      const errs = (r.peak?.errors ?? 0) + (r.fixed?.errors ?? 0);
+      if (errs > 0) {
+        const samples = r.fixed?.errorSamples.length ? ` (${r.fixed.errorSamples.join('; ')})` : '';
+        notes.push(`${r.name}: ${errs} errors (non-2xx or socket errors)${samples}.`);
+      }
+    }
+    notes.push(
+      `All processes share ${os.cpus().length} CPU cores with the load generator (wrk -t${o.threads}, or hey), ` +
+        'so absolute numbers are machine-specific; compare the rows, which share upstream, load and worker count.',
+      'hey reports latencies with 0.1 ms resolution; added p99 is target p99 - direct p99 at the same fixed rate.',
+      'Logging is off everywhere: nginx access_log off, HAProxy without log, cutover with CUTOVER_LOG_LEVEL=warn.',
+    );
+
+    // Report.
+    const mark = (v: Verdict): string => (v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL');
+    const verdictCell = (r: TargetResult): string => {
+      if (r.skipped && !r.peak) return `skipped: ${r.skipped.split('\n')[0].slice(0, 100)}`;
+      if (r.name === 'cutover') {
+        return (
+          `rps ${rpsRatio === null ? '-' : rpsRatio.toFixed(2)}x nginx (>=${MIN_RPS_RATIO_VS_NGINX}: ${mark(verdicts[0])}); ` +
+          `+p99 ${fmtMs(cutAdded)} ms (<${MAX_ADDED_P99_MS}: ${mark(verdicts[1])})`
+        );
+      }
+      if (r.name === 'direct') return 'baseline';
+      return nginxPeak && r.peak ? `${(r.peak.rps / nginxPeak).toFixed(2)}x nginx rps` : '';
+    };
+    const rows: string[][] = [
+      [
+        'target',
+        'peak rps',
+        'p50 ms',
+        'p99 ms',
+        'errors',
+        `@rate rps`,
+        'p50 ms',
+        'p99 ms',
+        '+p99 ms',
+        'errors',
+        'verdict',
+      ],
+    ];
+    for (const r of results) {
+      rows.push([
+        r.name,
+        fmtInt(r.peak?.rps),
+        fmtMs(r.peak?.p50Ms),
+        fmtMs(r.peak?.p99Ms),
+        r.peak ? String(r.peak.errors) : '-',
+        fmtInt(r.fixed?.rps),
+        fmtMs(r.fixed?.p50Ms),
+        fmtMs(r.fixed?.p99Ms),
+        r.fixed?.addedP99Ms === null || r.fixed?.addedP99Ms === undefined
+          ? '-'
+          : `${r.fixed.addedP99Ms >= 0 ? '+' : ''}${fmtMs(r.fixed.addedP99Ms)}`,
+        r.fixed ? String(r.fixed.errors) : '-',
+        verdictCell(r),
+      ]);
+    }
+    const header =
+      `Cutover gateway benchmark: ${o.workers} worker(s) per proxy, upstream ${upstreamKind}\n` +
+      `peak: wrk -t${o.threads} -c${o.connections} -d${o.durationS}s (after ${o.warmupS}s warmup); ` +
+      `fixed rate: hey -z ${o.durationS}s -c ${o.heyConcurrency} at ${fmtInt(rate)} req/s ` +
+      `(half of the ${rateBase?.from ?? '?'} peak)\n`;
+    const verdictLines = verdicts.map((v) => `  [${mark(v)}] ${v.requirement}: ${v.detail}`).join('\n');
+    const noteLines = notes.map((n) => `  - ${n}`).join('\n');
+    process.stdout.write(
+      `${header}\n${table(rows)}\n\nTargets:\n${verdictLines}\n\nNotes:\n${noteLines}\n\n`,
+    );
+
+    const doc = {
+      benchmark: 'cutover-gateway',
+      time: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model ?? '',
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      versions,
+      options: {
+        durationS: o.durationS,
+        warmupS: o.warmupS,
+        workers: o.workers,
+        wrk: { threads: o.threads, connections: o.connections },
+        hey: { concurrency: o.heyConcurrency },
+        quick: o.quick,
+      },
+      upstream: { kind: upstreamKind, url: upstream.url },
+      fixedRate: { rps: rate, from: rateBase?.from ?? null },
+      targets: results.map((r) => ({
+        name: r.name,
+        skipped: r.skipped ?? null,
+        peak: r.peak
+          ? {
+              rps: round(r.peak.rps, 1),
+              requests: r.peak.requests,
+              p50Ms: round(r.peak.p50Ms),
+              p99Ms: round(r.peak.p99Ms),
+              errors: r.peak.errors,
+              non2xx: r.peak.non2xx,
+              socketErrors: r.peak.socketErrors,
+            }
+          : null,
+        fixed: r.fixed
+          ? {
+              targetRps: r.fixed.targetRate,
+              rps: round(r.fixed.rps, 1),
+              requests: r.fixed.requests,
+              p50Ms: round(r.fixed.p50Ms),
+              p99Ms: round(r.fixed.p99Ms),
+              addedP99Ms: r.fixed.addedP99Ms,
+              errors: r.fixed.errors,
+              statuses: r.fixed.statuses,
+              errorSamples: r.fixed.errorSamples,
+            }
+          : null,
+      })),
+      verdicts,
+      notes,
+    };
+    const json = JSON.stringify(doc, null, 2);
+    // Everything after the `JSON:` line is one JSON document.
+    process.stdout.write(`JSON:\n${json}\n`);
+    const outDir = path.join(REPO_ROOT, 'bench', 'results');
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(path.join(outDir, 'latest.json'), `${json}\n`);
+    log(`wrote ${path.relative(process.cwd(), path.join(outDir, 'latest.json'))}`);
+    return 0;
+  } finally {
+    await procs.stopAll();
+    if (o.keep) log(`kept ${tmp}`);
+    cleanupSync();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,352 @@
+/** Starting the benchmark's upstream and the three reverse proxies in a temp prefix. */
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import type { GatewaySettings, RouteTable } from '../../src/gateway/protocol.ts';
+import { freePort, type Managed, type Procs, sleep, tailOf } from './procs.ts';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
+export const GATEWAY_MAIN = path.join(REPO_ROOT, 'src', 'gateway', 'main.ts');
+
+export interface Running {
+  /** URL the load generators hit. */
+  url: string;
+  port: number;
+  proc: Managed;
+}
+
+export interface Env {
+  procs: Procs;
+  tmp: string;
+  workers: number;
+}
+
+/** Returns the absolute path of a command on PATH (or in /usr/sbin), or null. */
+export function which(cmd: string): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const p = path.join(dir, cmd);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+export function versionOf(cmd: string, args: string[]): string {
+  // nginx -v prints on stderr; wrk -v exits 1: take the first line of either stream.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 5000 });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0].trim();
+}
+
+/** GET `url` until it answers 200 (the proxies answer 502/503 until their upstream is reachable). */
+export async function waitHttpOk(url: string, proc: Managed, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited: number | string | null = null;
+  void proc.exited.then((c) => {
+    exited = c;
+  });
+  let last = '';
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      throw new Error(`${proc.name} exited (${exited}) before serving: ${tailOf(proc.logFile)}`);
+    }
+    try {
+      const { status, body } = await get(url);
+      if (status === 200 && body === 'ok') return;
+      last = `status ${status} body ${JSON.stringify(body.slice(0, 200))}`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    await sleep(50);
+  }
+  throw new Error(`${proc.name} not serving ${url} after ${timeoutMs} ms (${last}): ${tailOf(proc.logFile)}`);
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (s: string) => {
+        body += s;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+function nginxCommon(workers: number, prefix: string): string {
+  return `worker_processes ${workers};
+worker_rlimit_nofile 65535;
+events { worker_connections 8192; multi_accept on; }
+`.concat(`http {
+  access_log off;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_timeout 75s;
+  keepalive_requests 10000000;
+`);
+}
+
+function startNginx(env: Env, name: string, conf: string): Managed {
+  const prefix = path.join(env.tmp, name);
+  mkdirSync(prefix, { recursive: true });
+  const confFile = path.join(prefix, 'nginx.conf');
+  writeFileSync(confFile, conf);
+  const errorLog = path.join(prefix, 'error.log');
+  return env.procs.start(
+    name,
+    which('nginx') ?? 'nginx',
+    [
+      '-p',
+      prefix,
+      '-e',
+      errorLog,
+      '-c',
+      confFile,
+      '-g',
+      `daemon off; pid ${prefix}/nginx.pid; error_log ${errorLog} warn;`,
+    ],
+    { logFile: path.join(prefix, 'stdio.log') },
+  );
+}
+
+function nginxPrefix(env: Env, name: string): string {
+  return path.join(env.tmp, name);
+}
+
+/** nginx answering `200 ok` itself: the upstream of every target. */
+export async function startUpstreamNginx(env: Env, workers: number): Promise<Running> {
+  const port = await freePort();
+  const conf = `${nginxCommon(workers, nginxPrefix(env, 'upstream'))}
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / { default_type text/plain; return 200 "ok"; }
+  }
+}
+`;
+  const proc = startNginx(env, 'upstream', conf);
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHttpOk(url, { ...proc, logFile: path.join(nginxPrefix(env, 'upstream'), 'error.log') });
+  return { url, port, proc };
+}
+
+/** Fallback upstream when nginx is missing (see bench/upstream.ts). */
+export async function startUpstreamNode(env: Env, workers: number): Promise<Running> {
+  const port = await freePort();
+  const logFile = path.join(env.tmp, 'upstream-node.log');
+  const proc = env.procs.start(
+    'upstream',
+    process.execPath,
+    [path.join(REPO_ROOT, 'bench', 'upstream.ts'), '--port', String(port), '--workers', String(workers)],
+    { logFile },
+  );
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHttpOk(url, proc);
+  return { url, port, proc };
+}
+
+export async function startNginxProxy(env: Env, upstreamPort: number): Promise<Running> {
+  const port = await freePort();
+  const conf = `${nginxCommon(env.workers, nginxPrefix(env, 'nginx'))}
+  upstream app {
+    server 127.0.0.1:${upstreamPort};
+    keepalive 64;
+    keepalive_requests 10000000;
+    keepalive_timeout 60s;
+  }
+  server {
+    listen 127.0.0.1:${port} backlog=4096;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+`;
+  const proc = startNginx(env, 'nginx', conf);
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHttpOk(url, { ...proc, logFile: path.join(nginxPrefix(env, 'nginx'), 'error.log') });
+  return { url, port, proc };
+}
+
+export async function startHaproxy(env: Env, upstreamPort: number): Promise<Running> {
+  const port = await freePort();
+  const dir = path.join(env.tmp, 'haproxy');
+  mkdirSync(dir, { recursive: true });
+  const confFile = path.join(dir, 'haproxy.cfg');
+  writeFileSync(
+    confFile,
+    `global
+  nbthread ${env.workers}
+  # Far above the load's 64 connections, and within a 20k FD limit (haproxy needs ~2 FDs per conn).
+  maxconn 4096
+
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 75s
+  timeout server 30s
+  timeout http-keep-alive 75s
+
+frontend fe
+  bind 127.0.0.1:${port}
+  default_backend be
+
+backend be
+  server up1 127.0.0.1:${upstreamPort}
+`,
+  );
+  const logFile = path.join(dir, 'stdio.log');
+  // -db: stay in the foreground; -W would add a master process we do not need.
+  const proc = env.procs.start('haproxy', which('haproxy') ?? 'haproxy', ['-db', '-f', confFile], {
+    logFile,
+  });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitHttpOk(url, proc);
+  return { url, port, proc };
+}
+
+/** The Cutover gateway (`src/gateway/main.ts`) with one service whose single instance is the upstream. */
+export async function startGateway(env: Env, upstreamPort: number): Promise<Running & { readyLine: string }> {
+  const dir = path.join(env.tmp, 'cutover');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const settings: GatewaySettings = {
+    listen: { host: '127.0.0.1', port },
+    workers: env.workers,
+    adminSocket: path.join(dir, 'admin.sock'),
+    routesFile: path.join(dir, 'routes.json'),
+    connectTimeoutMs: 5000,
+    upstreamTimeoutMs: 30_000,
+    // Below the upstream's 75 s keep-alive timeout (see ANCHORS: reuse race).
+    upstreamIdleTimeoutMs: 60_000,
+    clientIdleTimeoutMs: 75_000,
+    requestHeadTimeoutMs: 10_000,
+    maxBodyBytes: 1024 * 1024,
+    retries: 1,
+    ejectAfterFailures: 5,
+    ejectForMs: 1000,
+    shutdownTimeoutMs: 3000,
+  };
+  const settingsFile = path.join(dir, 'settings.json');
+  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  const logFile = path.join(dir, 'stderr.log');
+  const proc = env.procs.start('cutover', process.execPath, [GATEWAY_MAIN, '--settings', settingsFile], {
+    cwd: REPO_ROOT,
+    // Per-request logging off, like `access_log off` / no logging for nginx and HAProxy.
+    env: { ...process.env, CUTOVER_LOG_LEVEL: 'warn' },
+    logFile,
+    pipeStdout: true,
+  });
+  const readyLine = await waitReadyLine(proc, 20_000);
+  let listen = `127.0.0.1:${port}`;
+  try {
+    const ready = JSON.parse(readyLine) as { listen?: string };
+    if (typeof ready.listen === 'string') listen = ready.listen;
+  } catch {
+    // keep the configured address
+  }
+  const table: RouteTable = {
+    version: 1,
+    services: [
+      {
+        name: 'bench',
+        host: '*',
+        pathPrefix: '/',
+        balance: 'roundRobin',
+        upstreams: [
+          { instance: 'bench-1', revision: 1, version: 'bench', address: `127.0.0.1:${upstreamPort}` },
+        ],
+      },
+    ],
+  };
+  const put = await adminRequest(settings.adminSocket, 'PUT', '/routes', JSON.stringify(table));
+  if (put.status !== 200) {
+    throw new Error(`cutover PUT /routes answered ${put.status}: ${put.body.slice(0, 500)}`);
+  }
+  const url = `http://${listen}/`;
+  await waitHttpOk(url, proc);
+  return { url, port: Number(listen.split(':').at(-1)), proc, readyLine };
+}
+
+function waitReadyLine(proc: Managed, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdout = proc.child.stdout;
+    if (!stdout) return reject(new Error('cutover stdout not piped'));
+    let buf = '';
+    const timer = setTimeout(() => {
+      reject(new Error(`cutover printed no ready line within ${timeoutMs} ms: ${tailOf(proc.logFile)}`));
+    }, timeoutMs);
+    const onData = (s: string): void => {
+      buf += s;
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        nl = buf.indexOf('\n');
+        try {
+          const msg = JSON.parse(line) as { event?: string };
+          if (msg.event === 'ready') {
+            clearTimeout(timer);
+            // Keep draining stdout so the gateway never blocks on a full pipe.
+            stdout.off('data', onData);
+            stdout.resume();
+            resolve(line);
+            return;
+          }
+        } catch {
+          // not JSON: ignore
+        }
+      }
+    };
+    stdout.setEncoding('utf8').on('data', onData);
+    void proc.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`cutover exited (${code}) before ready: ${tailOf(proc.logFile)}`));
+    });
+  });
+}
+
+function adminRequest(
+  socketPath: string,
+  method: string,
+  urlPath: string,
+  body?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        socketPath,
+        method,
+        path: urlPath,
+        headers: body
+          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+          : {},
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (s: string) => {
+          text += s;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('admin request timeout')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
