@@ -1,0 +1,60 @@
+/**
+ * Default values for every optional config key, in file units (durations/sizes as written in
+ * YAML) so that docs/config.md and error messages read the same. `load.ts` parses them.
+ */
+import { availableParallelism } from 'node:os';
+
+export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:8080';
+/** Host used when `listen` is a bare port number. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1';
+/** One gateway worker per available core (computed once, at import). */
+export const DEFAULT_GATEWAY_WORKERS: number = availableParallelism();
+export const DEFAULT_CONNECT_TIMEOUT = '2s';
+export const DEFAULT_UPSTREAM_TIMEOUT = '60s';
+export const DEFAULT_UPSTREAM_IDLE_TIMEOUT = '4s';
+export const DEFAULT_CLIENT_IDLE_TIMEOUT = '5s';
+export const DEFAULT_REQUEST_HEAD_TIMEOUT = '10s';
+export const DEFAULT_MAX_BODY_SIZE = '10MB';
+export const DEFAULT_RETRIES = 2;
+export const DEFAULT_EJECT_AFTER_FAILURES = 3;
+export const DEFAULT_EJECT_FOR = '5s';
+
+export const DEFAULT_CONTROL_LISTEN = '127.0.0.1:8081';
+export const DEFAULT_DATA_DIR = './.cutover';
+
+export const DEFAULT_ROUTE_HOST = '*';
+export const DEFAULT_ROUTE_PATH_PREFIX = '/';
+export const DEFAULT_REPLICAS = 1;
+export const DEFAULT_LOAD_BALANCER = 'roundRobin';
+export const DEFAULT_RUN_CWD = '.';
+
+export const DEFAULT_READINESS = {
+  path: '/ready',
+  interval: '1s',
+  timeout: '1s',
+  successThreshold: 1,
+  failureThreshold: 3,
+  initialDelay: '0s',
+} as const;
+
+export const DEFAULT_LIVENESS = {
+  path: '/health',
+  interval: '5s',
+  timeout: '2s',
+  successThreshold: 1,
+  failureThreshold: 3,
+  initialDelay: '0s',
+} as const;
+
+export const DEFAULT_DRAIN_TIMEOUT = '30s';
+export const DEFAULT_STOP_TIMEOUT = '10s';
+export const DEFAULT_LOG_MAX_SIZE = '10MB';
+export const DEFAULT_RESTART_BACKOFF = '500ms';
+export const DEFAULT_RESTART_BACKOFF_MAX = '30s';
+
+export const DEFAULT_STRATEGY_TYPE = 'rolling';
+export const DEFAULT_MAX_SURGE = '25%';
+export const DEFAULT_MAX_UNAVAILABLE = '25%';
+export const DEFAULT_MIN_READY_SECONDS = 0;
+export const DEFAULT_PROGRESS_DEADLINE = '60s';
+export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
