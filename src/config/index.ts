@@ -1,0 +1,27 @@
+/** Public API of the config module. */
+export * from './defaults.ts';
+export { formatDuration, parseDuration, tryParseDuration } from './duration.ts';
+export {
+  type ConfigResult,
+  FILE_ISSUE_PATH,
+  formatIssue,
+  formatIssues,
+  loadConfigFile,
+  type ParseOptions,
+  parseConfig,
+  type ServiceResult,
+  SYNTAX_ISSUE_PATH,
+  validateService,
+} from './load.ts';
+export { applyRunOverrides, type RunOverrideResult } from './overrides.ts';
+export { resolveIntOrPercent, resolveRollingBounds } from './rolling.ts';
+export { formatSize, parseSize, tryParseSize } from './size.ts';
+export { substitute, substituteRun, TEMPLATE_VARS, type TemplateVar } from './template.ts';
+export type * from './types.ts';
+export {
+  checkIntOrPercent,
+  checkServiceName,
+  findRouteConflicts,
+  listenersCollide,
+  parseHostPort,
+} from './validate.ts';
