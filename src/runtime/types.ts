@@ -43,4 +43,6 @@ export interface InstanceStatus {
   restarts: number;
   lastExit?: { code: number | null; signal: string | null; at: number };
   lastProbeError?: string;
+  /** Latest supervisor-side failure (spawn error, log file not writable); undefined if none. */
+  lastError?: string;
 }

@@ -1,0 +1,39 @@
+import { createServer } from 'node:net';
+
+/**
+ * Returns a TCP port that was free on `host` a moment ago (listen on port 0, read it, close).
+ * Another process may grab it before the caller binds it; callers that can retry should.
+ */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      const addr = server.address();
+      if (addr === null || typeof addr === 'string') {
+        server.close();
+        reject(new Error(`freePort: unexpected address ${String(addr)}`));
+        return;
+      }
+      const { port } = addr;
+      server.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+/**
+ * Synchronous variant for callers that must know the port at once (Supervisor.start): binds a
+ * listener on port 0 of the unspecified address (`::`, dual-stack, or `0.0.0.0`; Node binds those
+ * synchronously, unlike an explicit host), reads the port and closes it again. A port free on the
+ * wildcard address is free on 127.0.0.1 too. Same race as `freePort`.
+ */
+export function freePortSync(): number {
+  const server = createServer();
+  server.on('error', () => {});
+  server.listen({ port: 0, exclusive: true });
+  const addr = server.address();
+  server.close();
+  if (addr === null || typeof addr === 'string') throw new Error('freePortSync: could not bind a port');
+  return addr.port;
+}
