@@ -1,0 +1,234 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { applyRunOverrides } from '../config/overrides.ts';
+import type { Controller } from '../controller/controller.ts';
+import type { Logger } from '../log/logger.ts';
+import { ApiError } from './errors.ts';
+import { logFiles, streamLogs } from './logs.ts';
+import { serviceStatus } from './status.ts';
+
+/** Request bodies above this are refused (413). */
+const MAX_BODY_BYTES = 1024 * 1024;
+const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
+
+type Params = Record<string, string>;
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, p: Params, url: URL) => Promise<unknown>;
+
+function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (!text) return resolve({});
+      try {
+        const v: unknown = JSON.parse(text);
+        if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+          reject(new ApiError(400, 'invalid_body', 'request body: must be a JSON object'));
+          return;
+        }
+        resolve(v as Record<string, unknown>);
+      } catch (err) {
+        reject(new ApiError(400, 'invalid_body', `request body: invalid JSON (${(err as Error).message})`));
+      }
+    });
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = `${JSON.stringify(body)}\n`;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Checks a body has only `allowed` keys. */
+function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length > 0) {
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `request body: unknown field ${extra.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed.join(', ')})`,
+    );
+  }
+}
+
+/** The control API the CLI talks to (JSON over HTTP). */
+export function createApiServer(c: Controller, log: Logger): http.Server {
+  const need = (name: string) => {
+    const svc = c.service(name);
+    if (!svc) {
+      const known = c
+        .services()
+        .map((s) => s.name)
+        .join(', ');
+      throw new ApiError(404, 'unknown_service', `unknown service "${name}" (services: ${known})`);
+    }
+    return svc;
+  };
+  const routes: Array<[string, RegExp, Handler]> = [
+    ['GET', /^\/healthz$/, async () => ({ ok: true })],
+    [
+      'GET',
+      /^\/v1\/services$/,
+      async () => ({ services: c.services().map((s) => serviceStatus(c, s.name)) }),
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)$/,
+      async (_q, _s, p) => {
+        need(p.name);
+        return serviceStatus(c, p.name);
+      },
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/deploy$/,
+      async (req, res, p) => {
+        const svc = need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['version', 'set']);
+        if (typeof body.version !== 'string' || !VERSION_RE.test(body.version)) {
+          throw new ApiError(
+            400,
+            'invalid_body',
+            'version: required, letters, digits, ".", "_" or "-" (e.g. v2)',
+          );
+        }
+        const sets = body.set ?? [];
+        if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
+          throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
+        }
+        const o = applyRunOverrides(svc.run, sets as string[]);
+        if (!o.ok) {
+          throw new ApiError(
+            400,
+            'invalid_body',
+            o.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+            o.issues,
+          );
+        }
+        const r = c.deploy(p.name, body.version, o.run);
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        res.statusCode = 202;
+        return { service: p.name, revision: r.revision, version: body.version };
+      },
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/undo$/,
+      async (req, res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['toRevision']);
+        const to = body.toRevision;
+        if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to) || to < 1)) {
+          throw new ApiError(400, 'invalid_body', 'toRevision: must be a revision number (integer >= 1)');
+        }
+        const r = c.undo(p.name, to as number | undefined);
+        if (!r.ok) throw new ApiError(r.code === 'no_such_revision' ? 404 : 409, r.code, r.message);
+        res.statusCode = 202;
+        const rev = r.state.revisions.find((x) => x.number === r.revision);
+        return { service: p.name, revision: r.revision, version: rev?.version };
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)\/history$/,
+      async (_q, _s, p) => {
+        need(p.name);
+        const st = c.state(p.name)!;
+        return { service: p.name, stable: st.stable, revisions: st.revisions };
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/events$/,
+      async (_q, _s, _p, url) => {
+        const service = url.searchParams.get('service') ?? undefined;
+        if (service) need(service);
+        const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 10_000);
+        return { events: c.events({ service, limit }) };
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)\/logs$/,
+      async (_q, res, p, url) => {
+        need(p.name);
+        const instance = url.searchParams.get('instance');
+        const all = logFiles(c.config.control.dataDir, p.name);
+        let files: typeof all;
+        if (instance) {
+          files = all.filter((f) => f.instance === instance);
+          if (files.length === 0)
+            throw new ApiError(404, 'unknown_instance', `no logs for instance "${instance}"`);
+        } else {
+          const live = new Set(c.instances(p.name).map((i) => i.id));
+          files = all.filter((f) => live.has(f.instance));
+        }
+        const tailLines = Math.min(Number(url.searchParams.get('tail') ?? 100) || 100, 100_000);
+        await streamLogs(res, files, tailLines, url.searchParams.get('follow') === '1');
+        return undefined;
+      },
+    ],
+  ];
+
+  return http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://control');
+    let matched: Handler | undefined;
+    let params: Params = {};
+    let pathKnown = false;
+    for (const [method, re, h] of routes) {
+      const m = re.exec(url.pathname);
+      if (!m) continue;
+      pathKnown = true;
+      if (method !== req.method) continue;
+      matched = h;
+      params = Object.fromEntries(Object.entries(m.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      break;
+    }
+    if (!matched) {
+      const e = pathKnown
+        ? new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`)
+        : new ApiError(404, 'not_found', `no such endpoint: ${url.pathname}`);
+      sendJson(res, e.status, { error: { code: e.code, message: e.message } });
+      return;
+    }
+    matched(req, res, params, url)
+      .then((body) => {
+        if (body !== undefined && !res.headersSent)
+          sendJson(res, res.statusCode === 200 ? 200 : res.statusCode, body);
+      })
+      .catch((err: unknown) => {
+        const e =
+          err instanceof ApiError
+            ? err
+            : new ApiError(500, 'internal', (err as Error)?.message ?? String(err));
+        if (e.status >= 500) log.error('api request failed', { err: e.message, path: url.pathname });
+        if (res.headersSent) return void res.end();
+        sendJson(res, e.status, { error: { code: e.code, message: e.message, details: e.details } });
+      });
+  });
+}
+
+/** Listens and resolves with the bound address. */
+export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

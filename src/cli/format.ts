@@ -1,0 +1,66 @@
+import type { ServiceStatus } from '../api/status.ts';
+import type { Revision } from '../core/model.ts';
+
+/** Renders rows as an aligned text table. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function ago(ms: number | undefined, now: number): string {
+  if (ms === undefined) return '-';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  return s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${Math.round(s / 3600)}h`;
+}
+
+/** Human view of one service's status. */
+export function formatStatus(s: ServiceStatus, now = Date.now()): string {
+  const out: string[] = [];
+  out.push(`service ${s.name}  phase ${s.phase}  strategy ${s.strategy}  replicas ${s.replicas}`);
+  out.push(`  route   host ${s.route.host}  path ${s.route.pathPrefix}`);
+  out.push(`  stable  revision ${s.stable.revision} (${s.stable.version})`);
+  if (s.rollout) {
+    const p = s.rollout.progress;
+    out.push(
+      `  rollout ${s.rollout.kind} to revision ${s.rollout.to} (${s.rollout.version}): ${p.available}/${p.replicas} new available, ${p.old} old, ${p.draining} draining, running ${ago(s.rollout.startedAt, now)}`,
+    );
+  } else if (s.lastRollout) {
+    const l = s.lastRollout;
+    out.push(`  last    ${l.kind} to revision ${l.to}: ${l.phase}${l.message ? ` (${l.message})` : ''}`);
+  }
+  if (s.message) out.push(`  message ${s.message}`);
+  const rows = s.instances.map((i) => [
+    i.id,
+    String(i.revision),
+    i.version,
+    i.state,
+    String(i.port),
+    String(i.pid ?? '-'),
+    String(i.restarts),
+    i.state === 'ready' ? ago(i.readySince, now) : (i.lastProbeError ?? ''),
+  ]);
+  out.push(
+    table(
+      ['  INSTANCE', 'REV', 'VERSION', 'STATE', 'PORT', 'PID', 'RESTARTS', 'READY FOR / LAST ERROR'],
+      rows.map((r) => [`  ${r[0]}`, ...r.slice(1)]),
+    ),
+  );
+  return out.join('\n');
+}
+
+/** Human view of a service's revision history. */
+export function formatHistory(revisions: Revision[], stable: number): string {
+  const rows = revisions.map((r) => [
+    `${r.number}${r.number === stable ? '*' : ''}`,
+    r.version,
+    new Date(r.createdAt).toISOString().replace('T', ' ').slice(0, 19),
+    r.outcome,
+    r.message ?? '',
+  ]);
+  return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'MESSAGE'], rows);
+}

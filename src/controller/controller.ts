@@ -1,0 +1,293 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { substitute } from '../config/template.ts';
+import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
+import type { Action, CoreEvent, ObservedInstance, ServiceState } from '../core/model.ts';
+import { findRevision } from '../core/model.ts';
+import { type CommandResult, deploy, initialServiceState, reconcileService, undo } from '../core/service.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Supervisor } from '../runtime/supervisor.ts';
+import type { InstanceStatus } from '../runtime/types.ts';
+import type { Store, StoredEvent } from '../store/store.ts';
+import type { GatewayClient } from './gateway-client.ts';
+import { buildRoutes, routesKey } from './routes.ts';
+
+/** How often the controller reconciles even when nothing reported a change. */
+const RECONCILE_INTERVAL_MS = 250;
+/** How often a draining instance's in-flight count is read from the gateway. */
+const DRAIN_POLL_MS = 50;
+
+/** Observes instances, asks the pure core what to do, persists, then acts (supervisor + gateway). */
+export class Controller {
+  readonly config: CutoverConfig;
+  private readonly store: Store;
+  private readonly supervisor: Supervisor;
+  private readonly gateway: GatewayClient;
+  private readonly log: Logger;
+  private readonly states = new Map<string, ServiceState>();
+  /** Instances out of the routing table on their way to being stopped. */
+  private readonly leaving = new Set<string>();
+  private readonly drains = new Map<string, Promise<void>>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private pushedKey = '';
+  private pushing: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private readonly now: () => number;
+
+  constructor(opts: {
+    config: CutoverConfig;
+    store: Store;
+    supervisor: Supervisor;
+    gateway: GatewayClient;
+    log: Logger;
+    now?: () => number;
+  }) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.supervisor = opts.supervisor;
+    this.gateway = opts.gateway;
+    this.log = opts.log;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Loads state (or creates revision 1 of each service) and starts the reconcile loop. */
+  start(): void {
+    const stored = this.store.loadServices();
+    const fresh: ServiceState[] = [];
+    const events: CoreEvent[] = [];
+    for (const svc of this.services()) {
+      let s = stored.get(svc.name);
+      if (!s) {
+        s = initialServiceState(svc.name, svc.version, svc.run, this.now());
+        fresh.push(s);
+        events.push({ service: svc.name, type: 'RolloutStarted', revision: 1, message: 'first revision' });
+      } else if (s.rollout) {
+        this.log.info('resuming rollout', { service: svc.name, revision: s.rollout.to });
+      }
+      this.states.set(svc.name, s);
+    }
+    this.store.commit(fresh, events, this.now());
+    this.supervisor.on('change', () => this.kick());
+    this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
+    this.kick();
+  }
+
+  services(): ServiceConfig[] {
+    return Object.values(this.config.services);
+  }
+
+  service(name: string): ServiceConfig | undefined {
+    return this.config.services[name];
+  }
+
+  state(name: string): ServiceState | undefined {
+    return this.states.get(name);
+  }
+
+  instances(service?: string): InstanceStatus[] {
+    return this.supervisor.list().filter((i) => !service || i.service === service);
+  }
+
+  events(opts: { service?: string; limit?: number }): StoredEvent[] {
+    return this.store.events(opts);
+  }
+
+  isLeaving(id: string): boolean {
+    return this.leaving.has(id);
+  }
+
+  /** Schedules a reconcile; coalesces bursts of changes into one pass. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    setImmediate(() => {
+      this.reconcile()
+        .catch((err: unknown) => this.log.error('reconcile failed', { err }))
+        .finally(() => {
+          this.running = false;
+          if (this.again) {
+            this.again = false;
+            this.kick();
+          }
+        });
+    });
+  }
+
+  private observe(service: string): ObservedInstance[] {
+    return this.instances(service).map((i) => ({
+      id: i.id,
+      revision: i.revision,
+      state: this.leaving.has(i.id) ? 'draining' : i.ready && i.phase === 'running' ? 'ready' : 'starting',
+      readySince: i.readySince,
+      restarts: i.restarts,
+    }));
+  }
+
+  private async reconcile(): Promise<void> {
+    const now = this.now();
+    const changed: ServiceState[] = [];
+    const events: CoreEvent[] = [];
+    const actions: Action[] = [];
+    for (const svc of this.services()) {
+      const state = this.states.get(svc.name);
+      if (!state) continue;
+      const plan = reconcileService(svc, state, this.observe(svc.name), now);
+      if (plan.state !== state) {
+        this.states.set(svc.name, plan.state);
+        changed.push(plan.state);
+      }
+      events.push(...plan.events);
+      actions.push(...plan.actions);
+    }
+    // Write-ahead: what we decided is durable before we act on it.
+    this.store.commit(changed, events, now);
+    for (const e of events)
+      this.log.info(e.message, { event: e.type, service: e.service, revision: e.revision });
+    for (const a of actions) this.apply(a);
+    await this.syncRoutes();
+  }
+
+  private apply(a: Action): void {
+    if (a.type === 'start') {
+      for (let k = 0; k < a.count; k++) this.startInstance(a.service, a.revision);
+    } else if (!this.drains.has(a.instance)) {
+      const p = this.drain(a.service, a.instance, a.reason).finally(() => this.drains.delete(a.instance));
+      this.drains.set(a.instance, p);
+    }
+  }
+
+  private startInstance(service: string, revisionNumber: number): void {
+    const svc = this.service(service);
+    const state = this.states.get(service);
+    const revision = state && findRevision(state, revisionNumber);
+    if (!svc || !revision) return;
+    const id = `${service}-${revisionNumber}-${randomBytes(3).toString('hex')}`;
+    const vars = { VERSION: revision.version, SERVICE: service, REVISION: String(revisionNumber) };
+    const run: RunSpec = {
+      command: substitute(revision.run.command, vars),
+      cwd: revision.run.cwd,
+      env: Object.fromEntries(Object.entries(revision.run.env).map(([k, v]) => [k, substitute(v, vars)])),
+    };
+    const status = this.supervisor.start({
+      id,
+      service,
+      revision: revisionNumber,
+      version: revision.version,
+      run,
+      readiness: svc.readiness,
+      liveness: svc.liveness,
+      logFile: path.join(this.config.control.dataDir, 'logs', service, `${id}.log`),
+      logMaxBytes: svc.logMaxBytes,
+      restartBackoffMs: svc.restartBackoffMs,
+      restartBackoffMaxMs: svc.restartBackoffMaxMs,
+      stopTimeoutMs: svc.stopTimeoutMs,
+    });
+    this.store.putInstance({
+      id,
+      service,
+      revision: revisionNumber,
+      pid: status.pid,
+      port: status.port,
+      createdAt: status.createdAt,
+    });
+    this.log.info('instance started', { service, revision: revisionNumber, instance: id, port: status.port });
+  }
+
+  /**
+   * Drain before signal: leave the routing table (acknowledged by every gateway worker), wait until
+   * the gateway reports no request in flight (or drainTimeout), then SIGTERM, then SIGKILL.
+   */
+  private async drain(service: string, id: string, reason: string): Promise<void> {
+    const svc = this.service(service);
+    if (!svc) return;
+    this.leaving.add(id);
+    const log = this.log.child({ service, instance: id });
+    log.info('instance draining', { reason });
+    this.store.commit([], [{ service, type: 'InstanceDraining', message: `${id}: ${reason}` }], this.now());
+    await this.syncRoutes();
+    const deadline = this.now() + svc.drainTimeoutMs;
+    let inflight = 0;
+    while (this.now() < deadline) {
+      try {
+        inflight = (await this.gateway.inflight())[id] ?? 0;
+      } catch (err) {
+        log.warn('cannot read in-flight count from gateway', { err });
+      }
+      if (inflight === 0) break;
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+    if (inflight > 0) log.warn('drain timeout; stopping with requests in flight', { inflight });
+    await this.supervisor.stop(id, svc.stopTimeoutMs);
+    this.store.deleteInstance(id);
+    this.leaving.delete(id);
+    log.info('instance stopped');
+    this.kick();
+  }
+
+  /** Pushes the routing table if it changed; serialized so tables arrive in order. */
+  syncRoutes(force = false): Promise<void> {
+    const next = this.pushing.then(async () => {
+      const routes = buildRoutes(this.services(), this.supervisor.list(), this.leaving);
+      const key = routesKey(routes);
+      if (!force && key === this.pushedKey) return;
+      try {
+        const version = await this.gateway.putRoutes(routes);
+        this.pushedKey = key;
+        this.log.debug('routes pushed', { version });
+      } catch (err) {
+        this.pushedKey = '';
+        this.log.error('cannot push routes to gateway', { err });
+        throw err;
+      }
+    });
+    this.pushing = next.catch(() => {});
+    return next;
+  }
+
+  deploy(service: string, version: string, run?: RunSpec): CommandResult {
+    return this.command(service, (svc, s) => deploy(svc, s, version, run ?? svc.run, this.now()));
+  }
+
+  undo(service: string, toRevision?: number): CommandResult {
+    return this.command(service, (svc, s) => undo(svc, s, this.now(), toRevision));
+  }
+
+  private command(
+    service: string,
+    fn: (svc: ServiceConfig, s: ServiceState) => CommandResult,
+  ): CommandResult {
+    const svc = this.service(service);
+    const state = this.states.get(service);
+    if (!svc || !state) throw new Error(`unknown service "${service}"`);
+    const r = fn(svc, state);
+    if (r.ok) {
+      this.store.commit([r.state], r.events, this.now());
+      this.states.set(service, r.state);
+      for (const e of r.events) this.log.info(e.message, { event: e.type, service, revision: e.revision });
+      this.kick();
+    }
+    return r;
+  }
+
+  /**
+   * Stops the loop and every instance. Called after the gateway stopped accepting and finished its
+   * in-flight requests, so instances are simply stopped (SIGTERM, then SIGKILL after stopTimeout).
+   */
+  async shutdown(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.drains.values()]);
+    await Promise.allSettled(
+      this.supervisor.list().map(async (i) => {
+        await this.supervisor.stop(i.id, this.service(i.service)?.stopTimeoutMs ?? 10_000);
+        this.store.deleteInstance(i.id);
+      }),
+    );
+  }
+}

@@ -1,0 +1,72 @@
+import http from 'node:http';
+import type { InflightReport, RouteService, RouteTable } from '../gateway/protocol.ts';
+
+/** Talks to the gateway master's admin API over its Unix socket. */
+export class GatewayClient {
+  private lastVersion = 0;
+  readonly socketPath: string;
+
+  constructor(socketPath: string) {
+    this.socketPath = socketPath;
+  }
+
+  private request(method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = http.request(
+        {
+          socketPath: this.socketPath,
+          method,
+          path,
+          agent: false,
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          timeout: timeoutMs,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 500) >= 300) {
+              reject(new Error(`gateway ${method} ${path}: ${res.statusCode} ${text.trim()}`));
+              return;
+            }
+            try {
+              resolve(text ? JSON.parse(text) : {});
+            } catch {
+              reject(new Error(`gateway ${method} ${path}: invalid JSON`));
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`gateway ${method} ${path}: timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Pushes a table; resolves once every gateway worker applied it. */
+  async putRoutes(services: RouteService[]): Promise<number> {
+    // Versions must grow across controller restarts too, so they start from the clock.
+    const version = Math.max(this.lastVersion + 1, Date.now());
+    this.lastVersion = version;
+    const table: RouteTable = { version, services };
+    await this.request('PUT', '/routes', table);
+    return version;
+  }
+
+  async inflight(): Promise<Record<string, number>> {
+    const r = (await this.request('GET', '/inflight', undefined, 3_000)) as InflightReport;
+    return r.instances ?? {};
+  }
+
+  async healthy(): Promise<boolean> {
+    try {
+      await this.request('GET', '/healthz', undefined, 1_000);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
