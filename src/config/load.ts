@@ -80,7 +80,12 @@ export function parseConfig(text: string, opts: ParseOptions): ConfigResult {
   const baseDir = resolve(opts.baseDir);
   const ctx: Ctx = {
     ...newCtx(baseDir),
-    line: (path) => walk(path).keyLine ?? (path.length === 0 ? undefined : 1),
+    line: (path) => {
+      const keyLine = walk(path).keyLine;
+      if (keyLine !== undefined) return keyLine;
+      const start = (doc.contents as Node | null)?.range?.[0];
+      return start === undefined ? undefined : lineAt(start);
+    },
     source: (path) => {
       const w = walk(path);
       return w.complete && isScalar(w.node) && typeof w.node.source === 'string' ? w.node.source : undefined;

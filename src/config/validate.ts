@@ -345,7 +345,8 @@ function validateRun(ctx: Ctx, path: Path, raw: unknown): RunSpec {
     report(ctx, path, 'is required (at least run.command)');
     return { command: '', cwd: ctx.baseDir, env: {} };
   }
-  const o = readObj(ctx, path, raw, RUN_KEYS) ?? {};
+  const o = readObj(ctx, path, raw, RUN_KEYS);
+  if (o === undefined) return { command: '', cwd: ctx.baseDir, env: {} };
   const command = readString(ctx, o, path, 'command', undefined) ?? '';
   if (typeof get(o, 'command') === 'string' && command.trim() === '') {
     report(ctx, [...path, 'command'], 'must not be empty');
