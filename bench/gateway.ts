@@ -4,6 +4,7 @@
  *
  *   node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]
  *                         [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]
+ *                         [--gateway src/gateway/main.ts]
  *
  * Per target: (a) peak throughput with wrk (after a short warmup), (b) latency with hey at a fixed
  * rate = half of the cutover peak, and the p99 added over `direct` at that rate.
@@ -16,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HeyResult, parseHey, parseWrk, type WrkResult } from './lib/parse.ts';
-import { Procs } from './lib/procs.ts';
+import { groupCpuSeconds, Procs } from './lib/procs.ts';
 import {
   type Env,
   GATEWAY_MAIN,
@@ -48,14 +49,44 @@ interface Options {
   targets: TargetName[];
   quick: boolean;
   keep: boolean;
+  /** Gateway entry point (default src/gateway/main.ts). */
+  gateway: string;
 }
 
 interface TargetResult {
   name: TargetName;
   url?: string;
   skipped?: string;
-  peak?: WrkResult;
-  fixed?: HeyResult & { targetRate: number; addedP99Ms: number | null };
+  /** Process group of the target (the proxy; the upstream for `direct`). */
+  pgid?: number;
+  peak?: WrkResult & { cpu: Cpu };
+  fixed?: HeyResult & { targetRate: number; addedP99Ms: number | null; cpu: Cpu };
+}
+
+/** CPU used during a run, in % of one core. */
+interface Cpu {
+  target: number;
+  upstream: number | null;
+}
+
+/** Runs `fn` and measures the CPU the target's and the upstream's process groups used meanwhile. */
+async function withCpu<T>(
+  target: number | undefined,
+  upstream: number | undefined,
+  fn: () => Promise<T>,
+): Promise<T & { cpu: Cpu }> {
+  const sameGroup = target === upstream;
+  const t0 = groupCpuSeconds(target);
+  const u0 = sameGroup ? 0 : groupCpuSeconds(upstream);
+  const start = performance.now();
+  const result = await fn();
+  const wall = (performance.now() - start) / 1000;
+  const pct = (s: number): number => Math.round((s / wall) * 100);
+  const cpu: Cpu = {
+    target: pct(groupCpuSeconds(target) - t0),
+    upstream: sameGroup ? null : pct(groupCpuSeconds(upstream) - u0),
+  };
+  return { ...result, cpu };
 }
 
 interface Verdict {
@@ -89,13 +120,15 @@ function parseOptions(argv: string[]): Options {
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      gateway: { type: 'string', default: GATEWAY_MAIN },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(
       'usage: node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]\n' +
-        '                             [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]\n',
+        '                             [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]\n' +
+        '                             [--gateway src/gateway/main.ts]\n',
     );
     process.exit(0);
   }
@@ -122,6 +155,7 @@ function parseOptions(argv: string[]): Options {
     targets: ALL_TARGETS.filter((t) => targets.includes(t)),
     quick,
     keep: values.keep,
+    gateway: path.resolve(values.gateway),
   };
 }
 
@@ -150,6 +184,8 @@ const fmtInt = (n: number | null | undefined): string =>
   n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number | null | undefined): string =>
   n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
+const fmtCpu = (c: Cpu | undefined): string =>
+  c === undefined ? '-' : c.upstream === null ? `${c.target}%` : `${c.target}/${c.upstream}%`;
 const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -226,22 +262,28 @@ async function main(): Promise<number> {
       );
     }
     log(`upstream (${upstreamKind}) on ${upstream.url}`);
+    const upstreamPgid = upstream.proc.child.pid;
 
     for (const r of results) {
       try {
-        if (r.name === 'direct') r.url = upstream.url;
+        let running: Running | null = null;
+        if (r.name === 'direct') running = upstream;
         else if (r.name === 'nginx') {
           if (!tools.nginx) r.skipped = 'nginx not installed (apt-get install nginx-light)';
-          else r.url = (await startNginxProxy(env, upstream.port)).url;
+          else running = await startNginxProxy(env, upstream.port);
         } else if (r.name === 'haproxy') {
           if (!tools.haproxy) r.skipped = 'haproxy not installed (apt-get install haproxy)';
-          else r.url = (await startHaproxy(env, upstream.port)).url;
+          else running = await startHaproxy(env, upstream.port);
         } else if (r.name === 'cutover') {
-          if (!existsSync(GATEWAY_MAIN)) {
-            r.skipped = `${path.relative(REPO_ROOT, GATEWAY_MAIN)} does not exist yet`;
+          if (!existsSync(o.gateway)) {
+            r.skipped = `${path.relative(REPO_ROOT, o.gateway)} does not exist yet`;
           } else {
-            r.url = (await startGateway(env, upstream.port)).url;
+            running = await startGateway(env, upstream.port, o.gateway);
           }
+        }
+        if (running) {
+          r.url = running.url;
+          r.pgid = running.proc.child.pid;
         }
       } catch (err) {
         r.skipped = `failed to start: ${(err as Error).message}`;
@@ -256,8 +298,12 @@ async function main(): Promise<number> {
       if (o.warmupS > 0) await runWrk(procs, o, r.url, o.warmupS);
       log(`peak ${r.name}: wrk -t${o.threads} -c${o.connections} -d${o.durationS}s`);
       try {
-        r.peak = await runWrk(procs, o, r.url, o.durationS);
-        log(`  ${fmtInt(r.peak.rps)} req/s, p99 ${fmtMs(r.peak.p99Ms)} ms, errors ${r.peak.errors}`);
+        const url = r.url;
+        r.peak = await withCpu(r.pgid, upstreamPgid, () => runWrk(procs, o, url, o.durationS));
+        log(
+          `  ${fmtInt(r.peak.rps)} req/s, p99 ${fmtMs(r.peak.p99Ms)} ms, errors ${r.peak.errors}, ` +
+            `cpu ${fmtCpu(r.peak.cpu)}`,
+        );
       } catch (err) {
         r.skipped = `wrk failed: ${(err as Error).message}`;
       }
@@ -283,7 +329,8 @@ async function main(): Promise<number> {
         if (!r.url || !r.peak) continue;
         log(`fixed rate ${r.name}: hey -z ${o.durationS}s at ${rate} req/s over ${o.heyConcurrency} workers`);
         try {
-          const h = await runHey(procs, o, r.url, rate);
+          const url = r.url;
+          const h = await withCpu(r.pgid, upstreamPgid, () => runHey(procs, o, url, rate));
           r.fixed = { ...h, targetRate: rate, addedP99Ms: null };
           log(
             `  ${fmtInt(h.rps)} req/s, p50 ${fmtMs(h.p50Ms)} ms, p99 ${fmtMs(h.p99Ms)} ms, errors ${h.errors}`,
@@ -344,6 +391,8 @@ async function main(): Promise<number> {
     notes.push(
       `All processes share ${os.cpus().length} CPU cores with the load generator (wrk -t${o.threads}, or hey), ` +
         'so absolute numbers are machine-specific; compare the rows, which share upstream, load and worker count.',
+      'cpu% = CPU used during the run by the target process group / by the upstream, in % of one core ' +
+        '(direct: the upstream alone).',
       'hey reports latencies with 0.1 ms resolution; added p99 is target p99 - direct p99 at the same fixed rate.',
       'Logging is off everywhere: nginx access_log off, HAProxy without log, cutover with CUTOVER_LOG_LEVEL=warn.',
     );
@@ -368,11 +417,13 @@ async function main(): Promise<number> {
         'p50 ms',
         'p99 ms',
         'errors',
+        'cpu%',
         `@rate rps`,
         'p50 ms',
         'p99 ms',
         '+p99 ms',
         'errors',
+        'cpu%',
         'verdict',
       ],
     ];
@@ -383,6 +434,7 @@ async function main(): Promise<number> {
         fmtMs(r.peak?.p50Ms),
         fmtMs(r.peak?.p99Ms),
         r.peak ? String(r.peak.errors) : '-',
+        fmtCpu(r.peak?.cpu),
         fmtInt(r.fixed?.rps),
         fmtMs(r.fixed?.p50Ms),
         fmtMs(r.fixed?.p99Ms),
@@ -390,6 +442,7 @@ async function main(): Promise<number> {
           ? '-'
           : `${r.fixed.addedP99Ms >= 0 ? '+' : ''}${fmtMs(r.fixed.addedP99Ms)}`,
         r.fixed ? String(r.fixed.errors) : '-',
+        fmtCpu(r.fixed?.cpu),
         verdictCell(r),
       ]);
     }
@@ -435,6 +488,7 @@ async function main(): Promise<number> {
               errors: r.peak.errors,
               non2xx: r.peak.non2xx,
               socketErrors: r.peak.socketErrors,
+              cpuPercent: r.peak.cpu,
             }
           : null,
         fixed: r.fixed
@@ -448,6 +502,7 @@ async function main(): Promise<number> {
               errors: r.fixed.errors,
               statuses: r.fixed.statuses,
               errorSamples: r.fixed.errorSamples,
+              cpuPercent: r.fixed.cpu,
             }
           : null,
       })),

@@ -4,8 +4,8 @@
  * workers), and every group still alive is killed when the benchmark ends, fails or is interrupted.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export interface Managed {
@@ -144,4 +144,65 @@ export async function freePort(): Promise<number> {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+let clockTicks: number | null = null;
+
+/** Kernel clock ticks per second (USER_HZ), for /proc/<pid>/stat times. */
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+    const n = Number(r.stdout?.trim());
+    clockTicks = Number.isFinite(n) && n > 0 ? n : 100;
+  }
+  return clockTicks;
+}
+
+/**
+ * CPU seconds (user + system) used so far by every live process in the process group `pgid`
+ * (Linux /proc; 0 elsewhere). Sample before and after a run to get the group's CPU use.
+ */
+export function groupCpuSeconds(pgid: number | undefined): number {
+  if (pgid === undefined) return 0;
+  let ticks = 0;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[2]) !== pgid) continue;
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / ticksPerSecond();
+}
+
+/** Share of all cores busy (0-100) over `ms`, from /proc/stat; null where unavailable. */
+export async function machineBusyPercent(ms: number): Promise<number | null> {
+  const read = (): { busy: number; total: number } | null => {
+    try {
+      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+      const v = line.trim().split(/\s+/).slice(1).map(Number);
+      const idle = v[3] + (v[4] ?? 0);
+      const total = v.reduce((a, b) => a + b, 0);
+      return { busy: total - idle, total };
+    } catch {
+      return null;
+    }
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  if (!a || !b || b.total === a.total) return null;
+  return Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100);
 }

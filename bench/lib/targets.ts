@@ -219,7 +219,11 @@ backend be
 }
 
 /** The Cutover gateway (`src/gateway/main.ts`) with one service whose single instance is the upstream. */
-export async function startGateway(env: Env, upstreamPort: number): Promise<Running & { readyLine: string }> {
+export async function startGateway(
+  env: Env,
+  upstreamPort: number,
+  main = GATEWAY_MAIN,
+): Promise<Running & { readyLine: string }> {
   const dir = path.join(env.tmp, 'cutover');
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
@@ -243,7 +247,7 @@ export async function startGateway(env: Env, upstreamPort: number): Promise<Runn
   const settingsFile = path.join(dir, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
   const logFile = path.join(dir, 'stderr.log');
-  const proc = env.procs.start('cutover', process.execPath, [GATEWAY_MAIN, '--settings', settingsFile], {
+  const proc = env.procs.start('cutover', process.execPath, [main, '--settings', settingsFile], {
     cwd: REPO_ROOT,
     // Per-request logging off, like `access_log off` / no logging for nginx and HAProxy.
     env: { ...process.env, CUTOVER_LOG_LEVEL: 'warn' },
