@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HeyResult, parseHey, parseWrk, type WrkResult } from './lib/parse.ts';
-import { groupCpuSeconds, Procs } from './lib/procs.ts';
+import { groupCpuSeconds, machineBusyPercent, Procs } from './lib/procs.ts';
 import {
   type Env,
   GATEWAY_MAIN,
@@ -240,6 +240,15 @@ async function main(): Promise<number> {
   const results: TargetResult[] = o.targets.map((name) => ({ name }));
   const byName = (n: TargetName): TargetResult | undefined => results.find((r) => r.name === n);
 
+  const busyBefore = await machineBusyPercent(1000);
+  if (busyBefore !== null && busyBefore > 15) {
+    const msg =
+      `the machine was already ${busyBefore}% busy (all cores) before the benchmark started: ` +
+      'other processes compete for CPU, so figures are noisy; rerun on an idle machine.';
+    log(`warning: ${msg}`);
+    notes.push(msg);
+  }
+
   try {
     // Upstream: nginx `return 200 "ok"` (cheapest per request; see notes) or a node:http fallback.
     let upstreamKind: string;
@@ -461,6 +470,7 @@ async function main(): Promise<number> {
       benchmark: 'cutover-gateway',
       time: new Date().toISOString(),
       machine: {
+        busyPercentBefore: busyBefore,
         cpus: os.cpus().length,
         cpuModel: os.cpus()[0]?.model ?? '',
         platform: `${os.platform()} ${os.release()}`,
