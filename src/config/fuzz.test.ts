@@ -1,0 +1,183 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: tests use literal ${NAME} placeholders
+/**
+ * Property test: random mutations of a valid document never make the loader throw; the result is
+ * always either a config or a non-empty list of well-formed issues.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { parseConfig, validateService } from './load.ts';
+import type { ConfigIssue } from './types.ts';
+
+/** mulberry32: small, fast, seeded. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const VALID = {
+  gateway: { listen: '127.0.0.1:0', workers: 2, connectTimeout: '2s', maxBodySize: '10MB', retries: 2 },
+  control: { listen: 0, dataDir: './.cutover' },
+  services: {
+    web: {
+      route: { host: '*', pathPrefix: '/' },
+      version: 'v1',
+      replicas: 4,
+      loadBalancer: 'roundRobin',
+      run: {
+        command: './releases/${VERSION}/server --port ${PORT}',
+        cwd: '.',
+        env: { APP_VERSION: '${VERSION}' },
+      },
+      readiness: { path: '/ready', interval: '1s', timeout: '1s', successThreshold: 1, failureThreshold: 3 },
+      liveness: { path: '/health', interval: '5s', timeout: '2s' },
+      drainTimeout: '30s',
+      strategy: {
+        type: 'rolling',
+        maxSurge: '25%',
+        maxUnavailable: 1,
+        minReadySeconds: 0,
+        progressDeadline: '60s',
+      },
+      revisionHistoryLimit: 10,
+    },
+    api: { route: { pathPrefix: '/api' }, version: 'v2', run: { command: 'node api.js' } },
+  },
+};
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function randomScalar(rand: () => number): Json {
+  const pick = Math.floor(rand() * 16);
+  const strings = [
+    '',
+    '0',
+    '-1',
+    '25%',
+    '101%',
+    '1m30s',
+    '10',
+    'v1',
+    '/x',
+    '*',
+    'yes',
+    '${PORT}',
+    'a:b',
+    '[::1]:1',
+  ];
+  switch (pick) {
+    case 0:
+      return null;
+    case 1:
+      return rand() < 0.5;
+    case 2:
+      return Math.floor(rand() * 200) - 100;
+    case 3:
+      return rand() * 1e6;
+    case 4:
+      return [Number.NaN, Number.POSITIVE_INFINITY, -0, 2 ** 60, 65536][Math.floor(rand() * 5)];
+    case 5:
+      return [];
+    case 6:
+      return {};
+    case 7:
+      return Array.from({ length: Math.floor(rand() * 12) }, () =>
+        String.fromCharCode(Math.floor(rand() * 0x3000)),
+      ).join('');
+    default:
+      return strings[Math.floor(rand() * strings.length)];
+  }
+}
+
+function mutate(value: Json, rand: () => number, depth = 0): Json {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const out: { [k: string]: Json } = {};
+    for (const [k, v] of Object.entries(value)) {
+      const r = rand();
+      if (r < 0.05) continue; // delete key
+      const key = r < 0.08 ? `${k}${rand() < 0.5 ? 'x' : ''}`.replace(/^./, (c) => c.toUpperCase()) : k;
+      out[key] = rand() < 0.1 ? randomScalar(rand) : mutate(v, rand, depth + 1);
+    }
+    if (rand() < 0.05) out[String(randomScalar(rand))] = randomScalar(rand);
+    return out;
+  }
+  if (rand() < 0.3) return randomScalar(rand);
+  return value;
+}
+
+function assertWellFormed(result: { ok: true } | { ok: false; issues: ConfigIssue[] }, input: string): void {
+  if (result.ok) return;
+  assert.ok(result.issues.length > 0, `failure without issues for:\n${input}`);
+  for (const issue of result.issues) {
+    assert.equal(typeof issue.path, 'string');
+    assert.equal(typeof issue.message, 'string');
+    assert.ok(issue.message.length > 0);
+    if (issue.line !== undefined) assert.ok(Number.isInteger(issue.line) && issue.line >= 1, input);
+  }
+}
+
+describe('fuzz', () => {
+  test('the unmutated document is valid', () => {
+    const r = parseConfig(stringify(VALID), { baseDir: '/srv' });
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
+  });
+
+  test('thousands of structural mutations never throw', () => {
+    const rand = prng(0xc0ffee);
+    const deadline = Date.now() + 8000;
+    let runs = 0;
+    let okCount = 0;
+    for (; runs < 3000 && Date.now() < deadline; runs++) {
+      const doc = mutate(VALID as unknown as Json, rand);
+      const text = stringify(doc);
+      let result: ReturnType<typeof parseConfig>;
+      try {
+        result = parseConfig(text, { baseDir: '/srv' });
+      } catch (e) {
+        assert.fail(`parseConfig threw on run ${runs}: ${String(e)}\n${text}`);
+      }
+      assertWellFormed(result, text);
+      if (result.ok) okCount++;
+      const service = (doc as { services?: Json } | null)?.services;
+      const web = service && typeof service === 'object' && !Array.isArray(service) ? service.web : doc;
+      assertWellFormed(validateService('web', web, '/srv'), JSON.stringify(web));
+    }
+    assert.ok(runs >= 500, `only ${runs} runs in the time budget`);
+    assert.ok(okCount > 0, 'some mutations should stay valid');
+  });
+
+  test('random text edits of the YAML never throw', () => {
+    const rand = prng(42);
+    const source = stringify(VALID);
+    const alphabet = ':-{}[]#&*!|>\'"%@` \n\t,?0123456789abcXYZ${}\\\u00e9\ufeff';
+    const deadline = Date.now() + 6000;
+    let runs = 0;
+    for (; runs < 3000 && Date.now() < deadline; runs++) {
+      const chars = [...source];
+      const edits = 1 + Math.floor(rand() * 5);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(rand() * chars.length);
+        const r = rand();
+        const c = alphabet[Math.floor(rand() * alphabet.length)];
+        if (r < 0.33) chars.splice(at, 1);
+        else if (r < 0.66) chars.splice(at, 0, c);
+        else chars[at] = c;
+      }
+      const text = chars.join('');
+      let result: ReturnType<typeof parseConfig>;
+      try {
+        result = parseConfig(text, { baseDir: '/srv' });
+      } catch (e) {
+        assert.fail(`parseConfig threw on run ${runs}: ${String(e)}\n${text}`);
+      }
+      assertWellFormed(result, text);
+    }
+    assert.ok(runs >= 500, `only ${runs} runs in the time budget`);
+  });
+});
