@@ -1,0 +1,221 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/runtime/ports.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'cutover.mjs');
+/** Marks every process a test cluster starts (inherited through the environment) for the leak check. */
+const MARKER = 'CUTOVER_TEST_RUN';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Pids of live processes carrying `MARKER=id` in their environment. */
+export function markedPids(id: string): number[] {
+  const needle = `${MARKER}=${id}`;
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const env = readFileSync(`/proc/${d}/environ`, 'latin1');
+      if (env.split('\0').includes(needle)) {
+        const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+        if (!/\) Z /.test(stat)) out.push(Number(d));
+      }
+    } catch {}
+  }
+  return out;
+}
+
+/** Service block options for the generated config. */
+export interface ClusterOptions {
+  replicas?: number;
+  version?: string;
+  strategy?: string;
+  extraService?: string;
+  gatewayWorkers?: number;
+  drainTimeout?: string;
+}
+
+/**
+ * A real `cutover up` on loopback with free ports, a temp data dir and the example service.
+ * `stop()` shuts it down gracefully; `destroy()` kills whatever is left (always call it).
+ */
+export class Cluster {
+  readonly id = randomUUID();
+  readonly dir: string;
+  readonly configFile: string;
+  gatewayPort = 0;
+  controlPort = 0;
+  private proc?: ChildProcess;
+  upStderr = '';
+  upExit?: Promise<number | null>;
+
+  constructor() {
+    this.dir = mkdtempSync(path.join(tmpdir(), 'cutover-e2e-'));
+    this.configFile = path.join(this.dir, 'cutover.yaml');
+  }
+
+  async writeConfig(o: ClusterOptions = {}): Promise<void> {
+    this.gatewayPort ||= await freePort();
+    this.controlPort ||= await freePort();
+    const strategy = o.strategy ?? `{ type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }`;
+    writeFileSync(
+      this.configFile,
+      `gateway:
+  listen: 127.0.0.1:${this.gatewayPort}
+  workers: ${o.gatewayWorkers ?? 2}
+control:
+  listen: 127.0.0.1:${this.controlPort}
+  dataDir: ./data
+services:
+  web:
+    route: { host: "*", pathPrefix: / }
+    version: ${o.version ?? 'v1'}
+    replicas: ${o.replicas ?? 4}
+    run:
+      command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
+      env: { APP_VERSION: "\${VERSION}" }
+    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
+    drainTimeout: ${o.drainTimeout ?? '30s'}
+    stopTimeout: 5s
+    restartBackoff: 200ms
+    restartBackoffMax: 1s
+    strategy: ${strategy}
+${o.extraService ?? ''}`,
+    );
+  }
+
+  env(): NodeJS.ProcessEnv {
+    return { ...process.env, [MARKER]: this.id, CUTOVER_ADDR: `127.0.0.1:${this.controlPort}` };
+  }
+
+  /** Starts `cutover up` and waits until every instance of `web` is ready. */
+  async up(o: ClusterOptions = {}): Promise<void> {
+    await this.writeConfig(o);
+    const proc = spawn(process.execPath, [BIN, 'up', '-c', this.configFile], {
+      cwd: this.dir,
+      env: this.env(),
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    this.proc = proc;
+    proc.stderr?.on('data', (c: Buffer) => {
+      this.upStderr += c.toString();
+      if (process.env.CUTOVER_TEST_VERBOSE) process.stderr.write(c);
+    });
+    this.upExit = new Promise((r) => proc.on('exit', (code) => r(code)));
+    await this.waitFor(
+      async () => {
+        const s = await this.status();
+        return s.phase === 'Healthy';
+      },
+      20_000,
+      'service web healthy after up',
+    );
+  }
+
+  async api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+    return new Promise((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: this.controlPort,
+          method,
+          path: p,
+          agent: false,
+          headers: payload ? { 'content-type': 'application/json' } : {},
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => {
+            try {
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
+            } catch (err) {
+              reject(err);
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async status(): Promise<StatusLike> {
+    return (await this.api<StatusLike>('GET', '/v1/services/web')).body;
+  }
+
+  async waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastErr: unknown;
+    while (Date.now() < deadline) {
+      try {
+        if (await fn()) return;
+      } catch (err) {
+        lastErr = err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(
+      `timed out waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}\n${this.upStderr.slice(-3000)}`,
+    );
+  }
+
+  /** Runs the CLI as a child process. */
+  cli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+    return new Promise((resolve) => {
+      const p = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env: this.env() });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (c) => (stdout += c));
+      p.stderr.on('data', (c) => (stderr += c));
+      const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+      p.on('exit', (code) => {
+        clearTimeout(t);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** SIGTERM to `cutover up`; resolves with its exit code. */
+  async stop(): Promise<number | null> {
+    if (!this.proc?.pid) return null;
+    try {
+      process.kill(this.proc.pid, 'SIGTERM');
+    } catch {}
+    return this.upExit ?? null;
+  }
+
+  /** Kills every process this cluster started (by marker) and removes the temp dir. */
+  destroy(): void {
+    for (let round = 0; round < 3; round++) {
+      const pids = markedPids(this.id);
+      if (pids.length === 0) break;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface StatusLike {
+  phase: string;
+  stable: { revision: number; version: string };
+  rollout?: { to: number; kind: string };
+  lastRollout?: { to: number; kind: string; phase: string };
+  instances: Array<{ id: string; revision: number; version: string; state: string }>;
+}

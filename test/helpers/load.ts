@@ -1,0 +1,72 @@
+import http from 'node:http';
+
+/** What a load run observed. Every non-2xx response and every socket error is a failure. */
+export interface LoadReport {
+  sent: number;
+  ok: number;
+  failed: number;
+  failures: string[];
+  /** Responses per `version` field of the example service's JSON body. */
+  versions: Record<string, number>;
+}
+
+/**
+ * Steady load through the gateway from `concurrency` keep-alive clients until `stop()`.
+ * Clients pause `pauseMs` between requests so the rate stays moderate on a 2-core machine.
+ */
+export function startLoad(
+  port: number,
+  opts: { concurrency?: number; path?: string; pauseMs?: number } = {},
+) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 8 });
+  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
+  let running = true;
+  const one = () =>
+    new Promise<void>((resolve) => {
+      report.sent++;
+      const req = http.get({ host: '127.0.0.1', port, path: opts.path ?? '/', agent }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) {
+            report.ok++;
+            try {
+              const v = (JSON.parse(body) as { version?: string }).version ?? '?';
+              report.versions[v] = (report.versions[v] ?? 0) + 1;
+            } catch {}
+          } else {
+            report.failed++;
+            if (report.failures.length < 20) report.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
+          }
+          resolve();
+        });
+        res.on('error', (err) => {
+          report.failed++;
+          if (report.failures.length < 20) report.failures.push(`response error: ${err.message}`);
+          resolve();
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('client timeout')));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        report.failed++;
+        if (report.failures.length < 20) report.failures.push(`request error: ${err.code ?? err.message}`);
+        resolve();
+      });
+    });
+  const workers = Array.from({ length: opts.concurrency ?? 8 }, async () => {
+    while (running) {
+      await one();
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+  });
+  return {
+    report,
+    async stop(): Promise<LoadReport> {
+      running = false;
+      await Promise.all(workers);
+      agent.destroy();
+      return report;
+    },
+  };
+}
