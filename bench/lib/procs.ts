@@ -34,8 +34,11 @@ export interface CaptureResult {
 
 export class Procs {
   private readonly live = new Set<Managed>();
+  /** Set once shutdown began: no new process may start after that. */
+  private closed = false;
 
   start(name: string, cmd: string, args: string[], opts: StartOptions = {}): Managed {
+    if (this.closed) throw new Error(`not starting ${name}: shutting down`);
     let fd: number | undefined;
     if (opts.logFile) fd = openSync(opts.logFile, 'a');
     const out = opts.pipeStdout ? 'pipe' : (fd ?? 'ignore');
@@ -63,6 +66,7 @@ export class Procs {
 
   /** Runs a command to completion, capturing its output (still killed on interrupt). */
   async capture(name: string, cmd: string, args: string[], timeoutMs: number): Promise<CaptureResult> {
+    if (this.closed) throw new Error(`not starting ${name}: shutting down`);
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const managed: Managed = {
       name,
@@ -101,11 +105,13 @@ export class Procs {
   }
 
   async stopAll(): Promise<void> {
+    this.closed = true;
     await Promise.all([...this.live].map((m) => this.stop(m)));
   }
 
   /** Last resort from a synchronous 'exit' handler. */
   killAllSync(): void {
+    this.closed = true;
     for (const m of this.live) killGroup(m.child, 'SIGKILL');
     this.live.clear();
   }
