@@ -318,6 +318,20 @@ async function main(): Promise<number> {
       }
     }
 
+    // Evidence that the upstream was not the bottleneck.
+    const upstreamCpu = results
+      .filter((r) => r.name !== 'direct' && r.peak)
+      .map((r) => ({ name: r.name, cpu: r.peak?.cpu.upstream ?? 0 }));
+    if (upstreamCpu.length > 0) {
+      const max = Math.max(...upstreamCpu.map((u) => u.cpu));
+      const direct = byName('direct')?.peak;
+      notes.push(
+        `While the proxies ran at peak, the upstream used at most ${max}% of ${o.workers} core(s) ` +
+          `(${upstreamCpu.map((u) => `${u.name} ${u.cpu}%`).join(', ')})` +
+          (direct ? `; alone it served ${fmtInt(direct.rps)} req/s at ${direct.cpu.target}%.` : '.'),
+      );
+    }
+
     // (b) Latency at a fixed rate = half of the cutover peak.
     const cut = byName('cutover');
     let rateBase: { from: string; rps: number } | null = null;
