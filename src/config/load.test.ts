@@ -263,6 +263,34 @@ describe('parseConfig: valid files', () => {
   });
 });
 
+describe('parseConfig: tricky keys', () => {
+  test('top-level x- keys are ignored so they can hold YAML anchors', () => {
+    const c = parseOk(`x-defaults: &defaults
+  version: v1
+  run: { command: ./server }
+services:
+  web: { <<: *defaults, replicas: 3 }
+`);
+    assert.equal(c.services.web.replicas, 3);
+    assert.equal(c.services.web.run.command, './server');
+    assert.deepEqual(where(parseIssues('x-ok: 1\nservices:\n  x-no: 1\n')), [
+      '3: services.x-no',
+      '3: services.x-no',
+    ]);
+  });
+
+  test('__proto__ keys are kept as data, never as prototypes', () => {
+    const c = parseOk(
+      'services:\n  web:\n    version: v1\n    run: { command: x, env: { __proto__: evil } }\n',
+    );
+    assert.equal(Object.getPrototypeOf(c.services.web.run.env), Object.prototype);
+    assert.deepEqual(Object.entries(c.services.web.run.env), [['__proto__', 'evil']]);
+    assert.deepEqual(where(parseIssues('services:\n  __proto__: { version: v1, run: { command: x } }\n')), [
+      '2: services.__proto__',
+    ]);
+  });
+});
+
 describe('parseConfig: problems', () => {
   test('a file with many mistakes reports every one with its path and line', () => {
     const text = [

@@ -5,7 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { closest } from './suggest.ts';
 import type { ConfigIssue, RunSpec } from './types.ts';
-import { ENV_NAME_RE } from './validate.ts';
+import { ENV_NAME_RE, setOwn } from './validate.ts';
 
 export type RunOverrideResult = { ok: true; run: RunSpec } | { ok: false; issues: ConfigIssue[] };
 
@@ -63,7 +63,7 @@ export function applyRunOverrides(
         );
         continue;
       }
-      next.env[name] = value;
+      setOwn(next.env, name, value);
     } else {
       const asRun = `run.${key}`;
       const guess =

@@ -112,6 +112,11 @@ const HOSTNAME_RE =
 
 type Obj = Record<string, unknown>;
 
+/** Sets an own, enumerable property even for keys like `__proto__` (which `o[k] = v` would not). */
+export function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -139,6 +144,7 @@ function readObj(ctx: Ctx, path: Path, raw: unknown, keys: readonly string[]): O
     return undefined;
   }
   for (const k of Object.keys(raw)) {
+    if (path.length === 0 && k.startsWith('x-')) continue; // extension fields, e.g. for YAML anchors
     if (!keys.includes(k)) report(ctx, [...path, k], `unknown key${didYouMean(k, keys)}`);
   }
   return raw;
@@ -374,7 +380,7 @@ function validateRun(ctx: Ctx, path: Path, raw: unknown): RunSpec {
         } else if (text.includes('\0')) {
           report(ctx, p, 'must not contain NUL characters');
         } else {
-          env[k] = text;
+          setOwn(env, k, text);
         }
       }
     }
@@ -640,7 +646,7 @@ export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConf
   } else if (rawServices !== undefined) {
     for (const [name, rawService] of Object.entries(rawServices)) {
       const s = validateServiceAt(ctx, name, rawService, ['services', name]);
-      if (s) services[name] = s;
+      if (s) setOwn(services, name, s);
     }
     for (const issue of findRouteConflicts(Object.values(services))) {
       const name = issue.path.slice('services.'.length, -'.route'.length);
