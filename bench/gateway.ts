@@ -3,7 +3,7 @@
  * with the same upstream, the same load and the same worker count.
  *
  *   node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]
- *                         [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]
+ *                         [--hey-concurrency 16] [--targets direct,nginx,haproxy,cutover] [--keep]
  *                         [--gateway src/gateway/main.ts]
  *
  * Per target: (a) peak throughput with wrk (after a short warmup), (b) latency with hey at a fixed
@@ -116,7 +116,7 @@ function parseOptions(argv: string[]): Options {
       workers: { type: 'string', default: '1' },
       connections: { type: 'string', default: '64' },
       threads: { type: 'string', default: '1' },
-      'hey-concurrency': { type: 'string', default: '50' },
+      'hey-concurrency': { type: 'string', default: '16' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -127,7 +127,7 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     process.stdout.write(
       'usage: node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--connections 64] [--threads 1]\n' +
-        '                             [--hey-concurrency 50] [--targets direct,nginx,haproxy,cutover] [--keep]\n' +
+        '                             [--hey-concurrency 16] [--targets direct,nginx,haproxy,cutover] [--keep]\n' +
         '                             [--gateway src/gateway/main.ts]\n',
     );
     process.exit(0);
@@ -174,7 +174,12 @@ async function runWrk(procs: Procs, o: Options, url: string, seconds: number): P
 async function runHey(procs: Procs, o: Options, url: string, rate: number): Promise<HeyResult> {
   const c = Math.max(1, Math.min(o.heyConcurrency, rate));
   const perWorker = rate / c;
-  const args = ['-z', `${o.durationS}s`, '-q', perWorker.toFixed(3), '-c', String(c), '-t', '10', url];
+  // -cpus: the generator gets as many cores as wrk has threads (1 by default), like wrk, leaving the
+  // rest to the target; with Go's default (all cores) p99 noise on 2 cores was 2-3x larger.
+  const args = [
+    ...['-z', `${o.durationS}s`, '-q', perWorker.toFixed(3), '-c', String(c)],
+    ...['-cpus', String(o.threads), '-t', '10', url],
+  ];
   const r = await procs.capture('hey', 'hey', args, (o.durationS + 60) * 1000);
   if (r.code !== 0) throw new Error(`hey exited ${r.code}: ${r.stderr}${r.stdout}`);
   return parseHey(r.stdout);
@@ -472,7 +477,7 @@ async function main(): Promise<number> {
     const header =
       `Cutover gateway benchmark: ${o.workers} worker(s) per proxy, upstream ${upstreamKind}\n` +
       `peak: wrk -t${o.threads} -c${o.connections} -d${o.durationS}s (after ${o.warmupS}s warmup); ` +
-      `fixed rate: hey -z ${o.durationS}s -c ${o.heyConcurrency} at ${fmtInt(rate)} req/s ` +
+      `fixed rate: hey -z ${o.durationS}s -c ${o.heyConcurrency} -cpus ${o.threads} at ${fmtInt(rate)} req/s ` +
       `(half of the ${rateBase?.from ?? '?'} peak)\n`;
     const verdictLines = verdicts.map((v) => `  [${mark(v)}] ${v.requirement}: ${v.detail}`).join('\n');
     const noteLines = notes.map((n) => `  - ${n}`).join('\n');
