@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import * as D from './defaults.ts';
+import { formatIssues, parseConfig } from './load.ts';
+
+const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+
+test('every YAML example in docs/config.md is a valid config', () => {
+  const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 2);
+  for (const block of blocks) {
+    const r = parseConfig(block, { baseDir: '/srv' });
+    assert.ok(r.ok, r.ok ? '' : `${formatIssues(r.issues)}\n---\n${block}`);
+  }
+});
+
+test('docs/config.md states the defaults the code uses', () => {
+  const rows: [string, string][] = [
+    ['connectTimeout', D.DEFAULT_CONNECT_TIMEOUT],
+    ['upstreamTimeout', D.DEFAULT_UPSTREAM_TIMEOUT],
+    ['upstreamIdleTimeout', D.DEFAULT_UPSTREAM_IDLE_TIMEOUT],
+    ['clientIdleTimeout', D.DEFAULT_CLIENT_IDLE_TIMEOUT],
+    ['requestHeadTimeout', D.DEFAULT_REQUEST_HEAD_TIMEOUT],
+    ['maxBodySize', D.DEFAULT_MAX_BODY_SIZE],
+    ['retries', String(D.DEFAULT_RETRIES)],
+    ['ejectAfterFailures', String(D.DEFAULT_EJECT_AFTER_FAILURES)],
+    ['ejectFor', D.DEFAULT_EJECT_FOR],
+    ['dataDir', D.DEFAULT_DATA_DIR],
+    ['replicas', String(D.DEFAULT_REPLICAS)],
+    ['loadBalancer', D.DEFAULT_LOAD_BALANCER],
+    ['drainTimeout', D.DEFAULT_DRAIN_TIMEOUT],
+    ['stopTimeout', D.DEFAULT_STOP_TIMEOUT],
+    ['logMaxSize', D.DEFAULT_LOG_MAX_SIZE],
+    ['restartBackoff', D.DEFAULT_RESTART_BACKOFF],
+    ['restartBackoffMax', D.DEFAULT_RESTART_BACKOFF_MAX],
+    ['maxSurge', D.DEFAULT_MAX_SURGE],
+    ['maxUnavailable', D.DEFAULT_MAX_UNAVAILABLE],
+    ['minReadySeconds', String(D.DEFAULT_MIN_READY_SECONDS)],
+    ['progressDeadline', D.DEFAULT_PROGRESS_DEADLINE],
+    ['revisionHistoryLimit', String(D.DEFAULT_REVISION_HISTORY_LIMIT)],
+  ];
+  for (const [key, value] of rows) {
+    const row = doc.split('\n').find((l) => l.startsWith(`| \`${key}\` |`));
+    assert.ok(row, `no table row for ${key}`);
+    assert.ok(row.includes(`| \`${value}\` |`), `${key}: docs row does not show default ${value}:\n${row}`);
+  }
+});
