@@ -1,6 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { appendFile, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { copyFile, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger.ts';
@@ -32,9 +40,34 @@ export function killProcessGroupsSync(pgids: number[], signal: NodeJS.Signals = 
   return hit;
 }
 
-/** True while at least one process of group `pgid` exists. */
+/**
+ * True while at least one process of group `pgid` is still running. Zombies do not count: orphaned
+ * members are reparented to init, which may take a while to reap them (some container inits reap
+ * only every second or two), and a zombie holds no port, memory or file.
+ */
 export function processGroupAlive(pgid: number): boolean {
-  return signalGroup(pgid, 0);
+  if (!signalGroup(pgid, 0)) return false;
+  if (process.platform !== 'linux') return true;
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp ... — comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
@@ -48,6 +81,14 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The shell must not die first on the group SIGTERM: that would orphan the service (its exit would
+ * then be unobservable) and record the shell's signal instead of the service's exit. With a trap
+ * (not an ignore: the service gets the default disposition back on exec) sh waits for the
+ * foreground command and exits with its status — 0 after a graceful shutdown, 128+n after a signal.
+ */
+const SHELL_PRELUDE = "trap 'exit $?' TERM";
 
 const TEMPLATE = /\$\{(PORT|INSTANCE|SERVICE|REVISION|VERSION)\}/g;
 
@@ -280,7 +321,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
           `[cutover] ${new Date(this.now()).toISOString()} starting instance ${spec.id} (${spec.service} r${spec.revision} ${spec.version}) port ${inst.status.port} restarts ${inst.status.restarts}\n`,
         );
         // stdout/stderr go straight to the file: the instance never writes into a pipe we own.
-        child = spawn('/bin/sh', ['-c', inst.command], {
+        child = spawn('/bin/sh', ['-c', `${SHELL_PRELUDE}\n${inst.command}`], {
           cwd: spec.run.cwd,
           env: inst.env,
           detached: true,
@@ -357,11 +398,12 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     this.clearProcTimers(inst);
     const at = this.now();
     inst.status.lastExit = { code, signal, at };
-    appendFile(
-      inst.spec.logFile,
-      `[cutover] ${new Date(at).toISOString()} instance ${inst.spec.id} pid ${proc.pid} exited code=${code} signal=${signal}\n`,
-      () => {},
-    );
+    try {
+      appendFileSync(
+        inst.spec.logFile,
+        `[cutover] ${new Date(at).toISOString()} instance ${inst.spec.id} pid ${proc.pid} exited code=${code} signal=${signal}\n`,
+      );
+    } catch {}
     if (inst.stopping) {
       inst.log.info('instance process exited', { pid: proc.pid, code, signal });
       this.update(inst, { ready: false, readySince: undefined, pid: undefined });
