@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type HeyResult, parseHey, parseWrk, type WrkResult } from './lib/parse.ts';
-import { groupCpuSeconds, machineBusyPercent, Procs } from './lib/procs.ts';
+import { busyPercent, groupCpuSeconds, machineBusyPercent, machineJiffies, Procs } from './lib/procs.ts';
 import {
   type Env,
   GATEWAY_MAIN,
@@ -67,6 +67,8 @@ interface TargetResult {
 interface Cpu {
   target: number;
   upstream: number | null;
+  /** Everything else: the load generator and any other process on the machine. */
+  other: number | null;
 }
 
 /** Runs `fn` and measures the CPU the target's and the upstream's process groups used meanwhile. */
@@ -78,13 +80,19 @@ async function withCpu<T>(
   const sameGroup = target === upstream;
   const t0 = groupCpuSeconds(target);
   const u0 = sameGroup ? 0 : groupCpuSeconds(upstream);
+  const m0 = machineJiffies();
   const start = performance.now();
   const result = await fn();
   const wall = (performance.now() - start) / 1000;
+  const m1 = machineJiffies();
   const pct = (s: number): number => Math.round((s / wall) * 100);
+  const targetPct = pct(groupCpuSeconds(target) - t0);
+  const upstreamPct = sameGroup ? null : pct(groupCpuSeconds(upstream) - u0);
+  const machine = busyPercent(m0, m1);
   const cpu: Cpu = {
-    target: pct(groupCpuSeconds(target) - t0),
-    upstream: sameGroup ? null : pct(groupCpuSeconds(upstream) - u0),
+    target: targetPct,
+    upstream: upstreamPct,
+    other: machine === null ? null : Math.max(0, machine * os.cpus().length - targetPct - (upstreamPct ?? 0)),
   };
   return { ...result, cpu };
 }
@@ -190,7 +198,7 @@ const fmtInt = (n: number | null | undefined): string =>
 const fmtMs = (n: number | null | undefined): string =>
   n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
 const fmtCpu = (c: Cpu | undefined): string =>
-  c === undefined ? '-' : c.upstream === null ? `${c.target}%` : `${c.target}/${c.upstream}%`;
+  c === undefined ? '-' : `${c.target}/${c.upstream ?? '-'}/${c.other ?? '-'}`;
 const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -409,6 +417,23 @@ async function main(): Promise<number> {
               `${fmtMs(cutAdded)} ms at ${fmtInt(rate)} req/s`,
       },
     ];
+    // The load generator uses at most `threads` cores; more "other" CPU means foreign processes interfered.
+    const noisy: string[] = [];
+    for (const r of results) {
+      for (const [phase, cpu] of [
+        ['peak', r.peak?.cpu],
+        ['fixed-rate', r.fixed?.cpu],
+      ] as const) {
+        if (cpu?.other != null && cpu.other > 100 * o.threads + 20)
+          noisy.push(`${r.name} ${phase} (${cpu.other}%)`);
+      }
+    }
+    if (noisy.length > 0) {
+      notes.push(
+        `Other processes competed for CPU during: ${noisy.join(', ')} - more than the load generator alone ` +
+          'can use; those rows are unreliable, rerun on an idle machine.',
+      );
+    }
     for (const r of results) {
       const errs = (r.peak?.errors ?? 0) + (r.fixed?.errors ?? 0);
       if (errs > 0) {
@@ -419,8 +444,8 @@ async function main(): Promise<number> {
     notes.push(
       `All processes share ${os.cpus().length} CPU cores with the load generator (wrk -t${o.threads}, or hey), ` +
         'so absolute numbers are machine-specific; compare the rows, which share upstream, load and worker count.',
-      'cpu% = CPU used during the run by the target process group / by the upstream, in % of one core ' +
-        '(direct: the upstream alone).',
+      'cpu% = CPU used during the run, in % of one core: target process group / upstream / everything else ' +
+        '(the load generator plus any other process on the machine; for direct the target is the upstream).',
       'hey reports latencies with 0.1 ms resolution; added p99 is target p99 - direct p99 at the same fixed rate.',
       'Logging is off everywhere: nginx access_log off, HAProxy without log, cutover with CUTOVER_LOG_LEVEL=warn.',
     );
@@ -445,13 +470,13 @@ async function main(): Promise<number> {
         'p50 ms',
         'p99 ms',
         'errors',
-        'cpu%',
+        'cpu% t/u/o',
         `@rate rps`,
         'p50 ms',
         'p99 ms',
         '+p99 ms',
         'errors',
-        'cpu%',
+        'cpu% t/u/o',
         'verdict',
       ],
     ];

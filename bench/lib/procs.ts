@@ -193,22 +193,31 @@ export function groupCpuSeconds(pgid: number | undefined): number {
   return ticks / ticksPerSecond();
 }
 
-/** Share of all cores busy (0-100) over `ms`, from /proc/stat; null where unavailable. */
-export async function machineBusyPercent(ms: number): Promise<number | null> {
-  const read = (): { busy: number; total: number } | null => {
-    try {
-      const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-      const v = line.trim().split(/\s+/).slice(1).map(Number);
-      const idle = v[3] + (v[4] ?? 0);
-      const total = v.reduce((a, b) => a + b, 0);
-      return { busy: total - idle, total };
-    } catch {
-      return null;
-    }
-  };
-  const a = read();
-  await sleep(ms);
-  const b = read();
+/** Busy and total jiffies of all cores together, from /proc/stat (null where unavailable). */
+export function machineJiffies(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const idle = v[3] + (v[4] ?? 0);
+    const total = v.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of all cores busy (0-100) between two machineJiffies() samples. */
+export function busyPercent(
+  a: { busy: number; total: number } | null,
+  b: { busy: number; total: number } | null,
+): number | null {
   if (!a || !b || b.total === a.total) return null;
   return Math.round(((b.busy - a.busy) / (b.total - a.total)) * 100);
+}
+
+/** Share of all cores busy (0-100) over `ms`. */
+export async function machineBusyPercent(ms: number): Promise<number | null> {
+  const a = machineJiffies();
+  await sleep(ms);
+  return busyPercent(a, machineJiffies());
 }
