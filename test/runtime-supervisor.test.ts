@@ -171,12 +171,13 @@ describe('Supervisor', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('starts an instance with ${PORT} and ${INSTANCE} substituted and reports it ready', async () => {
+  test('starts an instance with the PORT and INSTANCE placeholders substituted and reports it ready', async () => {
     make();
     const s = spec('', { run: { command: '', cwd: '', env: {} } });
     s.run = {
       command: `${NODE} ${sh(FIXTURE)} --port \${PORT} --name \${INSTANCE}`,
       cwd: dir,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal placeholder for the supervisor
       env: { GREETING: 'hello ${INSTANCE} on ${PORT}' },
     };
     const t0 = Date.now();

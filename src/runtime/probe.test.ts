@@ -156,9 +156,11 @@ test('substituteVars replaces the known placeholders and leaves the rest to the 
   const vars = { PORT: '8001', INSTANCE: 'web-1-ab', SERVICE: 'web', REVISION: '3', VERSION: 'v2' };
   assert.equal(
     substituteVars(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: literal placeholders are the input
       'serve --port ${PORT} --id ${INSTANCE} ${SERVICE}@${VERSION}/r${REVISION} $HOME ${HOME}',
       vars,
     ),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: unknown placeholders are left alone
     'serve --port 8001 --id web-1-ab web@v2/r3 $HOME ${HOME}',
   );
 });

@@ -218,10 +218,13 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     return [...this.instances.values()].map((i) => this.snapshot(i));
   }
 
-  /** Process group ids of the live processes (pgid = pid of the spawned shell). */
+  /** Process group ids of the live processes (pgid = pid of the spawned shell), for emergency cleanup. */
   pids(): number[] {
     const out: number[] = [];
-    for (const inst of this.instances.values()) if (inst.proc?.alive) out.push(inst.proc.pid);
+    for (const inst of this.instances.values()) {
+      // While stopping, the group may outlive its leader until the stop completes.
+      if (inst.proc && (inst.proc.alive || inst.stopping)) out.push(inst.proc.pid);
+    }
     return out;
   }
 
