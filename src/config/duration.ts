@@ -5,7 +5,7 @@
  * ambiguous (seconds? milliseconds?).
  */
 
-export const DURATION_UNITS_HINT = 'units: ms, s, m, h (e.g. 500ms, 10s, 2m, 1h, 1m30s)';
+export const DURATION_UNITS_HINT = 'units ms, s, m, h; e.g. 500ms, 10s, 2m, 1h, 1m30s';
 
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 const UNIT_ORDER = ['h', 'm', 's', 'ms'];

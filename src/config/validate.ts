@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import * as D from './defaults.ts';
-import { tryParseDuration } from './duration.ts';
+import { formatDuration, tryParseDuration } from './duration.ts';
 import { tryParseSize } from './size.ts';
 import { didYouMean } from './suggest.ts';
 import type {
@@ -416,7 +416,7 @@ function validateProbe(
     report(
       ctx,
       [...path, key],
-      `timeout (${probe.timeoutMs}ms) must not be longer than interval (${probe.intervalMs}ms)`,
+      `timeout (${formatDuration(probe.timeoutMs)}) must not be longer than interval (${formatDuration(probe.intervalMs)})`,
     );
   }
   return probe;
@@ -588,7 +588,7 @@ export function validateServiceAt(
     report(
       ctx,
       [...path, get(o, 'restartBackoffMax') !== undefined ? 'restartBackoffMax' : 'restartBackoff'],
-      `restartBackoffMax (${service.restartBackoffMaxMs}ms) must be >= restartBackoff (${service.restartBackoffMs}ms)`,
+      `restartBackoffMax (${formatDuration(service.restartBackoffMaxMs)}) must be >= restartBackoff (${formatDuration(service.restartBackoffMs)})`,
     );
   }
   return service;
