@@ -1,0 +1,165 @@
+/**
+ * Hop-by-hop header handling (RFC 9110 7.6.1) for both directions. The request side strips everything the
+ * client could use to smuggle or to strip the gateway's own fields, then appends X-Forwarded-* and
+ * X-Request-Id: the gateway's fields are added AFTER stripping, so `Connection: X-Forwarded-For` from a
+ * client cannot remove them.
+ *
+ * Hot path: header names are only lower-cased when their length matches a name we care about.
+ */
+
+/** What the request-header pass learned about the request. */
+export interface RequestHeadInfo {
+  host: string | undefined;
+  contentLength: string | undefined;
+  chunked: boolean;
+  requestId: string | undefined;
+}
+
+/** Names a client may not make us drop through `Connection:` (end-to-end framing and routing). */
+function isProtectedFromConnection(lower: string): boolean {
+  return lower === 'host' || lower === 'content-length';
+}
+
+/**
+ * Builds the flat [name, value, ...] header list sent upstream. `forWebSocket` keeps nothing of the
+ * client's upgrade negotiation except what the caller re-adds (`Connection: Upgrade`, `Upgrade: websocket`).
+ */
+export function buildUpstreamHeaders(
+  raw: readonly string[],
+  clientAddress: string | undefined,
+  info: RequestHeadInfo,
+  makeRequestId: () => string,
+): string[] {
+  const out: string[] = [];
+  let xff: string | undefined;
+  let connectionTokens: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    switch (name.length) {
+      case 2:
+        if (name.toLowerCase() === 'te') continue;
+        break;
+      case 4:
+        if (name.toLowerCase() === 'host') {
+          if (info.host === undefined) info.host = value;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === 'expect') continue;
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') continue;
+        break;
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'keep-alive') continue;
+        if (lower === 'connection') {
+          connectionTokens = collectConnectionTokens(value, connectionTokens);
+          continue;
+        }
+        break;
+      }
+      case 12:
+        if (name.toLowerCase() === 'x-request-id') {
+          if (info.requestId === undefined && value !== '') info.requestId = value;
+          continue;
+        }
+        break;
+      case 14:
+        if (name.toLowerCase() === 'content-length') info.contentLength = value;
+        break;
+      case 15:
+        if (name.toLowerCase() === 'x-forwarded-for') {
+          xff = xff === undefined ? value : `${xff}, ${value}`;
+          continue;
+        }
+        break;
+      case 16: {
+        const lower = name.toLowerCase();
+        if (lower === 'proxy-connection' || lower === 'x-forwarded-host') continue;
+        break;
+      }
+      case 17: {
+        const lower = name.toLowerCase();
+        if (lower === 'transfer-encoding') {
+          info.chunked = true;
+          continue;
+        }
+        if (lower === 'x-forwarded-proto') continue;
+        break;
+      }
+    }
+    out.push(name, value);
+  }
+  if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
+  // Hop-by-hop fields are gone: only now add the gateway's own.
+  const addr = clientAddress ?? '';
+  out.push('x-forwarded-for', xff === undefined ? addr : `${xff}, ${addr}`, 'x-forwarded-proto', 'http');
+  if (info.host !== undefined) out.push('x-forwarded-host', info.host);
+  if (info.requestId === undefined) info.requestId = makeRequestId();
+  out.push('x-request-id', info.requestId);
+  return out;
+}
+
+/** Tokens of a Connection header that name other fields (not the usual keep-alive/close/upgrade). */
+function collectConnectionTokens(value: string, acc: string[] | undefined): string[] | undefined {
+  const lowerValue = value.toLowerCase();
+  if (lowerValue === 'keep-alive' || lowerValue === 'close' || lowerValue === 'upgrade') return acc;
+  for (const part of lowerValue.split(',')) {
+    const token = part.trim();
+    if (token === '' || token === 'keep-alive' || token === 'close' || token === 'upgrade') continue;
+    if (isProtectedFromConnection(token)) continue;
+    if (acc === undefined) acc = [];
+    acc.push(token);
+  }
+  return acc;
+}
+
+function removeNamed(list: string[], lowerNames: readonly string[]): void {
+  let w = 0;
+  for (let r = 0; r < list.length; r += 2) {
+    if (lowerNames.includes(list[r].toLowerCase())) continue;
+    list[w++] = list[r];
+    list[w++] = list[r + 1];
+  }
+  list.length = w;
+}
+
+/**
+ * Upstream response headers (undici raw Buffers) -> flat string list for `res.writeHead`, without hop-by-hop
+ * fields. latin1 round-trips the bytes exactly (Node writes header strings as latin1).
+ */
+export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
+  const out: string[] = [];
+  let connectionTokens: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    switch (name.length) {
+      case 2:
+        if (name.toLowerCase() === 'te') continue;
+        break;
+      case 7:
+        if (name.toLowerCase() === 'upgrade') continue;
+        break;
+      case 10: {
+        const lower = name.toLowerCase();
+        if (lower === 'keep-alive') continue;
+        if (lower === 'connection') {
+          connectionTokens = collectConnectionTokens(raw[i + 1].toString('latin1'), connectionTokens);
+          continue;
+        }
+        break;
+      }
+      case 16:
+        if (name.toLowerCase() === 'proxy-connection') continue;
+        break;
+      case 17:
+        if (name.toLowerCase() === 'transfer-encoding') continue;
+        break;
+    }
+    out.push(name, raw[i + 1].toString('latin1'));
+  }
+  if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
+  return out;
+}

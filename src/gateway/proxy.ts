@@ -1,0 +1,633 @@
+/**
+ * The data plane of one gateway worker: routing, load balancing, the HTTP exchange (undici Pool + a custom
+ * dispatch handler, bodies streamed both ways with backpressure), retries, passive ejection, in-flight
+ * accounting, retiring instances on route changes, the WebSocket upgrade path and graceful shutdown.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../log/logger.ts';
+import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import type { GatewaySettings, RouteTable } from './protocol.ts';
+import { Router } from './router.ts';
+import { ServiceState, Upstream } from './upstream.ts';
+import { type RelayHost, WsRelay, writeRawResponse } from './websocket.ts';
+
+export class GatewayRequest extends http.IncomingMessage {}
+
+export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
+  exchange: Exchange | null = null;
+}
+
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
+const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), { code: 'CUTOVER_BODY_TOO_LARGE' });
+const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
+
+function isIdempotent(method: string): boolean {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'PUT':
+    case 'DELETE':
+    case 'TRACE':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The connection died under a request that got no response byte (keep-alive reuse race). */
+function isSocketError(code: string | undefined): boolean {
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED';
+}
+
+function errorCode(err: Error): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+function onResClose(this: GatewayResponse): void {
+  const ex = this.exchange;
+  if (ex !== null && !ex.finished) ex.clientClosed();
+}
+
+function onResDrain(this: GatewayResponse): void {
+  this.exchange?.resumeUpstream();
+}
+
+/** Request body with no Content-Length: streamed as-is, cut at maxBodyBytes. */
+async function* limitedBody(ex: Exchange): AsyncGenerator<Buffer> {
+  ex.bodyStarted = true;
+  const limit = ex.gw.settings.maxBodyBytes;
+  let total = 0;
+  for await (const chunk of ex.req.iterator({ destroyOnReturn: false })) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > limit) {
+      ex.bodyTooLarge = true;
+      throw BODY_TOO_LARGE;
+    }
+    yield buf;
+  }
+}
+
+/** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
+export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
+  readonly gw: Gateway;
+  readonly req: GatewayRequest;
+  readonly res: GatewayResponse;
+  service: ServiceState | null = null;
+  upstream: Upstream | null = null;
+  // RequestHeadInfo
+  host: string | undefined = undefined;
+  contentLength: string | undefined = undefined;
+  chunked = false;
+  requestId: string | undefined = undefined;
+
+  opts: Dispatcher.DispatchOptions | null = null;
+  abortFn: ((err?: Error) => void) | null = null;
+  resumeFn: (() => void) | null = null;
+  attempts = 0;
+  tried: Upstream[] | null = null;
+  dispatching = false;
+  connected = false;
+  reused = false;
+  responded = false;
+  finished = false;
+  clientGone = false;
+  hasBody = false;
+  bodyStarted = false;
+  bodyTooLarge = false;
+  drainHooked = false;
+
+  constructor(gw: Gateway, req: GatewayRequest, res: GatewayResponse) {
+    this.gw = gw;
+    this.req = req;
+    this.res = res;
+  }
+
+  assign(up: Upstream): void {
+    this.upstream = up;
+    up.inflight++;
+  }
+
+  dispatch(): void {
+    this.connected = false;
+    this.reused = false;
+    this.abortFn = null;
+    this.dispatching = true;
+    this.upstream!.pool.dispatch(this.opts!, this);
+    this.dispatching = false;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    this.connected = true;
+    // undici writes synchronously inside dispatch() only when an idle connected socket was available.
+    this.reused = this.dispatching;
+    if (this.clientGone) abort(CLIENT_GONE);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.finished) return true;
+    if (statusCode < 200) return true;
+    const up = this.upstream!;
+    if (up.failures !== 0) {
+      up.failures = 0;
+      up.ejectedUntil = 0;
+    }
+    this.responded = true;
+    this.resumeFn = resume;
+    const res = this.res;
+    if (this.gw.draining) res.shouldKeepAlive = false;
+    try {
+      if (statusText) res.writeHead(statusCode, statusText, filterResponseHeaders(rawHeaders));
+      else res.writeHead(statusCode, filterResponseHeaders(rawHeaders));
+    } catch (err) {
+      this.responded = false;
+      this.gw.logger.warn('invalid upstream response head', {
+        service: this.service!.name,
+        instance: up.instance,
+        error: err as Error,
+      });
+      this.sendError(502, this.service!.upstreamErrorBody, false);
+      this.abortFn?.(err as Error);
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', onResDrain);
+    }
+    return false;
+  }
+
+  resumeUpstream(): void {
+    if (!this.finished) this.resumeFn?.();
+  }
+
+  onComplete(): void {
+    if (this.finished) return;
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    const service = this.service!;
+    const up = this.upstream!;
+    if (this.responded) {
+      // Mid-response: nothing honest can be sent any more; cut the client connection.
+      this.gw.logger.warn('upstream failed mid-response', {
+        service: service.name,
+        instance: up.instance,
+        error: err,
+      });
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    if (this.bodyTooLarge) {
+      this.sendError(413, this.gw.bodyTooLargeBody, true);
+      return;
+    }
+    const code = errorCode(err);
+    if (code === 'UND_ERR_INVALID_ARG') {
+      this.sendError(400, `cutover: request rejected: ${err.message}\n`, true);
+      return;
+    }
+    if (!this.connected) {
+      // The request never left the gateway: safe to send elsewhere for any method, unless body bytes were read.
+      if (code !== 'UND_ERR_CLOSED' && code !== 'UND_ERR_DESTROYED') this.gw.connectFailed(up, err);
+      if (!this.bodyConsumed() && this.retry(false)) return;
+      this.gw.logger.warn('upstream connect failed', {
+        service: service.name,
+        instance: up.instance,
+        attempts: this.attempts + 1,
+        error: err,
+      });
+      this.sendError(502, service.connectFailedBody, false);
+      return;
+    }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      this.gw.logger.warn('upstream response timeout', { service: service.name, instance: up.instance });
+      this.sendError(504, service.timeoutBody, false);
+      return;
+    }
+    if (
+      this.reused &&
+      !this.hasBody &&
+      isSocketError(code) &&
+      isIdempotent(this.req.method!) &&
+      this.retry(true)
+    ) {
+      return;
+    }
+    this.gw.logger.warn('upstream failed before responding', {
+      service: service.name,
+      instance: up.instance,
+      error: err,
+    });
+    this.sendError(502, service.upstreamErrorBody, false);
+  }
+
+  bodyConsumed(): boolean {
+    if (!this.hasBody) return false;
+    return this.chunked ? this.bodyStarted : this.req.readableDidRead;
+  }
+
+  retry(allowSame: boolean): boolean {
+    if (this.attempts >= this.gw.settings.retries || this.clientGone) return false;
+    const prev = this.upstream!;
+    const service = this.gw.currentService(this.service!);
+    this.service = service;
+    if (this.tried === null) this.tried = [prev];
+    else this.tried.push(prev);
+    let next = service.pick(this.tried);
+    if (next === null) {
+      if (!allowSame || prev.retired) return false;
+      next = prev;
+    }
+    this.attempts++;
+    prev.inflight--;
+    this.gw.release(prev);
+    this.assign(next);
+    if (this.chunked) this.opts!.body = limitedBody(this) as unknown as Readable;
+    this.dispatch();
+    return true;
+  }
+
+  clientClosed(): void {
+    this.clientGone = true;
+    this.finish();
+    this.abortFn?.(CLIENT_GONE);
+  }
+
+  sendError(status: number, body: string, close: boolean): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) res.destroy();
+    else {
+      if (close || this.gw.draining) res.shouldKeepAlive = false;
+      res.writeHead(status, [
+        'content-type',
+        ERROR_HEADERS_CT,
+        'content-length',
+        `${Buffer.byteLength(body)}`,
+        'x-request-id',
+        this.requestId ?? '',
+      ]);
+      res.end(body);
+    }
+    this.finish();
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const up = this.upstream;
+    if (up !== null) {
+      up.inflight--;
+      if (up.retired) this.gw.release(up);
+    }
+  }
+}
+
+function isWebSocketUpgrade(req: http.IncomingMessage): string | null {
+  if (req.method !== 'GET') return 'WebSocket upgrade must use GET';
+  const upgrade = req.headers.upgrade;
+  if (
+    typeof upgrade !== 'string' ||
+    !upgrade
+      .toLowerCase()
+      .split(',')
+      .some((t) => t.trim() === 'websocket')
+  ) {
+    return 'Upgrade header must be "websocket"';
+  }
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || key.trim().length !== 24) return 'missing or malformed Sec-WebSocket-Key';
+  if (req.headers['sec-websocket-version'] !== '13') return 'Sec-WebSocket-Version must be 13';
+  return null;
+}
+
+export class Gateway implements RelayHost {
+  readonly settings: GatewaySettings;
+  readonly logger: Logger;
+  readonly bodyTooLargeBody: string;
+  readonly server: http.Server<typeof GatewayRequest, typeof GatewayResponse>;
+  router: Router<ServiceState> = new Router<ServiceState>([]);
+  services = new Map<string, ServiceState>();
+  instances = new Map<string, Upstream>();
+  /** Removed from the table, still busy. */
+  readonly retired = new Set<Upstream>();
+  version = -1;
+  draining = false;
+  #idPrefix = `${randomBytes(4).toString('hex')}-`;
+  #idCounter = 0;
+  readonly makeRequestId = (): string => this.#idPrefix + (this.#idCounter++).toString(36);
+
+  constructor(settings: GatewaySettings, logger: Logger) {
+    this.settings = settings;
+    this.logger = logger;
+    this.bodyTooLargeBody = `cutover: request body larger than ${settings.maxBodyBytes} bytes\n`;
+    const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
+      {
+        IncomingMessage: GatewayRequest,
+        ServerResponse: GatewayResponse,
+        keepAliveTimeout: settings.clientIdleTimeoutMs,
+        headersTimeout: settings.requestHeadTimeoutMs,
+        requestTimeout: Math.max(300_000, settings.requestHeadTimeoutMs),
+        insecureHTTPParser: false,
+        requireHostHeader: true,
+      },
+      (req, res) => this.handleRequest(req, res),
+    );
+    server.keepAliveTimeout = settings.clientIdleTimeoutMs;
+    server.headersTimeout = settings.requestHeadTimeoutMs;
+    server.on('upgrade', (req: GatewayRequest, socket: net.Socket, head: Buffer) =>
+      this.handleUpgrade(req, socket, head),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+      if (socket.writable && !socket.destroyed && err.code !== 'ECONNRESET') {
+        const status =
+          err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+        const reason =
+          status === 408
+            ? 'Request Timeout'
+            : status === 431
+              ? 'Request Header Fields Too Large'
+              : 'Bad Request';
+        writeRawResponse(socket, status, reason, `cutover: ${reason.toLowerCase()}\n`, undefined);
+      } else socket.destroy();
+    });
+    this.server = server;
+  }
+
+  // ---- data plane -------------------------------------------------------------------------------------
+
+  handleRequest(req: GatewayRequest, res: GatewayResponse): void {
+    const ex = new Exchange(this, req, res);
+    res.exchange = ex;
+    res.sendDate = false;
+    res.on('close', onResClose);
+    const headers = buildUpstreamHeaders(req.rawHeaders, req.socket.remoteAddress, ex, this.makeRequestId);
+    let path = req.url!;
+    if (path.charCodeAt(0) !== 47 /* / */) {
+      const abs = absoluteForm(path);
+      if (abs === null) {
+        ex.sendError(400, 'cutover: unsupported request target\n', false);
+        return;
+      }
+      path = abs.path;
+      ex.host = abs.host;
+    }
+    const service = this.router.match(ex.host, path);
+    if (service === undefined) {
+      ex.sendError(
+        404,
+        `cutover: no route for host ${JSON.stringify(ex.host ?? '')} path ${JSON.stringify(path)}\n`,
+        false,
+      );
+      return;
+    }
+    ex.service = service;
+    let body: Readable | null = null;
+    if (ex.contentLength !== undefined && !ex.chunked) {
+      const n = Number(ex.contentLength);
+      if (n > this.settings.maxBodyBytes) {
+        ex.sendError(413, this.bodyTooLargeBody, true);
+        return;
+      }
+      if (n > 0) body = req;
+    } else if (ex.chunked) {
+      body = limitedBody(ex) as unknown as Readable;
+    }
+    ex.hasBody = body !== null;
+    const up = service.pick(null);
+    if (up === null) {
+      ex.sendError(503, service.noInstanceBody, false);
+      return;
+    }
+    ex.opts = { method: req.method!, path, headers, body };
+    ex.assign(up);
+    ex.dispatch();
+  }
+
+  handleUpgrade(req: GatewayRequest, socket: net.Socket, head: Buffer): void {
+    socket.on('error', noop);
+    const info: RequestHeadInfo = {
+      host: undefined,
+      contentLength: undefined,
+      chunked: false,
+      requestId: undefined,
+    };
+    const headers = buildUpstreamHeaders(req.rawHeaders, socket.remoteAddress, info, this.makeRequestId);
+    if (this.draining) {
+      writeRawResponse(
+        socket,
+        503,
+        'Service Unavailable',
+        'cutover: gateway shutting down\n',
+        info.requestId,
+      );
+      return;
+    }
+    const invalid = isWebSocketUpgrade(req);
+    if (invalid !== null) {
+      writeRawResponse(
+        socket,
+        400,
+        'Bad Request',
+        `cutover: bad upgrade request: ${invalid}\n`,
+        info.requestId,
+      );
+      return;
+    }
+    const path = req.url!;
+    const service = this.router.match(info.host, path);
+    if (service === undefined) {
+      const body = `cutover: no route for host ${JSON.stringify(info.host ?? '')} path ${JSON.stringify(path)}\n`;
+      writeRawResponse(socket, 404, 'Not Found', body, info.requestId);
+      return;
+    }
+    const up = service.pick(null);
+    if (up === null) {
+      writeRawResponse(socket, 503, 'Service Unavailable', service.noInstanceBody, info.requestId);
+      return;
+    }
+    let text = `GET ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
+    new WsRelay(this, service, up, socket, Buffer.from(text, 'latin1'), head, info.requestId!);
+  }
+
+  // ---- RelayHost / bookkeeping -------------------------------------------------------------------------
+
+  get connectTimeoutMs(): number {
+    return this.settings.connectTimeoutMs;
+  }
+  get upstreamTimeoutMs(): number {
+    return this.settings.upstreamTimeoutMs;
+  }
+  get retries(): number {
+    return this.settings.retries;
+  }
+
+  connectFailed(up: Upstream, err: Error): void {
+    up.failures++;
+    if (up.failures >= this.settings.ejectAfterFailures && this.settings.ejectAfterFailures > 0) {
+      const wasEjected = up.ejectedUntil > Date.now();
+      up.ejectedUntil = Date.now() + this.settings.ejectForMs;
+      if (!wasEjected) {
+        this.logger.warn('instance ejected', {
+          instance: up.instance,
+          address: up.address,
+          failures: up.failures,
+          ejectForMs: this.settings.ejectForMs,
+          error: err,
+        });
+      }
+    }
+  }
+
+  connectSucceeded(up: Upstream): void {
+    if (up.failures !== 0) {
+      up.failures = 0;
+      up.ejectedUntil = 0;
+    }
+  }
+
+  /** Called when a retired instance may have become idle. */
+  release(up: Upstream): void {
+    if (up.retired && up.inflight === 0) this.retired.delete(up);
+  }
+
+  /** The service's state in the current table (the same name), or the old one if it was removed. */
+  currentService(service: ServiceState): ServiceState {
+    return this.services.get(service.name) ?? service;
+  }
+
+  applyTable(table: RouteTable): void {
+    const next = new Map<string, Upstream>();
+    const services = new Map<string, ServiceState>();
+    const entries = [];
+    for (const def of table.services) {
+      const ups: Upstream[] = [];
+      for (const u of def.upstreams) {
+        let up = next.get(u.instance);
+        if (up === undefined) {
+          const existing = this.instances.get(u.instance);
+          up =
+            existing !== undefined && existing.address === u.address
+              ? existing
+              : new Upstream(u.instance, u.address, this.settings);
+          next.set(u.instance, up);
+        }
+        ups.push(up);
+      }
+      const state = new ServiceState(def, ups, this.settings.upstreamTimeoutMs);
+      services.set(def.name, state);
+      entries.push({ host: def.host, pathPrefix: def.pathPrefix, value: state });
+    }
+    const router = new Router(entries);
+    const old = this.instances;
+    this.instances = next;
+    this.services = services;
+    this.router = router;
+    this.version = table.version;
+    for (const [id, up] of old) if (next.get(id) !== up) this.retire(up);
+  }
+
+  retire(up: Upstream): void {
+    up.retired = true;
+    if (up.inflight > 0) this.retired.add(up);
+    this.logger.info('instance retired', { instance: up.instance, inflight: up.inflight });
+    // Idle connections close now, busy ones after their response.
+    up.pool.close().catch(noop);
+    for (const relay of up.relays) relay.closeGoingAway('instance retired');
+  }
+
+  inflight(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [id, up] of this.instances) out[id] = (out[id] ?? 0) + up.inflight;
+    for (const up of this.retired) {
+      if (up.inflight > 0) out[up.instance] = (out[up.instance] ?? 0) + up.inflight;
+    }
+    return out;
+  }
+
+  totalInflight(): number {
+    let n = 0;
+    for (const up of this.instances.values()) n += up.inflight;
+    for (const up of this.retired) n += up.inflight;
+    return n;
+  }
+
+  listen(handle: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(handle as net.Server, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Stop accepting, close idle keep-alive connections, let in-flight requests finish (responses carry
+   * `Connection: close`), close WebSockets with 1001, resolve when everything is closed or after timeoutMs.
+   */
+  shutdown(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    const server = this.server;
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearInterval(sweep);
+        clearTimeout(deadline);
+        server.closeAllConnections();
+        for (const up of this.instances.values()) up.pool.destroy().catch(noop);
+        for (const up of this.retired) up.pool.destroy().catch(noop);
+        resolve();
+      };
+      // Connections whose last response finished become idle: close them until the server has none left.
+      const sweep = setInterval(() => server.closeIdleConnections(), 25);
+      const deadline = setTimeout(() => {
+        if (!done)
+          this.logger.warn('shutdown timeout: cutting remaining requests', {
+            inflight: this.totalInflight(),
+          });
+        finish();
+      }, timeoutMs);
+      server.close(() => finish());
+      server.closeIdleConnections();
+      const relays = [];
+      for (const up of this.instances.values()) relays.push(...up.relays);
+      for (const up of this.retired) relays.push(...up.relays);
+      for (const relay of relays) relay.closeGoingAway('gateway shutting down');
+    });
+  }
+}
+
+function absoluteForm(target: string): { host: string; path: string } | null {
+  if (!target.startsWith('http://') && !target.startsWith('https://')) return null;
+  try {
+    const u = new URL(target);
+    return { host: u.host, path: u.pathname + u.search };
+  } catch {
+    return null;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,109 @@
+import { Pool } from 'undici';
+import type { RouteService } from './protocol.ts';
+import { parseAddress } from './validate.ts';
+
+/** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
+export interface Closable {
+  closeGoingAway(reason: string): void;
+}
+
+export interface PoolSettings {
+  connectTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  upstreamIdleTimeoutMs: number;
+}
+
+/** One instance of a service, as seen by one worker. */
+export class Upstream {
+  readonly instance: string;
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly pool: Pool;
+  /** Requests + WebSocket connections assigned to this instance and not finished yet. */
+  inflight = 0;
+  /** Consecutive connect failures. */
+  failures = 0;
+  /** 0, or the Date.now() until which the instance is skipped. */
+  ejectedUntil = 0;
+  retired = false;
+  readonly relays = new Set<Closable>();
+
+  constructor(instance: string, address: string, settings: PoolSettings) {
+    this.instance = instance;
+    this.address = address;
+    const parsed = parseAddress(address);
+    this.host = parsed?.host ?? address;
+    this.port = parsed?.port ?? 0;
+    const idle = Math.max(1, settings.upstreamIdleTimeoutMs);
+    this.pool = new Pool(`http://${address}`, {
+      pipelining: 1,
+      keepAliveTimeout: idle,
+      keepAliveMaxTimeout: idle,
+      connectTimeout: settings.connectTimeoutMs,
+      headersTimeout: settings.upstreamTimeoutMs,
+      // Streams (SSE, long downloads) may legitimately pause for long: no body idle timeout.
+      bodyTimeout: 0,
+    });
+  }
+}
+
+export class ServiceState {
+  readonly name: string;
+  readonly leastInFlight: boolean;
+  readonly upstreams: Upstream[];
+  /** Round-robin cursor (also breaks ties for leastInFlight). */
+  cursor = 0;
+  /** Precomputed error bodies. */
+  readonly noInstanceBody: string;
+  readonly connectFailedBody: string;
+  readonly timeoutBody: string;
+  readonly upstreamErrorBody: string;
+
+  constructor(def: RouteService, upstreams: Upstream[], upstreamTimeoutMs: number) {
+    this.name = def.name;
+    this.leastInFlight = def.balance === 'leastInFlight';
+    this.upstreams = upstreams;
+    const svc = JSON.stringify(def.name);
+    this.noInstanceBody = `cutover: no ready instance for service ${svc}\n`;
+    this.connectFailedBody = `cutover: could not connect to any instance of service ${svc}\n`;
+    this.timeoutBody = `cutover: service ${svc} did not send response headers within ${upstreamTimeoutMs}ms\n`;
+    this.upstreamErrorBody = `cutover: instance of service ${svc} failed before responding\n`;
+  }
+
+  /**
+   * Picks an instance, skipping `exclude`d ones and ejected ones (an ejected one is still returned when
+   * nothing else is left). Null when every instance is excluded or there is none.
+   */
+  pick(exclude: readonly Upstream[] | null): Upstream | null {
+    const ups = this.upstreams;
+    const n = ups.length;
+    if (n === 0) return null;
+    if (n === 1) {
+      const only = ups[0];
+      return exclude?.includes(only) ? null : only;
+    }
+    let start = this.cursor;
+    if (start >= n) start = 0;
+    this.cursor = start + 1;
+    let now = 0;
+    let best: Upstream | null = null;
+    let fallback: Upstream | null = null;
+    for (let k = 0; k < n; k++) {
+      let idx = start + k;
+      if (idx >= n) idx -= n;
+      const u = ups[idx];
+      if (exclude?.includes(u)) continue;
+      if (u.ejectedUntil !== 0) {
+        if (now === 0) now = Date.now();
+        if (u.ejectedUntil > now) {
+          if (fallback === null || u.inflight < fallback.inflight) fallback = u;
+          continue;
+        }
+      }
+      if (!this.leastInFlight) return u;
+      if (best === null || u.inflight < best.inflight) best = u;
+    }
+    return best ?? fallback;
+  }
+}
