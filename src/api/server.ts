@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { applyRunOverrides } from '../config/overrides.ts';
 import type { Controller } from '../controller/controller.ts';
@@ -65,6 +66,8 @@ function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
 
 /** The control API the CLI talks to (JSON over HTTP). */
 export function createApiServer(c: Controller, log: Logger): http.Server {
+  // `--set run.cwd=rel/path` is relative to the config file, like run.cwd in the file.
+  const configDir = c.config.file ? path.dirname(c.config.file) : process.cwd();
   const need = (name: string) => {
     const svc = c.service(name);
     if (!svc) {
@@ -109,7 +112,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
           throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
         }
-        const o = applyRunOverrides(svc.run, sets as string[]);
+        const o = applyRunOverrides(svc.run, sets as string[], configDir);
         if (!o.ok) {
           throw new ApiError(
             400,

@@ -14,7 +14,6 @@ export {
   validateService,
 } from './load.ts';
 export { applyRunOverrides, type RunOverrideResult } from './overrides.ts';
-export { resolveIntOrPercent, resolveRollingBounds } from './rolling.ts';
 export { formatSize, parseSize, tryParseSize } from './size.ts';
 export { substitute, substituteRun, TEMPLATE_VARS, type TemplateVar } from './template.ts';
 export type * from './types.ts';

@@ -165,7 +165,10 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
    */
   start(spec: InstanceSpec): InstanceStatus {
     if (this.instances.has(spec.id)) throw new Error(`instance ${spec.id} already exists`);
-    const port = freePortSync();
+    // An instance in backoff has no listener, so the kernel may hand out its port again: skip ours.
+    const taken = new Set([...this.instances.values()].map((i) => i.status.port));
+    let port = freePortSync();
+    for (let i = 0; i < 20 && taken.has(port); i++) port = freePortSync();
     const log = this.log.child({ service: spec.service, revision: spec.revision, instance: spec.id });
     const status: InstanceStatus = {
       id: spec.id,
