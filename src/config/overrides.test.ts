@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applyRunOverrides } from './overrides.ts';
-import { resolveRollingBounds } from './rolling.ts';
 import type { RunSpec } from './types.ts';
 
 const base = (): RunSpec => ({ command: './server', cwd: '/srv/app', env: { A: '1' } });
@@ -67,24 +66,4 @@ describe('applyRunOverrides', () => {
         ['--set[0]', '--set[2]'],
       );
   });
-});
-
-describe('resolveRollingBounds (Kubernetes rounding)', () => {
-  const cases: [string | number, string | number, number, { maxSurge: number; maxUnavailable: number }][] = [
-    ['25%', '25%', 4, { maxSurge: 1, maxUnavailable: 1 }],
-    ['25%', '25%', 1, { maxSurge: 1, maxUnavailable: 0 }],
-    ['25%', '25%', 10, { maxSurge: 3, maxUnavailable: 2 }],
-    ['0%', '10%', 4, { maxSurge: 0, maxUnavailable: 1 }],
-    [0, '100%', 3, { maxSurge: 0, maxUnavailable: 3 }],
-    [2, 5, 3, { maxSurge: 2, maxUnavailable: 3 }],
-    ['150%', 0, 2, { maxSurge: 3, maxUnavailable: 0 }],
-  ];
-  for (const [surge, unavailable, replicas, expected] of cases) {
-    test(`maxSurge ${surge}, maxUnavailable ${unavailable}, ${replicas} replicas -> +${expected.maxSurge}/-${expected.maxUnavailable}`, () => {
-      assert.deepEqual(
-        resolveRollingBounds({ maxSurge: surge, maxUnavailable: unavailable }, replicas),
-        expected,
-      );
-    });
-  }
 });

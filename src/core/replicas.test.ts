@@ -33,3 +33,24 @@ test('rollingBudget lets the rollout move when both limits round to zero', () =>
   assert.deepEqual(rollingBudget('25%', 0, 4), { maxSurge: 1, maxUnavailable: 0 });
   assert.deepEqual(rollingBudget(1, 10, 4), { maxSurge: 1, maxUnavailable: 4 });
 });
+
+test('rollingBudget matches Kubernetes for common strategies (table)', () => {
+  const cases: Array<
+    [string | number, string | number, number, { maxSurge: number; maxUnavailable: number }]
+  > = [
+    ['25%', '25%', 4, { maxSurge: 1, maxUnavailable: 1 }],
+    ['25%', '25%', 1, { maxSurge: 1, maxUnavailable: 0 }],
+    ['25%', '25%', 10, { maxSurge: 3, maxUnavailable: 2 }],
+    ['0%', '10%', 4, { maxSurge: 0, maxUnavailable: 1 }],
+    [0, '100%', 3, { maxSurge: 0, maxUnavailable: 3 }],
+    [2, 5, 3, { maxSurge: 2, maxUnavailable: 3 }],
+    ['150%', 0, 2, { maxSurge: 3, maxUnavailable: 0 }],
+  ];
+  for (const [surge, unavailable, replicas, expected] of cases) {
+    assert.deepEqual(
+      rollingBudget(surge, unavailable, replicas),
+      expected,
+      `${surge}/${unavailable}/${replicas}`,
+    );
+  }
+});
