@@ -8,7 +8,7 @@ import { startLoad } from './helpers/load.ts';
 function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
   const c = new Cluster();
   t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000))]);
+    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
     c.destroy();
   });
   return c;

@@ -96,6 +96,12 @@ test('a revision that never becomes ready fails at progressDeadline and rolls ba
   assert.equal(back.state.phase, 'Degraded', 'a rolled-back service says so until the next good deploy');
   assert.equal(back.state.lastRollout?.kind, 'rollback');
   assert.equal(back.state.lastRollout?.phase, 'Succeeded');
+  const later = reconcileService(spec, back.state, [ready('a', 1), ready('b', 1)], 21_000);
+  assert.equal(later.state.phase, 'Degraded', 'still Degraded on the next reconcile');
+  const fixed = deploy(spec, later.state, 'v4', run('v4'), 22_000);
+  assert.ok(fixed.ok);
+  const good = reconcileService(spec, fixed.state, [ready('c', 3), ready('d', 3)], 23_000);
+  assert.equal(good.state.phase, 'Healthy', 'a successful rollout clears Degraded');
 });
 
 test('undo rolls out the previous good revision as a new revision; --to-revision picks one', () => {

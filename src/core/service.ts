@@ -166,12 +166,10 @@ export function reconcileService(
   const events: CoreEvent[] = [];
   const rollout = state.rollout;
   if (!rollout) {
-    const phase: ServicePhase = step.complete
-      ? 'Healthy'
-      : state.phase === 'Degraded'
-        ? 'Degraded'
-        : 'Progressing';
-    const message = step.complete ? undefined : state.message;
+    // A service stays Degraded after a failed rollout until a rollout succeeds again.
+    const degraded = state.phase === 'Degraded';
+    const phase: ServicePhase = degraded ? 'Degraded' : step.complete ? 'Healthy' : 'Progressing';
+    const message = step.complete && !degraded ? undefined : state.message;
     const next = phase === state.phase && message === state.message ? state : { ...state, phase, message };
     return { state: next, actions: step.actions, events };
   }

@@ -95,7 +95,13 @@ ${o.extraService ?? ''}`,
   }
 
   env(): NodeJS.ProcessEnv {
-    return { ...process.env, [MARKER]: this.id, CUTOVER_ADDR: `127.0.0.1:${this.controlPort}` };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      [MARKER]: this.id,
+      CUTOVER_ADDR: `127.0.0.1:${this.controlPort}`,
+    };
+    delete env.NODE_TEST_CONTEXT;
+    return env;
   }
 
   /** Starts `cutover up` and waits until every instance of `web` is ready. */
