@@ -92,7 +92,12 @@ export function buildUpstreamHeaders(
     }
     out.push(name, value);
   }
-  if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
+  if (connectionTokens !== undefined) {
+    removeNamed(out, connectionTokens);
+    // Fields the client declared hop-by-hop are dropped; the gateway's own versions are added below.
+    if (connectionTokens.includes('x-forwarded-for')) xff = undefined;
+    if (connectionTokens.includes('x-request-id')) info.requestId = undefined;
+  }
   // Hop-by-hop fields are gone: only now add the gateway's own.
   const addr = clientAddress ?? '';
   out.push('x-forwarded-for', xff === undefined ? addr : `${xff}, ${addr}`, 'x-forwarded-proto', 'http');

@@ -92,7 +92,6 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
   resumeFn: (() => void) | null = null;
   attempts = 0;
   tried: Upstream[] | null = null;
-  dispatching = false;
   connected = false;
   reused = false;
   responded = false;
@@ -118,16 +117,16 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     this.connected = false;
     this.reused = false;
     this.abortFn = null;
-    this.dispatching = true;
     this.upstream!.pool.dispatch(this.opts!, this);
-    this.dispatching = false;
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
     this.connected = true;
-    // undici writes synchronously inside dispatch() only when an idle connected socket was available.
-    this.reused = this.dispatching;
+    // undici writes the first request on a new connection synchronously after its 'connect' event.
+    const up = this.upstream!;
+    this.reused = !up.justConnected;
+    up.justConnected = false;
     if (this.clientGone) abort(CLIENT_GONE);
   }
 

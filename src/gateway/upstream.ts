@@ -27,6 +27,11 @@ export class Upstream {
   /** 0, or the Date.now() until which the instance is skipped. */
   ejectedUntil = 0;
   retired = false;
+  /**
+   * Set by the pool's 'connect' event; undici then writes one request on that new connection in the same
+   * tick, so the next onConnect knows its connection is fresh (every other one is a reused keep-alive one).
+   */
+  justConnected = false;
   readonly relays = new Set<Closable>();
 
   constructor(instance: string, address: string, settings: PoolSettings) {
@@ -44,6 +49,9 @@ export class Upstream {
       headersTimeout: settings.upstreamTimeoutMs,
       // Streams (SSE, long downloads) may legitimately pause for long: no body idle timeout.
       bodyTimeout: 0,
+    });
+    this.pool.on('connect', () => {
+      this.justConnected = true;
     });
   }
 }
