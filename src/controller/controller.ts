@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { substitute } from '../config/template.ts';
+import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import type { Action, CoreEvent, ObservedInstance, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
@@ -168,12 +168,11 @@ export class Controller {
     const revision = state && findRevision(state, revisionNumber);
     if (!svc || !revision) return;
     const id = `${service}-${revisionNumber}-${randomBytes(3).toString('hex')}`;
-    const vars = { VERSION: revision.version, SERVICE: service, REVISION: String(revisionNumber) };
-    const run: RunSpec = {
-      command: substitute(revision.run.command, vars),
-      cwd: revision.run.cwd,
-      env: Object.fromEntries(Object.entries(revision.run.env).map(([k, v]) => [k, substitute(v, vars)])),
-    };
+    const run = substituteRun(revision.run, {
+      VERSION: revision.version,
+      SERVICE: service,
+      REVISION: String(revisionNumber),
+    });
     const status = this.supervisor.start({
       id,
       service,

@@ -4,7 +4,6 @@ import { createServer as createTcpServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { freePort, freePortSync } from './ports.ts';
 import { ProbeThreshold, probeHttp } from './probe.ts';
-import { substituteVars } from './supervisor.ts';
 
 describe('ProbeThreshold', () => {
   const cases: { name: string; s: number; f: number; initial: boolean; results: string; expect: string }[] = [
@@ -150,17 +149,4 @@ describe('ports', () => {
     await bindable(a);
     await bindable(b);
   });
-});
-
-test('substituteVars replaces the known placeholders and leaves the rest to the shell', () => {
-  const vars = { PORT: '8001', INSTANCE: 'web-1-ab', SERVICE: 'web', REVISION: '3', VERSION: 'v2' };
-  assert.equal(
-    substituteVars(
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: literal placeholders are the input
-      'serve --port ${PORT} --id ${INSTANCE} ${SERVICE}@${VERSION}/r${REVISION} $HOME ${HOME}',
-      vars,
-    ),
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: unknown placeholders are left alone
-    'serve --port 8001 --id web-1-ab web@v2/r3 $HOME ${HOME}',
-  );
 });

@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { copyFile, stat, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { substitute } from '../config/template.ts';
 import type { Logger } from '../log/logger.ts';
 import { freePortSync } from './ports.ts';
 import { ProbeThreshold, probeHttp } from './probe.ts';
@@ -89,13 +90,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * foreground command and exits with its status — 0 after a graceful shutdown, 128+n after a signal.
  */
 const SHELL_PRELUDE = "trap 'exit $?' TERM";
-
-const TEMPLATE = /\$\{(PORT|INSTANCE|SERVICE|REVISION|VERSION)\}/g;
-
-/** Replaces `${PORT}` `${INSTANCE}` `${SERVICE}` `${REVISION}` `${VERSION}`; anything else is left for the shell. */
-export function substituteVars(s: string, vars: Record<string, string>): string {
-  return s.replace(TEMPLATE, (whole, name: string) => vars[name] ?? whole);
-}
 
 /** One spawned process of an instance (an instance has a new one after each restart). */
 interface Proc {
@@ -189,7 +183,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       VERSION: spec.version,
     };
     const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const [k, v] of Object.entries(spec.run.env)) env[k] = substituteVars(v, vars);
+    for (const [k, v] of Object.entries(spec.run.env)) env[k] = substitute(v, vars);
     env.PORT = String(port);
     env.CUTOVER_INSTANCE = spec.id;
     env.CUTOVER_SERVICE = spec.service;
@@ -199,7 +193,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       spec,
       status,
       log,
-      command: substituteVars(spec.run.command, vars),
+      command: substitute(spec.run.command, vars),
       env,
       gen: 0,
       consecutiveCrashes: 0,
