@@ -146,6 +146,27 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
     assert.match(hello, /"version":"v2"/);
   });
 
+  test('the gateway keeps serving its last routes when the controller is killed', async (t) => {
+    // Given v1 serving through the gateway
+    const c = cluster(t);
+    await c.up({ replicas: 2 });
+    const logs = await c.cli(['logs', 'web', '--tail', '5']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.match(logs.stdout, /^web-1-[0-9a-f]{6} \| .*"msg":"listening"/m, 'instance logs are captured and prefixed');
+    // When the controller process dies without any chance to clean up
+    const upPid = c.upPid();
+    assert.ok(upPid);
+    process.kill(upPid, 'SIGKILL');
+    await c.upExit;
+    // Then traffic still flows through the gateway to the running instances, without failures
+    const load = startLoad(c.gatewayPort, { concurrency: 4 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const report = await load.stop();
+    assert.equal(report.failed, 0, report.failures.join(' | '));
+    assert.ok(report.ok > 100, `served ${report.ok}`);
+    assert.deepEqual(Object.keys(report.versions), ['v1']);
+  });
+
   test('cutover up leaves no process behind on SIGTERM', async (t) => {
     const c = cluster(t);
     await c.up({ replicas: 3 });

@@ -194,9 +194,13 @@ ${o.extraService ?? ''}`,
     });
   }
 
+  upPid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** SIGTERM to `cutover up`; resolves with its exit code. */
   async stop(): Promise<number | null> {
-    if (!this.proc?.pid) return null;
+    if (!this.proc?.pid || this.proc.exitCode !== null || this.proc.signalCode !== null) return null;
     try {
       process.kill(this.proc.pid, 'SIGTERM');
     } catch {}
