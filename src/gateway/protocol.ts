@@ -1,3 +1,5 @@
+import type { TrafficRule } from '../config/types.ts';
+
 /**
  * The contract between the controller and the gateway master process.
  *
@@ -13,6 +15,9 @@
  * to `routesFile` so a restarted worker (or gateway) starts with it.
  */
 
+/** Which side of a release an instance serves. Absent means `stable`. */
+export type UpstreamRole = 'stable' | 'canary' | 'preview';
+
 export interface RouteUpstream {
   /** Instance id, e.g. `web-3-a1b2`. Stable for the life of the instance. */
   instance: string;
@@ -20,6 +25,29 @@ export interface RouteUpstream {
   version: string;
   /** `host:port` of the instance. */
   address: string;
+  role?: UpstreamRole;
+}
+
+/**
+ * Request-level routing between the roles of one service. Without it, every upstream is one pool.
+ * Order of decisions per request (and per WebSocket upgrade):
+ *  1. `preview` header matches -> a `preview` upstream (503 if none). Preview upstreams get nothing else.
+ *  2. `rules` in order; the first whose conditions ALL hold picks `stable` or `canary`.
+ *  3. Else the weight: with `stickyBy` and the key present, bucket = fnv1a32(key) % 10000 and the
+ *     request goes to canary iff bucket < canaryWeight * 100 (sticky per key, monotonic as the
+ *     weight grows); without a key, canary with probability canaryWeight / 100.
+ *  An empty chosen group falls back to the other one (stable <-> canary).
+ *  4. `mirror`: a request served by stable is, with probability percent / 100 (and matching the
+ *     optional method / path filters, body <= maxBodyBytes), also sent to a canary upstream; that
+ *     response is discarded and only recorded in the gateway's stats.
+ */
+export interface RouteTraffic {
+  /** 0..100 (fractions allowed). */
+  canaryWeight: number;
+  stickyBy?: { source: 'header' | 'cookie' | 'query'; name: string };
+  rules: TrafficRule[];
+  preview?: { header: string; value: string };
+  mirror?: { percent: number; methods?: string[]; pathPrefix?: string; maxBodyBytes: number };
 }
 
 export interface RouteService {
@@ -31,6 +59,7 @@ export interface RouteService {
   balance: 'roundRobin' | 'leastInFlight';
   /** Ready, routable instances. Empty -> 503. */
   upstreams: RouteUpstream[];
+  traffic?: RouteTraffic;
 }
 
 export interface RouteTable {

@@ -586,6 +586,13 @@ export class Gateway implements RelayHost {
    * `Connection: close`), close WebSockets with 1001, resolve when everything is closed or after timeoutMs.
    */
   shutdown(timeoutMs: number): Promise<void> {
+    if (this.#shutdown === null) this.#shutdown = this.#drain(timeoutMs);
+    return this.#shutdown;
+  }
+
+  #shutdown: Promise<void> | null = null;
+
+  #drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     const server = this.server;
     return new Promise((resolve) => {
@@ -596,12 +603,19 @@ export class Gateway implements RelayHost {
         clearInterval(sweep);
         clearTimeout(deadline);
         server.closeAllConnections();
-        for (const up of this.instances.values()) up.pool.destroy().catch(noop);
-        for (const up of this.retired) up.pool.destroy().catch(noop);
+        for (const up of [...this.instances.values(), ...this.retired]) {
+          up.pool.destroy().catch(noop);
+          for (const relay of up.relays) relay.destroy();
+        }
         resolve();
       };
-      // Connections whose last response finished become idle: close them until the server has none left.
-      const sweep = setInterval(() => server.closeIdleConnections(), 25);
+      let serverClosed = false;
+      // Connections whose last response finished become idle: close them until the server has none left
+      // and every exchange (WebSocket relays included) has released its instance.
+      const sweep = setInterval(() => {
+        server.closeIdleConnections();
+        if (serverClosed && this.totalInflight() === 0) finish();
+      }, 20);
       const deadline = setTimeout(() => {
         if (!done)
           this.logger.warn('shutdown timeout: cutting remaining requests', {
@@ -609,7 +623,10 @@ export class Gateway implements RelayHost {
           });
         finish();
       }, timeoutMs);
-      server.close(() => finish());
+      server.close(() => {
+        serverClosed = true;
+        if (this.totalInflight() === 0) finish();
+      });
       server.closeIdleConnections();
       const relays = [];
       for (const up of this.instances.values()) relays.push(...up.relays);

@@ -5,6 +5,7 @@ import { parseAddress } from './validate.ts';
 /** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
 export interface Closable {
   closeGoingAway(reason: string): void;
+  destroy(): void;
 }
 
 export interface PoolSettings {

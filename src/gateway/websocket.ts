@@ -348,6 +348,11 @@ export class WsRelay implements Closable {
     this.#maybeDone();
   }
 
+  /** False while a frame from the upstream is only partly relayed to the client. */
+  get toClientAtBoundary(): boolean {
+    return this.#toClient === null || this.#toClient.scanner.atBoundary;
+  }
+
   /** Ends the connection with 1001 at the next frame boundary of each direction (never a bare reset). */
   closeGoingAway(reason: string): void {
     const first = this.closingReason === null;
@@ -370,6 +375,12 @@ export class WsRelay implements Closable {
       }, CLOSE_GRACE_MS);
       t.unref();
     }
+  }
+
+  /** Last resort (shutdown deadline): drop both connections. */
+  destroy(): void {
+    this.client.destroy();
+    this.up?.destroy();
   }
 
   #destroyLater(s: net.Socket): void {
