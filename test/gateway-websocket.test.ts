@@ -221,7 +221,10 @@ test('FrameScanner finds frame boundaries across arbitrary chunking', () => {
   const all = Buffer.concat(frames);
   const expected: number[] = [];
   let off = 0;
-  for (const f of frames) expected.push((off += f.length));
+  for (const f of frames) {
+    off += f.length;
+    expected.push(off);
+  }
   for (const size of [1, 2, 3, 7, 100, 70_000]) {
     const scanner = new FrameScanner();
     const found: number[] = [];

@@ -341,13 +341,14 @@ export class GatewayMaster {
     }
     if (url === '/inflight' && req.method === 'GET') return sendJson(res, 200, await this.inflight());
     if (url === '/healthz' && req.method === 'GET') {
-      let listening = 0;
-      for (const w of this.workers) if (w.listening) listening++;
+      const pids: number[] = [];
+      for (const w of this.workers) if (w.listening && w.child.pid !== undefined) pids.push(w.child.pid);
       return sendJson(res, 200, {
         ok: this.#ready,
-        workers: listening,
+        workers: pids.length,
         version: this.table.version,
         pid: process.pid,
+        workerPids: pids,
       });
     }
     return sendJson(res, 404, { error: `no such endpoint: ${req.method} ${url}` });

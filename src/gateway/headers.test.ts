@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+
+function info(): RequestHeadInfo {
+  return { host: undefined, contentLength: undefined, chunked: false, requestId: undefined };
+}
+
+test('request headers: hop-by-hop removed first, gateway fields appended last', () => {
+  const i = info();
+  const out = buildUpstreamHeaders(
+    [
+      'Host',
+      'h.test',
+      'Connection',
+      'keep-alive, X-Forwarded-Host, X-Foo, Host',
+      'X-Foo',
+      '1',
+      'TE',
+      'trailers',
+      'Transfer-Encoding',
+      'chunked',
+      'Upgrade',
+      'h2c',
+      'Expect',
+      '100-continue',
+      'Proxy-Connection',
+      'close',
+      'Keep-Alive',
+      '5',
+      'X-Forwarded-Proto',
+      'https',
+      'X-Request-Id',
+      'abc',
+      'Accept',
+      '*/*',
+    ],
+    '10.1.2.3',
+    i,
+    () => 'generated',
+  );
+  assert.deepEqual(out, [
+    'Host',
+    'h.test',
+    'Accept',
+    '*/*',
+    'x-forwarded-for',
+    '10.1.2.3',
+    'x-forwarded-proto',
+    'http',
+    'x-forwarded-host',
+    'h.test',
+    'x-request-id',
+    'abc',
+  ]);
+  assert.equal(i.chunked, true);
+  assert.equal(i.host, 'h.test');
+});
+
+test('response headers: hop-by-hop and Connection-named fields removed', () => {
+  const raw = [
+    'Content-Type',
+    'text/plain',
+    'Connection',
+    'close, X-Internal',
+    'X-Internal',
+    'secret',
+    'Transfer-Encoding',
+    'chunked',
+    'Keep-Alive',
+    'timeout=5',
+    'Set-Cookie',
+    'a=1',
+    'Set-Cookie',
+    'b=2',
+  ].map((s) => Buffer.from(s));
+  assert.deepEqual(filterResponseHeaders(raw), [
+    'Content-Type',
+    'text/plain',
+    'Set-Cookie',
+    'a=1',
+    'Set-Cookie',
+    'b=2',
+  ]);
+});

@@ -1,0 +1,91 @@
+/** Spawns the real gateway master (`src/gateway/main.ts`) as a detached process group, killed in t.after. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { GatewaySettings } from '../../src/gateway/protocol.ts';
+import { gatewaySettings } from './gateway-helpers.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/gateway/main.ts', import.meta.url));
+
+export interface RunningGateway {
+  child: ChildProcess;
+  port: number;
+  admin: string;
+  settings: GatewaySettings;
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-gw-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function settingsIn(dir: string, overrides: Partial<GatewaySettings> = {}): GatewaySettings {
+  return gatewaySettings({
+    workers: 2,
+    adminSocket: path.join(dir, 'admin.sock'),
+    routesFile: path.join(dir, 'state', 'routes.json'),
+    ...overrides,
+  });
+}
+
+export async function spawnGateway(t: TestContext, settings: GatewaySettings): Promise<RunningGateway> {
+  const file = path.join(path.dirname(settings.adminSocket), `settings-${Date.now()}-${Math.random()}.json`);
+  writeFileSync(file, JSON.stringify(settings));
+  const child = spawn(process.execPath, [MAIN, '--settings', file], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = await new Promise<{ listen: string }>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`gateway not ready in 10s; stderr:\n${err}`)), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl !== -1) {
+        clearTimeout(timer);
+        resolve(JSON.parse(out.slice(0, nl)));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}; stderr:\n${err}`)));
+  });
+  const port = Number(ready.listen.slice(ready.listen.lastIndexOf(':') + 1));
+  return { child, port, admin: settings.adminSocket, settings, stderr: () => err, exited };
+}
+
+export function admin(
+  socketPath: string,
+  method: string,
+  urlPath: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path: urlPath, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d) => {
+        text += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode!, json: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
+  });
+}
