@@ -1,11 +1,11 @@
-import type { RunSpec, ServiceConfig } from '../config/types.ts';
+import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
 
 /**
  * What happened to a revision: `pending` (created, not rolled out yet), `progressing` (its rollout
  * runs), `stable` (serving), `superseded` (a later revision replaced it), `failed` (its rollout
  * failed and was rolled back).
  */
-export type RevisionOutcome = 'pending' | 'progressing' | 'stable' | 'superseded' | 'failed';
+export type RevisionOutcome = 'pending' | 'progressing' | 'stable' | 'superseded' | 'failed' | 'aborted';
 
 /** An immutable version + run spec of a service. */
 export interface Revision {
@@ -20,7 +20,7 @@ export interface Revision {
 
 /** deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a failure. */
 export type RolloutKind = 'deploy' | 'undo' | 'rollback';
-export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed';
+export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed' | 'Aborted';
 
 /** The transition of a service from one revision to another. */
 export interface Rollout {
@@ -35,10 +35,29 @@ export interface Rollout {
   progressKey: string;
   finishedAt?: number;
   message?: string;
+  /** Canary: index of the current step (steps.length = final promotion). */
+  stepIndex?: number;
+  stepStartedAt?: number;
+  /** Canary: share of traffic (0..100) on the canary now. */
+  canaryWeight?: number;
+  /** Canary: mirroring set by a `mirror` step. */
+  mirror?: { percent: number; methods?: string[]; pathPrefix?: string };
+  /** Set by `cutover pause`; freezes the steps (weights stay). */
+  manualPause?: boolean;
+  /** `cutover promote` was asked: pass the current indefinite pause (canary) or switch (blue-green). */
+  promoteRequested?: boolean;
+  /** `promote --full`: skip the remaining steps. */
+  fullPromote?: boolean;
+  /** Blue-green: when the preview side became fully ready. */
+  previewReadyAt?: number;
+  /** Blue-green: when traffic switched to the new side (the old side stays warm for scaleDownDelay). */
+  switchedAt?: number;
+  /** What the rollout waits for now, for status (e.g. "pause: waiting for promote"). */
+  waitingFor?: string;
 }
 
 /** Healthy: serving the stable revision at full count; Progressing: a rollout runs; Degraded: something failed. */
-export type ServicePhase = 'Healthy' | 'Progressing' | 'Degraded';
+export type ServicePhase = 'Healthy' | 'Progressing' | 'Paused' | 'Degraded' | 'Aborted';
 
 /** Durable state of one service: everything needed to resume after a restart. */
 export interface ServiceState {
@@ -51,6 +70,8 @@ export interface ServiceState {
   lastRollout?: Rollout;
   phase: ServicePhase;
   message?: string;
+  /** Traffic rules changed at runtime (`cutover rules`); replaces the config's `traffic` while set. */
+  traffic?: TrafficConfig;
 }
 
 /** What the controller sees of an instance when it plans. */
@@ -77,7 +98,14 @@ export interface CoreEvent {
     | 'RolloutFailed'
     | 'RollbackStarted'
     | 'InstanceStarted'
-    | 'InstanceDraining';
+    | 'InstanceDraining'
+    | 'StepCompleted'
+    | 'RolloutPaused'
+    | 'RolloutResumed'
+    | 'RolloutPromoted'
+    | 'RolloutAborted'
+    | 'TrafficSwitched'
+    | 'TrafficChanged';
   message: string;
   revision?: number;
 }
@@ -90,7 +118,8 @@ export interface Plan {
 }
 
 /** The parts of a service's config the planner needs. */
-export type ServiceSpec = Pick<ServiceConfig, 'name' | 'replicas' | 'strategy' | 'revisionHistoryLimit'>;
+export type ServiceSpec = Pick<ServiceConfig, 'name' | 'replicas' | 'strategy' | 'revisionHistoryLimit'> &
+  Partial<Pick<ServiceConfig, 'traffic'>>;
 
 /** The revision currently targeted: the rollout's, else the stable one. */
 export function targetRevision(state: ServiceState): number {

@@ -36,8 +36,8 @@ export function isAvailable(i: ObservedInstance, minReadySeconds: number, now: n
   return i.state === 'ready' && i.readySince !== undefined && now - i.readySince >= minReadySeconds * 1000;
 }
 
-/** Least useful first: starting before ready, then the most recently ready, then by id for determinism. */
-function byRemovalPreference(a: ObservedInstance, b: ObservedInstance): number {
+/** Order for removal, least useful first: starting before ready, then the most recently ready, then by id for determinism. */
+export function byRemovalPreference(a: ObservedInstance, b: ObservedInstance): number {
   const ra = a.state === 'ready' ? 1 : 0;
   const rb = b.state === 'ready' ? 1 : 0;
   if (ra !== rb) return ra - rb;

@@ -1,5 +1,8 @@
-import type { RunSpec } from '../config/types.ts';
+import type { RollingStrategy, RunSpec } from '../config/types.ts';
+import { reconcileBlueGreen } from './bluegreen.ts';
+import { reconcileCanary } from './canary.ts';
 import {
+  type Action,
   type CoreEvent,
   findRevision,
   type ObservedInstance,
@@ -10,9 +13,9 @@ import {
   type ServicePhase,
   type ServiceSpec,
   type ServiceState,
-  targetRevision,
 } from './model.ts';
 import { planRolling } from './rolling.ts';
+import { drainOthers, readyCount, scaleRevision } from './scale.ts';
 
 /** A new service's state: revision 1 from the config, stable from the start (it has nothing to replace). */
 export function initialServiceState(name: string, version: string, run: RunSpec, now: number): ServiceState {
@@ -28,21 +31,32 @@ export function initialServiceState(name: string, version: string, run: RunSpec,
 /** Refusal of a command, with a message for the operator. */
 export interface CommandError {
   ok: false;
-  code: 'rollout_in_progress' | 'no_such_revision' | 'nothing_to_undo';
+  code:
+    | 'rollout_in_progress'
+    | 'no_such_revision'
+    | 'nothing_to_undo'
+    | 'no_rollout'
+    | 'not_paused'
+    | 'unsupported'
+    | 'nothing_to_retry';
   message: string;
 }
 export type CommandResult =
   | { ok: true; state: ServiceState; revision: number; events: CoreEvent[] }
   | CommandError;
 
-function startRollout(
+/** Starts a rollout of `revision` (write-ahead: the caller persists before acting). */
+export function startRollout(
+  spec: ServiceSpec,
   state: ServiceState,
   kind: RolloutKind,
   revision: Revision,
   now: number,
   message: string,
 ): ServiceState {
+  const canary = spec.strategy.type === 'canary' ? { stepIndex: 0, stepStartedAt: now, canaryWeight: 0 } : {};
   const rollout: Rollout = {
+    ...canary,
     kind,
     from: state.stable,
     to: revision.number,
@@ -93,7 +107,7 @@ export function deploy(
     spec.revisionHistoryLimit,
   );
   const msg = `rolling out revision ${number} (${version})${note ? `, ${note}` : ''}`;
-  const next = startRollout({ ...state, revisions }, kind, revision, now, msg);
+  const next = startRollout(spec, { ...state, revisions }, kind, revision, now, msg);
   return {
     ok: true,
     state: next,
@@ -155,24 +169,68 @@ export function reconcileService(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
+  if (!state.rollout) return reconcileSteady(spec, state, instances, now);
+  if (spec.strategy.type === 'canary') return reconcileCanary(spec, state, instances, now);
+  if (spec.strategy.type === 'blueGreen') return reconcileBlueGreen(spec, state, instances, now);
+  return reconcileRolling(spec, spec.strategy, state, instances, now);
+}
+
+/** No rollout: keep the stable revision at full size, remove anything else. */
+function reconcileSteady(
+  spec: ServiceSpec,
+  state: ServiceState,
+  instances: ObservedInstance[],
+  now: number,
+): Plan {
+  let actions: Action[];
+  let complete: boolean;
+  if (spec.strategy.type === 'rolling') {
+    const step = planRolling({
+      service: spec.name,
+      replicas: spec.replicas,
+      strategy: spec.strategy,
+      target: state.stable,
+      instances,
+      now,
+    });
+    actions = step.actions;
+    complete = step.complete;
+  } else {
+    actions = [
+      ...scaleRevision(spec.name, instances, state.stable, spec.replicas, 'scale down'),
+      ...drainOthers(spec.name, instances, [state.stable], 'not serving'),
+    ];
+    complete =
+      actions.length === 0 &&
+      readyCount(instances, state.stable) === spec.replicas &&
+      instances.every((i) => i.revision === state.stable && i.state !== 'draining');
+  }
+  // A failed or aborted rollout stays visible until a rollout succeeds again.
+  const sticky = state.phase === 'Degraded' || state.phase === 'Aborted';
+  const phase: ServicePhase = sticky ? state.phase : complete ? 'Healthy' : 'Progressing';
+  const message = complete && !sticky ? undefined : state.message;
+  const next = phase === state.phase && message === state.message ? state : { ...state, phase, message };
+  return { state: next, actions, events: [] };
+}
+
+/** A rolling rollout: Kubernetes-style surge/unavailable steps, automatic rollback at progressDeadline. */
+function reconcileRolling(
+  spec: ServiceSpec,
+  strategy: RollingStrategy,
+  state: ServiceState,
+  instances: ObservedInstance[],
+  now: number,
+): Plan {
+  const rollout = state.rollout!;
   const step = planRolling({
     service: spec.name,
     replicas: spec.replicas,
-    strategy: spec.strategy,
-    target: targetRevision(state),
+    strategy,
+    target: rollout.to,
     instances,
     now,
   });
   const events: CoreEvent[] = [];
-  const rollout = state.rollout;
-  if (!rollout) {
-    // A service stays Degraded after a failed rollout until a rollout succeeds again.
-    const degraded = state.phase === 'Degraded';
-    const phase: ServicePhase = degraded ? 'Degraded' : step.complete ? 'Healthy' : 'Progressing';
-    const message = step.complete && !degraded ? undefined : state.message;
-    const next = phase === state.phase && message === state.message ? state : { ...state, phase, message };
-    return { state: next, actions: step.actions, events };
-  }
 
   const c = step.counts;
   const key = `${c.current}/${c.available}/${c.old}/${c.draining}`;
@@ -203,7 +261,7 @@ export function reconcileService(
     return { state: next, actions: step.actions, events };
   }
 
-  const deadline = spec.strategy.progressDeadlineMs;
+  const deadline = strategy.progressDeadlineMs;
   if (now - r.lastProgressAt > deadline) {
     const reason = `revision ${r.to} made no progress for ${Math.round(deadline / 1000)}s (${c.available}/${spec.replicas} available)`;
     const failed: Rollout = { ...r, phase: 'Failed', finishedAt: now, message: reason };
@@ -239,7 +297,7 @@ export function reconcileService(
       const again = planRolling({
         service: spec.name,
         replicas: spec.replicas,
-        strategy: spec.strategy,
+        strategy,
         target: r.from,
         instances,
         now,

@@ -1,0 +1,64 @@
+import type { CoreEvent, Revision, Rollout, ServiceState } from './model.ts';
+
+/**
+ * Ends the running rollout without promoting it: traffic goes back to the stable revision at once
+ * (the routing view no longer includes the new revision) and the steady-state plan drains the
+ * new instances. `failed` (automatic, e.g. progressDeadline) leaves the service Degraded; an
+ * operator's abort leaves it Aborted. `deploy` or `retry` starts again.
+ */
+export function abortRollout(
+  state: ServiceState,
+  now: number,
+  reason: string,
+  failed: boolean,
+): { state: ServiceState; events: CoreEvent[] } {
+  const r = state.rollout;
+  if (!r) return { state, events: [] };
+  const done: Rollout = {
+    ...r,
+    phase: failed ? 'Failed' : 'Aborted',
+    finishedAt: now,
+    message: reason,
+    canaryWeight: 0,
+    mirror: undefined,
+    waitingFor: undefined,
+  };
+  const revisions: Revision[] = state.revisions.map((x) =>
+    x.number === r.to ? { ...x, outcome: failed ? 'failed' : 'aborted', message: reason } : x,
+  );
+  const message = `${failed ? 'rollout failed' : 'rollout aborted'}: ${reason}; revision ${state.stable} serves all traffic`;
+  return {
+    state: {
+      ...state,
+      revisions,
+      rollout: undefined,
+      lastRollout: done,
+      phase: failed ? 'Degraded' : 'Aborted',
+      message,
+    },
+    events: [
+      { service: state.name, type: failed ? 'RolloutFailed' : 'RolloutAborted', revision: r.to, message },
+    ],
+  };
+}
+
+/** Makes revision `to` stable after a successful rollout. */
+export function completeRollout(state: ServiceState, now: number, message: string): ServiceState {
+  const r = state.rollout!;
+  const revisions: Revision[] = state.revisions.map((x) =>
+    x.number === r.to
+      ? { ...x, outcome: 'stable' }
+      : x.number === state.stable && x.number !== r.to
+        ? { ...x, outcome: 'superseded' }
+        : x,
+  );
+  return {
+    ...state,
+    revisions,
+    stable: r.to,
+    rollout: undefined,
+    lastRollout: { ...r, phase: 'Succeeded', finishedAt: now, waitingFor: undefined },
+    phase: 'Healthy',
+    message,
+  };
+}
