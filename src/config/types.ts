@@ -75,7 +75,66 @@ export interface RollingStrategy {
   progressDeadlineMs: number;
 }
 
-export type StrategyConfig = RollingStrategy;
+/** Blue-green: a full preview side next to the active side; `promote` switches all traffic at once. */
+export interface BlueGreenStrategy {
+  type: 'blueGreen';
+  /** Instances of the preview side (default: replicas). */
+  previewReplicas: number;
+  /** Switch as soon as the preview is ready (plus autoPromoteAfterMs). */
+  autoPromote: boolean;
+  autoPromoteAfterMs: number;
+  /** The old side stays warm (not routed) this long after the switch: abort/undo switch back instantly. */
+  scaleDownDelayMs: number;
+  /** Requests carrying this header/value reach the preview before the switch. */
+  preview?: { header: string; value: string };
+  progressDeadlineMs: number;
+}
+
+/** One canary step. Exactly one key is set. */
+export type CanaryStep =
+  | { setWeight: number }
+  /** durationMs undefined: wait for `cutover promote`. */
+  | { pause: { durationMs?: number } }
+  /** Copy `percent` of matching requests to the canary; responses are discarded. */
+  | { mirror: { percent: number; methods?: string[]; pathPrefix?: string } };
+
+export interface CanaryStrategy {
+  type: 'canary';
+  /** Canary instances during the steps: an integer or a percentage of replicas (rounded up, at least 1). */
+  canaryReplicas: IntOrPercent;
+  steps: CanaryStep[];
+  progressDeadlineMs: number;
+  /** Largest request body copied to a mirror; larger bodies are not mirrored. */
+  mirrorMaxBodyBytes: number;
+}
+
+export type StrategyConfig = RollingStrategy | BlueGreenStrategy | CanaryStrategy;
+
+/** How a header, cookie or query value is compared. */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** All present conditions must hold. */
+export interface RuleMatch {
+  header?: Record<string, StringMatch>;
+  cookie?: Record<string, StringMatch>;
+  query?: Record<string, StringMatch>;
+  /** Allowlist of sticky keys (requires traffic.stickyBy). */
+  userIn?: string[];
+  /** Regex on User-Agent (device class); `(?i)` prefix = case-insensitive. */
+  userAgent?: string;
+}
+
+export interface TrafficRule {
+  match: RuleMatch;
+  to: 'stable' | 'canary';
+}
+
+/** Request-level routing between stable and canary. */
+export interface TrafficConfig {
+  /** Where the sticky user key comes from; absent: weighted random per request. */
+  stickyBy?: { source: 'header' | 'cookie' | 'query'; name: string };
+  rules: TrafficRule[];
+}
 
 export type LoadBalancer = 'roundRobin' | 'leastInFlight';
 
@@ -90,6 +149,7 @@ export interface ServiceConfig {
   drainTimeoutMs: number;
   stopTimeoutMs: number;
   strategy: StrategyConfig;
+  traffic: TrafficConfig;
   revisionHistoryLimit: number;
   loadBalancer: LoadBalancer;
   /** Per-instance log file cap; the file is rotated once (`.1`) when it grows past this. */
