@@ -58,3 +58,12 @@ export const DEFAULT_MAX_UNAVAILABLE = '25%';
 export const DEFAULT_MIN_READY_SECONDS = 0;
 export const DEFAULT_PROGRESS_DEADLINE = '60s';
 export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+
+// blueGreen (previewReplicas defaults to the service's replicas)
+export const DEFAULT_AUTO_PROMOTE = false;
+export const DEFAULT_AUTO_PROMOTE_AFTER = '0s';
+export const DEFAULT_SCALE_DOWN_DELAY = '30s';
+
+// canary
+export const DEFAULT_CANARY_REPLICAS = 1;
+export const DEFAULT_MIRROR_MAX_BODY_SIZE = '64KB';

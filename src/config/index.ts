@@ -14,11 +14,26 @@ export {
   validateService,
 } from './load.ts';
 export { applyRunOverrides, type RunOverrideResult } from './overrides.ts';
+export { CATASTROPHIC_MESSAGE, compilePattern, MAX_PATTERN_LENGTH, type PatternResult } from './pattern.ts';
 export { formatSize, parseSize, tryParseSize } from './size.ts';
+export {
+  CANARY_STEP_KINDS,
+  checkIntOrPercent,
+  type IntOrPercentResult,
+  parseHeaderValue,
+  STRATEGY_KEYS,
+  STRATEGY_TYPES,
+  type StrategyType,
+} from './strategy.ts';
 export { substitute, substituteRun, TEMPLATE_VARS, type TemplateVar } from './template.ts';
+export {
+  type TrafficResult,
+  validateTraffic,
+  validateWeight,
+  type WeightResult,
+} from './traffic.ts';
 export type * from './types.ts';
 export {
-  checkIntOrPercent,
   checkServiceName,
   findRouteConflicts,
   listenersCollide,

@@ -133,6 +133,7 @@ describe('parseConfig: valid files', () => {
             minReadySeconds: 2.5,
             progressDeadlineMs: 300_000,
           },
+          traffic: { rules: [] },
           revisionHistoryLimit: 3,
           loadBalancer: 'leastInFlight',
           logMaxBytes: 1024 * 1024,
@@ -155,6 +156,7 @@ describe('parseConfig: valid files', () => {
             minReadySeconds: 0,
             progressDeadlineMs: 60_000,
           },
+          traffic: { rules: [] },
           revisionHistoryLimit: 10,
           loadBalancer: 'roundRobin',
           logMaxBytes: 10 * 1024 * 1024,
@@ -421,18 +423,16 @@ describe('parseConfig: problems', () => {
     assert.deepEqual(where(issues), ['3: (yaml)']);
   });
 
-  test('blueGreen and canary are "not supported yet"; other strategy types are invalid', () => {
-    for (const type of ['blueGreen', 'canary']) {
-      const issues = parseIssues(
-        `services:\n  web:\n    version: v1\n    run: { command: x }\n    strategy: { type: ${type}, steps: [] }\n`,
-      );
-      assert.deepEqual(where(issues), ['5: services.web.strategy.type']);
-      assert.match(issues[0].message, /not supported yet/);
-    }
+  test('unknown strategy types are invalid, with a suggestion', () => {
     const issues = parseIssues(
       'services:\n  web:\n    version: v1\n    run: { command: x }\n    strategy: { type: Rolling }\n',
     );
-    assert.match(issues[0].message, /must be "rolling".*did you mean "rolling"/);
+    assert.deepEqual(where(issues), ['5: services.web.strategy.type']);
+    assert.match(issues[0].message, /must be "rolling", "blueGreen" or "canary".*did you mean "rolling"/);
+    const bg = parseIssues(
+      'services:\n  web:\n    version: v1\n    run: { command: x }\n    strategy: { type: bluegreen }\n',
+    );
+    assert.match(bg[0].message, /did you mean "blueGreen"/);
   });
 
   test('maxSurge and maxUnavailable cannot both be zero', () => {
@@ -560,7 +560,8 @@ describe('validateService', () => {
     const s: ServiceConfig = r.service;
     assert.equal(s.name, 'web');
     assert.deepEqual(s.run, { command: 'node s.js', cwd: '/base/app', env: { N: '1' } });
-    assert.equal(s.strategy.maxSurge, '25%');
+    assert.equal(s.strategy.type === 'rolling' && s.strategy.maxSurge, '25%');
+    assert.deepEqual(s.traffic, { rules: [] });
     assert.equal(s.readiness.path, '/ready');
   });
 

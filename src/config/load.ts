@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { ConfigIssue, CutoverConfig, ServiceConfig } from './types.ts';
 import { type Ctx, newCtx, type Path, validateRoot, validateServiceAt } from './validate.ts';
 
@@ -62,11 +62,18 @@ export function parseConfig(text: string, opts: ParseOptions): ConfigResult {
     return { ok: false, issues: [{ path: SYNTAX_ISSUE_PATH, message }] };
   }
 
-  /** Walks the YAML tree along `path`; returns the deepest pair/ node reached. */
+  /** Walks the YAML tree along `path` (list items by index); returns the deepest key line / node reached. */
   const walk = (path: Path): { keyLine?: number; node?: unknown; complete: boolean } => {
     let node: unknown = doc.contents;
     let keyLine: number | undefined;
     for (const seg of path) {
+      if (isSeq(node) && /^\d+$/.test(seg)) {
+        const item = node.items[Number(seg)] as Node | undefined;
+        if (item === undefined) return { keyLine, complete: false };
+        if (item.range) keyLine = lineAt(item.range[0]);
+        node = item;
+        continue;
+      }
       if (!isMap(node)) return { keyLine, complete: false };
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === seg);
       if (!pair) return { keyLine, complete: false };

@@ -5,45 +5,40 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import * as D from './defaults.ts';
-import { formatDuration, tryParseDuration } from './duration.ts';
-import { tryParseSize } from './size.ts';
+import { formatDuration } from './duration.ts';
+import {
+  type Ctx,
+  describe,
+  get,
+  isObj,
+  type Obj,
+  type Path,
+  readDuration,
+  readInt,
+  readObj,
+  readSize,
+  readString,
+  report,
+  scalarText,
+  setOwn,
+} from './read.ts';
+import { validateStrategyAt } from './strategy.ts';
 import { didYouMean } from './suggest.ts';
+import { validateTrafficAt } from './traffic.ts';
 import type {
   ConfigIssue,
   ControlConfig,
   CutoverConfig,
   GatewayConfig,
   HostPort,
-  IntOrPercent,
   LoadBalancer,
   ProbeConfig,
-  RollingStrategy,
   RunSpec,
   ServiceConfig,
 } from './types.ts';
 
-export type Path = readonly string[];
-
-export interface Ctx {
-  issues: ConfigIssue[];
-  /** Directory relative paths are resolved against (absolute). */
-  baseDir: string;
-  /** 1-based line of the key at `path` (or of its nearest existing ancestor). */
-  line?: (path: Path) => number | undefined;
-  /** Original source text of the scalar at `path` (so `version: 1.10` stays "1.10"). */
-  source?: (path: Path) => string | undefined;
-}
-
-export function newCtx(baseDir: string): Ctx {
-  return { issues: [], baseDir: resolve(baseDir) };
-}
-
-export function report(ctx: Ctx, path: Path, message: string): void {
-  const issue: ConfigIssue = { path: path.join('.'), message };
-  const line = ctx.line?.(path);
-  if (line !== undefined) issue.line = line;
-  ctx.issues.push(issue);
-}
+export { type Ctx, describe, newCtx, type Path, report, setOwn } from './read.ts';
+export { checkIntOrPercent, type IntOrPercentResult, STRATEGY_KEYS, STRATEGY_TYPES } from './strategy.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Key sets
@@ -77,6 +72,7 @@ export const SERVICE_KEYS = [
   'restartBackoff',
   'restartBackoffMax',
   'strategy',
+  'traffic',
   'revisionHistoryLimit',
 ] as const;
 export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
@@ -89,132 +85,13 @@ export const PROBE_KEYS = [
   'failureThreshold',
   'initialDelay',
 ] as const;
-export const STRATEGY_KEYS = [
-  'type',
-  'maxSurge',
-  'maxUnavailable',
-  'minReadySeconds',
-  'progressDeadline',
-] as const;
 export const LOAD_BALANCERS: readonly LoadBalancer[] = ['roundRobin', 'leastInFlight'];
-export const SUPPORTED_STRATEGIES = ['rolling'] as const;
-export const PLANNED_STRATEGIES = ['blueGreen', 'canary'] as const;
 
 export const SERVICE_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const VERSION_RE = /^[A-Za-z0-9._-]+$/;
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HOSTNAME_RE =
   /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-
-// ---------------------------------------------------------------------------------------------
-// Generic readers. Each returns a usable value: on a problem it reports and returns the default
-// (the overall result is then a failure anyway, so the value never escapes).
-
-type Obj = Record<string, unknown>;
-
-/** Sets an own, enumerable property even for keys like `__proto__` (which `o[k] = v` would not). */
-export function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A short rendering of a bad value for messages: `got "abc"`, `got a list`. */
-export function describe(v: unknown): string {
-  if (v === null) return 'got an empty value';
-  if (Array.isArray(v)) return 'got a list';
-  if (typeof v === 'object') return 'got a mapping';
-  if (typeof v === 'string') {
-    const s = v.length > 40 ? `${v.slice(0, 37)}...` : v;
-    return `got ${JSON.stringify(s)}`;
-  }
-  return `got ${String(v)}`;
-}
-
-/**
- * Reads a mapping: undefined/null -> {} (all defaults); anything else that is not a mapping is
- * reported. Unknown keys are reported (with a suggestion when one is close).
- */
-function readObj(ctx: Ctx, path: Path, raw: unknown, keys: readonly string[]): Obj | undefined {
-  if (raw === undefined || raw === null) return {};
-  if (!isObj(raw)) {
-    report(ctx, path, `must be a mapping of keys (${keys.join(', ')}), ${describe(raw)}`);
-    return undefined;
-  }
-  for (const k of Object.keys(raw)) {
-    if (path.length === 0 && k.startsWith('x-')) continue; // extension fields, e.g. for YAML anchors
-    if (!keys.includes(k)) report(ctx, [...path, k], `unknown key${didYouMean(k, keys)}`);
-  }
-  return raw;
-}
-
-function get(o: Obj, key: string): unknown {
-  const v = Object.hasOwn(o, key) ? o[key] : undefined;
-  return v === null ? undefined : v;
-}
-
-function readDuration(ctx: Ctx, o: Obj, path: Path, key: string, def: string, min: 0 | 1 = 1): number {
-  const raw = get(o, key) ?? def;
-  const r = tryParseDuration(raw);
-  if (!r.ok) {
-    report(ctx, [...path, key], `${r.error}, ${describe(raw)}`);
-    return 0;
-  }
-  if (r.ms < min) {
-    report(ctx, [...path, key], `must be greater than 0, ${describe(raw)}`);
-  }
-  return r.ms;
-}
-
-function readSize(ctx: Ctx, o: Obj, path: Path, key: string, def: string, min: number): number {
-  const raw = get(o, key) ?? def;
-  const r = tryParseSize(raw);
-  if (!r.ok) {
-    report(ctx, [...path, key], `${r.error}, ${describe(raw)}`);
-    return 0;
-  }
-  if (r.bytes < min) report(ctx, [...path, key], `must be at least ${min} byte${min === 1 ? '' : 's'}`);
-  return r.bytes;
-}
-
-function readInt(ctx: Ctx, o: Obj, path: Path, key: string, def: number, min: number, max?: number): number {
-  const raw = get(o, key) ?? def;
-  if (
-    typeof raw !== 'number' ||
-    !Number.isSafeInteger(raw) ||
-    raw < min ||
-    (max !== undefined && raw > max)
-  ) {
-    const range = max === undefined ? `>= ${min}` : `between ${min} and ${max}`;
-    report(ctx, [...path, key], `must be an integer ${range}, ${describe(raw)}`);
-    return def;
-  }
-  return raw;
-}
-
-function readString(ctx: Ctx, o: Obj, path: Path, key: string, def: string | undefined): string | undefined {
-  const raw = get(o, key);
-  if (raw === undefined) {
-    if (def === undefined) report(ctx, [...path, key], 'is required');
-    return def;
-  }
-  if (typeof raw !== 'string') {
-    report(ctx, [...path, key], `must be a string, ${describe(raw)}`);
-    return undefined;
-  }
-  return raw;
-}
-
-/** Scalars that YAML may have typed (numbers, booleans) as their source text. */
-function scalarText(ctx: Ctx, path: Path, raw: unknown): string | undefined {
-  if (typeof raw === 'string') return raw;
-  if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') {
-    return ctx.source?.(path) ?? String(raw);
-  }
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Listen addresses
@@ -422,92 +299,6 @@ function validateProbe(
   return probe;
 }
 
-const INT_OR_PERCENT_HINT = 'must be an integer >= 0 or a percentage like "25%"';
-
-export type IntOrPercentResult =
-  | { ok: true; value: IntOrPercent; isZero: boolean }
-  | { ok: false; error: string };
-
-/**
- * Validates a Kubernetes-style IntOrString: a non-negative integer, or an integer percentage
- * string "N%" (0..maxPercent). The value is returned as written (number, or "N%" string).
- */
-export function checkIntOrPercent(raw: unknown, maxPercent = 100): IntOrPercentResult {
-  if (typeof raw === 'number') {
-    if (Number.isSafeInteger(raw) && raw >= 0) return { ok: true, value: raw, isZero: raw === 0 };
-    return { ok: false, error: `${INT_OR_PERCENT_HINT}, ${describe(raw)}` };
-  }
-  if (typeof raw === 'string') {
-    const m = /^(\d{1,9})%$/.exec(raw.trim());
-    if (!m) return { ok: false, error: `${INT_OR_PERCENT_HINT}, ${describe(raw)}` };
-    const n = Number(m[1]);
-    if (n > maxPercent)
-      return { ok: false, error: `percentage must be between 0% and ${maxPercent}%, ${describe(raw)}` };
-    return { ok: true, value: `${n}%`, isZero: n === 0 };
-  }
-  return { ok: false, error: `${INT_OR_PERCENT_HINT}, ${describe(raw)}` };
-}
-
-function validateStrategy(ctx: Ctx, path: Path, raw: unknown): RollingStrategy {
-  const fallback: RollingStrategy = {
-    type: 'rolling',
-    maxSurge: D.DEFAULT_MAX_SURGE,
-    maxUnavailable: D.DEFAULT_MAX_UNAVAILABLE,
-    minReadySeconds: D.DEFAULT_MIN_READY_SECONDS,
-    progressDeadlineMs: 0,
-  };
-  if (raw !== undefined && raw !== null && !isObj(raw)) {
-    report(ctx, path, `must be a mapping (type, maxSurge, maxUnavailable, ...), ${describe(raw)}`);
-    return fallback;
-  }
-  const pre = isObj(raw) ? raw : {};
-  const type = get(pre, 'type') ?? D.DEFAULT_STRATEGY_TYPE;
-  if (type !== 'rolling') {
-    if (typeof type === 'string' && (PLANNED_STRATEGIES as readonly string[]).includes(type)) {
-      report(ctx, [...path, 'type'], `"${type}" is not supported yet; only "rolling" is available for now`);
-    } else {
-      const hint =
-        typeof type === 'string' ? didYouMean(type, [...SUPPORTED_STRATEGIES, ...PLANNED_STRATEGIES]) : '';
-      report(ctx, [...path, 'type'], `must be "rolling", ${describe(type)}${hint}`);
-    }
-    return fallback; // other keys depend on the type; don't pile on
-  }
-  const o = readObj(ctx, path, raw, STRATEGY_KEYS) ?? {};
-  const intOrPct = (key: string, def: string, maxPercent: number): { value: IntOrPercent; zero: boolean } => {
-    const r = checkIntOrPercent(get(o, key) ?? def, maxPercent);
-    if (!r.ok) {
-      report(ctx, [...path, key], r.error);
-      return { value: def, zero: false };
-    }
-    return { value: r.value, zero: r.isZero };
-  };
-  const surge = intOrPct('maxSurge', D.DEFAULT_MAX_SURGE, Number.MAX_SAFE_INTEGER);
-  const unavailable = intOrPct('maxUnavailable', D.DEFAULT_MAX_UNAVAILABLE, 100);
-  if (surge.zero && unavailable.zero) {
-    report(
-      ctx,
-      [...path, get(o, 'maxUnavailable') !== undefined ? 'maxUnavailable' : 'maxSurge'],
-      'maxSurge and maxUnavailable must not both be 0 (the rollout could never replace an instance)',
-    );
-  }
-  let minReadySeconds = D.DEFAULT_MIN_READY_SECONDS;
-  const mrs = get(o, 'minReadySeconds');
-  if (mrs !== undefined) {
-    if (typeof mrs !== 'number' || !Number.isFinite(mrs) || mrs < 0) {
-      report(ctx, [...path, 'minReadySeconds'], `must be a number of seconds >= 0, ${describe(mrs)}`);
-    } else {
-      minReadySeconds = mrs;
-    }
-  }
-  return {
-    type: 'rolling',
-    maxSurge: surge.value,
-    maxUnavailable: unavailable.value,
-    minReadySeconds,
-    progressDeadlineMs: readDuration(ctx, o, path, 'progressDeadline', D.DEFAULT_PROGRESS_DEADLINE),
-  };
-}
-
 /** Validates a service name; returns an error message or undefined. */
 export function checkServiceName(name: string): string | undefined {
   if (!SERVICE_NAME_RE.test(name)) {
@@ -558,11 +349,12 @@ export function validateServiceAt(
       `must be "roundRobin" or "leastInFlight", ${describe(lbRaw)}${hint}`,
     );
   }
+  const replicas = readInt(ctx, o, path, 'replicas', D.DEFAULT_REPLICAS, 1);
   const service: ServiceConfig = {
     name,
     route: validateRoute(ctx, [...path, 'route'], get(o, 'route')),
     version,
-    replicas: readInt(ctx, o, path, 'replicas', D.DEFAULT_REPLICAS, 1),
+    replicas,
     run: validateRun(ctx, [...path, 'run'], get(o, 'run')),
     readiness: validateProbe(
       ctx,
@@ -573,7 +365,8 @@ export function validateServiceAt(
     ),
     drainTimeoutMs: readDuration(ctx, o, path, 'drainTimeout', D.DEFAULT_DRAIN_TIMEOUT, 0),
     stopTimeoutMs: readDuration(ctx, o, path, 'stopTimeout', D.DEFAULT_STOP_TIMEOUT, 0),
-    strategy: validateStrategy(ctx, [...path, 'strategy'], get(o, 'strategy')),
+    strategy: validateStrategyAt(ctx, [...path, 'strategy'], get(o, 'strategy'), replicas),
+    traffic: validateTrafficAt(ctx, [...path, 'traffic'], get(o, 'traffic')),
     revisionHistoryLimit: readInt(ctx, o, path, 'revisionHistoryLimit', D.DEFAULT_REVISION_HISTORY_LIMIT, 0),
     loadBalancer,
     logMaxBytes: readSize(ctx, o, path, 'logMaxSize', D.DEFAULT_LOG_MAX_SIZE, 1),

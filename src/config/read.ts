@@ -1,0 +1,179 @@
+/**
+ * Generic readers shared by the config validators: each reports problems into a `Ctx` and returns
+ * a usable value (on a problem, the default; the overall result is then a failure anyway).
+ */
+import { resolve } from 'node:path';
+import { tryParseDuration } from './duration.ts';
+import { tryParseSize } from './size.ts';
+import { didYouMean } from './suggest.ts';
+import type { ConfigIssue } from './types.ts';
+
+export type Path = readonly string[];
+
+export interface Ctx {
+  issues: ConfigIssue[];
+  /** Directory relative paths are resolved against (absolute). */
+  baseDir: string;
+  /** 1-based line of the key at `path` (or of its nearest existing ancestor). */
+  line?: (path: Path) => number | undefined;
+  /** Original source text of the scalar at `path` (so `version: 1.10` stays "1.10"). */
+  source?: (path: Path) => string | undefined;
+}
+
+export function newCtx(baseDir: string): Ctx {
+  return { issues: [], baseDir: resolve(baseDir) };
+}
+
+export function report(ctx: Ctx, path: Path, message: string): void {
+  const issue: ConfigIssue = { path: path.join('.'), message };
+  const line = ctx.line?.(path);
+  if (line !== undefined) issue.line = line;
+  ctx.issues.push(issue);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generic readers. Each returns a usable value: on a problem it reports and returns the default
+// (the overall result is then a failure anyway, so the value never escapes).
+
+export type Obj = Record<string, unknown>;
+
+/** Sets an own, enumerable property even for keys like `__proto__` (which `o[k] = v` would not). */
+export function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+export function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A short rendering of a bad value for messages: `got "abc"`, `got a list`. */
+export function describe(v: unknown): string {
+  if (v === null) return 'got an empty value';
+  if (Array.isArray(v)) return 'got a list';
+  if (typeof v === 'object') return 'got a mapping';
+  if (typeof v === 'string') {
+    const s = v.length > 40 ? `${v.slice(0, 37)}...` : v;
+    return `got ${JSON.stringify(s)}`;
+  }
+  return `got ${String(v)}`;
+}
+
+/**
+ * Reads a mapping: undefined/null -> {} (all defaults); anything else that is not a mapping is
+ * reported. Unknown keys are reported (with a suggestion when one is close).
+ */
+export function readObj(ctx: Ctx, path: Path, raw: unknown, keys: readonly string[]): Obj | undefined {
+  if (raw === undefined || raw === null) return {};
+  if (!isObj(raw)) {
+    report(ctx, path, `must be a mapping of keys (${keys.join(', ')}), ${describe(raw)}`);
+    return undefined;
+  }
+  for (const k of Object.keys(raw)) {
+    if (path.length === 0 && k.startsWith('x-')) continue; // extension fields, e.g. for YAML anchors
+    if (!keys.includes(k)) report(ctx, [...path, k], `unknown key${didYouMean(k, keys)}`);
+  }
+  return raw;
+}
+
+export function get(o: Obj, key: string): unknown {
+  const v = Object.hasOwn(o, key) ? o[key] : undefined;
+  return v === null ? undefined : v;
+}
+
+export function readDuration(ctx: Ctx, o: Obj, path: Path, key: string, def: string, min: 0 | 1 = 1): number {
+  const raw = get(o, key) ?? def;
+  const r = tryParseDuration(raw);
+  if (!r.ok) {
+    report(ctx, [...path, key], `${r.error}, ${describe(raw)}`);
+    return 0;
+  }
+  if (r.ms < min) {
+    report(ctx, [...path, key], `must be greater than 0, ${describe(raw)}`);
+  }
+  return r.ms;
+}
+
+export function readSize(ctx: Ctx, o: Obj, path: Path, key: string, def: string, min: number): number {
+  const raw = get(o, key) ?? def;
+  const r = tryParseSize(raw);
+  if (!r.ok) {
+    report(ctx, [...path, key], `${r.error}, ${describe(raw)}`);
+    return 0;
+  }
+  if (r.bytes < min) report(ctx, [...path, key], `must be at least ${min} byte${min === 1 ? '' : 's'}`);
+  return r.bytes;
+}
+
+export function readInt(
+  ctx: Ctx,
+  o: Obj,
+  path: Path,
+  key: string,
+  def: number,
+  min: number,
+  max?: number,
+): number {
+  const raw = get(o, key) ?? def;
+  if (
+    typeof raw !== 'number' ||
+    !Number.isSafeInteger(raw) ||
+    raw < min ||
+    (max !== undefined && raw > max)
+  ) {
+    const range = max === undefined ? `>= ${min}` : `between ${min} and ${max}`;
+    report(ctx, [...path, key], `must be an integer ${range}, ${describe(raw)}`);
+    return def;
+  }
+  return raw;
+}
+
+export function readString(
+  ctx: Ctx,
+  o: Obj,
+  path: Path,
+  key: string,
+  def: string | undefined,
+): string | undefined {
+  const raw = get(o, key);
+  if (raw === undefined) {
+    if (def === undefined) report(ctx, [...path, key], 'is required');
+    return def;
+  }
+  if (typeof raw !== 'string') {
+    report(ctx, [...path, key], `must be a string, ${describe(raw)}`);
+    return undefined;
+  }
+  return raw;
+}
+
+/** Scalars that YAML may have typed (numbers, booleans) as their source text. */
+export function scalarText(ctx: Ctx, path: Path, raw: unknown): string | undefined {
+  if (typeof raw === 'string') return raw;
+  if (typeof raw === 'number' || typeof raw === 'boolean' || typeof raw === 'bigint') {
+    return ctx.source?.(path) ?? String(raw);
+  }
+  return undefined;
+}
+
+export function readBool(ctx: Ctx, o: Obj, path: Path, key: string, def: boolean): boolean {
+  const raw = get(o, key) ?? def;
+  if (typeof raw !== 'boolean') {
+    report(ctx, [...path, key], `must be true or false, ${describe(raw)}`);
+    return def;
+  }
+  return raw;
+}
+
+export type PercentResult = { ok: true; value: number } | { ok: false; error: string };
+
+/** A traffic percentage 0..100: a number (fractions allowed) or a string "12.5%" / "12.5". */
+export function checkPercent(raw: unknown): PercentResult {
+  let n = Number.NaN;
+  if (typeof raw === 'number') n = raw;
+  else if (typeof raw === 'string' && /^\s*(\d+(\.\d+)?|\.\d+)\s*%?\s*$/.test(raw))
+    n = Number.parseFloat(raw.replace(/^\s*\./, '0.'));
+  if (!Number.isFinite(n) || n < 0 || n > 100) {
+    return { ok: false, error: `must be a percentage between 0 and 100, ${describe(raw)}` };
+  }
+  return { ok: true, value: n === 0 ? 0 : n };
+}
