@@ -63,6 +63,10 @@ export class GatewayMaster {
   readonly logger: Logger;
   table: RouteTable = { version: 0, services: [] };
   readonly workers = new Set<WorkerSlot>();
+  /**
+   * The bound server socket, kept for the master's whole life: re-forked workers get it, and a future
+   * reload can hand it to a whole new generation of workers before the old one drains.
+   */
   #handle: ServerHandle | null = null;
   #port = 0;
   #admin: http.Server | null = null;
@@ -415,6 +419,45 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   res.end(text);
 }
 
+/** Problems with a settings object (empty when usable). */
+export function checkSettings(s: unknown): string[] {
+  if (typeof s !== 'object' || s === null) return ['settings must be a JSON object'];
+  const o = s as Record<string, unknown>;
+  const errors: string[] = [];
+  const listen = o.listen as Record<string, unknown> | undefined;
+  if (typeof listen !== 'object' || listen === null || typeof listen.host !== 'string') {
+    errors.push('listen.host must be a string');
+  } else if (
+    !Number.isInteger(listen.port) ||
+    (listen.port as number) < 0 ||
+    (listen.port as number) > 65535
+  ) {
+    errors.push('listen.port must be an integer 0-65535');
+  }
+  if (!Number.isInteger(o.workers) || (o.workers as number) < 1)
+    errors.push('workers must be an integer >= 1');
+  for (const k of ['adminSocket', 'routesFile']) {
+    if (typeof o[k] !== 'string' || o[k] === '') errors.push(`${k} must be a non-empty path`);
+  }
+  for (const k of [
+    'connectTimeoutMs',
+    'upstreamTimeoutMs',
+    'upstreamIdleTimeoutMs',
+    'clientIdleTimeoutMs',
+    'requestHeadTimeoutMs',
+    'maxBodyBytes',
+    'retries',
+    'ejectAfterFailures',
+    'ejectForMs',
+    'shutdownTimeoutMs',
+  ]) {
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k]) || (o[k] as number) < 0) {
+      errors.push(`${k} must be a number >= 0`);
+    }
+  }
+  return errors;
+}
+
 function parseArgs(argv: string[]): string {
   const i = argv.indexOf('--settings');
   const file = i === -1 ? undefined : argv[i + 1];
@@ -435,6 +478,11 @@ async function main(): Promise<void> {
     settings = JSON.parse(readFileSync(file, 'utf8')) as GatewaySettings;
   } catch (err) {
     logger.error('cannot read gateway settings', { file, error: err });
+    process.exit(2);
+  }
+  const problems = checkSettings(settings);
+  if (problems.length > 0) {
+    logger.error('invalid gateway settings', { file, problems });
     process.exit(2);
   }
   const master = new GatewayMaster(settings, logger);

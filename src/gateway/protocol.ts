@@ -5,10 +5,13 @@ import type { TrafficRule } from '../config/types.ts';
  *
  * The gateway master serves a small HTTP admin API on a Unix socket (`GatewaySettings.adminSocket`):
  *   PUT  /routes    body RouteTable -> 200 {"version":N} once EVERY worker has applied it
+ *                   (and the table is persisted). A table older than the current one is not applied:
+ *                   200 {"version":CURRENT,"ignored":true}. Invalid body -> 400 {"error":"...","problems":[...]}.
+ *                   Workers that do not ack within 10 s -> 503 {"error":"..."}.
  *   GET  /routes    -> RouteTable (the last applied one)
  *   GET  /inflight  -> InflightReport (summed over workers, includes instances already removed
  *                      from the table whose requests are still running)
- *   GET  /healthz   -> 200 {"ok":true,"workers":N}
+ *   GET  /healthz   -> 200 {"ok":true,"workers":N,"version":V,"pid":P,"workerPids":[...]}
  * SIGTERM: stop accepting, finish in-flight (up to `shutdownTimeoutMs`), exit 0.
  *
  * The gateway keeps serving its last table when the controller goes away; it persists the table
