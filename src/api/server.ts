@@ -1,8 +1,11 @@
 import http from 'node:http';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { applyRunOverrides } from '../config/overrides.ts';
+import { validateTraffic, validateWeight } from '../config/traffic.ts';
+import type { ConfigIssue } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
+import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import type { Logger } from '../log/logger.ts';
 import { ApiError } from './errors.ts';
 import { logFiles, streamLogs } from './logs.ts';
@@ -50,6 +53,11 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
   const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** A 400 listing every validation issue as `path: message`. */
+function invalid(issues: ConfigIssue[]): ApiError {
+  return new ApiError(400, 'invalid_body', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
 }
 
 /** Checks a body has only `allowed` keys. */
@@ -114,12 +122,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         }
         const o = applyRunOverrides(svc.run, sets as string[], configDir);
         if (!o.ok) {
-          throw new ApiError(
-            400,
-            'invalid_body',
-            o.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
-            o.issues,
-          );
+          throw invalid(o.issues);
         }
         const r = c.deploy(p.name, body.version, o.run);
         if (!r.ok) throw new ApiError(409, r.code, r.message);
@@ -143,6 +146,72 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         res.statusCode = 202;
         const rev = r.state.revisions.find((x) => x.number === r.revision);
         return { service: p.name, revision: r.revision, version: rev?.version };
+      },
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/(?<op>promote|abort|pause|resume|retry)$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, p.op === 'promote' ? ['full'] : []);
+        if (body.full !== undefined && typeof body.full !== 'boolean') {
+          throw new ApiError(400, 'invalid_body', 'full: must be true or false');
+        }
+        const r = c.run(p.name, (svc, s, now) => {
+          switch (p.op) {
+            case 'promote':
+              return promote(svc, s, now, body.full === true);
+            case 'abort':
+              return abort(s, now);
+            case 'pause':
+              return setPaused(s, true);
+            case 'resume':
+              return setPaused(s, false);
+            default:
+              return retry(svc, s, now);
+          }
+        });
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        return serviceStatus(c, p.name);
+      },
+    ],
+    [
+      'PUT',
+      /^\/v1\/services\/(?<name>[^/]+)\/weight$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['weight']);
+        const v = validateWeight(body.weight);
+        if (!v.ok) throw invalid(v.issues);
+        const r = c.run(p.name, (svc, s) => setWeight(svc, s, v.weight));
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        return serviceStatus(c, p.name);
+      },
+    ],
+    [
+      'PUT',
+      /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['traffic']);
+        const v = validateTraffic(body.traffic, 'traffic');
+        if (!v.ok) throw invalid(v.issues);
+        const r = c.run(p.name, (_svc, s) => setTraffic(s, v.traffic));
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        return serviceStatus(c, p.name);
+      },
+    ],
+    [
+      'DELETE',
+      /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
+      async (_req, _res, p) => {
+        need(p.name);
+        const r = c.run(p.name, (_svc, s) => setTraffic(s, undefined));
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        return serviceStatus(c, p.name);
       },
     ],
     [

@@ -1,5 +1,8 @@
+import type { TrafficConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
+import { describeStep } from '../core/canary.ts';
 import type { Rollout, ServicePhase } from '../core/model.ts';
+import { effectiveTraffic } from '../core/traffic.ts';
 
 /** One instance as `cutover status` shows it. */
 export interface InstanceView {
@@ -21,6 +24,14 @@ export interface RolloutView extends Rollout {
   progress: { current: number; available: number; old: number; draining: number; replicas: number };
 }
 
+/** A revision with a role and its instance counts. */
+export interface RoleView {
+  revision: number;
+  version: string;
+  ready: number;
+  instances: number;
+}
+
 export interface ServiceStatus {
   name: string;
   phase: ServicePhase;
@@ -31,6 +42,15 @@ export interface ServiceStatus {
   stable: { revision: number; version: string };
   rollout?: RolloutView;
   lastRollout?: Rollout;
+  /** Revisions by role: stable always; canary or preview while such a rollout runs. */
+  roles: { stable: RoleView; canary?: RoleView; preview?: RoleView };
+  /** Canary: current split in percent. */
+  weights?: { stable: number; canary: number };
+  /** Canary: 1-based current step, total, its description and what it waits for. */
+  step?: { index: number; total: number; current: string; waitingFor?: string };
+  mirror?: { percent: number; methods?: string[]; pathPrefix?: string };
+  /** Traffic rules in effect and where they come from. */
+  traffic?: TrafficConfig & { source: 'config' | 'runtime' };
   instances: InstanceView[];
 }
 
@@ -74,6 +94,39 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
       },
     };
   }
+  const role = (revision: number): RoleView => ({
+    revision,
+    version: state.revisions.find((r) => r.number === revision)?.version ?? '?',
+    ready: instances.filter((i) => i.revision === revision && i.state === 'ready').length,
+    instances: instances.filter((i) => i.revision === revision && i.state !== 'draining').length,
+  });
+  const roles: ServiceStatus['roles'] = { stable: role(state.stable) };
+  const r = state.rollout;
+  const strategy = svc.strategy;
+  let weights: ServiceStatus['weights'];
+  let step: ServiceStatus['step'];
+  if (r && strategy.type === 'canary') {
+    roles.canary = role(r.to);
+    const w = r.canaryWeight ?? 0;
+    weights = { stable: 100 - w, canary: w };
+    const i = r.stepIndex ?? 0;
+    step = {
+      index: Math.min(i + 1, strategy.steps.length),
+      total: strategy.steps.length,
+      current: i < strategy.steps.length ? describeStep(strategy.steps[i]) : 'promotion',
+      waitingFor: r.waitingFor,
+    };
+  } else if (r && strategy.type === 'blueGreen') {
+    if (r.switchedAt === undefined) roles.preview = role(r.to);
+    else roles.stable = role(r.to);
+  }
+  const traffic =
+    strategy.type === 'canary'
+      ? {
+          ...effectiveTraffic(svc, state),
+          source: state.traffic ? ('runtime' as const) : ('config' as const),
+        }
+      : undefined;
   return {
     name,
     phase: state.phase,
@@ -84,6 +137,11 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
     stable: { revision: state.stable, version: stableRev?.version ?? '?' },
     rollout,
     lastRollout: state.lastRollout,
+    roles,
+    weights,
+    step,
+    mirror: r?.mirror,
+    traffic,
     instances,
   };
 }

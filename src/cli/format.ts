@@ -33,6 +33,20 @@ export function formatStatus(s: ServiceStatus, now = Date.now()): string {
     const l = s.lastRollout;
     out.push(`  last    ${l.kind} to revision ${l.to}: ${l.phase}${l.message ? ` (${l.message})` : ''}`);
   }
+  const role = (name: string, r?: { revision: number; version: string; ready: number; instances: number }) =>
+    r ? `${name} r${r.revision} (${r.version}) ${r.ready}/${r.instances} ready` : '';
+  out.push(
+    `  roles   ${[role('stable', s.roles.stable), role('canary', s.roles.canary), role('preview', s.roles.preview)].filter(Boolean).join(', ')}`,
+  );
+  if (s.weights) out.push(`  weights stable ${s.weights.stable}%  canary ${s.weights.canary}%`);
+  if (s.step) {
+    out.push(
+      `  step    ${s.step.index}/${s.step.total} ${s.step.current}${s.step.waitingFor ? ` (${s.step.waitingFor})` : ''}`,
+    );
+  } else if (s.rollout?.waitingFor) out.push(`  waiting ${s.rollout.waitingFor}`);
+  if (s.mirror) out.push(`  mirror  ${s.mirror.percent}% of requests copied to the canary`);
+  if (s.traffic && (s.traffic.rules.length > 0 || s.traffic.stickyBy))
+    out.push(formatTraffic(s).replace(/^/gm, '  '));
   if (s.message) out.push(`  message ${s.message}`);
   const rows = s.instances.map((i) => [
     i.id,
@@ -63,4 +77,16 @@ export function formatHistory(revisions: Revision[], stable: number): string {
     r.message ?? '',
   ]);
   return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'MESSAGE'], rows);
+}
+
+/** Human view of the traffic rules in effect. */
+export function formatTraffic(s: ServiceStatus): string {
+  const t = s.traffic;
+  if (!t) return `service ${s.name}: no traffic rules (strategy ${s.strategy})`;
+  const lines = [
+    `traffic (${t.source}): sticky by ${t.stickyBy ? `${t.stickyBy.source}:${t.stickyBy.name}` : 'nothing (per request)'}`,
+  ];
+  t.rules.forEach((r, i) => lines.push(`  rule ${i + 1}: ${JSON.stringify(r.match)} -> ${r.to}`));
+  if (t.rules.length === 0) lines.push('  no rules');
+  return lines.join('\n');
 }

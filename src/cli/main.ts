@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import type { ServiceStatus } from '../api/status.ts';
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import type { Revision } from '../core/model.ts';
 import { createLogger } from '../log/logger.ts';
 import { ApiResponseError, ControlClient, UnreachableError } from './client.ts';
-import { formatHistory, formatStatus } from './format.ts';
+import { formatHistory, formatStatus, formatTraffic } from './format.ts';
 
 /** Exit codes (documented in the README). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -22,6 +24,13 @@ Commands:
   status [SERVICE]    show services, rollouts and instances (--json, --watch)
   history SERVICE     list revisions (--json)
   undo SERVICE        roll back to the previous (or --to-revision N) revision (--wait)
+  promote SERVICE     canary: pass the current pause (--full: skip all steps);
+                      blue-green: switch all traffic to the preview side
+  abort SERVICE       all traffic back to stable at once; the new revision is drained
+  pause SERVICE       freeze a rollout's steps; resume SERVICE continues
+  retry SERVICE       start the last failed/aborted rollout again
+  set-weight SERVICE N  canary share of traffic (0..100), applied at once
+  rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
   events [SERVICE]    show the event log (--json)
   validate            check a config file and change nothing
@@ -62,6 +71,32 @@ the rolled-back-to spec becomes a new revision.`,
 Prints the captured stdout/stderr of the service's live instances (or of one instance,
 live or stopped), each line prefixed with its instance id.`,
   events: `Usage: cutover events [SERVICE] [--json] [--limit N]`,
+  promote: `Usage: cutover promote SERVICE [--full]
+
+Canary: continues past the current indefinite (or timed) pause; --full skips every remaining
+step and promotes the canary now. Blue-green: switches all new requests to the preview side
+once it has full size and is ready; the old side stays warm for scaleDownDelay.`,
+  abort: `Usage: cutover abort SERVICE
+
+Sends all traffic back to the stable revision at once and drains the new one. Blue-green after
+the switch (within scaleDownDelay): switches back instantly. Status shows Aborted; the next
+deploy or retry starts again.`,
+  pause: `Usage: cutover pause SERVICE
+
+Freezes the rollout's steps (weights and instances stay as they are) until resume.`,
+  resume: `Usage: cutover resume SERVICE`,
+  retry: `Usage: cutover retry SERVICE [--wait]
+
+Starts the last failed or aborted rollout again, from the first step.`,
+  'set-weight': `Usage: cutover set-weight SERVICE WEIGHT
+
+Sets the canary's share of traffic (0..100) of a running canary rollout, at once, without
+restarting anything. Later setWeight steps still apply.`,
+  rules: `Usage: cutover rules SERVICE [--file FILE | --reset] [--json]
+
+Without options: shows the traffic rules in effect. --file FILE (YAML or JSON, the same
+shape as a service's "traffic" key: stickyBy, rules) validates and replaces them at runtime;
+--reset goes back to the config file's rules.`,
   validate: `Usage: cutover validate [-c FILE]
 
 Checks the config file; prints every problem as FILE:LINE: path.to.key: what is wrong.
@@ -330,6 +365,86 @@ async function cmdLogs(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function cmdSimple(
+  cmd: 'promote' | 'abort' | 'pause' | 'resume' | 'retry',
+  argv: string[],
+): Promise<number> {
+  const { values, positionals } = parse(cmd, argv, {
+    full: { type: 'boolean' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  });
+  if (values.help) return help(cmd);
+  const service = one(positionals, cmd);
+  if (values.full && cmd !== 'promote') throw new UsageError(`--full is only valid with promote`);
+  const timeout = parseDurationArg(values.timeout, '--timeout') ?? 30 * 60_000;
+  const client = new ControlClient(resolveAddr(values.config));
+  const s = await client.json<ServiceStatus>(
+    'POST',
+    `/v1/services/${encodeURIComponent(service)}/${cmd}`,
+    values.full ? { full: true } : {},
+  );
+  process.stdout.write(`${formatStatus(s)}\n`);
+  if (values.wait && s.rollout) return waitFor(client, service, s.rollout.to, timeout);
+  return EXIT.ok;
+}
+
+async function cmdSetWeight(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('set-weight', argv, {});
+  if (values.help) return help('set-weight');
+  if (positionals.length !== 2)
+    throw new UsageError(`set-weight: expected SERVICE WEIGHT\n\n${HELP['set-weight']}`);
+  const weight = Number(positionals[1]);
+  if (!/^\d+(\.\d+)?$/.test(positionals[1]) || weight > 100) {
+    throw new UsageError(`set-weight: WEIGHT must be a number from 0 to 100, got "${positionals[1]}"`);
+  }
+  const client = new ControlClient(resolveAddr(values.config));
+  const s = await client.json<ServiceStatus>(
+    'PUT',
+    `/v1/services/${encodeURIComponent(positionals[0])}/weight`,
+    { weight },
+  );
+  process.stdout.write(`${formatStatus(s)}\n`);
+  return EXIT.ok;
+}
+
+async function cmdRules(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('rules', argv, {
+    file: { type: 'string', short: 'f' },
+    reset: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return help('rules');
+  const service = one(positionals, 'rules');
+  const client = new ControlClient(resolveAddr(values.config));
+  const path = `/v1/services/${encodeURIComponent(service)}`;
+  let s: ServiceStatus;
+  if (values.file && values.reset) throw new UsageError('rules: --file and --reset exclude each other');
+  if (values.file) {
+    let text: string;
+    try {
+      text = readFileSync(values.file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`rules: cannot read ${values.file}: ${(err as Error).message}`);
+    }
+    let traffic: unknown;
+    try {
+      traffic = parseYaml(text);
+    } catch (err) {
+      throw new UsageError(`rules: ${values.file} is not valid YAML/JSON: ${(err as Error).message}`);
+    }
+    s = await client.json<ServiceStatus>('PUT', `${path}/rules`, { traffic });
+  } else if (values.reset) {
+    s = await client.json<ServiceStatus>('DELETE', `${path}/rules`);
+  } else {
+    s = await client.json<ServiceStatus>('GET', path);
+  }
+  process.stdout.write(
+    values.json ? `${JSON.stringify(s.traffic ?? null, null, 2)}\n` : `${formatTraffic(s)}\n`,
+  );
+  return EXIT.ok;
+}
+
 function cmdValidate(argv: string[]): number {
   const { values, positionals } = parse('validate', argv, {});
   if (values.help) return help('validate');
@@ -356,6 +471,13 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   logs: cmdLogs,
   events: cmdEvents,
   validate: cmdValidate,
+  promote: (a) => cmdSimple('promote', a),
+  abort: (a) => cmdSimple('abort', a),
+  pause: (a) => cmdSimple('pause', a),
+  resume: (a) => cmdSimple('resume', a),
+  retry: (a) => cmdSimple('retry', a),
+  'set-weight': cmdSetWeight,
+  rules: cmdRules,
 };
 
 /** Runs the CLI; resolves with the process exit code. */

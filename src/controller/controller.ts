@@ -4,7 +4,8 @@ import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import type { Action, CoreEvent, ObservedInstance, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
-import { type CommandResult, deploy, initialServiceState, reconcileService, undo } from '../core/service.ts';
+import { undoOrSwitchBack } from '../core/commands.ts';
+import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Supervisor } from '../runtime/supervisor.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
@@ -232,7 +233,7 @@ export class Controller {
   /** Pushes the routing table if it changed; serialized so tables arrive in order. */
   syncRoutes(force = false): Promise<void> {
     const next = this.pushing.then(async () => {
-      const routes = buildRoutes(this.services(), this.supervisor.list(), this.leaving);
+      const routes = buildRoutes(this.services(), this.states, this.supervisor.list(), this.leaving);
       const key = routesKey(routes);
       if (!force && key === this.pushedKey) return;
       try {
@@ -249,12 +250,17 @@ export class Controller {
     return next;
   }
 
+  /** Runs a pure command against a service's state; persists and applies it when accepted. */
+  run(service: string, fn: (svc: ServiceConfig, s: ServiceState, now: number) => CommandResult): CommandResult {
+    return this.command(service, (svc, s) => fn(svc, s, this.now()));
+  }
+
   deploy(service: string, version: string, run?: RunSpec): CommandResult {
     return this.command(service, (svc, s) => deploy(svc, s, version, run ?? svc.run, this.now()));
   }
 
   undo(service: string, toRevision?: number): CommandResult {
-    return this.command(service, (svc, s) => undo(svc, s, this.now(), toRevision));
+    return this.command(service, (svc, s) => undoOrSwitchBack(svc, s, this.now(), toRevision));
   }
 
   private command(

@@ -1,33 +1,46 @@
 import type { ServiceConfig } from '../config/types.ts';
+import type { ServiceState } from '../core/model.ts';
+import { routingView } from '../core/traffic.ts';
 import type { RouteService, RouteUpstream } from '../gateway/protocol.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
 
 /**
- * The routing table the gateway should have: per service, every instance that is alive, ready and
- * not leaving. Pure, so the controller can compare tables and push only real changes.
+ * The routing table the gateway should have: per service, every instance that is alive, ready,
+ * not leaving and of a revision the service's state routes (with its role and the traffic
+ * split). Pure, so the controller can compare tables and push only real changes.
  */
 export function buildRoutes(
   services: ServiceConfig[],
+  states: ReadonlyMap<string, ServiceState>,
   instances: InstanceStatus[],
   leaving: ReadonlySet<string>,
 ): RouteService[] {
   return services.map((svc) => {
-    const upstreams: RouteUpstream[] = instances
-      .filter((i) => i.service === svc.name && i.ready && i.phase === 'running' && !leaving.has(i.id))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-      .map((i) => ({
+    const state = states.get(svc.name);
+    const view = state ? routingView(svc, state) : undefined;
+    const upstreams: RouteUpstream[] = [];
+    for (const i of instances) {
+      if (i.service !== svc.name || !i.ready || i.phase !== 'running' || leaving.has(i.id)) continue;
+      const role = view?.all ? 'stable' : view?.roles.get(i.revision);
+      if (!role) continue;
+      upstreams.push({
         instance: i.id,
         revision: i.revision,
         version: i.version,
         address: `127.0.0.1:${i.port}`,
-      }));
-    return {
+        role,
+      });
+    }
+    upstreams.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+    const route: RouteService = {
       name: svc.name,
       host: svc.route.host,
       pathPrefix: svc.route.pathPrefix,
       balance: svc.loadBalancer,
       upstreams,
     };
+    if (view?.traffic) route.traffic = view.traffic;
+    return route;
   });
 }
 
