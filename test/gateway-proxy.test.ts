@@ -471,3 +471,26 @@ test('applying the same table again keeps instances (and their pools) alive', T,
   await request(port, '/');
   assert.equal(up.connections, 1);
 });
+
+test(
+  'a client that does not finish its request head within requestHeadTimeoutMs gets 408 and is closed',
+  T,
+  async (t) => {
+    const up = await startUpstream(t, 'web');
+    const { port } = await startGateway(t, table(1, service('web', [upstream('w', up.port)])), {
+      requestHeadTimeoutMs: 300,
+    });
+    const s = net.connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    let response = '';
+    s.on('data', (d) => {
+      response += d.toString('latin1');
+    });
+    s.write('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ');
+    const started = Date.now();
+    await new Promise<void>((resolve) => s.on('close', () => resolve()));
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(up.requests.length, 0);
+  },
+);

@@ -120,6 +120,20 @@ test('retiring the instance closes the websocket with 1001 at a frame boundary',
   ws2.close();
 });
 
+test('an idle websocket outlives the client keep-alive and request-head timeouts', T, async (t) => {
+  const up = await startWsUpstream(t);
+  const { port, gw } = await startGateway(t, table(1, service('ws', [upstream('ws-1', up.port)])), {
+    clientIdleTimeoutMs: 200,
+    requestHeadTimeoutMs: 200,
+  });
+  const ws = await open(port);
+  await new Promise((r) => setTimeout(r, 900));
+  ws.send('still here');
+  assert.equal(await nextMessage(ws), 'still here');
+  assert.deepEqual(gw.inflight(), { 'ws-1': 1 });
+  ws.close();
+});
+
 test('gateway shutdown closes open websockets with 1001', T, async (t) => {
   const up = await startWsUpstream(t);
   const { port, gw } = await startGateway(t, table(1, service('ws', [upstream('ws-1', up.port)])));

@@ -345,6 +345,11 @@ export class Gateway implements RelayHost {
         keepAliveTimeout: settings.clientIdleTimeoutMs,
         headersTimeout: settings.requestHeadTimeoutMs,
         requestTimeout: Math.max(300_000, settings.requestHeadTimeoutMs),
+        // Node enforces headersTimeout only when it sweeps connections (default every 30 s).
+        connectionsCheckingInterval: Math.max(
+          50,
+          Math.min(1000, Math.floor(settings.requestHeadTimeoutMs / 4)),
+        ),
         insecureHTTPParser: false,
         requireHostHeader: true,
       },
@@ -356,7 +361,9 @@ export class Gateway implements RelayHost {
       this.handleUpgrade(req, socket, head),
     );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
-      if (socket.writable && !socket.destroyed && err.code !== 'ECONNRESET') {
+      const inProgress = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } | null })
+        ._httpMessage;
+      if (socket.writable && !socket.destroyed && err.code !== 'ECONNRESET' && !inProgress?.headersSent) {
         const status =
           err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
         const reason =
