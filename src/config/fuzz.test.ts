@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { parseConfig, validateService } from './load.ts';
+import { compilePattern } from './pattern.ts';
+import { validateTraffic, validateWeight } from './traffic.ts';
 import type { ConfigIssue } from './types.ts';
 
 /** mulberry32: small, fast, seeded. */
@@ -20,6 +22,19 @@ function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+const TRAFFIC = {
+  stickyBy: 'header:X-User-Id',
+  rules: [
+    { match: { header: { 'X-Gray-Version': 'beta' } }, to: 'canary' },
+    { match: { header: { 'X-Gray-Version': { prefix: 'be' } } }, to: 'canary' },
+    { match: { header: { 'X-B': { regex: '^v[0-9]+$' } } }, to: 'canary' },
+    { match: { cookie: { canary: 'always' } }, to: 'canary' },
+    { match: { query: { beta: '1' } }, to: 'canary' },
+    { match: { userIn: ['alice', 'bob'] }, to: 'canary' },
+    { match: { userAgent: '(?i)iphone|android' }, to: 'stable' },
+  ],
+};
 
 const VALID = {
   gateway: { listen: '127.0.0.1:0', workers: 2, connectTimeout: '2s', maxBodySize: '10MB', retries: 2 },
@@ -48,6 +63,40 @@ const VALID = {
       revisionHistoryLimit: 10,
     },
     api: { route: { pathPrefix: '/api' }, version: 'v2', run: { command: 'node api.js' } },
+    shop: {
+      route: { pathPrefix: '/shop' },
+      version: 'v3',
+      replicas: 3,
+      run: { command: 'node shop.js' },
+      strategy: {
+        type: 'canary',
+        canaryReplicas: '50%',
+        progressDeadline: '60s',
+        mirrorMaxBodySize: '64KB',
+        steps: [
+          { mirror: { percent: 20, methods: ['GET', 'HEAD'], pathPrefix: '/api' } },
+          { setWeight: 10 },
+          { pause: {} },
+          { pause: { duration: '2m' } },
+          { setWeight: 100 },
+        ],
+      },
+      traffic: TRAFFIC,
+    },
+    admin: {
+      route: { pathPrefix: '/admin' },
+      version: 'v4',
+      run: { command: 'node admin.js' },
+      strategy: {
+        type: 'blueGreen',
+        previewReplicas: 2,
+        autoPromote: false,
+        autoPromoteAfter: '0s',
+        scaleDownDelay: '30s',
+        preview: { header: 'X-Cutover-Preview: true' },
+        progressDeadline: '60s',
+      },
+    },
   },
 };
 
@@ -70,6 +119,17 @@ function randomScalar(rand: () => number): Json {
     '${PORT}',
     'a:b',
     '[::1]:1',
+    'rolling',
+    'blueGreen',
+    'canary',
+    'stable',
+    'header:x',
+    'cookie:',
+    '(a+)+',
+    '(?i)x',
+    '(',
+    'X-A: b',
+    'GET',
   ];
   switch (pick) {
     case 0:
@@ -150,6 +210,76 @@ describe('fuzz', () => {
     }
     assert.ok(runs >= 500, `only ${runs} runs in the time budget`);
     assert.ok(okCount > 0, 'some mutations should stay valid');
+  });
+
+  test('mutated traffic bodies and weights never make the runtime validators throw', () => {
+    const rand = prng(7);
+    let okCount = 0;
+    for (let runs = 0; runs < 2000; runs++) {
+      const body = mutate(TRAFFIC as unknown as Json, rand);
+      let r: ReturnType<typeof validateTraffic>;
+      try {
+        r = validateTraffic(body);
+      } catch (e) {
+        assert.fail(`validateTraffic threw: ${String(e)}\n${JSON.stringify(body)}`);
+      }
+      assertWellFormed(r, JSON.stringify(body));
+      if (r.ok) okCount++;
+      const w = randomScalar(rand);
+      const wr = validateWeight(w);
+      assertWellFormed(wr, JSON.stringify(w));
+      if (wr.ok) assert.ok(wr.weight >= 0 && wr.weight <= 100);
+    }
+    assert.ok(okCount > 0, 'some mutations should stay valid');
+  });
+
+  test('random patterns: compilePattern never throws, accepted ones never blow up', () => {
+    const rand = prng(99);
+    const alphabet = [
+      'a',
+      'b',
+      '.',
+      '*',
+      '+',
+      '?',
+      '|',
+      '(',
+      ')',
+      '(?:',
+      '[ab]',
+      '\\w',
+      '\\s',
+      '\\d',
+      '{2,}',
+      '^',
+      '$',
+    ];
+    const inputs = [
+      'a'.repeat(28) + '!',
+      'ab'.repeat(14) + '!',
+      ' a'.repeat(14) + '!',
+      '1a'.repeat(14) + '!',
+    ];
+    let accepted = 0;
+    for (let runs = 0; runs < 3000; runs++) {
+      const len = 1 + Math.floor(rand() * 10);
+      const src = Array.from({ length: len }, () => alphabet[Math.floor(rand() * alphabet.length)]).join('');
+      let r: ReturnType<typeof compilePattern>;
+      try {
+        r = compilePattern(src);
+      } catch (e) {
+        assert.fail(`compilePattern threw on ${src}: ${String(e)}`);
+      }
+      if (!r.ok) continue;
+      accepted++;
+      for (const input of inputs) {
+        const t0 = performance.now();
+        r.re.test(input);
+        const ms = performance.now() - t0;
+        assert.ok(ms < 50, `${src} took ${ms.toFixed(1)}ms on ${JSON.stringify(input)}`);
+      }
+    }
+    assert.ok(accepted > 100);
   });
 
   test('random text edits of the YAML never throw', () => {
