@@ -260,7 +260,11 @@ async function main(): Promise<number> {
   if (!tools.wrk) throw new Error('wrk is not installed (apt-get install wrk): cannot measure throughput');
   const versions: Record<string, string> = { node: process.version };
   if (tools.wrk) versions.wrk = versionOf('wrk', ['-v']);
-  if (tools.hey) versions.hey = 'hey (Debian package; no --version flag)';
+  if (tools.hey) {
+    // hey has no --version flag: ask the package manager.
+    const v = versionOf('dpkg-query', ['-W', '-f', '$' + '{Version}', 'hey']);
+    versions.hey = /^\d/.test(v) ? `hey ${v}` : 'hey (version unknown)';
+  }
   if (tools.nginx) versions.nginx = versionOf(tools.nginx, ['-v']);
   if (tools.haproxy) versions.haproxy = versionOf(tools.haproxy, ['-v']);
 
