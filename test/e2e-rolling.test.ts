@@ -152,7 +152,11 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
     await c.up({ replicas: 2 });
     const logs = await c.cli(['logs', 'web', '--tail', '5']);
     assert.equal(logs.code, 0, logs.stderr);
-    assert.match(logs.stdout, /^web-1-[0-9a-f]{6} \| .*"msg":"listening"/m, 'instance logs are captured and prefixed');
+    assert.match(
+      logs.stdout,
+      /^web-1-[0-9a-f]{6} \| .*"msg":"listening"/m,
+      'instance logs are captured and prefixed',
+    );
     // When the controller process dies without any chance to clean up
     const upPid = c.upPid();
     assert.ok(upPid);

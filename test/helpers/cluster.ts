@@ -43,6 +43,8 @@ export interface ClusterOptions {
   extraService?: string;
   gatewayWorkers?: number;
   drainTimeout?: string;
+  /** YAML flow mapping for the service's `traffic` key. */
+  traffic?: string;
 }
 
 /**
@@ -90,7 +92,7 @@ services:
     restartBackoff: 200ms
     restartBackoffMax: 1s
     strategy: ${strategy}
-${o.extraService ?? ''}`,
+${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
     );
   }
 
@@ -155,6 +157,50 @@ ${o.extraService ?? ''}`,
       );
       req.on('error', reject);
       req.end(payload);
+    });
+  }
+
+  /** One GET through the gateway; resolves with status and the example service's version. */
+  get(
+    path: string,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; version?: string; body: string }> {
+    return new Promise((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port: this.gatewayPort, path, headers, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => {
+            let version: string | undefined;
+            try {
+              version = (JSON.parse(body) as { version?: string }).version;
+            } catch {}
+            resolve({ status: res.statusCode ?? 0, version, body });
+          });
+        })
+        .on('error', reject);
+    });
+  }
+
+  /** The gateway's traffic counters (admin API on its Unix socket). */
+  gatewayStats(): Promise<GatewayStatsLike> {
+    return new Promise((resolve, reject) => {
+      http
+        .get(
+          { socketPath: path.join(this.dir, 'data', 'gateway.sock'), path: '/stats', agent: false },
+          (res) => {
+            let body = '';
+            res.on('data', (c) => (body += c));
+            res.on('end', () => {
+              try {
+                resolve(JSON.parse(body) as GatewayStatsLike);
+              } catch (err) {
+                reject(err);
+              }
+            });
+          },
+        )
+        .on('error', reject);
     });
   }
 
@@ -224,8 +270,25 @@ ${o.extraService ?? ''}`,
 
 export interface StatusLike {
   phase: string;
+  weights?: { stable: number; canary: number };
+  step?: { index: number; total: number; current: string; waitingFor?: string };
+  mirror?: { percent: number };
+  roles: Record<string, { revision: number; version: string; ready: number; instances: number } | undefined>;
   stable: { revision: number; version: string };
-  rollout?: { to: number; kind: string };
+  rollout?: { to: number; kind: string; waitingFor?: string; switchedAt?: number };
   lastRollout?: { to: number; kind: string; phase: string };
   instances: Array<{ id: string; revision: number; version: string; state: string }>;
+}
+
+export interface GatewayStatsLike {
+  services: Record<
+    string,
+    | {
+        revisions: Record<
+          string,
+          { role?: string; requests: number; mirror?: { sent: number; skipped: number } } | undefined
+        >;
+      }
+    | undefined
+  >;
 }

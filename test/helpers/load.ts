@@ -16,15 +16,24 @@ export interface LoadReport {
  */
 export function startLoad(
   port: number,
-  opts: { concurrency?: number; path?: string; pauseMs?: number } = {},
+  opts: {
+    concurrency?: number;
+    path?: string;
+    pauseMs?: number;
+    /** Headers of the n-th request (e.g. a distinct X-User-Id per request). */
+    headers?: (n: number) => Record<string, string>;
+    /** Called with every successful response's version and the request's headers. */
+    onResponse?: (version: string, headers: Record<string, string>) => void;
+  } = {},
 ) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 8 });
   const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
   let running = true;
   const one = () =>
     new Promise<void>((resolve) => {
-      report.sent++;
-      const req = http.get({ host: '127.0.0.1', port, path: opts.path ?? '/', agent }, (res) => {
+      const n = report.sent++;
+      const headers = opts.headers?.(n) ?? {};
+      const req = http.get({ host: '127.0.0.1', port, path: opts.path ?? '/', agent, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c) => (body += c));
@@ -34,6 +43,7 @@ export function startLoad(
             try {
               const v = (JSON.parse(body) as { version?: string }).version ?? '?';
               report.versions[v] = (report.versions[v] ?? 0) + 1;
+              opts.onResponse?.(v, headers);
             } catch {}
           } else {
             report.failed++;
