@@ -39,6 +39,11 @@ test('docs/config.md states the defaults the code uses', () => {
     ['minReadySeconds', String(D.DEFAULT_MIN_READY_SECONDS)],
     ['progressDeadline', D.DEFAULT_PROGRESS_DEADLINE],
     ['revisionHistoryLimit', String(D.DEFAULT_REVISION_HISTORY_LIMIT)],
+    ['autoPromote', String(D.DEFAULT_AUTO_PROMOTE)],
+    ['autoPromoteAfter', D.DEFAULT_AUTO_PROMOTE_AFTER],
+    ['scaleDownDelay', D.DEFAULT_SCALE_DOWN_DELAY],
+    ['canaryReplicas', String(D.DEFAULT_CANARY_REPLICAS)],
+    ['mirrorMaxBodySize', D.DEFAULT_MIRROR_MAX_BODY_SIZE],
   ];
   for (const [key, value] of rows) {
     const cells = doc
