@@ -62,14 +62,21 @@ export function describe(v: unknown): string {
  * Reads a mapping: undefined/null -> {} (all defaults); anything else that is not a mapping is
  * reported. Unknown keys are reported (with a suggestion when one is close).
  */
-export function readObj(ctx: Ctx, path: Path, raw: unknown, keys: readonly string[]): Obj | undefined {
+export function readObj(
+  ctx: Ctx,
+  path: Path,
+  raw: unknown,
+  keys: readonly string[],
+  /** Ignore `x-` keys (the file's top level). */
+  extensions = path.length === 0,
+): Obj | undefined {
   if (raw === undefined || raw === null) return {};
   if (!isObj(raw)) {
     report(ctx, path, `must be a mapping of keys (${keys.join(', ')}), ${describe(raw)}`);
     return undefined;
   }
   for (const k of Object.keys(raw)) {
-    if (path.length === 0 && k.startsWith('x-')) continue; // extension fields, e.g. for YAML anchors
+    if (extensions && k.startsWith('x-')) continue; // extension fields, e.g. for YAML anchors
     if (!keys.includes(k)) report(ctx, [...path, k], `unknown key${didYouMean(k, keys)}`);
   }
   return raw;

@@ -146,10 +146,7 @@ steps:
 
   test('steps are required and non-empty', () => {
     assert.deepEqual(lines(issues(svc('type: canary'))), [
-      '6: services.web.strategy: is required for type: canary: a list of steps, each one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }")'.replace(
-        'strategy:',
-        'strategy.steps:',
-      ),
+      '6: services.web.strategy.steps: is required for type: canary: a list of steps, each one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }")',
     ]);
     assert.deepEqual(where(issues(svc('type: canary\nsteps: []'))), ['8: services.web.strategy.steps']);
     assert.match(issues(svc('type: canary\nsteps: []'))[0].message, /at least one step/);

@@ -243,7 +243,7 @@ function validateRule(
 /** Validates a `traffic` mapping (undefined/null: no sticky key, no rules). */
 export function validateTrafficAt(ctx: Ctx, path: Path, raw: unknown): TrafficConfig {
   const traffic: TrafficConfig = { rules: [] };
-  const o = readObj(ctx, path, raw, TRAFFIC_KEYS);
+  const o = readObj(ctx, path, raw, TRAFFIC_KEYS, false);
   if (o === undefined) return traffic;
   const rawSticky = get(o, 'stickyBy');
   if (rawSticky !== undefined) {
