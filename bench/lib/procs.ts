@@ -65,9 +65,16 @@ export class Procs {
   }
 
   /** Runs a command to completion, capturing its output (still killed on interrupt). */
-  async capture(name: string, cmd: string, args: string[], timeoutMs: number): Promise<CaptureResult> {
+  async capture(
+    name: string,
+    cmd: string,
+    args: string[],
+    timeoutMs: number,
+    onSpawn?: (pid: number) => void,
+  ): Promise<CaptureResult> {
     if (this.closed) throw new Error(`not starting ${name}: shutting down`);
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) onSpawn?.(child.pid);
     const managed: Managed = {
       name,
       child,
