@@ -77,7 +77,10 @@ export function buildUpstreamHeaders(
         break;
       case 16: {
         const lower = name.toLowerCase();
-        if (lower === 'proxy-connection' || lower === 'x-forwarded-host') continue;
+        // x-cutover-mirror marks the gateway's own mirror copies: a client cannot claim to be one.
+        if (lower === 'proxy-connection' || lower === 'x-forwarded-host' || lower === 'x-cutover-mirror') {
+          continue;
+        }
         break;
       }
       case 17: {

@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
-import type { GatewaySettings, InflightReport, RouteTable } from './protocol.ts';
+import type { GatewaySettings, InflightReport, RouteTable, ServiceStats, StatsReport } from './protocol.ts';
+import { addStats } from './stats.ts';
 import { validateRouteTable } from './validate.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -290,6 +291,21 @@ export class GatewayMaster {
     return { instances };
   }
 
+  /** Traffic counters summed over the workers that answer (each counts since it started). */
+  async stats(): Promise<StatsReport> {
+    const services: Record<string, ServiceStats> = {};
+    let workers = 0;
+    await this.#askAll(
+      (id) => ({ type: 'stats', id }),
+      (msg) => {
+        if (msg.type !== 'stats') return;
+        workers++;
+        addStats(services, msg.services);
+      },
+    );
+    return { workers, services };
+  }
+
   async #startAdmin(): Promise<void> {
     const sock = this.settings.adminSocket;
     mkdirSync(path.dirname(sock), { recursive: true });
@@ -344,6 +360,7 @@ export class GatewayMaster {
       }
     }
     if (url === '/inflight' && req.method === 'GET') return sendJson(res, 200, await this.inflight());
+    if (url === '/stats' && req.method === 'GET') return sendJson(res, 200, await this.stats());
     if (url === '/healthz' && req.method === 'GET') {
       const pids: number[] = [];
       for (const w of this.workers) if (w.listening && w.child.pid !== undefined) pids.push(w.child.pid);

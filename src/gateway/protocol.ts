@@ -12,6 +12,7 @@ import type { TrafficRule } from '../config/types.ts';
  *   GET  /inflight  -> InflightReport (summed over workers, includes instances already removed
  *                      from the table whose requests are still running)
  *   GET  /healthz   -> 200 {"ok":true,"workers":N,"version":V,"pid":P,"workerPids":[...]}
+ *   GET  /stats     -> StatsReport (summed over the workers running now)
  * SIGTERM: stop accepting, finish in-flight (up to `shutdownTimeoutMs`), exit 0.
  *
  * The gateway keeps serving its last table when the controller goes away; it persists the table
@@ -74,6 +75,65 @@ export interface RouteTable {
 export interface InflightReport {
   /** instance id -> requests (incl. open WebSocket connections) in flight now. */
   instances: Record<string, number>;
+}
+
+/** Responses by status class. */
+export interface StatusCounts {
+  '2xx': number;
+  '3xx': number;
+  '4xx': number;
+  '5xx': number;
+}
+
+/** Copies of requests sent to a canary instance of this revision (`traffic.mirror`). */
+export interface MirrorStats {
+  /** Mirror requests started. */
+  sent: number;
+  /**
+   * Sampled for mirroring but not sent: body larger than `maxBodyBytes` (or unknown length growing past
+   * it), too many mirror requests in flight in the worker, the request ended before its body was read,
+   * or the instance went away.
+   */
+  skipped: number;
+  /** Mirror responses by status class. */
+  status: StatusCounts;
+  /** Mirror requests that got no complete response (connect error, reset, timeout). */
+  errors: number;
+  /** Time from sending to the end of the (discarded) mirror response; completed ones only. */
+  latencyMsSum: number;
+  latencyCount: number;
+}
+
+export interface RevisionStats {
+  /** Role in the current table (the last one the revision appeared in). */
+  role: UpstreamRole;
+  /** Client requests finished on an instance of this revision (the last one tried, with retries). */
+  requests: number;
+  /** Responses sent to clients by status class (gateway-generated ones included). */
+  status: StatusCounts;
+  /** Gateway-generated 502/503/504 for requests assigned to an instance of this revision. */
+  errors: number;
+  /** Time from request head received to response end; requests that got a response only. */
+  latencyMsSum: number;
+  latencyCount: number;
+  mirror: MirrorStats;
+}
+
+export interface ServiceStats {
+  /** Gateway-generated 503s (no ready instance, no ready preview instance): no revision to blame. */
+  errors: number;
+  /** By revision number. */
+  revisions: Record<string, RevisionStats>;
+}
+
+/**
+ * HTTP traffic counters (WebSocket upgrades are not counted). Monotonic since each worker started: a
+ * restarted worker starts its share from zero again, so a sum can go down across a worker restart.
+ */
+export interface StatsReport {
+  /** Workers whose counters are included. */
+  workers: number;
+  services: Record<string, ServiceStats>;
 }
 
 /** Written by the controller as JSON; path passed as `--settings FILE` to `src/gateway/main.ts`. */

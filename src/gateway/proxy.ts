@@ -6,13 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
 import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
-import type { GatewaySettings, RouteTable } from './protocol.ts';
+import type { GatewaySettings, RouteTable, UpstreamRole } from './protocol.ts';
 import { Router } from './router.ts';
-import { ServiceState, Upstream } from './upstream.ts';
+import { GatewayStats, statusClass } from './stats.ts';
+import { compileMirror, compileTraffic } from './traffic.ts';
+import { ServiceState, type ServiceTraffic, Upstream } from './upstream.ts';
 import { type RelayHost, WsRelay, writeRawResponse } from './websocket.ts';
 
 export class GatewayRequest extends http.IncomingMessage {}
@@ -24,6 +27,8 @@ export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
 const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), { code: 'CUTOVER_BODY_TOO_LARGE' });
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
+/** Mirror requests per worker, from the moment one is planned (its body being buffered) to its end. */
+export const MAX_MIRRORS_IN_FLIGHT = 64;
 
 function isIdempotent(method: string): boolean {
   switch (method) {
@@ -74,13 +79,137 @@ async function* limitedBody(ex: Exchange): AsyncGenerator<Buffer> {
   }
 }
 
+/**
+ * Request body (any framing) passed upstream while a copy is kept for the mirror, up to the mirror's
+ * maxBodyBytes. Unknown-length bodies are still cut at the gateway's maxBodyBytes.
+ */
+async function* teeBody(ex: Exchange, plan: MirrorPlan): AsyncGenerator<Buffer> {
+  ex.bodyStarted = true;
+  const limit = ex.chunked ? ex.gw.settings.maxBodyBytes : Number.POSITIVE_INFINITY;
+  let total = 0;
+  for await (const chunk of ex.req.iterator({ destroyOnReturn: false })) {
+    const buf = chunk as Buffer;
+    total += buf.length;
+    if (total > limit) {
+      ex.bodyTooLarge = true;
+      plan.skip();
+      throw BODY_TOO_LARGE;
+    }
+    plan.add(buf);
+    yield buf;
+  }
+  plan.bodyDone();
+}
+
+/** A sampled mirror copy whose request body is being buffered. */
+class MirrorPlan {
+  readonly gw: Gateway;
+  readonly target: Upstream;
+  readonly method: string;
+  readonly path: string;
+  readonly headers: string[];
+  readonly max: number;
+  chunks: Buffer[] = [];
+  size = 0;
+  /** Sent or skipped: the mirror slot is released. */
+  settled = false;
+
+  constructor(gw: Gateway, target: Upstream, method: string, path: string, headers: string[], max: number) {
+    this.gw = gw;
+    this.target = target;
+    this.method = method;
+    this.path = path;
+    this.headers = headers;
+    this.max = max;
+  }
+
+  add(buf: Buffer): void {
+    if (this.settled) return;
+    this.size += buf.length;
+    if (this.size > this.max) this.skip();
+    else this.chunks.push(buf);
+  }
+
+  bodyDone(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    const gw = this.gw;
+    setImmediate(() => gw.sendMirror(this.target, this.method, this.path, this.headers, body));
+  }
+
+  /** Not mirrored after all (body too large, request ended before its body was read). */
+  skip(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.chunks = [];
+    this.target.stats.mirrorSkipped++;
+    this.gw.mirrorsInFlight--;
+  }
+}
+
+/** A mirror request: the response is read and discarded, only its outcome is counted. */
+class MirrorRequest implements Dispatcher.DispatchHandler {
+  readonly gw: Gateway;
+  readonly up: Upstream;
+  readonly start = performance.now();
+  status = 0;
+  done = false;
+
+  constructor(gw: Gateway, up: Upstream) {
+    this.gw = gw;
+    this.up = up;
+  }
+
+  onConnect(): void {}
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.status = statusCode;
+    return true;
+  }
+
+  onData(): boolean {
+    return true;
+  }
+
+  onComplete(): void {
+    this.end(true);
+  }
+
+  onError(): void {
+    this.end(false);
+  }
+
+  end(ok: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    const up = this.up;
+    const s = up.stats;
+    if (ok && this.status !== 0) {
+      s.mirrorStatus[statusClass(this.status)]++;
+      s.mirrorLatencyMsSum += performance.now() - this.start;
+      s.mirrorLatencyCount++;
+    } else s.mirrorErrors++;
+    this.gw.mirrorsInFlight--;
+    up.inflight--;
+    this.gw.release(up);
+  }
+}
+
 /** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
 export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
   readonly gw: Gateway;
   readonly req: GatewayRequest;
   readonly res: GatewayResponse;
+  readonly start = performance.now();
   service: ServiceState | null = null;
   upstream: Upstream | null = null;
+  /** The role the traffic policy chose (null without `traffic`); retries stay with it. */
+  role: UpstreamRole | null = null;
+  mirror: MirrorPlan | null = null;
+  /** The response is a gateway-generated 502/503/504. */
+  gatewayError = false;
   // RequestHeadInfo
   host: string | undefined = undefined;
   contentLength: string | undefined = undefined;
@@ -251,7 +380,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     this.service = service;
     if (this.tried === null) this.tried = [prev];
     else this.tried.push(prev);
-    let next = service.pick(this.tried);
+    let next = this.role === null ? service.pick(this.tried) : service.pickFor(this.role, this.tried);
     if (next === null) {
       if (!allowSame || prev.retired) return false;
       next = prev;
@@ -260,7 +389,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     prev.inflight--;
     this.gw.release(prev);
     this.assign(next);
-    if (this.chunked) this.opts!.body = limitedBody(this) as unknown as Readable;
+    if (this.mirror !== null) this.opts!.body = teeBody(this, this.mirror) as unknown as Readable;
+    else if (this.chunked) this.opts!.body = limitedBody(this) as unknown as Readable;
     this.dispatch();
     return true;
   }
@@ -272,6 +402,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
   }
 
   sendError(status: number, body: string, close: boolean): void {
+    if (status >= 502 && status <= 504) this.gatewayError = true;
     const res = this.res;
     if (res.headersSent || res.destroyed) res.destroy();
     else {
@@ -296,7 +427,17 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     if (up !== null) {
       up.inflight--;
       if (up.retired) this.gw.release(up);
-    }
+      const s = up.stats;
+      s.requests++;
+      const res = this.res;
+      if (res.headersSent) {
+        s.status[statusClass(res.statusCode)]++;
+        s.latencyMsSum += performance.now() - this.start;
+        s.latencyCount++;
+      }
+      if (this.gatewayError) s.errors++;
+    } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
+    if (this.mirror !== null) this.mirror.skip();
   }
 }
 
@@ -328,6 +469,10 @@ export class Gateway implements RelayHost {
   instances = new Map<string, Upstream>();
   /** Removed from the table, still busy. */
   readonly retired = new Set<Upstream>();
+  /** Counters behind GET /stats, since this worker started. */
+  readonly stats = new GatewayStats();
+  /** Mirror requests planned or running (bounded by MAX_MIRRORS_IN_FLIGHT). */
+  mirrorsInFlight = 0;
   version = -1;
   draining = false;
   #idPrefix = `${randomBytes(4).toString('hex')}-`;
@@ -418,14 +563,93 @@ export class Gateway implements RelayHost {
       body = limitedBody(ex) as unknown as Readable;
     }
     ex.hasBody = body !== null;
-    const up = service.pick(null);
-    if (up === null) {
-      ex.sendError(503, service.noInstanceBody, false);
-      return;
+    const traffic = service.traffic;
+    let up: Upstream | null;
+    if (traffic === null) {
+      up = service.pick(null);
+      if (up === null) {
+        ex.sendError(503, service.noInstanceBody, false);
+        return;
+      }
+    } else {
+      const role = traffic.decide(req.headers, path);
+      const group = service.groupFor(role);
+      up = group === null ? null : group.pick(null);
+      if (up === null) {
+        ex.sendError(503, role === 'preview' ? service.noPreviewBody : service.noInstanceBody, false);
+        return;
+      }
+      ex.role = role;
+      if (group === traffic.stable && traffic.mirror !== null) {
+        body = this.#planMirror(ex, traffic, path, headers, body);
+      }
     }
     ex.opts = { method: req.method!, path, headers, body };
     ex.assign(up);
     ex.dispatch();
+  }
+
+  /** Samples a request served by stable for mirroring; returns the body to send upstream (maybe teed). */
+  #planMirror(
+    ex: Exchange,
+    traffic: ServiceTraffic,
+    path: string,
+    headers: string[],
+    body: Readable | null,
+  ): Readable | null {
+    const m = traffic.mirror!;
+    const method = ex.req.method!;
+    if (!(Math.random() * 100 < m.percent) || !m.matches(method, path)) return body;
+    const target = traffic.canary.pick(null);
+    if (target === null) return body;
+    if (this.mirrorsInFlight >= MAX_MIRRORS_IN_FLIGHT || this.draining) {
+      target.stats.mirrorSkipped++;
+      return body;
+    }
+    if (body === null) {
+      this.mirrorsInFlight++;
+      setImmediate(() => this.sendMirror(target, method, path, headers, null));
+      return null;
+    }
+    if (!ex.chunked && Number(ex.contentLength) > m.maxBodyBytes) {
+      target.stats.mirrorSkipped++;
+      return body;
+    }
+    this.mirrorsInFlight++;
+    const plan = new MirrorPlan(this, target, method, path, headers, m.maxBodyBytes);
+    ex.mirror = plan;
+    return teeBody(ex, plan) as unknown as Readable;
+  }
+
+  /**
+   * Sends a mirror copy (already counted in mirrorsInFlight by the caller). Never throws and never touches
+   * the client's exchange.
+   */
+  sendMirror(up: Upstream, method: string, path: string, headers: string[], body: Buffer | null): void {
+    if (up.retired || this.draining) {
+      up.stats.mirrorSkipped++;
+      this.mirrorsInFlight--;
+      return;
+    }
+    up.stats.mirrorSent++;
+    up.inflight++;
+    const handler = new MirrorRequest(this, up);
+    const timeout = this.settings.upstreamTimeoutMs;
+    try {
+      up.pool.dispatch(
+        {
+          method,
+          path,
+          headers: [...headers, 'x-cutover-mirror', '1'],
+          body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        handler,
+      );
+    } catch {
+      handler.end(false);
+    }
   }
 
   handleUpgrade(req: GatewayRequest, socket: net.Socket, head: Buffer): void {
@@ -465,15 +689,22 @@ export class Gateway implements RelayHost {
       writeRawResponse(socket, 404, 'Not Found', body, info.requestId);
       return;
     }
-    const up = service.pick(null);
+    let role: UpstreamRole | null = null;
+    let up: Upstream | null;
+    if (service.traffic === null) up = service.pick(null);
+    else {
+      role = service.traffic.decide(req.headers, path);
+      up = service.groupFor(role)?.pick(null) ?? null;
+    }
     if (up === null) {
-      writeRawResponse(socket, 503, 'Service Unavailable', service.noInstanceBody, info.requestId);
+      const body = role === 'preview' ? service.noPreviewBody : service.noInstanceBody;
+      writeRawResponse(socket, 503, 'Service Unavailable', body, info.requestId);
       return;
     }
     let text = `GET ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
-    new WsRelay(this, service, up, socket, Buffer.from(text, 'latin1'), head, info.requestId!);
+    new WsRelay(this, service, up, socket, Buffer.from(text, 'latin1'), head, info.requestId!, role);
   }
 
   // ---- RelayHost / bookkeeping -------------------------------------------------------------------------
@@ -528,6 +759,7 @@ export class Gateway implements RelayHost {
     const entries = [];
     for (const def of table.services) {
       const ups: Upstream[] = [];
+      const svcStats = this.stats.service(def.name);
       for (const u of def.upstreams) {
         let up = next.get(u.instance);
         if (up === undefined) {
@@ -538,9 +770,24 @@ export class Gateway implements RelayHost {
               : new Upstream(u.instance, u.address, this.settings);
           next.set(u.instance, up);
         }
+        up.stats = svcStats.revision(u.revision, u.role ?? 'stable');
         ups.push(up);
       }
-      const state = new ServiceState(def, ups, this.settings.upstreamTimeoutMs);
+      let compiled = null;
+      if (def.traffic !== undefined) {
+        const c = compileTraffic(def.traffic);
+        if (c.problems.length > 0) {
+          this.logger.error('traffic rules with problems (those conditions never match)', {
+            service: def.name,
+            problems: c.problems,
+          });
+        }
+        compiled = {
+          decide: c.decide,
+          mirror: def.traffic.mirror ? compileMirror(def.traffic.mirror) : null,
+        };
+      }
+      const state = new ServiceState(def, ups, this.settings.upstreamTimeoutMs, svcStats, compiled);
       services.set(def.name, state);
       entries.push({ host: def.host, pathPrefix: def.pathPrefix, value: state });
     }

@@ -1,5 +1,7 @@
 import { Pool } from 'undici';
-import type { RouteService } from './protocol.ts';
+import type { RouteService, UpstreamRole } from './protocol.ts';
+import { RevisionCounters, type ServiceCounters } from './stats.ts';
+import type { Decide, MirrorFilter } from './traffic.ts';
 import { parseAddress } from './validate.ts';
 
 /** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
@@ -34,6 +36,8 @@ export class Upstream {
    */
   justConnected = false;
   readonly relays = new Set<Closable>();
+  /** Counters of this instance's revision in its service (set by the route table that lists it). */
+  stats: RevisionCounters = DETACHED_STATS;
 
   constructor(instance: string, address: string, settings: PoolSettings) {
     this.instance = instance;
@@ -57,27 +61,19 @@ export class Upstream {
   }
 }
 
-export class ServiceState {
-  readonly name: string;
+/** Counters for upstreams created outside a route table (never reported). */
+const DETACHED_STATS = new RevisionCounters('stable');
+
+/** Upstreams balanced together (a whole service, or one role of it). */
+export class UpstreamGroup {
   readonly leastInFlight: boolean;
   readonly upstreams: Upstream[];
   /** Round-robin cursor (also breaks ties for leastInFlight). */
   cursor = 0;
-  /** Precomputed error bodies. */
-  readonly noInstanceBody: string;
-  readonly connectFailedBody: string;
-  readonly timeoutBody: string;
-  readonly upstreamErrorBody: string;
 
-  constructor(def: RouteService, upstreams: Upstream[], upstreamTimeoutMs: number) {
-    this.name = def.name;
-    this.leastInFlight = def.balance === 'leastInFlight';
+  constructor(upstreams: Upstream[], leastInFlight: boolean) {
     this.upstreams = upstreams;
-    const svc = JSON.stringify(def.name);
-    this.noInstanceBody = `cutover: no ready instance for service ${svc}\n`;
-    this.connectFailedBody = `cutover: could not connect to any instance of service ${svc}\n`;
-    this.timeoutBody = `cutover: service ${svc} did not send response headers within ${upstreamTimeoutMs}ms\n`;
-    this.upstreamErrorBody = `cutover: instance of service ${svc} failed before responding\n`;
+    this.leastInFlight = leastInFlight;
   }
 
   /**
@@ -114,5 +110,80 @@ export class ServiceState {
       if (best === null || u.inflight < best.inflight) best = u;
     }
     return best ?? fallback;
+  }
+}
+
+/** A service's `traffic`, compiled, with its upstreams split by role. */
+export interface ServiceTraffic {
+  decide: Decide;
+  stable: UpstreamGroup;
+  canary: UpstreamGroup;
+  preview: UpstreamGroup;
+  mirror: MirrorFilter | null;
+}
+
+export class ServiceState extends UpstreamGroup {
+  readonly name: string;
+  /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
+  readonly traffic: ServiceTraffic | null;
+  readonly stats: ServiceCounters;
+  /** Precomputed error bodies. */
+  readonly noInstanceBody: string;
+  readonly noPreviewBody: string;
+  readonly connectFailedBody: string;
+  readonly timeoutBody: string;
+  readonly upstreamErrorBody: string;
+
+  constructor(
+    def: RouteService,
+    upstreams: Upstream[],
+    upstreamTimeoutMs: number,
+    stats: ServiceCounters,
+    compiled: { decide: Decide; mirror: MirrorFilter | null } | null = null,
+  ) {
+    const leastInFlight = def.balance === 'leastInFlight';
+    super(upstreams, leastInFlight);
+    this.name = def.name;
+    this.stats = stats;
+    if (compiled === null) this.traffic = null;
+    else {
+      const byRole: Record<UpstreamRole, Upstream[]> = { stable: [], canary: [], preview: [] };
+      def.upstreams.forEach((u, i) => {
+        byRole[u.role ?? 'stable'].push(upstreams[i]);
+      });
+      this.traffic = {
+        decide: compiled.decide,
+        stable: new UpstreamGroup(byRole.stable, leastInFlight),
+        canary: new UpstreamGroup(byRole.canary, leastInFlight),
+        preview: new UpstreamGroup(byRole.preview, leastInFlight),
+        mirror: compiled.mirror,
+      };
+    }
+    const svc = JSON.stringify(def.name);
+    this.noInstanceBody = `cutover: no ready instance for service ${svc}\n`;
+    this.noPreviewBody = `cutover: no ready preview instance for service ${svc}\n`;
+    this.connectFailedBody = `cutover: could not connect to any instance of service ${svc}\n`;
+    this.timeoutBody = `cutover: service ${svc} did not send response headers within ${upstreamTimeoutMs}ms\n`;
+    this.upstreamErrorBody = `cutover: instance of service ${svc} failed before responding\n`;
+  }
+
+  /**
+   * The group that serves `role`: preview only serves preview; an empty stable or canary group falls back
+   * to the other one. Without `traffic`, the whole service. Null when nothing can serve it.
+   */
+  groupFor(role: UpstreamRole | null): UpstreamGroup | null {
+    const t = this.traffic;
+    if (t === null || role === null) return this;
+    if (role === 'preview') return t.preview.upstreams.length > 0 ? t.preview : null;
+    const first = role === 'canary' ? t.canary : t.stable;
+    if (first.upstreams.length > 0) return first;
+    const other = role === 'canary' ? t.stable : t.canary;
+    return other.upstreams.length > 0 ? other : null;
+  }
+
+  /** Like `pick`, within the group serving `role` (used by retries). */
+  pickFor(role: UpstreamRole | null, exclude: readonly Upstream[] | null): Upstream | null {
+    if (this.traffic === null) return this.pick(exclude);
+    return this.groupFor(role ?? 'stable')?.pick(exclude) ?? null;
   }
 }

@@ -1,4 +1,13 @@
+import { compilePattern } from '../config/pattern.ts';
 import type { RouteTable } from './protocol.ts';
+
+const ROLES = ['stable', 'canary', 'preview'];
+const STICKY_SOURCES = ['header', 'cookie', 'query'];
+const MATCH_KEYS = ['header', 'cookie', 'query', 'userIn', 'userAgent'];
+const TRAFFIC_KEYS = ['canaryWeight', 'stickyBy', 'rules', 'preview', 'mirror'];
+const MIRROR_KEYS = ['percent', 'methods', 'pathPrefix', 'maxBodyBytes'];
+/** RFC 9110 token (header and cookie names, methods). */
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Checks an untrusted value (a PUT /routes body or the persisted file) against `RouteTable`. */
 export function validateRouteTable(value: unknown): { table: RouteTable; errors: [] } | { errors: string[] } {
@@ -68,10 +77,155 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
         }
         instanceAddress.set(u.instance, u.address);
       }
+      if (u.role !== undefined && !ROLES.includes(u.role as string)) {
+        errors.push(`${uat}.role must be "stable", "canary" or "preview" (got ${JSON.stringify(u.role)})`);
+      }
     });
+    if (s.traffic !== undefined) validateTraffic(s.traffic, `${label}.traffic`, errors);
   });
   if (errors.length > 0) return { errors };
   return { table: value as unknown as RouteTable, errors: [] };
+}
+
+/**
+ * Checks a `RouteTraffic` and compiles its patterns (with the same checks the config loader applies), so
+ * a table whose patterns do not compile is rejected before any worker sees it.
+ */
+export function validateTraffic(t: unknown, at: string, errors: string[]): void {
+  if (!isObject(t)) {
+    errors.push(`${at} must be an object`);
+    return;
+  }
+  unknownKeys(t, TRAFFIC_KEYS, at, errors);
+  if (!isPercent(t.canaryWeight)) errors.push(`${at}.canaryWeight must be a number from 0 to 100`);
+  let sticky = false;
+  if (t.stickyBy !== undefined) {
+    const s = t.stickyBy;
+    if (!isObject(s)) errors.push(`${at}.stickyBy must be an object {"source":...,"name":...}`);
+    else {
+      if (!STICKY_SOURCES.includes(s.source as string)) {
+        errors.push(`${at}.stickyBy.source must be "header", "cookie" or "query"`);
+      }
+      if (typeof s.name !== 'string' || s.name === '')
+        errors.push(`${at}.stickyBy.name must be a non-empty string`);
+      else if (s.source !== 'query' && !TOKEN_RE.test(s.name)) {
+        errors.push(`${at}.stickyBy.name ${JSON.stringify(s.name)} is not a valid ${String(s.source)} name`);
+      }
+      sticky = true;
+    }
+  }
+  if (!Array.isArray(t.rules)) errors.push(`${at}.rules must be an array`);
+  else {
+    t.rules.forEach((r: unknown, i: number) => {
+      const rat = `${at}.rules[${i}]`;
+      if (!isObject(r)) {
+        errors.push(`${rat} must be an object {"match":{...},"to":...}`);
+        return;
+      }
+      if (r.to !== 'stable' && r.to !== 'canary') errors.push(`${rat}.to must be "stable" or "canary"`);
+      validateMatch(r.match, `${rat}.match`, sticky, errors);
+    });
+  }
+  if (t.preview !== undefined) {
+    const p = t.preview;
+    if (!isObject(p)) errors.push(`${at}.preview must be an object {"header":...,"value":...}`);
+    else {
+      if (typeof p.header !== 'string' || !TOKEN_RE.test(p.header)) {
+        errors.push(`${at}.preview.header must be a header name`);
+      }
+      if (typeof p.value !== 'string') errors.push(`${at}.preview.value must be a string`);
+    }
+  }
+  if (t.mirror !== undefined) {
+    const m = t.mirror;
+    const mat = `${at}.mirror`;
+    if (!isObject(m)) {
+      errors.push(`${mat} must be an object`);
+      return;
+    }
+    unknownKeys(m, MIRROR_KEYS, mat, errors);
+    if (!isPercent(m.percent)) errors.push(`${mat}.percent must be a number from 0 to 100`);
+    if (!Number.isSafeInteger(m.maxBodyBytes) || (m.maxBodyBytes as number) < 0) {
+      errors.push(`${mat}.maxBodyBytes must be an integer >= 0`);
+    }
+    if (
+      m.methods !== undefined &&
+      (!Array.isArray(m.methods) || !m.methods.every((x) => typeof x === 'string' && TOKEN_RE.test(x)))
+    ) {
+      errors.push(`${mat}.methods must be an array of method names`);
+    }
+    if (m.pathPrefix !== undefined && (typeof m.pathPrefix !== 'string' || !m.pathPrefix.startsWith('/'))) {
+      errors.push(`${mat}.pathPrefix must be a string starting with "/"`);
+    }
+  }
+}
+
+function validateMatch(m: unknown, at: string, sticky: boolean, errors: string[]): void {
+  if (!isObject(m)) {
+    errors.push(`${at} must be an object`);
+    return;
+  }
+  unknownKeys(m, MATCH_KEYS, at, errors);
+  let conditions = 0;
+  for (const kind of ['header', 'cookie', 'query'] as const) {
+    const map = m[kind];
+    if (map === undefined) continue;
+    if (!isObject(map)) {
+      errors.push(`${at}.${kind} must be an object {NAME: {"exact"|"prefix"|"regex": ...}}`);
+      continue;
+    }
+    for (const [name, sm] of Object.entries(map)) {
+      const sat = `${at}.${kind}[${JSON.stringify(name)}]`;
+      conditions++;
+      if (name === '' || (kind !== 'query' && !TOKEN_RE.test(name))) {
+        errors.push(`${sat}: ${JSON.stringify(name)} is not a valid ${kind} name`);
+      }
+      const keys = isObject(sm) ? Object.keys(sm) : [];
+      if (keys.length !== 1 || !['exact', 'prefix', 'regex'].includes(keys[0])) {
+        errors.push(`${sat} must be {"exact":S}, {"prefix":S} or {"regex":S}`);
+        continue;
+      }
+      const value = (sm as Record<string, unknown>)[keys[0]];
+      if (typeof value !== 'string') {
+        errors.push(`${sat}.${keys[0]} must be a string`);
+        continue;
+      }
+      if (keys[0] === 'regex') checkPattern(value, `${sat}.regex`, errors);
+    }
+  }
+  if (m.userIn !== undefined) {
+    conditions++;
+    if (!Array.isArray(m.userIn) || m.userIn.length === 0 || !m.userIn.every((x) => typeof x === 'string')) {
+      errors.push(`${at}.userIn must be a non-empty array of strings`);
+    } else if (!sticky) errors.push(`${at}.userIn needs traffic.stickyBy (the key it is compared with)`);
+  }
+  if (m.userAgent !== undefined) {
+    conditions++;
+    if (typeof m.userAgent !== 'string')
+      errors.push(`${at}.userAgent must be a regular expression (a string)`);
+    else checkPattern(m.userAgent, `${at}.userAgent`, errors);
+  }
+  if (conditions === 0) errors.push(`${at} must have at least one condition`);
+}
+
+function checkPattern(src: string, at: string, errors: string[]): void {
+  const r = compilePattern(src);
+  if (!r.ok) errors.push(`${at}: ${r.message}`);
+}
+
+function unknownKeys(
+  o: Record<string, unknown>,
+  known: readonly string[],
+  at: string,
+  errors: string[],
+): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) errors.push(`${at}: unknown field ${JSON.stringify(k)}`);
+  }
+}
+
+function isPercent(v: unknown): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100;
 }
 
 /** `host:port` or `[v6]:port` -> parts; undefined when malformed. */

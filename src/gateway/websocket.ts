@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import type { Logger } from '../log/logger.ts';
+import type { UpstreamRole } from './protocol.ts';
 import type { Closable, ServiceState, Upstream } from './upstream.ts';
 
 const OPCODE_CLOSE = 8;
@@ -175,6 +176,8 @@ export class WsRelay implements Closable {
   readonly requestHead: Buffer;
   readonly clientHead: Buffer;
   readonly requestId: string;
+  /** The role the traffic policy chose (null without `traffic`); retries stay with it. */
+  readonly role: UpstreamRole | null;
   state: State = 'connecting';
   closingReason: string | null = null;
   #headBuf: Buffer | null = null;
@@ -194,8 +197,10 @@ export class WsRelay implements Closable {
     requestHead: Buffer,
     clientHead: Buffer,
     requestId: string,
+    role: UpstreamRole | null = null,
   ) {
     this.host = host;
+    this.role = role;
     this.service = service;
     this.upstream = upstream;
     this.client = client;
@@ -318,7 +323,7 @@ export class WsRelay implements Closable {
       return false;
     this.#tried.push(this.upstream);
     const service = this.host.currentService(this.service);
-    const next = service.pick(this.#tried);
+    const next = this.role === null ? service.pick(this.#tried) : service.pickFor(this.role, this.#tried);
     if (next === null) return false;
     this.#attempts++;
     this.service = service;

@@ -56,6 +56,9 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
     case 'inflight':
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
+    case 'stats':
+      send({ type: 'stats', id: msg.id, services: gateway?.stats.report() ?? {} });
+      return;
     case 'shutdown':
       void shutdown('master asked');
       return;
