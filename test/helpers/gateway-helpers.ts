@@ -2,7 +2,13 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
-import type { GatewaySettings, RouteService, RouteTable, RouteUpstream } from '../../src/gateway/protocol.ts';
+import type {
+  GatewaySettings,
+  RouteService,
+  RouteTable,
+  RouteUpstream,
+  UpstreamRole,
+} from '../../src/gateway/protocol.ts';
 import { Gateway } from '../../src/gateway/proxy.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 
@@ -28,6 +34,16 @@ export function gatewaySettings(overrides: Partial<GatewaySettings> = {}): Gatew
 
 export function upstream(instance: string, port: number): RouteUpstream {
   return { instance, revision: 1, version: 'v1', address: `127.0.0.1:${port}` };
+}
+
+/** An upstream with a role and revision (canary / blue-green tables). */
+export function roleUpstream(
+  instance: string,
+  port: number,
+  role: UpstreamRole,
+  revision: number,
+): RouteUpstream {
+  return { instance, revision, version: `v${revision}`, address: `127.0.0.1:${port}`, role };
 }
 
 export function service(
