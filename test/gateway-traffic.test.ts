@@ -537,3 +537,20 @@ test('master: GET /stats sums the workers; a bad pattern is a 400 naming its pat
   assert.equal(web.revisions['2'].requests, 40);
   assert.equal(web.revisions['2'].status['2xx'], 40);
 });
+
+test('a running mirror request keeps its retired canary instance counted until it ends', T, async (t) => {
+  const held: http.ServerResponse[] = [];
+  const { port, gw, stable } = await mirrorSetup(t, { percent: 100, maxBodyBytes: 0 }, (_req, res) => {
+    held.push(res);
+  });
+  assert.equal((await request(port, '/x')).body, 'stable GET ');
+  await waitFor(() => held.length === 1, 5000, 'the mirror copy');
+  // The canary leaves the table (promotion/abort): it is retired but still busy with the mirror.
+  gw.applyTable(table(2, service('web', [roleUpstream('s1', stable.port, 'stable', 1)])));
+  assert.deepEqual(gw.inflight(), { s1: 0, c1: 1 });
+  assert.equal(gw.retired.size, 1);
+  held[0].end('late');
+  await waitFor(() => gw.retired.size === 0, 5000, 'the retired canary to be released');
+  assert.deepEqual(gw.inflight(), { s1: 0 });
+  assert.deepEqual(gw.stats.report().web.revisions['2'].mirror.status['2xx'], 1);
+});

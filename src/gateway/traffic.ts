@@ -52,7 +52,6 @@ export function bucketOf(key: string): number {
 class Inputs {
   readonly headers: RequestHeaders;
   readonly target: string;
-  #cookies: Map<string, string> | null = null;
   #query: URLSearchParams | null = null;
 
   constructor(headers: RequestHeaders, target: string) {
@@ -65,8 +64,9 @@ class Inputs {
   }
 
   cookie(name: string): string | undefined {
-    if (this.#cookies === null) this.#cookies = parseCookies(this.headers.cookie);
-    return this.#cookies.get(name);
+    const header = this.headers.cookie;
+    if (header === undefined) return undefined;
+    return findCookie(typeof header === 'string' ? header : header.join('; '), name);
   }
 
   query(name: string): string | undefined {
@@ -84,23 +84,34 @@ export function headerValue(headers: RequestHeaders, lowerName: string): string 
   return typeof v === 'string' ? v : v.join(', ');
 }
 
-/** `a=1; b="x"` -> name -> value (first occurrence wins, surrounding quotes removed, no decoding). */
-export function parseCookies(header: string | string[] | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  if (header === undefined) return out;
-  const text = typeof header === 'string' ? header : header.join('; ');
-  for (const part of text.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq === -1) continue;
-    const name = part.slice(0, eq).trim();
-    if (name === '' || out.has(name)) continue;
-    let value = part.slice(eq + 1).trim();
-    if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) {
-      value = value.slice(1, -1);
+/** The value of cookie `name` in a Cookie header (first occurrence wins, surrounding quotes removed, no decoding), without parsing the rest. */
+export function findCookie(header: string, name: string): string | undefined {
+  let pos = 0;
+  const len = header.length;
+  while (pos < len) {
+    let end = header.indexOf(';', pos);
+    if (end === -1) end = len;
+    const eq = header.indexOf('=', pos);
+    if (eq !== -1 && eq < end) {
+      let a = pos;
+      let b = eq;
+      while (a < b && isSpace(header.charCodeAt(a))) a++;
+      while (b > a && isSpace(header.charCodeAt(b - 1))) b--;
+      if (b - a === name.length && header.startsWith(name, a)) {
+        let value = header.slice(eq + 1, end).trim();
+        if (value.length >= 2 && value.charCodeAt(0) === 34 && value.charCodeAt(value.length - 1) === 34) {
+          value = value.slice(1, -1);
+        }
+        return value;
+      }
     }
-    out.set(name, value);
+    pos = end + 1;
   }
-  return out;
+  return undefined;
+}
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 9;
 }
 
 type Condition = (inp: Inputs) => boolean;
