@@ -44,6 +44,13 @@ export interface RouteUpstream {
  *  4. `mirror`: a request served by stable is, with probability percent / 100 (and matching the
  *     optional method / path filters, body <= maxBodyBytes), also sent to a canary upstream; that
  *     response is discarded and only recorded in the gateway's stats.
+ *
+ * Matching details (gateway): header names are case-insensitive; repeated headers are joined with ", ";
+ * cookie values are compared as sent (surrounding quotes removed, no URL decoding); query values are
+ * URL-decoded (first occurrence); an absent header/cookie/parameter never matches; an empty sticky key
+ * counts as absent. Mirror `methods` are case-insensitive; `pathPrefix` is segment-aware like a route's.
+ * The copy carries the original headers (X-Request-Id included) plus `X-Cutover-Mirror: 1`; clients
+ * cannot send that header themselves (the gateway strips it).
  */
 export interface RouteTraffic {
   /** 0..100 (fractions allowed). */
