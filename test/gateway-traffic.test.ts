@@ -243,6 +243,7 @@ async function mirrorSetup(
   t: TestContext,
   mirror: NonNullable<RouteTraffic['mirror']>,
   canaryHandler?: Parameters<typeof startUpstream>[2],
+  settings: Parameters<typeof startGateway>[2] = {},
 ): Promise<MirrorSetup> {
   const stable = await startUpstream(t, 'stable', (_req, res, rec) =>
     res.end(`stable ${rec.method} ${rec.body}`),
@@ -256,6 +257,7 @@ async function mirrorSetup(
   const { gw, port } = await startGateway(
     t,
     table(1, service('web', ups, { traffic: { canaryWeight: 0, rules: [], mirror } })),
+    settings,
   );
   return { stable, canary, port, gw };
 }
@@ -553,4 +555,17 @@ test('a running mirror request keeps its retired canary instance counted until i
   await waitFor(() => gw.retired.size === 0, 5000, 'the retired canary to be released');
   assert.deepEqual(gw.inflight(), { s1: 0 });
   assert.deepEqual(gw.stats.report().web.revisions['2'].mirror.status['2xx'], 1);
+});
+
+test('mirror requests that get no response end at upstreamTimeoutMs and count as errors', T, async (t) => {
+  const { port, gw } = await mirrorSetup(t, { percent: 100, maxBodyBytes: 0 }, () => {}, {
+    upstreamTimeoutMs: 300,
+  });
+  for (let i = 0; i < 5; i++) assert.equal((await request(port, `/t${i}`)).body, 'stable GET ');
+  assert.equal(gw.inflight().c1, 5);
+  await waitFor(() => gw.mirrorsInFlight === 0, 5000, 'mirror timeouts');
+  const m = gw.stats.report().web.revisions['2'].mirror;
+  assert.equal(m.sent, 5);
+  assert.equal(m.errors, 5);
+  assert.equal(gw.inflight().c1, 0);
 });
