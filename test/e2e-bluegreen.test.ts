@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Cluster } from './helpers/cluster.ts';
-import { startLoad } from './helpers/load.ts';
 
 function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
   const c = new Cluster();
@@ -19,7 +18,7 @@ describe('blue-green release end to end', { timeout: 120_000 }, () => {
     // Given the blue side (v1) under steady load
     const c = cluster(t);
     await c.up({ replicas: 2, strategy: BLUE_GREEN });
-    const load = startLoad(c.gatewayPort, { concurrency: 6 });
+    const load = c.startLoad({ concurrency: 6 });
     const blue = (await c.status()).instances.map((i) => `${i.id}:${i.version}`).sort();
 
     // When v2 is deployed, the green side starts beside it and waits for promote
@@ -76,7 +75,7 @@ describe('blue-green release end to end', { timeout: 120_000 }, () => {
   test('abort before promotion tears green down; blue never noticed', async (t) => {
     const c = cluster(t);
     await c.up({ replicas: 2, strategy: BLUE_GREEN });
-    const load = startLoad(c.gatewayPort, { concurrency: 4 });
+    const load = c.startLoad({ concurrency: 4 });
     await c.cli(['deploy', 'web', '--version', 'v2']);
     await c.waitFor(async () => (await c.status()).phase === 'Paused', 20_000, 'preview ready');
     const a = await c.cli(['abort', 'web']);

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Cluster } from './helpers/cluster.ts';
-import { startLoad } from './helpers/load.ts';
 
 function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
   const c = new Cluster();
@@ -71,7 +70,7 @@ describe('canary release end to end', { timeout: 150_000 }, () => {
     // Given v1 with a canary strategy and gray rules, under steady load from many users
     const c = cluster(t);
     await c.up({ replicas: 2, strategy: CANARY, traffic: TRAFFIC });
-    const load = startLoad(c.gatewayPort, {
+    const load = c.startLoad({
       concurrency: 4,
       pauseMs: 5,
       headers: (n) => ({ 'x-user-id': `load-${n % 500}` }),
@@ -158,7 +157,7 @@ describe('canary release end to end', { timeout: 150_000 }, () => {
   test('abort mid-canary under load: all traffic back on stable at once, 0 failed', async (t) => {
     const c = cluster(t);
     await c.up({ replicas: 2, strategy: CANARY, traffic: `{ stickyBy: "header:X-User-Id" }` });
-    const load = startLoad(c.gatewayPort, { concurrency: 4, headers: (n) => ({ 'x-user-id': `u-${n}` }) });
+    const load = c.startLoad({ concurrency: 4, headers: (n) => ({ 'x-user-id': `u-${n}` }) });
     await c.cli(['deploy', 'web', '--version', 'v2']);
     await c.waitFor(async () => (await c.status()).weights?.canary === 10, 20_000, 'weight 10');
     const a = await c.cli(['abort', 'web']);
@@ -190,6 +189,13 @@ describe('canary release end to end', { timeout: 150_000 }, () => {
     await c.cli(['deploy', 'web', '--version', 'v2']);
     await c.waitFor(async () => (await c.status()).phase === 'Paused', 20_000, 'mirror step applied');
     assert.deepEqual((await c.status()).mirror, { percent: 50 });
+    await c.waitFor(
+      async () =>
+        (await c.gatewayAdmin<{ services: Array<{ traffic?: { mirror?: unknown } }> }>('/routes')).services[0]
+          .traffic?.mirror !== undefined,
+      5_000,
+      'gateway has the mirror route',
+    );
     const got = await sample(c, users(600, 'm'));
     assert.equal(share(got, 'v1'), 1, 'every client response comes from stable');
     const stats = await c.gatewayStats();

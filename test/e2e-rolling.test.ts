@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Cluster, markedPids } from './helpers/cluster.ts';
-import { startLoad } from './helpers/load.ts';
 
 /** Every test gets its own `cutover up` and kills whatever is left when it ends. */
 function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
@@ -19,7 +18,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
     // Given 4 instances of v1 serving steady load through the gateway
     const c = cluster(t);
     await c.up({ replicas: 4 });
-    const load = startLoad(c.gatewayPort, { concurrency: 8 });
+    const load = c.startLoad({ concurrency: 8 });
     await new Promise((r) => setTimeout(r, 500));
 
     // When v2 is deployed with --wait
@@ -57,7 +56,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
     // Given v1 under load
     const c = cluster(t);
     await c.up({ replicas: 2 });
-    const load = startLoad(c.gatewayPort, { concurrency: 4 });
+    const load = c.startLoad({ concurrency: 4 });
 
     // When v3 (crashes at start-up) is deployed
     const r = await c.cli(['deploy', 'web', '--version', 'v3', '--wait']);
@@ -163,7 +162,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
     process.kill(upPid, 'SIGKILL');
     await c.upExit;
     // Then traffic still flows through the gateway to the running instances, without failures
-    const load = startLoad(c.gatewayPort, { concurrency: 4 });
+    const load = c.startLoad({ concurrency: 4 });
     await new Promise((r) => setTimeout(r, 1500));
     const report = await load.stop();
     assert.equal(report.failed, 0, report.failures.join(' | '));

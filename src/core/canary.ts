@@ -133,6 +133,12 @@ export function reconcileCanary(
       r = advance(r, now, steps, spec.name, events);
       continue;
     }
+    // Mirroring into a canary that is not ready would only count skipped copies.
+    const want = canaryReplicas(strategy, R, r.canaryWeight ?? 0);
+    if (step.mirror.percent > 0 && ready < want) {
+      waitingFor = `mirror ${step.mirror.percent}%: ${ready}/${want} canary instances ready`;
+      break;
+    }
     r = advance(
       { ...r, mirror: step.mirror.percent > 0 ? step.mirror : undefined },
       now,

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/runtime/ports.ts';
+import { startLoad } from './load.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'cutover.mjs');
@@ -193,7 +194,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
             res.on('data', (c) => (body += c));
             res.on('end', () => {
               try {
-                resolve(JSON.parse(body) as GatewayStatsLike);
+                resolve(JSON.parse(body) as T);
               } catch (err) {
                 reject(err);
               }
@@ -253,8 +254,18 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
     return this.upExit ?? null;
   }
 
+  private readonly loads: Array<{ stop: () => Promise<unknown> }> = [];
+
+  /** Steady load through this cluster's gateway; stopped by destroy() if a test fails first. */
+  startLoad(opts: Parameters<typeof startLoad>[1] = {}): ReturnType<typeof startLoad> {
+    const l = startLoad(this.gatewayPort, opts);
+    this.loads.push(l);
+    return l;
+  }
+
   /** Kills every process this cluster started (by marker) and removes the temp dir. */
   destroy(): void {
+    for (const l of this.loads) void l.stop();
     for (let round = 0; round < 3; round++) {
       const pids = markedPids(this.id);
       if (pids.length === 0) break;
