@@ -185,22 +185,24 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
 
   /** The gateway's traffic counters (admin API on its Unix socket). */
   gatewayStats(): Promise<GatewayStatsLike> {
+    return this.gatewayAdmin<GatewayStatsLike>('/stats');
+  }
+
+  /** GET on the gateway's admin API. */
+  gatewayAdmin<T>(p: string): Promise<T> {
     return new Promise((resolve, reject) => {
       http
-        .get(
-          { socketPath: path.join(this.dir, 'data', 'gateway.sock'), path: '/stats', agent: false },
-          (res) => {
-            let body = '';
-            res.on('data', (c) => (body += c));
-            res.on('end', () => {
-              try {
-                resolve(JSON.parse(body) as T);
-              } catch (err) {
-                reject(err);
-              }
-            });
-          },
-        )
+        .get({ socketPath: path.join(this.dir, 'data', 'gateway.sock'), path: p, agent: false }, (res) => {
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => {
+            try {
+              resolve(JSON.parse(body) as T);
+            } catch (err) {
+              reject(err);
+            }
+          });
+        })
         .on('error', reject);
     });
   }
