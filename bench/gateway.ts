@@ -248,6 +248,9 @@ const fmtMs = (n: number | null | undefined): string =>
   n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
 const fmtCpu = (c: Cpu | undefined): string =>
   c === undefined ? '-' : `${c.target}/${c.upstream ?? '-'}/${c.generator}/${c.other ?? '-'}`;
+/** Requests per second per core of CPU the target used: robust to foreign load stealing CPU. */
+const perCore = (w: { rps: number; cpu: Cpu } | undefined): number | null =>
+  w && w.cpu.target > 0 ? (w.rps * 100) / w.cpu.target : null;
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 const round = (n: number | null, digits = 3): number | null =>
   n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
@@ -469,6 +472,9 @@ async function main(): Promise<number> {
     const cutPeak = cut?.peak?.rps ?? null;
     const cutAdded = cut?.fixed?.addedP99Ms ?? null;
     const rpsRatio = cutPeak !== null && nginxPeak ? cutPeak / nginxPeak : null;
+    const cutPerCore = perCore(cut?.peak);
+    const nginxPerCore = perCore(byName('nginx')?.peak);
+    const perCoreRatio = cutPerCore !== null && nginxPerCore ? cutPerCore / nginxPerCore : null;
     const verdicts: Verdict[] = [
       {
         name: 'throughput',
@@ -478,7 +484,8 @@ async function main(): Promise<number> {
         detail:
           rpsRatio === null
             ? 'not measured (cutover or nginx missing)'
-            : `${fmtInt(cutPeak)} vs ${fmtInt(nginxPeak)} req/s = ${rpsRatio.toFixed(2)} x nginx`,
+            : `${fmtInt(cutPeak)} vs ${fmtInt(nginxPeak)} req/s = ${rpsRatio.toFixed(2)} x nginx` +
+              (perCoreRatio === null ? '' : ` (per core of CPU used: ${perCoreRatio.toFixed(2)} x)`),
       },
       {
         name: 'added-latency',
@@ -522,6 +529,8 @@ async function main(): Promise<number> {
       'cpu% t/u/g/o = CPU used during the run, in % of one core: target process group / upstream / ' +
         'load generator / other processes on the machine (for direct the target is the upstream). ' +
         'Target + upstream + generator want more than the 2 cores, so every peak run is CPU-bound by design.',
+      'rps/core = peak rps / CPU cores the target used: the cost per request, less sensitive to foreign ' +
+        'load than raw rps.',
       'hey reports latencies with 0.1 ms resolution; added p99 is target p99 - direct p99 at the same fixed rate.',
       'Logging is off everywhere: nginx access_log off, HAProxy without log, cutover with CUTOVER_LOG_LEVEL=warn.',
     );
@@ -547,6 +556,7 @@ async function main(): Promise<number> {
         'p99 ms',
         'errors',
         'cpu% t/u/g/o',
+        'rps/core',
         `@rate rps`,
         'p50 ms',
         'p99 ms',
@@ -564,6 +574,7 @@ async function main(): Promise<number> {
         fmtMs(r.peak?.p99Ms),
         r.peak ? String(sum(r.peakRounds.map((x) => x.errors))) : '-',
         fmtCpu(r.peak?.cpu),
+        fmtInt(perCore(r.peak)),
         fmtInt(r.fixed?.rps),
         fmtMs(r.fixed?.p50Ms),
         fmtMs(r.fixed?.p99Ms),
@@ -622,6 +633,7 @@ async function main(): Promise<number> {
               non2xx: r.peak.non2xx,
               socketErrors: r.peak.socketErrors,
               cpuPercent: r.peak.cpu,
+              rpsPerTargetCore: round(perCore(r.peak), 0),
               rounds: r.peakRounds.map((x) => ({
                 rps: round(x.rps, 1),
                 p99Ms: round(x.p99Ms),
