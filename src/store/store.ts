@@ -11,6 +11,14 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_service ON events (service, id);
    CREATE TABLE instances (id TEXT PRIMARY KEY, service TEXT NOT NULL, revision INTEGER NOT NULL,
      pid INTEGER, port INTEGER NOT NULL, created_at INTEGER NOT NULL);`,
+  // 2: API tokens (hashed) and the hash-chained audit trail (src/auth, src/audit).
+  `CREATE TABLE tokens (name TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL,
+     services TEXT NOT NULL, created_at INTEGER NOT NULL, last_used_at INTEGER);
+   CREATE TABLE audit (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, actor TEXT NOT NULL, role TEXT,
+     action TEXT NOT NULL, service TEXT, revision INTEGER, params TEXT NOT NULL, source TEXT NOT NULL,
+     status INTEGER NOT NULL, code TEXT, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+   CREATE INDEX audit_service ON audit (service, seq);
+   CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
 ];
 
 /** A stored event, as `cutover events` / `history` show it. */
