@@ -42,11 +42,14 @@ Global options:
 
 Exit codes: 0 ok, 1 the operation failed (rollout failed/rolled back, refused),
             2 bad usage or invalid config, 3 controller unreachable.`,
-  up: `Usage: cutover up [-c FILE]
+  up: `Usage: cutover up [-c FILE] [--keep-running]
 
 Runs the gateway, the process supervisor and the controller in the foreground.
 SIGINT/SIGTERM: the gateway stops accepting and finishes in-flight requests, then every
 instance is stopped (SIGTERM, SIGKILL after stopTimeout). Nothing is left running.
+--keep-running: on SIGINT/SIGTERM only the controller exits; the gateway keeps serving and
+the instances keep running, and the next \`cutover up\` adopts them (upgrades of Cutover,
+systemd restarts). The same happens after a crash of the controller.
 Logs are JSON lines on stderr.`,
   deploy: `Usage: cutover deploy SERVICE --version V [--set run.env.KEY=VALUE ...] [--wait] [--timeout 10m]
 
@@ -206,7 +209,7 @@ async function waitFor(
 }
 
 async function cmdUp(argv: string[]): Promise<number> {
-  const { values } = parse('up', argv, {});
+  const { values } = parse('up', argv, { 'keep-running': { type: 'boolean' } });
   if (values.help) return help('up');
   const file = values.config ?? 'cutover.yaml';
   const r = loadConfigFile(file);
@@ -216,7 +219,7 @@ async function cmdUp(argv: string[]): Promise<number> {
   }
   const { startUp } = await import('../controller/up.ts');
   const log = createLogger();
-  const running = await startUp(r.config, log);
+  const running = await startUp(r.config, log, { keepRunning: values['keep-running'] === true });
   return new Promise((resolve) => {
     const onSignal = (sig: string) => {
       log.info('signal received', { signal: sig });

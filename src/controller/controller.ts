@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
-import type { Action, CoreEvent, ObservedInstance, ServiceState } from '../core/model.ts';
-import { findRevision } from '../core/model.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
+import type { Action, CoreEvent, ObservedInstance, Revision, ServiceState } from '../core/model.ts';
+import { findRevision } from '../core/model.ts';
 import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Supervisor } from '../runtime/supervisor.ts';
-import type { InstanceStatus } from '../runtime/types.ts';
+import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
+import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/store.ts';
 import type { GatewayClient } from './gateway-client.ts';
 import { buildRoutes, routesKey } from './routes.ts';
@@ -29,6 +29,8 @@ export class Controller {
   /** Instances out of the routing table on their way to being stopped. */
   private readonly leaving = new Set<string>();
   private readonly drains = new Map<string, Promise<void>>();
+  /** Last pid written to the store per instance (re-written after a crash restart). */
+  private readonly recorded = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
@@ -53,26 +55,76 @@ export class Controller {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Loads state (or creates revision 1 of each service) and starts the reconcile loop. */
-  start(): void {
+  /**
+   * Loads state (or creates revision 1 of each service), re-adopts the instances an earlier
+   * controller left running (probed, not assumed healthy), publishes routes, then starts the
+   * reconcile loop. A rollout in progress resumes where it was.
+   */
+  async start(): Promise<void> {
     const stored = this.store.loadServices();
-    const fresh: ServiceState[] = [];
+    const changed: ServiceState[] = [];
     const events: CoreEvent[] = [];
+    const now = this.now();
     for (const svc of this.services()) {
       let s = stored.get(svc.name);
       if (!s) {
-        s = initialServiceState(svc.name, svc.version, svc.run, this.now());
-        fresh.push(s);
+        s = initialServiceState(svc.name, svc.version, svc.run, now);
+        changed.push(s);
         events.push({ service: svc.name, type: 'RolloutStarted', revision: 1, message: 'first revision' });
       } else if (s.rollout) {
-        this.log.info('resuming rollout', { service: svc.name, revision: s.rollout.to });
+        // Time the controller was down is not the new revision's fault.
+        s = { ...s, rollout: { ...s.rollout, lastProgressAt: now } };
+        changed.push(s);
+        this.log.info('resuming rollout', { service: svc.name, revision: s.rollout?.to });
       }
       this.states.set(svc.name, s);
     }
-    this.store.commit(fresh, events, this.now());
-    this.supervisor.on('change', () => this.kick());
+    this.store.commit(changed, events, now);
+    await this.adoptInstances();
+    await this.syncRoutes(true).catch(() => {});
+    this.supervisor.on('change', (st) => {
+      const rec = this.recorded.get(st.id);
+      if (st.pid !== undefined && rec !== st.pid) {
+        this.recorded.set(st.id, st.pid);
+        this.store.putInstance({
+          id: st.id,
+          service: st.service,
+          revision: st.revision,
+          pid: st.pid,
+          port: st.port,
+          createdAt: st.createdAt,
+        });
+      }
+      this.kick();
+    });
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
     this.kick();
+  }
+
+  /** Instances recorded by an earlier run: adopted when alive and still known, else cleaned up. */
+  private async adoptInstances(): Promise<void> {
+    await Promise.all(
+      this.store.instances().map(async (rec) => {
+        const svc = this.service(rec.service);
+        const state = this.states.get(rec.service);
+        const revision = state && findRevision(state, rec.revision);
+        let adopted = false;
+        if (svc && revision && rec.pid) {
+          const st = await this.supervisor.adopt(this.instanceSpec(svc, revision, rec.id), {
+            pid: rec.pid,
+            port: rec.port,
+            createdAt: rec.createdAt,
+          });
+          adopted = st !== undefined;
+          if (st?.pid) this.recorded.set(rec.id, st.pid);
+        }
+        if (!adopted) {
+          if (rec.pid) killProcessGroupsSync([rec.pid]);
+          this.store.deleteInstance(rec.id);
+          this.log.info('forgot instance of an earlier run', { service: rec.service, instance: rec.id });
+        }
+      }),
+    );
   }
 
   services(): ServiceConfig[] {
@@ -163,31 +215,36 @@ export class Controller {
     }
   }
 
+  private instanceSpec(svc: ServiceConfig, revision: Revision, id: string): InstanceSpec {
+    const run = substituteRun(revision.run, {
+      VERSION: revision.version,
+      SERVICE: svc.name,
+      REVISION: String(revision.number),
+    });
+    return {
+      id,
+      service: svc.name,
+      revision: revision.number,
+      version: revision.version,
+      run,
+      readiness: svc.readiness,
+      liveness: svc.liveness,
+      logFile: path.join(this.config.control.dataDir, 'logs', svc.name, `${id}.log`),
+      logMaxBytes: svc.logMaxBytes,
+      restartBackoffMs: svc.restartBackoffMs,
+      restartBackoffMaxMs: svc.restartBackoffMaxMs,
+      stopTimeoutMs: svc.stopTimeoutMs,
+    };
+  }
+
   private startInstance(service: string, revisionNumber: number): void {
     const svc = this.service(service);
     const state = this.states.get(service);
     const revision = state && findRevision(state, revisionNumber);
     if (!svc || !revision) return;
     const id = `${service}-${revisionNumber}-${randomBytes(3).toString('hex')}`;
-    const run = substituteRun(revision.run, {
-      VERSION: revision.version,
-      SERVICE: service,
-      REVISION: String(revisionNumber),
-    });
-    const status = this.supervisor.start({
-      id,
-      service,
-      revision: revisionNumber,
-      version: revision.version,
-      run,
-      readiness: svc.readiness,
-      liveness: svc.liveness,
-      logFile: path.join(this.config.control.dataDir, 'logs', service, `${id}.log`),
-      logMaxBytes: svc.logMaxBytes,
-      restartBackoffMs: svc.restartBackoffMs,
-      restartBackoffMaxMs: svc.restartBackoffMaxMs,
-      stopTimeoutMs: svc.stopTimeoutMs,
-    });
+    const status = this.supervisor.start(this.instanceSpec(svc, revision, id));
+    if (status.pid) this.recorded.set(id, status.pid);
     this.store.putInstance({
       id,
       service,
@@ -225,6 +282,7 @@ export class Controller {
     if (inflight > 0) log.warn('drain timeout; stopping with requests in flight', { inflight });
     await this.supervisor.stop(id, svc.stopTimeoutMs);
     this.store.deleteInstance(id);
+    this.recorded.delete(id);
     this.leaving.delete(id);
     log.info('instance stopped');
     this.kick();
@@ -251,7 +309,10 @@ export class Controller {
   }
 
   /** Runs a pure command against a service's state; persists and applies it when accepted. */
-  run(service: string, fn: (svc: ServiceConfig, s: ServiceState, now: number) => CommandResult): CommandResult {
+  run(
+    service: string,
+    fn: (svc: ServiceConfig, s: ServiceState, now: number) => CommandResult,
+  ): CommandResult {
     return this.command(service, (svc, s) => fn(svc, s, this.now()));
   }
 
@@ -284,9 +345,14 @@ export class Controller {
    * Stops the loop and every instance. Called after the gateway stopped accepting and finished its
    * in-flight requests, so instances are simply stopped (SIGTERM, then SIGKILL after stopTimeout).
    */
-  async shutdown(): Promise<void> {
+  async shutdown(keepRunning = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    if (keepRunning) {
+      // The data plane stays up; the next `cutover up` adopts these instances.
+      this.supervisor.detach();
+      return;
+    }
     await Promise.allSettled([...this.drains.values()]);
     await Promise.allSettled(
       this.supervisor.list().map(async (i) => {

@@ -13,6 +13,22 @@ const GATEWAY_START_TIMEOUT_MS = 15_000;
 /** How long a stopping gateway may take to finish in-flight requests. */
 export const GATEWAY_SHUTDOWN_TIMEOUT_MS = 30_000;
 
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {}
+}
+
 /** The gateway settings derived from the config. */
 export function gatewaySettings(config: CutoverConfig): GatewaySettings {
   const g = config.gateway;
@@ -59,8 +75,48 @@ export class GatewayProcess {
     this.log = log;
   }
 
+  /** Pid of a gateway left running by an earlier controller that we attached to. */
+  private attachedPid?: number;
+  private monitor?: NodeJS.Timeout;
+
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.child?.pid ?? this.attachedPid;
+  }
+
+  /**
+   * Uses the gateway an earlier controller left running (it kept serving meanwhile) when it
+   * answers; otherwise kills what is left of it and starts a new one.
+   */
+  async ensure(previousPid: number | undefined): Promise<'attached' | 'started'> {
+    if (previousPid && pidAlive(previousPid) && (await this.client.healthy())) {
+      this.attachedPid = previousPid;
+      this.log.info('attached to running gateway', { pid: previousPid });
+      let failures = 0;
+      this.monitor = setInterval(async () => {
+        if (this.stopping || this.child) return;
+        failures = (await this.client.healthy()) ? 0 : failures + 1;
+        if (failures < 3) return;
+        clearInterval(this.monitor);
+        this.log.error('attached gateway stopped answering; starting a new one', { pid: this.attachedPid });
+        killGroup(this.attachedPid);
+        this.attachedPid = undefined;
+        this.start()
+          .then(() => this.onRestart?.())
+          .catch((err: unknown) => this.log.error('gateway restart failed', { err }));
+      }, 1000);
+      return 'attached';
+    }
+    if (previousPid) killGroup(previousPid);
+    await this.start();
+    return 'started';
+  }
+
+  /** Stops watching without stopping the gateway (`cutover up --keep-running`). */
+  detach(): void {
+    this.stopping = true;
+    clearInterval(this.monitor);
+    this.child?.removeAllListeners('exit');
+    this.child?.unref();
   }
 
   async start(): Promise<void> {
@@ -96,6 +152,17 @@ export class GatewayProcess {
   /** SIGTERM: the gateway stops accepting, finishes in-flight requests and exits. */
   async stop(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.monitor);
+    if (this.attachedPid) {
+      const pid = this.attachedPid;
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {}
+      const deadline = Date.now() + GATEWAY_SHUTDOWN_TIMEOUT_MS + 5_000;
+      while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      killGroup(pid);
+      return;
+    }
     const child = this.child;
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>((r) => child.once('exit', () => r()));

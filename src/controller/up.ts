@@ -15,34 +15,17 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-function killGroup(pid: number | undefined, log: Logger, what: string): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-    log.warn(`killed a leftover ${what} from an earlier run`, { pid });
-  } catch {}
-}
-
-/**
- * Processes left by a controller that died without cleaning up. Until instances can be
- * re-adopted on restart, they are stopped so the new run starts from a clean slate.
- */
-function cleanupLeftovers(config: CutoverConfig, store: Store, log: Logger): void {
-  const pidFile = path.join(config.control.dataDir, 'gateway.pid');
-  if (existsSync(pidFile)) killGroup(Number(readFileSync(pidFile, 'utf8')), log, 'gateway');
-  for (const i of store.instances()) {
-    killGroup(i.pid, log, 'instance');
-    store.deleteInstance(i.id);
-  }
-}
-
 /** Starts gateway, supervisor, controller and control API for a validated config. */
-export async function startUp(config: CutoverConfig, log: Logger): Promise<Running> {
+export async function startUp(
+  config: CutoverConfig,
+  log: Logger,
+  opts: { keepRunning?: boolean } = {},
+): Promise<Running> {
   const store = new Store(config.control.dataDir);
-  cleanupLeftovers(config, store, log);
-  const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
-  await gateway.start();
   const pidFile = path.join(config.control.dataDir, 'gateway.pid');
+  const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
+  const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined;
+  await gateway.ensure(previous);
   writeFileSync(pidFile, String(gateway.pid));
   const supervisor = new Supervisor({ log: log.child({ component: 'supervisor' }) });
   const controller = new Controller({ config, store, supervisor, gateway: gateway.client, log });
@@ -50,9 +33,7 @@ export async function startUp(config: CutoverConfig, log: Logger): Promise<Runni
     writeFileSync(pidFile, String(gateway.pid));
     controller.syncRoutes(true).catch(() => {});
   };
-  // The gateway may hold a table from an earlier run: replace it before anything else.
-  await controller.syncRoutes(true);
-  controller.start();
+  await controller.start();
   const api = createApiServer(controller, log.child({ component: 'api' }));
   const addr = await listen(api, config.control.listen.host, config.control.listen.port);
   log.info('cutover up', {
@@ -63,12 +44,18 @@ export async function startUp(config: CutoverConfig, log: Logger): Promise<Runni
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
-      log.info('shutting down: gateway finishes in-flight requests, then instances stop');
       api.close();
       api.closeAllConnections();
-      await gateway.stop();
-      await controller.shutdown();
-      rmSync(pidFile, { force: true });
+      if (opts.keepRunning) {
+        log.info('controller exits; gateway and instances keep running (--keep-running)');
+        gateway.detach();
+        await controller.shutdown(true);
+      } else {
+        log.info('shutting down: gateway finishes in-flight requests, then instances stop');
+        await gateway.stop();
+        await controller.shutdown();
+        rmSync(pidFile, { force: true });
+      }
       store.close();
       log.info('shut down');
     })();

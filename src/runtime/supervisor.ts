@@ -81,6 +81,9 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/** How often an adopted (not our child) process group is checked for exit. */
+const ADOPTED_POLL_MS = 250;
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -93,7 +96,8 @@ const SHELL_PRELUDE = "trap 'exit $?' TERM";
 
 /** One spawned process of an instance (an instance has a new one after each restart). */
 interface Proc {
-  child: ChildProcess;
+  /** Undefined for an adopted process (started by an earlier controller). */
+  child?: ChildProcess;
   pid: number;
   gen: number;
   alive: boolean;
@@ -125,6 +129,8 @@ interface Instance {
   restartTimer?: NodeJS.Timeout;
   stableTimer?: NodeJS.Timeout;
   logTimer?: NodeJS.Timeout;
+  /** Exit polling of an adopted process. */
+  pollTimer?: NodeJS.Timeout;
   rotating: boolean;
 }
 
@@ -163,6 +169,75 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     const taken = new Set([...this.instances.values()].map((i) => i.status.port));
     let port = freePortSync();
     for (let i = 0; i < 20 && taken.has(port); i++) port = freePortSync();
+    const inst = this.create(spec, port, this.now(), 0);
+    this.spawnProc(inst);
+    return this.snapshot(inst);
+  }
+
+  /**
+   * Takes over an instance a previous controller started (after a crash or `--keep-running`):
+   * no restart. It is ready only if a readiness probe succeeds now — never assumed — and from
+   * then on it is supervised like any other (its exit is noticed by polling its process group,
+   * since it is not our child). Resolves undefined when its process group is gone.
+   */
+  async adopt(
+    spec: InstanceSpec,
+    found: { pid: number; port: number; createdAt: number; restarts?: number },
+  ): Promise<InstanceStatus | undefined> {
+    if (this.instances.has(spec.id)) throw new Error(`instance ${spec.id} already exists`);
+    if (!processGroupAlive(found.pid)) return undefined;
+    const inst = this.create(spec, found.port, found.createdAt, found.restarts ?? 0);
+    const first = await probeHttp(found.port, spec.readiness.path, spec.readiness.timeoutMs);
+    const gen = ++inst.gen;
+    let resolveExited!: () => void;
+    const proc: Proc = {
+      pid: found.pid,
+      gen,
+      alive: true,
+      exited: new Promise<void>((r) => {
+        resolveExited = r;
+      }),
+      readiness: new ProbeThreshold(
+        spec.readiness.successThreshold,
+        spec.readiness.failureThreshold,
+        first.ok,
+      ),
+      liveness: spec.liveness
+        ? new ProbeThreshold(spec.liveness.successThreshold, spec.liveness.failureThreshold, true)
+        : undefined,
+      livenessStarted: false,
+      killedForLiveness: false,
+      stable: first.ok,
+    };
+    inst.proc = proc;
+    inst.pollTimer = setInterval(() => {
+      if (processGroupAlive(proc.pid)) return;
+      clearInterval(inst.pollTimer);
+      inst.pollTimer = undefined;
+      proc.alive = false;
+      this.onExit(inst, proc, null, null);
+      resolveExited();
+    }, ADOPTED_POLL_MS);
+    inst.log.info('instance adopted', {
+      pid: proc.pid,
+      port: found.port,
+      ready: first.ok,
+      error: first.error,
+    });
+    if (!first.ok) inst.status.lastProbeError = first.error;
+    this.update(inst, {
+      phase: first.ok ? 'running' : 'starting',
+      pid: proc.pid,
+      ready: first.ok,
+      readySince: first.ok ? this.now() : undefined,
+    });
+    if (first.ok) this.startLiveness(inst, proc);
+    this.scheduleReadiness(inst, proc, spec.readiness.intervalMs);
+    return this.snapshot(inst);
+  }
+
+  /** The bookkeeping of an instance, before any process exists. */
+  private create(spec: InstanceSpec, port: number, createdAt: number, restarts: number): Instance {
     const log = this.log.child({ service: spec.service, revision: spec.revision, instance: spec.id });
     const status: InstanceStatus = {
       id: spec.id,
@@ -172,8 +247,8 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       port,
       phase: 'starting',
       ready: false,
-      createdAt: this.now(),
-      restarts: 0,
+      createdAt,
+      restarts,
     };
     const vars: Record<string, string> = {
       PORT: String(port),
@@ -202,8 +277,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     };
     this.instances.set(spec.id, inst);
     inst.logTimer = setInterval(() => void this.rotateLog(inst), this.logCheckIntervalMs);
-    this.spawnProc(inst);
-    return this.snapshot(inst);
+    return inst;
   }
 
   get(id: string): InstanceStatus | undefined {
@@ -235,6 +309,23 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (!inst) return Promise.resolve();
     inst.stopPromise ??= this.doStop(inst, stopTimeoutMs);
     return inst.stopPromise;
+  }
+
+  /**
+   * Lets go of every instance without stopping it (`cutover up --keep-running`): timers end,
+   * processes keep running and can be adopted by the next controller.
+   */
+  detach(): void {
+    for (const inst of this.instances.values()) {
+      inst.stopping = true;
+      this.clearProcTimers(inst);
+      clearTimeout(inst.restartTimer);
+      clearInterval(inst.logTimer);
+      clearInterval(inst.pollTimer);
+      inst.proc?.child?.removeAllListeners('exit');
+      inst.proc?.child?.unref();
+    }
+    this.instances.clear();
   }
 
   async stopAll(stopTimeoutMs: number): Promise<void> {
