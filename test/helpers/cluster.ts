@@ -19,6 +19,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** Instance ids (CUTOVER_INSTANCE) of live processes carrying `MARKER=id`. */
+export function runningInstanceIds(id: string): Set<string> {
+  const out = new Set<string>();
+  for (const pid of markedPids(id)) {
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      const inst = env.find((e) => e.startsWith('CUTOVER_INSTANCE='));
+      if (inst) out.add(inst.slice('CUTOVER_INSTANCE='.length));
+    } catch {}
+  }
+  return out;
+}
+
 /** Pids of live processes carrying `MARKER=id` in their environment. */
 export function markedPids(id: string): number[] {
   const needle = `${MARKER}=${id}`;
@@ -44,6 +57,8 @@ export interface ClusterOptions {
   extraService?: string;
   gatewayWorkers?: number;
   drainTimeout?: string;
+  /** Extra arguments for `cutover up`. */
+  upArgs?: string[];
   /** YAML flow mapping for the service's `traffic` key. */
   traffic?: string;
 }
@@ -110,7 +125,26 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
   /** Starts `cutover up` and waits until every instance of `web` is ready. */
   async up(o: ClusterOptions = {}): Promise<void> {
     await this.writeConfig(o);
-    const proc = spawn(process.execPath, [BIN, 'up', '-c', this.configFile], {
+    await this.launch(o.upArgs);
+    await this.waitFor(
+      async () => {
+        const s = await this.status();
+        return s.phase === 'Healthy';
+      },
+      20_000,
+      'service web healthy after up',
+    );
+  }
+
+  /** Starts `cutover up` again on the same config and data (after a crash or --keep-running). */
+  async restart(extraArgs: string[] = []): Promise<void> {
+    await this.launch(extraArgs);
+    await this.waitFor(async () => (await this.status()) !== undefined, 20_000, 'controller back');
+  }
+
+  private async launch(extraArgs: string[] = []): Promise<void> {
+    this.upStderr = '';
+    const proc = spawn(process.execPath, [BIN, 'up', '-c', this.configFile, ...extraArgs], {
       cwd: this.dir,
       env: this.env(),
       detached: true,
@@ -122,14 +156,6 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
       if (process.env.CUTOVER_TEST_VERBOSE) process.stderr.write(c);
     });
     this.upExit = new Promise((r) => proc.on('exit', (code) => r(code)));
-    await this.waitFor(
-      async () => {
-        const s = await this.status();
-        return s.phase === 'Healthy';
-      },
-      20_000,
-      'service web healthy after up',
-    );
   }
 
   async api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
@@ -290,7 +316,7 @@ export interface StatusLike {
   stable: { revision: number; version: string };
   rollout?: { to: number; kind: string; waitingFor?: string; switchedAt?: number };
   lastRollout?: { to: number; kind: string; phase: string };
-  instances: Array<{ id: string; revision: number; version: string; state: string }>;
+  instances: Array<{ id: string; revision: number; version: string; state: string; pid?: number }>;
 }
 
 export interface GatewayStatsLike {
