@@ -456,11 +456,15 @@ test(
     const s = gw.stats.report().web;
     assert.equal(s.errors, 2, 'no preview instance: nothing to attribute to');
     assert.deepEqual(
-      { ...s.revisions['1'], latencyMsSum: 0 },
+      { ...s.revisions['1'], latencyMsSum: 0, latencyBuckets: [] },
       {
         role: 'stable',
+        version: 'v1',
         requests: 5,
         status: { '2xx': 2, '3xx': 1, '4xx': 1, '5xx': 1 },
+        methods: { GET: { '2xx': 2, '3xx': 1, '4xx': 1, '5xx': 1, none: 0, other: 0 } },
+        latencyBuckets: [],
+        upstreamErrors: { connect: 0, reset: 0, timeout: 0, other: 0 },
         errors: 0,
         latencyMsSum: 0,
         latencyCount: 5,

@@ -52,7 +52,10 @@ test('request headers: hop-by-hop removed first, gateway fields appended last', 
     'h.test',
     'x-request-id',
     'abc',
+    'traceparent',
+    i.traceparent,
   ]);
+  assert.match(i.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'a trace is started');
   assert.equal(i.chunked, true);
   assert.equal(i.host, 'h.test');
 });

@@ -7,12 +7,16 @@
  * Hot path: header names are only lower-cased when their length matches a name we care about.
  */
 
+import { isValidTraceparent, newTraceparent } from './trace.ts';
+
 /** What the request-header pass learned about the request. */
 export interface RequestHeadInfo {
   host: string | undefined;
   contentLength: string | undefined;
   chunked: boolean;
   requestId: string | undefined;
+  /** The `traceparent` sent upstream (the client's when valid, else a new one). */
+  traceparent?: string;
 }
 
 /** Names a client may not make us drop through `Connection:` (end-to-end framing and routing). */
@@ -33,6 +37,8 @@ export function buildUpstreamHeaders(
   const out: string[] = [];
   let xff: string | undefined;
   let connectionTokens: string[] | undefined;
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
@@ -58,8 +64,19 @@ export function buildUpstreamHeaders(
           connectionTokens = collectConnectionTokens(value, connectionTokens);
           continue;
         }
+        if (lower === 'tracestate') {
+          tracestate = tracestate === undefined ? value : `${tracestate},${value}`;
+          continue;
+        }
         break;
       }
+      case 11:
+        if (name.toLowerCase() === 'traceparent') {
+          // Repeated traceparent fields are invalid: a second one makes the gateway start a new trace.
+          traceparent = traceparent === undefined ? value : '';
+          continue;
+        }
+        break;
       case 12:
         if (name.toLowerCase() === 'x-request-id') {
           if (info.requestId === undefined && value !== '') info.requestId = value;
@@ -100,6 +117,7 @@ export function buildUpstreamHeaders(
     // Fields the client declared hop-by-hop are dropped; the gateway's own versions are added below.
     if (connectionTokens.includes('x-forwarded-for')) xff = undefined;
     if (connectionTokens.includes('x-request-id')) info.requestId = undefined;
+    if (connectionTokens.includes('traceparent')) traceparent = undefined;
   }
   // Hop-by-hop fields are gone: only now add the gateway's own.
   const addr = clientAddress ?? '';
@@ -107,6 +125,16 @@ export function buildUpstreamHeaders(
   if (info.host !== undefined) out.push('x-forwarded-host', info.host);
   if (info.requestId === undefined) info.requestId = makeRequestId();
   out.push('x-request-id', info.requestId);
+  // W3C Trace Context: pass a valid traceparent (and its tracestate) through, else start a trace.
+  if (traceparent !== undefined && isValidTraceparent(traceparent)) {
+    out.push('traceparent', traceparent);
+    if (tracestate !== undefined && !connectionTokens?.includes('tracestate'))
+      out.push('tracestate', tracestate);
+  } else {
+    traceparent = newTraceparent();
+    out.push('traceparent', traceparent);
+  }
+  info.traceparent = traceparent;
   return out;
 }
 

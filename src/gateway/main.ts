@@ -20,7 +20,7 @@ import { getSystemErrorName } from 'node:util';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import type { GatewaySettings, InflightReport, RouteTable, ServiceStats, StatsReport } from './protocol.ts';
-import { addStats } from './stats.ts';
+import { addExited, addStats } from './stats.ts';
 import { validateRouteTable } from './validate.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -32,6 +32,8 @@ interface WorkerSlot {
   child: ChildProcess;
   listening: boolean;
   startedAt: number;
+  /** The counters this worker reported last (kept when it exits, so sums stay monotonic). */
+  lastStats?: Record<string, ServiceStats>;
 }
 
 interface PendingAsk {
@@ -77,6 +79,9 @@ export class GatewayMaster {
   #ready = false;
   #routeQueue: Promise<unknown> = Promise.resolve();
   #persistQueue: Promise<unknown> = Promise.resolve();
+  /** Last reported counters of exited workers (see StatsReport). */
+  #exitedStats: Record<string, ServiceStats> = {};
+  #exitedWorkers = 0;
 
   constructor(settings: GatewaySettings, logger: Logger) {
     this.settings = settings;
@@ -169,6 +174,11 @@ export class GatewayMaster {
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     this.workers.delete(slot);
+    if (slot.lastStats !== undefined) {
+      addStats(this.#exitedStats, slot.lastStats, false);
+      this.#exitedWorkers++;
+      slot.lastStats = undefined;
+    }
     for (const [id, ask] of this.#asks) {
       if (ask.waiting.delete(slot) && ask.waiting.size === 0) {
         this.#asks.delete(id);
@@ -195,6 +205,8 @@ export class GatewayMaster {
 
   #onReply(slot: WorkerSlot, msg: WorkerToMaster): void {
     if (msg.type === 'listening') return;
+    // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
+    if (msg.type === 'stats') slot.lastStats = msg.services;
     const ask = this.#asks.get(msg.id);
     if (ask === undefined || !ask.waiting.has(slot)) return;
     ask.onReply(msg);
@@ -291,7 +303,7 @@ export class GatewayMaster {
     return { instances };
   }
 
-  /** Traffic counters summed over the workers that answer (each counts since it started). */
+  /** Traffic counters summed over the workers that answer, plus the last counters of exited workers. */
   async stats(): Promise<StatsReport> {
     const services: Record<string, ServiceStats> = {};
     let workers = 0;
@@ -303,7 +315,8 @@ export class GatewayMaster {
         addStats(services, msg.services);
       },
     );
-    return { workers, services };
+    addExited(services, this.#exitedStats);
+    return { workers, exitedWorkers: this.#exitedWorkers, services };
   }
 
   async #startAdmin(): Promise<void> {

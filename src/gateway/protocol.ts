@@ -12,7 +12,8 @@ import type { TrafficRule } from '../config/types.ts';
  *   GET  /inflight  -> InflightReport (summed over workers, includes instances already removed
  *                      from the table whose requests are still running)
  *   GET  /healthz   -> 200 {"ok":true,"workers":N,"version":V,"pid":P,"workerPids":[...]}
- *   GET  /stats     -> StatsReport (summed over the workers running now)
+ *   GET  /stats     -> StatsReport (summed over the workers running now, plus the last counters of exited
+ *                      workers so counters stay monotonic across a worker restart; see StatsReport)
  * SIGTERM: stop accepting, finish in-flight (up to `shutdownTimeoutMs`), exit 0.
  *
  * The gateway keeps serving its last table when the controller goes away; it persists the table
@@ -111,9 +112,57 @@ export interface MirrorStats {
   latencyCount: number;
 }
 
+/**
+ * Upper bounds (seconds, `le`) of the request latency histogram; `RevisionStats.latencyBuckets` has one more
+ * entry, for +Inf. Fixed, so that counts from every worker (and every gateway version) add up.
+ */
+export const LATENCY_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30,
+];
+
+/** Method label values of `RevisionStats.methods` (anything else counts as `other`). */
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'other'] as const;
+export type MethodName = (typeof METHODS)[number];
+
+/**
+ * Client requests of one method by outcome: status class of the response sent, `none` when no response
+ * head was sent (the client went away first), `other` for a status outside 200-599.
+ */
+export interface MethodCounts extends StatusCounts {
+  none: number;
+  other: number;
+}
+
+/** Failed attempts to get a response from an instance (each attempt counts, retried ones too). */
+export interface UpstreamErrorCounts {
+  /** Could not connect (refused, connect timeout, unreachable). */
+  connect: number;
+  /** The connection died (reset, closed) after the request was sent, or mid-response. */
+  reset: number;
+  /** No response head within `upstreamTimeoutMs`. */
+  timeout: number;
+  /** Invalid response head and anything else. */
+  other: number;
+}
+
+export interface InstanceStats {
+  revision: number;
+  /** Requests + WebSocket connections in flight now (a gauge: summed over workers, not kept across restarts). */
+  inflight: number;
+  /** Times this instance was ejected (each worker ejects on its own). */
+  ejections: number;
+}
+
 export interface RevisionStats {
   /** Role in the current table (the last one the revision appeared in). */
   role: UpstreamRole;
+  /** Version in the table that listed the revision. */
+  version: string;
+  /** Client requests by method (only methods seen). Their sum is `requests`. */
+  methods: Partial<Record<MethodName, MethodCounts>>;
+  /** Latency histogram: non-cumulative counts per LATENCY_BUCKETS_SECONDS bucket, then +Inf. Sum = latencyCount. */
+  latencyBuckets: number[];
+  upstreamErrors: UpstreamErrorCounts;
   /** Client requests finished on an instance of this revision (the last one tried, with retries). */
   requests: number;
   /** Responses sent to clients by status class (gateway-generated ones included). */
@@ -129,17 +178,25 @@ export interface RevisionStats {
 export interface ServiceStats {
   /** Gateway-generated 503s (no ready instance, no ready preview instance): no revision to blame. */
   errors: number;
+  /** Requests sent again to an instance after a failed attempt. */
+  retries: number;
+  /** Instances in the current table or still busy after leaving it. */
+  instances: Record<string, InstanceStats>;
   /** By revision number. */
   revisions: Record<string, RevisionStats>;
 }
 
 /**
- * HTTP traffic counters (WebSocket upgrades are not counted). Monotonic since each worker started: a
- * restarted worker starts its share from zero again, so a sum can go down across a worker restart.
+ * HTTP traffic counters (WebSocket upgrades are not counted), monotonic for the life of the gateway master:
+ * when a worker exits, the master keeps the counters that worker reported last (at the previous GET /stats)
+ * and adds them to every later report. Requests the dead worker counted after that last report are lost, so
+ * a frequent scraper loses little. A restart of the whole gateway starts from zero (a counter reset).
  */
 export interface StatsReport {
-  /** Workers whose counters are included. */
+  /** Workers whose counters are included (running now). */
   workers: number;
+  /** Exited workers whose last counters are included. */
+  exitedWorkers?: number;
   services: Record<string, ServiceStats>;
 }
 
@@ -159,4 +216,18 @@ export interface GatewaySettings {
   ejectAfterFailures: number;
   ejectForMs: number;
   shutdownTimeoutMs: number;
+  /** Per-request JSON access log; absent = off. */
+  accessLog?: AccessLogSettings;
+}
+
+/**
+ * One JSON line per sampled request, written by each worker to `file` (appended, O_APPEND, whole lines),
+ * asynchronously: when the file cannot keep up, lines are dropped rather than delaying requests.
+ */
+export interface AccessLogSettings {
+  enabled: boolean;
+  /** Share of requests logged, 0..1 (default 1). */
+  sample?: number;
+  /** Default: `logs/access.log` beside the admin socket (the data dir). */
+  file?: string;
 }

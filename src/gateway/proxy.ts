@@ -10,10 +10,20 @@ import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
+import { AccessLog } from './accesslog.ts';
 import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
-import type { GatewaySettings, RouteTable, UpstreamRole } from './protocol.ts';
+import type { GatewaySettings, RouteTable, ServiceStats, UpstreamRole } from './protocol.ts';
 import { Router } from './router.ts';
-import { GatewayStats, statusClass } from './stats.ts';
+import {
+  GatewayStats,
+  latencyBucket,
+  methodSlot,
+  statusClass,
+  UPSTREAM_CONNECT,
+  UPSTREAM_OTHER,
+  UPSTREAM_RESET,
+  UPSTREAM_TIMEOUT,
+} from './stats.ts';
 import { compileMirror, compileTraffic } from './traffic.ts';
 import { ServiceState, type ServiceTraffic, Upstream } from './upstream.ts';
 import { type RelayHost, WsRelay, writeRawResponse } from './websocket.ts';
@@ -215,6 +225,9 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
   contentLength: string | undefined = undefined;
   chunked = false;
   requestId: string | undefined = undefined;
+  traceparent: string | undefined = undefined;
+  /** Response body bytes relayed (for the access log). */
+  bytes = 0;
 
   opts: Dispatcher.DispatchOptions | null = null;
   abortFn: ((err?: Error) => void) | null = null;
@@ -276,6 +289,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
       else res.writeHead(statusCode, filterResponseHeaders(rawHeaders));
     } catch (err) {
       this.responded = false;
+      up.stats.upstreamErrors[UPSTREAM_OTHER]++;
       this.gw.logger.warn('invalid upstream response head', {
         service: this.service!.name,
         instance: up.instance,
@@ -290,6 +304,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
+    this.bytes += chunk.length;
     const res = this.res;
     if (res.write(chunk)) return true;
     if (!this.drainHooked) {
@@ -315,6 +330,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     const up = this.upstream!;
     if (this.responded) {
       // Mid-response: nothing honest can be sent any more; cut the client connection.
+      up.stats.upstreamErrors[UPSTREAM_RESET]++;
       this.gw.logger.warn('upstream failed mid-response', {
         service: service.name,
         instance: up.instance,
@@ -335,7 +351,10 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     }
     if (!this.connected) {
       // The request never left the gateway: safe to send elsewhere for any method, unless body bytes were read.
-      if (code !== 'UND_ERR_CLOSED' && code !== 'UND_ERR_DESTROYED') this.gw.connectFailed(up, err);
+      if (code !== 'UND_ERR_CLOSED' && code !== 'UND_ERR_DESTROYED') {
+        up.stats.upstreamErrors[UPSTREAM_CONNECT]++;
+        this.gw.connectFailed(up, err);
+      }
       if (!this.bodyConsumed() && this.retry(false)) return;
       this.gw.logger.warn('upstream connect failed', {
         service: service.name,
@@ -346,6 +365,13 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
       this.sendError(502, service.connectFailedBody, false);
       return;
     }
+    up.stats.upstreamErrors[
+      code === 'UND_ERR_HEADERS_TIMEOUT'
+        ? UPSTREAM_TIMEOUT
+        : isSocketError(code)
+          ? UPSTREAM_RESET
+          : UPSTREAM_OTHER
+    ]++;
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
       this.gw.logger.warn('upstream response timeout', { service: service.name, instance: up.instance });
       this.sendError(504, service.timeoutBody, false);
@@ -386,6 +412,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
       next = prev;
     }
     this.attempts++;
+    service.stats.retries++;
     prev.inflight--;
     this.gw.release(prev);
     this.assign(next);
@@ -407,11 +434,13 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     if (res.headersSent || res.destroyed) res.destroy();
     else {
       if (close || this.gw.draining) res.shouldKeepAlive = false;
+      const length = Buffer.byteLength(body);
+      this.bytes += length;
       res.writeHead(status, [
         'content-type',
         ERROR_HEADERS_CT,
         'content-length',
-        `${Buffer.byteLength(body)}`,
+        `${length}`,
         'x-request-id',
         this.requestId ?? '',
       ]);
@@ -424,20 +453,40 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     if (this.finished) return;
     this.finished = true;
     const up = this.upstream;
+    const res = this.res;
+    const ms = performance.now() - this.start;
     if (up !== null) {
       up.inflight--;
       if (up.retired) this.gw.release(up);
       const s = up.stats;
       s.requests++;
-      const res = this.res;
+      let cls = 0;
       if (res.headersSent) {
-        s.status[statusClass(res.statusCode)]++;
-        s.latencyMsSum += performance.now() - this.start;
+        cls = statusClass(res.statusCode);
+        s.status[cls]++;
+        s.latencyMsSum += ms;
         s.latencyCount++;
+        s.latencyBuckets[latencyBucket(ms)]++;
       }
+      s.byMethod[methodSlot(this.req.method!, cls)]++;
       if (this.gatewayError) s.errors++;
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
     if (this.mirror !== null) this.mirror.skip();
+    const log = this.gw.accessLog;
+    if (log !== null && log.sampled()) {
+      log.write({
+        service: this.service?.name ?? null,
+        revision: up?.stats.revision ?? null,
+        instance: up?.instance ?? null,
+        method: this.req.method!,
+        path: this.req.url!,
+        status: res.headersSent ? res.statusCode : 0,
+        durationMs: ms,
+        bytes: this.bytes,
+        requestId: this.requestId,
+        traceparent: this.traceparent,
+      });
+    }
   }
 }
 
@@ -471,6 +520,8 @@ export class Gateway implements RelayHost {
   readonly retired = new Set<Upstream>();
   /** Counters behind GET /stats, since this worker started. */
   readonly stats = new GatewayStats();
+  /** Per-request JSON lines (null when `accessLog` is off). */
+  readonly accessLog: AccessLog | null;
   /** Mirror requests planned or running (bounded by MAX_MIRRORS_IN_FLIGHT). */
   mirrorsInFlight = 0;
   version = -1;
@@ -483,6 +534,7 @@ export class Gateway implements RelayHost {
     this.settings = settings;
     this.logger = logger;
     this.bodyTooLargeBody = `cutover: request body larger than ${settings.maxBodyBytes} bytes\n`;
+    this.accessLog = AccessLog.fromSettings(settings, logger);
     const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
       {
         IncomingMessage: GatewayRequest,
@@ -725,6 +777,7 @@ export class Gateway implements RelayHost {
       const wasEjected = up.ejectedUntil > Date.now();
       up.ejectedUntil = Date.now() + this.settings.ejectForMs;
       if (!wasEjected) {
+        up.stats.owner?.ejected(up.instance);
         this.logger.warn('instance ejected', {
           instance: up.instance,
           address: up.address,
@@ -770,7 +823,7 @@ export class Gateway implements RelayHost {
               : new Upstream(u.instance, u.address, this.settings);
           next.set(u.instance, up);
         }
-        up.stats = svcStats.revision(u.revision, u.role ?? 'stable');
+        up.stats = svcStats.revision(u.revision, u.role ?? 'stable', u.version);
         ups.push(up);
       }
       let compiled = null;
@@ -807,6 +860,11 @@ export class Gateway implements RelayHost {
     // Idle connections close now, busy ones after their response.
     up.pool.close().catch(noop);
     for (const relay of up.relays) relay.closeGoingAway('instance retired');
+  }
+
+  /** This worker's counters for GET /stats. */
+  statsReport(): Record<string, ServiceStats> {
+    return this.stats.report([...this.instances.values(), ...this.retired]);
   }
 
   inflight(): Record<string, number> {
@@ -861,6 +919,7 @@ export class Gateway implements RelayHost {
           up.pool.destroy().catch(noop);
           for (const relay of up.relays) relay.destroy();
         }
+        void this.accessLog?.close();
         resolve();
       };
       let serverClosed = false;

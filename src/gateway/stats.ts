@@ -1,8 +1,21 @@
 /**
  * Per-worker traffic counters behind `GET /stats` (see `StatsReport` in protocol.ts). The hot path only
  * increments plain numbers on an object it already holds (`Upstream.stats`); reports are built on demand.
+ * Every field is a count (or a sum), so reports of several workers add up exactly (`addStats`).
  */
-import type { MirrorStats, ServiceStats, StatusCounts, UpstreamRole } from './protocol.ts';
+import {
+  type InstanceStats,
+  LATENCY_BUCKETS_SECONDS,
+  METHODS,
+  type MethodCounts,
+  type MethodName,
+  type MirrorStats,
+  type RevisionStats,
+  type ServiceStats,
+  type StatusCounts,
+  type UpstreamErrorCounts,
+  type UpstreamRole,
+} from './protocol.ts';
 
 /** Index = status / 100 (0..9); only 2..5 are reported. */
 function newClasses(): number[] {
@@ -14,10 +27,64 @@ export function statusClass(status: number): number {
   return c >= 0 && c <= 9 ? c : 0;
 }
 
+/** Bucket bounds in milliseconds (performance.now() units). */
+const BOUNDS_MS: readonly number[] = LATENCY_BUCKETS_SECONDS.map((s) => s * 1000);
+const N_BUCKETS = BOUNDS_MS.length + 1;
+
+/** The histogram bucket of a latency in ms (the last index is +Inf). */
+export function latencyBucket(ms: number): number {
+  const b = BOUNDS_MS;
+  const n = b.length;
+  let i = 0;
+  while (i < n && ms > b[i]) i++;
+  return i;
+}
+
+/** Index into METHODS; `other` for anything unusual. */
+export function methodIndex(method: string): number {
+  switch (method) {
+    case 'GET':
+      return 0;
+    case 'HEAD':
+      return 1;
+    case 'POST':
+      return 2;
+    case 'PUT':
+      return 3;
+    case 'DELETE':
+      return 4;
+    case 'PATCH':
+      return 5;
+    case 'OPTIONS':
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+/** Slot of a (method, class) pair in `RevisionCounters.byMethod`; class 0 = no response head sent. */
+export function methodSlot(method: string, cls: number): number {
+  return methodIndex(method) * 10 + cls;
+}
+
+export const UPSTREAM_CONNECT = 0;
+export const UPSTREAM_RESET = 1;
+export const UPSTREAM_TIMEOUT = 2;
+export const UPSTREAM_OTHER = 3;
+
 export class RevisionCounters {
   role: UpstreamRole;
+  version: string;
+  revision = 0;
+  /** The service counters this belongs to (null for detached counters). */
+  owner: ServiceCounters | null = null;
   requests = 0;
   readonly status = newClasses();
+  /** METHODS.length x 10 status classes (class 0 = no response). */
+  readonly byMethod: number[] = new Array<number>(METHODS.length * 10).fill(0);
+  readonly latencyBuckets: number[] = new Array<number>(N_BUCKETS).fill(0);
+  /** connect, reset, timeout, other (UPSTREAM_* indexes). */
+  readonly upstreamErrors = [0, 0, 0, 0];
   errors = 0;
   latencyMsSum = 0;
   latencyCount = 0;
@@ -28,24 +95,49 @@ export class RevisionCounters {
   mirrorLatencyMsSum = 0;
   mirrorLatencyCount = 0;
 
-  constructor(role: UpstreamRole) {
+  constructor(role: UpstreamRole, version = '') {
     this.role = role;
+    this.version = version;
   }
 }
 
 export class ServiceCounters {
+  readonly name: string;
   /** Gateway errors without an instance to attribute them to. */
   errors = 0;
+  retries = 0;
   readonly revisions = new Map<number, RevisionCounters>();
+  /** Ejections by instance id (pruned when a report no longer lists the instance). */
+  readonly ejections = new Map<string, number>();
 
-  revision(revision: number, role: UpstreamRole): RevisionCounters {
+  constructor(name = '') {
+    this.name = name;
+  }
+
+  revision(revision: number, role: UpstreamRole, version = ''): RevisionCounters {
     let r = this.revisions.get(revision);
     if (r === undefined) {
-      r = new RevisionCounters(role);
+      r = new RevisionCounters(role, version);
+      r.revision = revision;
+      r.owner = this;
       this.revisions.set(revision, r);
-    } else r.role = role;
+    } else {
+      r.role = role;
+      if (version !== '') r.version = version;
+    }
     return r;
   }
+
+  ejected(instance: string): void {
+    this.ejections.set(instance, (this.ejections.get(instance) ?? 0) + 1);
+  }
+}
+
+/** What a report needs to know of a live instance. */
+export interface InstanceView {
+  readonly instance: string;
+  readonly inflight: number;
+  readonly stats: RevisionCounters;
 }
 
 export class GatewayStats {
@@ -54,38 +146,88 @@ export class GatewayStats {
   service(name: string): ServiceCounters {
     let s = this.services.get(name);
     if (s === undefined) {
-      s = new ServiceCounters();
+      s = new ServiceCounters(name);
       this.services.set(name, s);
     }
     return s;
   }
 
-  report(): Record<string, ServiceStats> {
+  /** The report of this worker; `instances` are the upstreams in the table plus retired busy ones. */
+  report(instances: Iterable<InstanceView> = []): Record<string, ServiceStats> {
     const out: Record<string, ServiceStats> = {};
     for (const [name, s] of this.services) {
       const revisions: ServiceStats['revisions'] = {};
-      for (const [rev, r] of s.revisions) {
-        revisions[String(rev)] = {
-          role: r.role,
-          requests: r.requests,
-          status: counts(r.status),
-          errors: r.errors,
-          latencyMsSum: round3(r.latencyMsSum),
-          latencyCount: r.latencyCount,
-          mirror: {
-            sent: r.mirrorSent,
-            skipped: r.mirrorSkipped,
-            status: counts(r.mirrorStatus),
-            errors: r.mirrorErrors,
-            latencyMsSum: round3(r.mirrorLatencyMsSum),
-            latencyCount: r.mirrorLatencyCount,
-          },
-        };
+      for (const [rev, r] of s.revisions) revisions[String(rev)] = revisionReport(r);
+      out[name] = { errors: s.errors, retries: s.retries, instances: {}, revisions };
+    }
+    const seen = new Set<string>();
+    for (const up of instances) {
+      const owner = up.stats.owner;
+      if (owner === null) continue;
+      const svc = out[owner.name];
+      if (svc === undefined) continue;
+      seen.add(up.instance);
+      const existing = svc.instances[up.instance];
+      if (existing !== undefined) {
+        existing.inflight += up.inflight;
+        continue;
       }
-      out[name] = { errors: s.errors, revisions };
+      svc.instances[up.instance] = {
+        revision: up.stats.revision,
+        inflight: up.inflight,
+        ejections: owner.ejections.get(up.instance) ?? 0,
+      };
+    }
+    for (const s of this.services.values()) {
+      for (const id of s.ejections.keys()) if (!seen.has(id)) s.ejections.delete(id);
     }
     return out;
   }
+}
+
+function revisionReport(r: RevisionCounters): RevisionStats {
+  const methods: RevisionStats['methods'] = {};
+  const m = r.byMethod;
+  for (let i = 0; i < METHODS.length; i++) {
+    const o = i * 10;
+    let total = 0;
+    for (let c = 0; c < 10; c++) total += m[o + c];
+    if (total === 0) continue;
+    methods[METHODS[i]] = {
+      '2xx': m[o + 2],
+      '3xx': m[o + 3],
+      '4xx': m[o + 4],
+      '5xx': m[o + 5],
+      none: m[o],
+      other: m[o + 1] + m[o + 6] + m[o + 7] + m[o + 8] + m[o + 9],
+    };
+  }
+  const e = r.upstreamErrors;
+  return {
+    role: r.role,
+    version: r.version,
+    requests: r.requests,
+    status: counts(r.status),
+    methods,
+    errors: r.errors,
+    latencyMsSum: round3(r.latencyMsSum),
+    latencyCount: r.latencyCount,
+    latencyBuckets: [...r.latencyBuckets],
+    upstreamErrors: {
+      connect: e[UPSTREAM_CONNECT],
+      reset: e[UPSTREAM_RESET],
+      timeout: e[UPSTREAM_TIMEOUT],
+      other: e[UPSTREAM_OTHER],
+    },
+    mirror: {
+      sent: r.mirrorSent,
+      skipped: r.mirrorSkipped,
+      status: counts(r.mirrorStatus),
+      errors: r.mirrorErrors,
+      latencyMsSum: round3(r.mirrorLatencyMsSum),
+      latencyCount: r.mirrorLatencyCount,
+    },
+  };
 }
 
 function counts(c: readonly number[]): StatusCounts {
@@ -112,27 +254,95 @@ function addMirror(a: MirrorStats, b: MirrorStats): void {
   a.latencyCount += b.latencyCount;
 }
 
-/** Adds one worker's report into `into` (the master sums its workers). */
-export function addStats(into: Record<string, ServiceStats>, from: Record<string, ServiceStats>): void {
+function addMethods(a: RevisionStats['methods'], b: RevisionStats['methods']): void {
+  for (const [k, v] of Object.entries(b) as Array<[MethodName, MethodCounts]>) {
+    const t = a[k];
+    if (t === undefined) {
+      a[k] = { ...v };
+      continue;
+    }
+    addCounts(t, v);
+    t.none += v.none;
+    t.other += v.other;
+  }
+}
+
+function addErrors(a: UpstreamErrorCounts, b: UpstreamErrorCounts): void {
+  a.connect += b.connect;
+  a.reset += b.reset;
+  a.timeout += b.timeout;
+  a.other += b.other;
+}
+
+function addRevision(t: RevisionStats, r: RevisionStats): void {
+  t.requests += r.requests;
+  addCounts(t.status, r.status);
+  addMethods(t.methods, r.methods);
+  t.errors += r.errors;
+  t.latencyMsSum = round3(t.latencyMsSum + r.latencyMsSum);
+  t.latencyCount += r.latencyCount;
+  const n = Math.min(t.latencyBuckets.length, r.latencyBuckets.length);
+  for (let i = 0; i < n; i++) t.latencyBuckets[i] += r.latencyBuckets[i];
+  addErrors(t.upstreamErrors, r.upstreamErrors);
+  addMirror(t.mirror, r.mirror);
+}
+
+/**
+ * Adds one worker's report into `into` (the master sums its workers). Counters add; `inflight` adds too
+ * (each worker has its own requests). `withInstances: false` skips the per-instance part (used for the
+ * counters kept from exited workers, whose in-flight requests are gone).
+ */
+export function addStats(
+  into: Record<string, ServiceStats>,
+  from: Record<string, ServiceStats>,
+  withInstances = true,
+): void {
   for (const [name, s] of Object.entries(from)) {
-    const target = into[name];
+    let target = into[name];
     if (target === undefined) {
-      into[name] = structuredClone(s);
+      target = structuredClone(s);
+      target.retries ??= 0;
+      if (!withInstances || target.instances === undefined) target.instances = {};
+      into[name] = target;
       continue;
     }
     target.errors += s.errors;
+    target.retries = (target.retries ?? 0) + (s.retries ?? 0);
+    if (withInstances) {
+      for (const [id, i] of Object.entries(s.instances ?? {})) {
+        const t: InstanceStats | undefined = target.instances[id];
+        if (t === undefined) target.instances[id] = { ...i };
+        else {
+          t.inflight += i.inflight;
+          t.ejections += i.ejections;
+        }
+      }
+    }
     for (const [rev, r] of Object.entries(s.revisions)) {
       const t = target.revisions[rev];
-      if (t === undefined) {
-        target.revisions[rev] = structuredClone(r);
-        continue;
+      if (t === undefined) target.revisions[rev] = structuredClone(r);
+      else {
+        // Live workers follow the current table; kept counters of exited workers may be older.
+        if (withInstances) t.role = r.role;
+        if (!t.version) t.version = r.version;
+        addRevision(t, r);
       }
-      t.requests += r.requests;
-      addCounts(t.status, r.status);
-      t.errors += r.errors;
-      t.latencyMsSum = round3(t.latencyMsSum + r.latencyMsSum);
-      t.latencyCount += r.latencyCount;
-      addMirror(t.mirror, r.mirror);
+    }
+  }
+}
+
+/**
+ * Adds the counters kept from exited workers: counters add, per-instance data only for instances the live
+ * workers still report (ejections of an instance that is gone no longer matter).
+ */
+export function addExited(into: Record<string, ServiceStats>, exited: Record<string, ServiceStats>): void {
+  for (const [name, s] of Object.entries(exited)) {
+    const live = into[name];
+    addStats(into, { [name]: s }, false);
+    if (live === undefined) continue;
+    for (const [id, i] of Object.entries(s.instances ?? {})) {
+      const t = into[name].instances[id];
+      if (t !== undefined) t.ejections += i.ejections;
     }
   }
 }

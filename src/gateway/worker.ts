@@ -12,6 +12,8 @@ process.stderr.on('error', () => {});
 
 const logger = createLogger({ fields: { component: 'gateway', role: 'worker', pid: process.pid } });
 let gateway: Gateway | null = null;
+/** How often a worker pushes its counters to the master: at most this much is lost if it crashes. */
+const STATS_PUSH_MS = 1000;
 let stopping = false;
 
 function send(msg: WorkerToMaster): void {
@@ -41,7 +43,14 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       gateway = gw;
       gw.applyTable(msg.table);
       gw.listen(handle).then(
-        () => send({ type: 'listening' }),
+        () => {
+          send({ type: 'listening' });
+          // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
+          setInterval(
+            () => send({ type: 'stats', id: 0, services: gw.statsReport() }),
+            STATS_PUSH_MS,
+          ).unref();
+        },
         (err: Error) => {
           logger.error('worker cannot listen', { error: err });
           process.exit(1);
@@ -57,7 +66,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
     case 'stats':
-      send({ type: 'stats', id: msg.id, services: gateway?.stats.report() ?? {} });
+      send({ type: 'stats', id: msg.id, services: gateway?.statsReport() ?? {} });
       return;
     case 'shutdown':
       void shutdown('master asked');
