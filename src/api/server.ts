@@ -1,6 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { securityRoutes } from '../auth/api.ts';
+import { Security } from '../auth/guard.ts';
+import { type Access, DEFAULT_ACCESS, operate, PUBLIC, READ } from '../auth/roles.ts';
+import { parseConfig } from '../config/load.ts';
 import { applyRunOverrides } from '../config/overrides.ts';
 import { validateTraffic, validateWeight } from '../config/traffic.ts';
 import type { ConfigIssue } from '../config/types.ts';
@@ -17,6 +21,8 @@ const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
 type Params = Record<string, string>;
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse, p: Params, url: URL) => Promise<unknown>;
+/** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
+export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
 
 function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -57,7 +63,8 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 
 /** A 400 listing every validation issue as `path: message`. */
 function invalid(issues: ConfigIssue[]): ApiError {
-  return new ApiError(400, 'invalid_body', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+  const text = issues.map((i) => `${i.path}: ${i.message}${i.line ? ` (line ${i.line})` : ''}`).join('; ');
+  return new ApiError(400, 'invalid_body', text, issues);
 }
 
 /** Checks a body has only `allowed` keys. */
@@ -72,8 +79,8 @@ function onlyKeys(body: Record<string, unknown>, allowed: string[]): void {
   }
 }
 
-/** The control API the CLI talks to (JSON over HTTP). */
-export function createApiServer(c: Controller, log: Logger): http.Server {
+/** The control API's service routes (exported so tests can enumerate every endpoint). */
+export function apiRoutes(c: Controller): Route[] {
   // `--set run.cwd=rel/path` is relative to the config file, like run.cwd in the file.
   const configDir = c.config.file ? path.dirname(c.config.file) : process.cwd();
   const need = (name: string) => {
@@ -87,12 +94,13 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
     }
     return svc;
   };
-  const routes: Array<[string, RegExp, Handler]> = [
-    ['GET', /^\/healthz$/, async () => ({ ok: true })],
+  const routes: Route[] = [
+    ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
     [
       'GET',
       /^\/v1\/services$/,
       async () => ({ services: c.services().map((s) => serviceStatus(c, s.name)) }),
+      READ,
     ],
     [
       'GET',
@@ -101,6 +109,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         need(p.name);
         return serviceStatus(c, p.name);
       },
+      READ,
     ],
     [
       'POST',
@@ -129,6 +138,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         res.statusCode = 202;
         return { service: p.name, revision: r.revision, version: body.version };
       },
+      operate('deploy'),
     ],
     [
       'POST',
@@ -147,6 +157,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         const rev = r.state.revisions.find((x) => x.number === r.revision);
         return { service: p.name, revision: r.revision, version: rev?.version };
       },
+      operate('undo'),
     ],
     [
       'POST',
@@ -175,6 +186,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },
+      operate('{op}'),
     ],
     [
       'PUT',
@@ -189,6 +201,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },
+      operate('weight'),
     ],
     [
       'PUT',
@@ -203,6 +216,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },
+      operate('rules.set'),
     ],
     [
       'DELETE',
@@ -213,6 +227,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },
+      operate('rules.reset'),
     ],
     [
       'GET',
@@ -221,6 +236,26 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         need(p.name);
         const st = c.state(p.name)!;
         return { service: p.name, stable: st.stable, revisions: st.revisions };
+      },
+      READ,
+    ],
+    [
+      'POST',
+      /^\/v1\/config$/,
+      async (req) => {
+        const body = await readJson(req);
+        onlyKeys(body, ['yaml', 'file', 'dryRun']);
+        if (typeof body.yaml !== 'string')
+          throw new ApiError(400, 'invalid_body', 'yaml: required, the config file text');
+        if (body.file !== undefined && typeof body.file !== 'string') {
+          throw new ApiError(400, 'invalid_body', 'file: must be the config file path');
+        }
+        const file = typeof body.file === 'string' ? path.resolve(body.file) : c.config.file;
+        const parsed = parseConfig(body.yaml, { file, baseDir: file ? path.dirname(file) : process.cwd() });
+        if (!parsed.ok) throw invalid(parsed.issues);
+        const r = c.applyConfig(parsed.config, body.dryRun === true);
+        if (!r.ok) throw new ApiError(409, r.code, r.message, r.changes);
+        return { applied: r.applied, changes: r.changes };
       },
     ],
     [
@@ -232,6 +267,7 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 10_000);
         return { events: c.events({ service, limit }) };
       },
+      READ,
     ],
     [
       'GET',
@@ -253,31 +289,58 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         await streamLogs(res, files, tailLines, url.searchParams.get('follow') === '1');
         return undefined;
       },
+      READ,
     ],
   ];
+  return routes;
+}
 
-  return http.createServer((req, res) => {
+/** Every route the control API serves: the service routes plus tokens and audit (src/auth). */
+export function allRoutes(c: Controller, security: Security): Route[] {
+  return [...apiRoutes(c), ...securityRoutes(security, () => c.services().map((s) => s.name))];
+}
+
+/** The control API the CLI talks to (JSON over HTTP). */
+export function createApiServer(c: Controller, log: Logger): http.Server {
+  // Creates <dataDir>/admin.token on first start; every route but GET /healthz needs a token.
+  const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }));
+  const routes = allRoutes(c, security);
+  const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://control');
     let matched: Handler | undefined;
     let params: Params = {};
+    let access: Access = READ;
     let pathKnown = false;
-    for (const [method, re, h] of routes) {
+    for (const [method, re, h, a] of routes) {
       const m = re.exec(url.pathname);
       if (!m) continue;
       pathKnown = true;
       if (method !== req.method) continue;
       matched = h;
-      params = Object.fromEntries(Object.entries(m.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]));
+      access = a ?? DEFAULT_ACCESS;
+      try {
+        params = Object.fromEntries(
+          Object.entries(m.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)]),
+        );
+      } catch {
+        matched = async () => {
+          throw new ApiError(400, 'invalid_path', `invalid percent-encoding in ${url.pathname}`);
+        };
+      }
       break;
     }
-    if (!matched) {
-      const e = pathKnown
-        ? new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`)
-        : new ApiError(404, 'not_found', `no such endpoint: ${url.pathname}`);
-      sendJson(res, e.status, { error: { code: e.code, message: e.message } });
-      return;
-    }
-    matched(req, res, params, url)
+    const handler: Handler =
+      matched ??
+      (async () => {
+        throw pathKnown
+          ? new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`)
+          : new ApiError(404, 'not_found', `no such endpoint: ${url.pathname}`);
+      });
+    // Authenticate, authorize and audit around the dispatch (unknown paths need a token too).
+    security
+      .run(req, res, { method: req.method ?? 'GET', path: url.pathname, access, params }, () =>
+        handler(req, res, params, url),
+      )
       .then((body) => {
         if (body !== undefined && !res.headersSent)
           sendJson(res, res.statusCode === 200 ? 200 : res.statusCode, body);
@@ -292,6 +355,8 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         sendJson(res, e.status, { error: { code: e.code, message: e.message, details: e.details } });
       });
   });
+  server.on('close', () => security.close());
+  return server;
 }
 
 /** Listens and resolves with the bound address. */

@@ -1,4 +1,45 @@
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
+import { loadConfigFile } from '../config/load.ts';
+
+/** Where the CLI's token comes from: --token, else CUTOVER_TOKEN, else the local admin token file. */
+interface Credentials {
+  flag?: string;
+  configFile?: string;
+}
+let credentials: Credentials = {};
+
+/** Records the global --token and -c options of the command being run (called by the CLI's parser). */
+export function setCredentials(c: Credentials): void {
+  credentials = c;
+}
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
+
+/**
+ * The token to send to `base`: --token, CUTOVER_TOKEN, or `<dataDir>/admin.token` of the config
+ * file (-c, or ./cutover.yaml) — the last only when that config's control.listen is the address
+ * talked to, so the local admin token never goes to another controller.
+ */
+export function resolveToken(base: URL, c: Credentials = credentials): string | undefined {
+  if (c.flag) return c.flag.trim();
+  const env = process.env.CUTOVER_TOKEN?.trim();
+  if (env) return env;
+  const file = c.configFile ?? 'cutover.yaml';
+  if (!c.configFile && !existsSync(file)) return undefined;
+  const r = loadConfigFile(file);
+  if (!r.ok) return undefined;
+  const l = r.config.control.listen;
+  const samePort = String(l.port) === (base.port || '80');
+  const sameHost = l.host === base.hostname.replace(/^\[|\]$/g, '') || WILDCARD_HOSTS.has(l.host);
+  if (!samePort || !sameHost) return undefined;
+  try {
+    return readFileSync(path.join(r.config.control.dataDir, 'admin.token'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The controller could not be reached (exit code 3). */
 export class UnreachableError extends Error {}
@@ -17,9 +58,17 @@ export class ApiResponseError extends Error {
 /** Minimal JSON client for the control API. */
 export class ControlClient {
   readonly base: URL;
+  private token?: string | null;
 
-  constructor(addr: string) {
+  /** `token`: sent as `Authorization: Bearer`; by default resolved with resolveToken(). */
+  constructor(addr: string, opts: { token?: string } = {}) {
     this.base = new URL(/^https?:\/\//.test(addr) ? addr : `http://${addr}`);
+    if (opts.token !== undefined) this.token = opts.token;
+  }
+
+  private authorization(): Record<string, string> {
+    if (this.token === undefined) this.token = resolveToken(this.base) ?? null;
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
   private raw(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
@@ -30,7 +79,10 @@ export class ControlClient {
         {
           method,
           agent: false,
-          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+          headers: {
+            ...this.authorization(),
+            ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
+          },
         },
         resolve,
       );
@@ -63,9 +115,19 @@ export class ControlClient {
     }
     if ((res.statusCode ?? 500) >= 400) {
       const e = (data as { error?: { code?: string; message?: string } }).error;
-      throw new ApiResponseError(res.statusCode ?? 500, e?.code ?? 'error', e?.message ?? text);
+      throw new ApiResponseError(
+        res.statusCode ?? 500,
+        e?.code ?? 'error',
+        this.explain(res, e?.message ?? text),
+      );
     }
     return data as T;
+  }
+
+  /** Adds how to pass a token to a 401's message. */
+  private explain(res: http.IncomingMessage, message: string): string {
+    if (res.statusCode !== 401) return message;
+    return `${message} (pass --token TOKEN or set CUTOVER_TOKEN; on the controller's host, -c FILE uses the admin token in its dataDir)`;
   }
 
   /** Streams a text response to `out` (logs). */
@@ -79,7 +141,7 @@ export class ControlClient {
       try {
         msg = (JSON.parse(text) as { error: { message: string } }).error.message;
       } catch {}
-      throw new ApiResponseError(res.statusCode ?? 500, 'error', msg);
+      throw new ApiResponseError(res.statusCode ?? 500, 'error', this.explain(res, msg));
     }
     for await (const c of res) out.write(c as Buffer);
   }

@@ -1,4 +1,5 @@
 import type { ServiceStatus } from '../api/status.ts';
+import type { ConfigChange } from '../config/diff.ts';
 import type { Revision } from '../core/model.ts';
 
 /** Renders rows as an aligned text table. */
@@ -89,4 +90,27 @@ export function formatTraffic(s: ServiceStatus): string {
   t.rules.forEach((r, i) => lines.push(`  rule ${i + 1}: ${JSON.stringify(r.match)} -> ${r.to}`));
   if (t.rules.length === 0) lines.push('  no rules');
   return lines.join('\n');
+}
+
+const EFFECT_NOTE: Record<ConfigChange['effect'], string> = {
+  live: 'live',
+  'new-revision': 'new revision, rolled out',
+  added: 'added',
+  removed: 'removed: drained and stopped',
+  restart: 'needs a restart of cutover up: not applied',
+};
+
+/** One line per config change: `~ path: from -> to (effect)`. */
+export function formatChanges(changes: ConfigChange[]): string {
+  return changes
+    .map((c) => {
+      const mark =
+        c.effect === 'added' ? '+' : c.effect === 'removed' ? '-' : c.effect === 'restart' ? '!' : '~';
+      const values =
+        c.effect === 'added' || c.effect === 'removed'
+          ? ''
+          : `: ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`;
+      return `${mark} ${c.path}${values} (${EFFECT_NOTE[c.effect]})`;
+    })
+    .join('\n');
 }

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ServiceStatus } from '../api/status.ts';
+import type { ConfigChange } from '../config/diff.ts';
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import type { Revision } from '../core/model.ts';
 import { createLogger } from '../log/logger.ts';
-import { ApiResponseError, ControlClient, UnreachableError } from './client.ts';
-import { formatHistory, formatStatus, formatTraffic } from './format.ts';
+import { ApiResponseError, ControlClient, setCredentials, UnreachableError } from './client.ts';
+import { formatChanges, formatHistory, formatStatus, formatTraffic, table } from './format.ts';
 
 /** Exit codes (documented in the README). */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
@@ -34,10 +36,15 @@ Commands:
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
   events [SERVICE]    show the event log (--json)
   validate            check a config file and change nothing
+  apply               apply a changed config file to the running controller (--dry-run)
+  token create|list|revoke  manage API tokens (admin)
+  audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
 
 Global options:
   -c, --config FILE   config file (default ./cutover.yaml); the CLI finds the controller
                       from its control.listen, or from CUTOVER_ADDR (host:port) if set
+  --token TOKEN       API token (default: CUTOVER_TOKEN, else the admin token in the config's
+                      dataDir when the CLI runs where the controller does)
   -h, --help          help for a command
 
 Exit codes: 0 ok, 1 the operation failed (rollout failed/rolled back, refused),
@@ -74,6 +81,14 @@ the rolled-back-to spec becomes a new revision.`,
 Prints the captured stdout/stderr of the service's live instances (or of one instance,
 live or stopped), each line prefixed with its instance id.`,
   events: `Usage: cutover events [SERVICE] [--json] [--limit N]`,
+  apply: `Usage: cutover apply [-c FILE] [--dry-run]
+
+Validates the file (every problem listed, nothing changes when it is invalid), shows the
+difference with the running config and applies it: route, traffic, probe, replica and
+timeout changes live; a changed version or run template becomes a new revision rolled out
+with the service's strategy; added services start, removed ones are drained and stopped.
+gateway/control changes need a restart (reported, not applied). Refused as a whole while a
+changed service is rolling out. --dry-run shows the difference only.`,
   promote: `Usage: cutover promote SERVICE [--full]
 
 Canary: continues past the current indefinite (or timed) pause; --full skips every remaining
@@ -100,6 +115,23 @@ restarting anything. Later setWeight steps still apply.`,
 Without options: shows the traffic rules in effect. --file FILE (YAML or JSON, the same
 shape as a service's "traffic" key: stickyBy, rules) validates and replaces them at runtime;
 --reset goes back to the config file's rules.`,
+  token: `Usage: cutover token create --name NAME --role viewer|deployer|admin [--service NAME]...
+       cutover token list [--json]
+       cutover token revoke NAME
+
+create prints the new token alone on stdout (it is shown only once; Cutover stores a hash).
+Roles: viewer reads everything; deployer also deploys, promotes, aborts, pauses, resumes,
+retries, undoes and changes weight/rules of its --service services (all when none given);
+admin can do everything, including tokens and the audit trail. revoke takes effect at once.
+The "admin" token is the local one in <dataDir>/admin.token: delete that file and restart
+\`cutover up\` to rotate it.`,
+  audit: `Usage: cutover audit [--service S] [--json] [--limit N]
+       cutover audit verify [--json]
+
+Lists the audit trail: every mutating API request, allowed or refused, with time, actor (token
+name or "anonymous"), role, action, service and revision, parameters (secrets redacted),
+source address and outcome. Entries are hash-chained; verify recomputes the chain and reports
+the first edited or deleted entry (exit 0 intact, 1 broken).`,
   validate: `Usage: cutover validate [-c FILE]
 
 Checks the config file; prints every problem as FILE:LINE: path.to.key: what is wrong.
@@ -108,6 +140,7 @@ Exit 0 when valid, 2 when not.`,
 
 const COMMON = {
   config: { type: 'string', short: 'c' },
+  token: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -117,12 +150,15 @@ function parse<O extends Record<string, { type: 'string' | 'boolean'; short?: st
   options: O,
 ) {
   try {
-    return parseArgs({
+    const parsed = parseArgs({
       args: argv,
       options: { ...COMMON, ...options },
       allowPositionals: true,
       strict: true,
     });
+    const v = parsed.values as { config?: string; token?: string };
+    setCredentials({ flag: v.token, configFile: v.config });
+    return parsed;
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n\n${HELP[cmd]}`);
   }
@@ -448,6 +484,29 @@ async function cmdRules(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function cmdApply(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('apply', argv, { 'dry-run': { type: 'boolean' } });
+  if (values.help) return help('apply');
+  const file = values.config ?? positionals[0] ?? 'cutover.yaml';
+  const r = loadConfigFile(file);
+  if (!r.ok) {
+    process.stderr.write(`${formatIssues(r.issues, file)}\n${file}: invalid, nothing was applied\n`);
+    return EXIT.usage;
+  }
+  const l = r.config.control.listen;
+  const client = new ControlClient(process.env.CUTOVER_ADDR ?? `${l.host}:${l.port}`);
+  const res = await client.json<{ applied: boolean; changes: ConfigChange[] }>('POST', '/v1/config', {
+    yaml: readFileSync(file, 'utf8'),
+    file: path.resolve(file),
+    dryRun: values['dry-run'] === true,
+  });
+  process.stdout.write(`${formatChanges(res.changes)}\n`);
+  process.stdout.write(
+    res.changes.length === 0 ? 'no changes\n' : res.applied ? 'applied\n' : 'dry run: nothing applied\n',
+  );
+  return EXIT.ok;
+}
+
 function cmdValidate(argv: string[]): number {
   const { values, positionals } = parse('validate', argv, {});
   if (values.help) return help('validate');
@@ -465,6 +524,142 @@ function cmdValidate(argv: string[]): number {
   return EXIT.ok;
 }
 
+interface TokenInfo {
+  name: string;
+  role: string;
+  services: string[];
+  createdAt: number;
+  lastUsedAt?: number;
+}
+
+async function cmdToken(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('token', argv, {
+    name: { type: 'string' },
+    role: { type: 'string' },
+    service: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return help('token');
+  const [sub, ...rest] = positionals;
+  const client = () => new ControlClient(resolveAddr(values.config));
+  switch (sub) {
+    case 'create': {
+      if (rest.length > 0)
+        throw new UsageError(`token create: unexpected ${rest.join(' ')}\n\n${HELP.token}`);
+      if (!values.name || !values.role)
+        throw new UsageError(`token create: --name and --role are required\n\n${HELP.token}`);
+      const r = await client().json<TokenInfo & { token: string }>('POST', '/v1/tokens', {
+        name: values.name,
+        role: values.role,
+        services: values.service ?? [],
+      });
+      process.stdout.write(`${r.token}\n`);
+      return EXIT.ok;
+    }
+    case 'list': {
+      if (rest.length > 0) throw new UsageError(`token list: unexpected ${rest.join(' ')}\n\n${HELP.token}`);
+      const r = await client().json<{ tokens: TokenInfo[] }>('GET', '/v1/tokens');
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return EXIT.ok;
+      }
+      const when = (t: number | undefined) => (t === undefined ? 'never' : new Date(t).toISOString());
+      process.stdout.write(
+        `${table(
+          ['NAME', 'ROLE', 'SERVICES', 'CREATED', 'LAST USED'],
+          r.tokens.map((t) => [
+            t.name,
+            t.role,
+            t.role === 'deployer' ? t.services.join(',') || '*' : '-',
+            when(t.createdAt),
+            when(t.lastUsedAt),
+          ]),
+        )}\n`,
+      );
+      return EXIT.ok;
+    }
+    case 'revoke': {
+      const name = one(rest, 'token', 'NAME');
+      await client().json('DELETE', `/v1/tokens/${encodeURIComponent(name)}`);
+      process.stdout.write(`revoked token ${name}\n`);
+      return EXIT.ok;
+    }
+    default:
+      throw new UsageError(
+        `token: expected create, list or revoke${sub ? `, got "${sub}"` : ''}\n\n${HELP.token}`,
+      );
+  }
+}
+
+interface AuditEntryView {
+  seq: number;
+  time: number;
+  actor: string;
+  role: string | null;
+  action: string;
+  service: string | null;
+  revision: number | null;
+  params: string;
+  source: string;
+  status: number;
+  code: string | null;
+}
+
+async function cmdAudit(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('audit', argv, {
+    service: { type: 'string' },
+    json: { type: 'boolean' },
+    limit: { type: 'string' },
+  });
+  if (values.help) return help('audit');
+  const client = new ControlClient(resolveAddr(values.config));
+  if (positionals[0] === 'verify') {
+    if (positionals.length > 1)
+      throw new UsageError(`audit verify: unexpected ${positionals.slice(1).join(' ')}`);
+    const v = await client.json<{
+      ok: boolean;
+      entries: number;
+      broken?: { seq: number; reason: string; message: string };
+    }>('GET', '/v1/audit/verify');
+    if (values.json) process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+    else if (v.ok) process.stdout.write(`audit trail intact: ${v.entries} entries verified\n`);
+    else
+      process.stdout.write(
+        `audit trail BROKEN at entry ${v.broken?.seq} (${v.broken?.reason}): ${v.broken?.message}; ${v.entries} entries before it verified\n`,
+      );
+    return v.ok ? EXIT.ok : EXIT.failed;
+  }
+  if (positionals.length > 0)
+    throw new UsageError(`audit: unexpected ${positionals.join(' ')}\n\n${HELP.audit}`);
+  if (values.limit !== undefined && !/^[1-9]\d*$/.test(values.limit))
+    throw new UsageError(`--limit: expected a number of entries, got "${values.limit}"`);
+  const q = new URLSearchParams();
+  if (values.service) q.set('service', values.service);
+  if (values.limit) q.set('limit', values.limit);
+  const r = await client.json<{ entries: AuditEntryView[] }>('GET', `/v1/audit?${q}`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  process.stdout.write(
+    `${table(
+      ['SEQ', 'TIME', 'ACTOR', 'ROLE', 'ACTION', 'TARGET', 'SOURCE', 'OUTCOME', 'PARAMS'],
+      r.entries.map((e) => [
+        String(e.seq),
+        new Date(e.time).toISOString(),
+        e.actor,
+        e.role ?? '-',
+        e.action,
+        e.service ? `${e.service}${e.revision !== null ? `@${e.revision}` : ''}` : '-',
+        e.source,
+        `${e.status}${e.code ? ` ${e.code}` : ''}`,
+        e.params === '{}' ? '' : e.params,
+      ]),
+    )}\n`,
+  );
+  return EXIT.ok;
+}
+
 const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   up: cmdUp,
   deploy: cmdDeploy,
@@ -474,6 +669,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   logs: cmdLogs,
   events: cmdEvents,
   validate: cmdValidate,
+  apply: cmdApply,
   promote: (a) => cmdSimple('promote', a),
   abort: (a) => cmdSimple('abort', a),
   pause: (a) => cmdSimple('pause', a),
@@ -481,6 +677,8 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   retry: (a) => cmdSimple('retry', a),
   'set-weight': cmdSetWeight,
   rules: cmdRules,
+  token: cmdToken,
+  audit: cmdAudit,
 };
 
 /** Runs the CLI; resolves with the process exit code. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
@@ -13,6 +14,11 @@ import type { Store, StoredEvent } from '../store/store.ts';
 import type { GatewayClient } from './gateway-client.ts';
 import { buildRoutes, routesKey } from './routes.ts';
 
+/** Outcome of `applyConfig`. */
+export type ApplyResult =
+  | { ok: true; applied: boolean; changes: ConfigChange[] }
+  | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
+
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How often a draining instance's in-flight count is read from the gateway. */
@@ -20,7 +26,7 @@ const DRAIN_POLL_MS = 50;
 
 /** Observes instances, asks the pure core what to do, persists, then acts (supervisor + gateway). */
 export class Controller {
-  readonly config: CutoverConfig;
+  private current: CutoverConfig;
   private readonly store: Store;
   private readonly supervisor: Supervisor;
   private readonly gateway: GatewayClient;
@@ -47,7 +53,7 @@ export class Controller {
     log: Logger;
     now?: () => number;
   }) {
-    this.config = opts.config;
+    this.current = opts.config;
     this.store = opts.store;
     this.supervisor = opts.supervisor;
     this.gateway = opts.gateway;
@@ -125,6 +131,85 @@ export class Controller {
         }
       }),
     );
+  }
+
+  /** The config in effect (`apply` replaces the services part live). */
+  get config(): CutoverConfig {
+    return this.current;
+  }
+
+  /**
+   * `cutover apply`: validates nothing (the caller did), diffs against the config in effect and
+   * applies what can be applied live: route, traffic, probe, replica and timeout changes at the
+   * next reconcile; a changed version or run template becomes a new revision rolled out with the
+   * service's strategy; added services start, removed ones are drained and stopped. Gateway and
+   * control settings need a restart and are reported, not applied. All or nothing: a new
+   * revision for a service that is mid-rollout refuses the whole apply.
+   */
+  applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult {
+    const changes = diffConfig(this.current, next);
+    const revised = [
+      ...new Set(changes.filter((c) => c.effect === 'new-revision').map((c) => c.path.split('.')[1] ?? '')),
+    ];
+    const busy = revised.filter((n) => this.states.get(n)?.rollout);
+    if (busy.length > 0) {
+      return {
+        ok: false,
+        code: 'rollout_in_progress',
+        message: `service ${busy.map((n) => `"${n}"`).join(', ')} is rolling out; apply again when it has finished (nothing was changed)`,
+        changes,
+      };
+    }
+    if (dryRun || changes.length === 0) return { ok: true, applied: false, changes };
+    const now = this.now();
+    const previous = this.current;
+    this.current = { ...next, gateway: previous.gateway, control: previous.control };
+    const changed: ServiceState[] = [];
+    const events: CoreEvent[] = [];
+    for (const c of changes) {
+      const name = c.path.split('.')[1] ?? '';
+      if (c.effect === 'added') {
+        const svc = next.services[name];
+        const s = initialServiceState(name, svc.version, svc.run, now);
+        this.states.set(name, s);
+        changed.push(s);
+        events.push({
+          service: name,
+          type: 'RolloutStarted',
+          revision: 1,
+          message: 'service added by apply',
+        });
+      } else if (c.effect === 'removed') {
+        const svc = previous.services[name];
+        this.states.delete(name);
+        this.store.deleteService(name);
+        for (const i of this.instances(name)) this.startDrain(svc, i.id, 'service removed');
+      }
+    }
+    for (const name of revised) {
+      const svc = next.services[name];
+      const state = this.states.get(name);
+      if (!svc || !state) continue;
+      const r = deploy(svc, state, svc.version, svc.run, now, 'deploy', 'from apply');
+      if (r.ok) {
+        this.states.set(name, r.state);
+        changed.push(r.state);
+        events.push(...r.events);
+      }
+    }
+    for (const name of new Set(changes.map((c) => c.path.split('.')[1] ?? ''))) {
+      if (name && this.current.services[name]) {
+        events.push({
+          service: name,
+          type: 'ConfigApplied',
+          message: `config applied (${changes.filter((c) => c.path.split('.')[1] === name).length} changes)`,
+        });
+      }
+    }
+    this.store.commit(changed, events, now);
+    this.log.info('config applied', { changes: changes.length });
+    this.kick();
+    return { ok: true, applied: true, changes };
   }
 
   services(): ServiceConfig[] {
@@ -209,9 +294,9 @@ export class Controller {
   private apply(a: Action): void {
     if (a.type === 'start') {
       for (let k = 0; k < a.count; k++) this.startInstance(a.service, a.revision);
-    } else if (!this.drains.has(a.instance)) {
-      const p = this.drain(a.service, a.instance, a.reason).finally(() => this.drains.delete(a.instance));
-      this.drains.set(a.instance, p);
+    } else {
+      const svc = this.service(a.service);
+      if (svc) this.startDrain(svc, a.instance, a.reason);
     }
   }
 
@@ -237,6 +322,12 @@ export class Controller {
     };
   }
 
+  private startDrain(svc: ServiceConfig, id: string, reason: string): void {
+    if (this.drains.has(id)) return;
+    const p = this.drain(svc, id, reason).finally(() => this.drains.delete(id));
+    this.drains.set(id, p);
+  }
+
   private startInstance(service: string, revisionNumber: number): void {
     const svc = this.service(service);
     const state = this.states.get(service);
@@ -260,9 +351,8 @@ export class Controller {
    * Drain before signal: leave the routing table (acknowledged by every gateway worker), wait until
    * the gateway reports no request in flight (or drainTimeout), then SIGTERM, then SIGKILL.
    */
-  private async drain(service: string, id: string, reason: string): Promise<void> {
-    const svc = this.service(service);
-    if (!svc) return;
+  private async drain(svc: ServiceConfig, id: string, reason: string): Promise<void> {
+    const service = svc.name;
     this.leaving.add(id);
     const log = this.log.child({ service, instance: id });
     log.info('instance draining', { reason });

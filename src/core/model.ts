@@ -105,7 +105,8 @@ export interface CoreEvent {
     | 'RolloutPromoted'
     | 'RolloutAborted'
     | 'TrafficSwitched'
-    | 'TrafficChanged';
+    | 'TrafficChanged'
+    | 'ConfigApplied';
   message: string;
   revision?: number;
 }

@@ -48,6 +48,15 @@ export class Store {
     mkdirSync(dataDir, { recursive: true });
     this.db = new DatabaseSync(path.join(dataDir, 'state.db'));
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+    // After an abrupt kill SQLite recovers from the WAL on open; verify before trusting it.
+    const check = this.db.prepare('PRAGMA quick_check').all() as Array<Record<string, string>>;
+    const verdict = check.map((r) => Object.values(r)[0]).join('; ');
+    if (verdict !== 'ok') {
+      this.db.close();
+      throw new Error(
+        `state database ${path.join(dataDir, 'state.db')} failed its integrity check: ${verdict}`,
+      );
+    }
     this.migrate();
   }
 
@@ -107,6 +116,11 @@ export class Store {
       for (const s of states) put.run(s.name, JSON.stringify(s), now);
       for (const e of events) ev.run(now, e.service, e.type, e.revision ?? null, e.message);
     });
+  }
+
+  /** Forgets a service removed from the config (its events stay). */
+  deleteService(name: string): void {
+    this.db.prepare('DELETE FROM services WHERE name = ?').run(name);
   }
 
   events(opts: { service?: string; limit?: number; afterId?: number } = {}): StoredEvent[] {

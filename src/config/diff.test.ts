@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { diffConfig } from './diff.ts';
+import { parseConfig } from './load.ts';
+import type { CutoverConfig } from './types.ts';
+
+function cfg(services: string, gateway = 'listen: 127.0.0.1:8080'): CutoverConfig {
+  const r = parseConfig(`gateway:\n  ${gateway}\n  workers: 2\nservices:\n${services}`, { baseDir: '/srv' });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+  return r.config;
+}
+
+const web = (extra = '', version = 'v1', cmd = './server --port ${PORT}') =>
+  `  web:\n    version: ${version}\n    replicas: 2\n    run: { command: "${cmd}" }\n${extra}`;
+
+test('identical configs have no changes', () => {
+  assert.deepEqual(diffConfig(cfg(web()), cfg(web())), []);
+});
+
+test('changes are classified: live, new revision, restart, added, removed', () => {
+  const a = cfg(web());
+  const b = cfg(
+    `${web('    readiness: { path: /healthz }\n', 'v2', './server2 --port ${PORT}')}  api:\n    version: v1\n    route: { pathPrefix: /api }\n    run: { command: x }\n`,
+    'listen: 127.0.0.1:9090',
+  );
+  const got = diffConfig(a, b).map(
+    (c) => `${c.path} ${c.effect} ${JSON.stringify(c.from)}->${JSON.stringify(c.to)}`,
+  );
+  assert.deepEqual(got, [
+    'gateway.listen.port restart 8080->9090',
+    'services.api added undefined->undefined',
+    'services.web.readiness.path live "/ready"->"/healthz"',
+    'services.web.run.command new-revision "./server --port ${PORT}"->"./server2 --port ${PORT}"',
+    'services.web.version new-revision "v1"->"v2"',
+  ]);
+  const removed = diffConfig(b, a).filter((c) => c.effect === 'removed');
+  assert.deepEqual(
+    removed.map((c) => c.path),
+    ['services.api'],
+  );
+});

@@ -1,0 +1,61 @@
+import type { CutoverConfig } from './types.ts';
+
+/**
+ * How a config change takes effect: `live` (next reconcile, nothing restarts), `new-revision`
+ * (a service's version or run template changed: rolled out with its strategy), `added` /
+ * `removed` (a whole service), `restart` (gateway/control listeners and settings: need
+ * `cutover reload` or a restart of `cutover up`; not applied by `apply`).
+ */
+export type ChangeEffect = 'live' | 'new-revision' | 'added' | 'removed' | 'restart';
+
+export interface ConfigChange {
+  path: string;
+  from?: unknown;
+  to?: unknown;
+  effect: ChangeEffect;
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, unknown>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length === 0) out.set(prefix, {});
+    for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+    return;
+  }
+  out.set(prefix, value);
+}
+
+function effectOf(path: string): ChangeEffect {
+  if (path.startsWith('gateway.') || path.startsWith('control.')) return 'restart';
+  const m = /^services\.[^.]+\.(.+)$/.exec(path);
+  if (m && (m[1] === 'version' || m[1].startsWith('run.'))) return 'new-revision';
+  return 'live';
+}
+
+/** Every difference between two validated configs, classified by how it takes effect. Pure. */
+export function diffConfig(from: CutoverConfig, to: CutoverConfig): ConfigChange[] {
+  const changes: ConfigChange[] = [];
+  const names = new Set([...Object.keys(from.services), ...Object.keys(to.services)]);
+  for (const name of names) {
+    const a = from.services[name];
+    const b = to.services[name];
+    if (!a) changes.push({ path: `services.${name}`, effect: 'added' });
+    else if (!b) changes.push({ path: `services.${name}`, effect: 'removed' });
+  }
+  const fa = new Map<string, unknown>();
+  const fb = new Map<string, unknown>();
+  flatten({ gateway: from.gateway, control: from.control, services: from.services }, '', fa);
+  flatten({ gateway: to.gateway, control: to.control, services: to.services }, '', fb);
+  for (const path of new Set([...fa.keys(), ...fb.keys()])) {
+    const svc = /^services\.([^.]+)/.exec(path)?.[1];
+    if (svc && (!from.services[svc] || !to.services[svc])) continue;
+    const x = fa.get(path);
+    const y = fb.get(path);
+    if (JSON.stringify(x) === JSON.stringify(y)) continue;
+    const change: ConfigChange = { path, effect: effectOf(path) };
+    if (fa.has(path)) change.from = x;
+    if (fb.has(path)) change.to = y;
+    changes.push(change);
+  }
+  return changes.sort((p, q) => (p.path < q.path ? -1 : p.path > q.path ? 1 : 0));
+}
