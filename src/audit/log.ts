@@ -1,0 +1,277 @@
+import { createHash } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
+
+/** `prev_hash` of the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+/** Captured request bodies are cut at this many bytes. */
+export const MAX_PARAMS_BYTES = 16 * 1024;
+const REDACTED = '[redacted]';
+/** Keys (and `KEY=VALUE` settings) whose values never reach the audit trail. */
+const SECRET_KEY_RE = /token|secret|passw|pwd|credential|api[_-]?key|private[_-]?key|auth|cookie|session/i;
+
+/** One audit entry as stored and as `GET /v1/audit` returns it. */
+export interface AuditEntry {
+  seq: number;
+  time: number;
+  /** Token name, or "anonymous" when no valid token was presented. */
+  actor: string;
+  role: string | null;
+  action: string;
+  service: string | null;
+  revision: number | null;
+  /** The request's JSON body, secrets redacted (JSON text). */
+  params: string;
+  source: string;
+  status: number;
+  code: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export type NewAuditEntry = Omit<AuditEntry, 'seq' | 'time' | 'prevHash' | 'hash'>;
+
+/** The result of recomputing the chain. */
+export interface AuditVerification {
+  ok: boolean;
+  /** Entries checked. */
+  entries: number;
+  /** The first entry that does not check out (edited, or the gap where entries were deleted). */
+  broken?: { seq: number; reason: 'edited' | 'deleted'; message: string };
+}
+
+interface Row {
+  seq: number;
+  time: number;
+  actor: string;
+  role: string | null;
+  action: string;
+  service: string | null;
+  revision: number | null;
+  params: string;
+  source: string;
+  status: number;
+  code: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** JSON with object keys sorted at every level (a stable input for hashing). */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** The hash of an entry: sha256(prev_hash + canonical JSON of every other column). */
+export function entryHash(prevHash: string, e: Omit<AuditEntry, 'prevHash' | 'hash'>): string {
+  const body = canonicalJson({
+    seq: e.seq,
+    time: e.time,
+    actor: e.actor,
+    role: e.role,
+    action: e.action,
+    service: e.service,
+    revision: e.revision,
+    params: e.params,
+    source: e.source,
+    status: e.status,
+    code: e.code,
+  });
+  return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+/** Replaces the values of secret-looking keys (and `run.env.PASSWORD=...` settings) recursively. */
+export function redact(v: unknown, depth = 0): unknown {
+  if (depth > 32) return REDACTED;
+  if (typeof v === 'string') {
+    const eq = v.indexOf('=');
+    return eq > 0 && SECRET_KEY_RE.test(v.slice(0, eq)) ? `${v.slice(0, eq + 1)}${REDACTED}` : v;
+  }
+  if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
+  if (v !== null && typeof v === 'object') {
+    return Object.fromEntries(
+      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
+        k,
+        SECRET_KEY_RE.test(k) ? REDACTED : redact(x, depth + 1),
+      ]),
+    );
+  }
+  return v;
+}
+
+/** A request body as audit parameters: parsed JSON with secrets redacted, or a note. */
+export function auditParams(body: Buffer, truncated: boolean): string {
+  if (body.length === 0) return '{}';
+  if (truncated) return canonicalJson({ _unparsed: `body larger than ${MAX_PARAMS_BYTES} bytes` });
+  try {
+    return canonicalJson(redact(JSON.parse(body.toString('utf8'))));
+  } catch {
+    return canonicalJson({ _unparsed: `${body.length} bytes, not JSON` });
+  }
+}
+
+function fromRow(r: Row): AuditEntry {
+  return {
+    seq: r.seq,
+    time: r.time,
+    actor: r.actor,
+    role: r.role,
+    action: r.action,
+    service: r.service,
+    revision: r.revision,
+    params: r.params,
+    source: r.source,
+    status: r.status,
+    code: r.code,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/**
+ * The append-only, hash-chained audit trail (table `audit`). Each entry stores
+ * sha256(previous hash + canonical JSON of the entry); `audit_head` holds the last seq and hash
+ * so that deleting the newest entries is detected too.
+ */
+export class AuditLog {
+  private readonly db: DatabaseSync;
+  private readonly now: () => number;
+
+  constructor(db: DatabaseSync, now: () => number = Date.now) {
+    this.db = db;
+    this.now = now;
+  }
+
+  append(e: NewAuditEntry): AuditEntry {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as
+        | { seq: number; hash: string }
+        | undefined;
+      const seq = (head?.seq ?? 0) + 1;
+      const prevHash = head?.hash ?? GENESIS_HASH;
+      const base = { ...e, seq, time: this.now() };
+      const hash = entryHash(prevHash, base);
+      this.db
+        .prepare(
+          'INSERT INTO audit (seq, time, actor, role, action, service, revision, params, source, status, code, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          seq,
+          base.time,
+          e.actor,
+          e.role,
+          e.action,
+          e.service,
+          e.revision,
+          e.params,
+          e.source,
+          e.status,
+          e.code,
+          prevHash,
+          hash,
+        );
+      this.db
+        .prepare(
+          'INSERT INTO audit_head (id, seq, hash) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash',
+        )
+        .run(seq, hash);
+      this.db.exec('COMMIT');
+      return { ...base, prevHash, hash };
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** The newest `limit` entries (oldest first), optionally of one service. */
+  list(opts: { service?: string; limit?: number } = {}): AuditEntry[] {
+    const limit = opts.limit ?? 100;
+    const rows = (opts.service
+      ? this.db
+          .prepare('SELECT * FROM audit WHERE service = ? ORDER BY seq DESC LIMIT ?')
+          .all(opts.service, limit)
+      : this.db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT ?').all(limit)) as unknown as Row[];
+    return rows.reverse().map(fromRow);
+  }
+
+  /** Recomputes the chain from the first entry; reports the first edited or deleted entry. */
+  verify(): AuditVerification {
+    const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as
+      | { seq: number; hash: string }
+      | undefined;
+    let prevHash = GENESIS_HASH;
+    let expected = 1;
+    let entries = 0;
+    for (const r of this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<Row>) {
+      const e = fromRow(r);
+      if (e.seq !== expected) {
+        const last = e.seq - 1;
+        return {
+          ok: false,
+          entries,
+          broken: {
+            seq: expected,
+            reason: 'deleted',
+            message: `entr${last === expected ? `y ${expected} is` : `ies ${expected}..${last} are`} missing (deleted)`,
+          },
+        };
+      }
+      if (entryHash(e.prevHash, e) !== e.hash) {
+        return {
+          ok: false,
+          entries,
+          broken: { seq: e.seq, reason: 'edited', message: `entry ${e.seq} was modified (hash mismatch)` },
+        };
+      }
+      if (e.prevHash !== prevHash) {
+        // The entry's own hash is consistent, but it no longer follows its predecessor: either
+        // the predecessor was edited and re-hashed, or this entry was.
+        const at = e.seq > 1 ? e.seq - 1 : e.seq;
+        return {
+          ok: false,
+          entries,
+          broken: {
+            seq: at,
+            reason: 'edited',
+            message: `entry ${at} was modified (entry ${e.seq} does not chain to it)`,
+          },
+        };
+      }
+      prevHash = e.hash;
+      expected++;
+      entries++;
+    }
+    const headSeq = head?.seq ?? 0;
+    if (headSeq > entries) {
+      return {
+        ok: false,
+        entries,
+        broken: {
+          seq: expected,
+          reason: 'deleted',
+          message: `entr${headSeq === expected ? `y ${expected} is` : `ies ${expected}..${headSeq} are`} missing (deleted)`,
+        },
+      };
+    }
+    if (head && head.hash !== prevHash) {
+      return {
+        ok: false,
+        entries,
+        broken: {
+          seq: head.seq,
+          reason: 'edited',
+          message: `entry ${head.seq} was modified (head mismatch)`,
+        },
+      };
+    }
+    return { ok: true, entries };
+  }
+}
