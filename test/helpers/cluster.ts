@@ -158,9 +158,29 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
     this.upExit = new Promise((r) => proc.on('exit', (code) => r(code)));
   }
 
-  async api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /** The admin token `cutover up` wrote to `<dataDir>/admin.token` (undefined before the first start). */
+  adminToken(): string | undefined {
+    try {
+      return readFileSync(path.join(this.dir, 'data', 'admin.token'), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * A control API request. `token`: sent as `Authorization: Bearer`; by default the admin token,
+   * `null` for none.
+   */
+  async api<T>(
+    method: string,
+    p: string,
+    body?: unknown,
+    token: string | null = this.adminToken() ?? null,
+  ): Promise<{ status: number; body: T; headers: http.IncomingHttpHeaders }> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
+      const headers: Record<string, string> = payload ? { 'content-type': 'application/json' } : {};
+      if (token !== null) headers.authorization = `Bearer ${token}`;
       const req = http.request(
         {
           host: '127.0.0.1',
@@ -168,14 +188,14 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
           method,
           path: p,
           agent: false,
-          headers: payload ? { 'content-type': 'application/json' } : {},
+          headers,
         },
         (res) => {
           let text = '';
           res.on('data', (c) => (text += c));
           res.on('end', () => {
             try {
-              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T });
+              resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as T, headers: res.headers });
             } catch (err) {
               reject(err);
             }
