@@ -167,3 +167,96 @@ export interface ConfigIssue {
   /** 1-based line in the file, when known. */
   line?: number;
 }
+
+/**
+ * `analysis`: automated judgement of a canary (or preview) revision. Durations in ms. See docs/analysis.md
+ * and src/analysis/validate.ts (the parser of this shape).
+ */
+export interface AnalysisConfig {
+  /** Time between measurements. */
+  intervalMs: number;
+  /** Nothing is measured (and the traffic window does not start) before this. */
+  initialDelayMs: number;
+  /** Failed provider measurements tolerated (a sequential gateway metric's Fail is final). */
+  failureLimit: number;
+  /** Measurement errors in a row tolerated; one more -> phase Error. */
+  consecutiveErrorLimit: number;
+  /** Inconclusive measurements tolerated; one more -> phase Inconclusive (pause for a human). */
+  inconclusiveLimit: number;
+  /** No verdict from the gateway metrics on fewer canary requests than this. */
+  minRequests: number;
+  /** False-Fail probability of the whole analysis (split over the gateway metrics). Default 0.01. */
+  alpha: number;
+  metrics: AnalysisMetricConfig[];
+}
+
+/** Canary 5xx (gateway-generated ones included) / requests, against a fixed limit. */
+export interface ErrorRateMetric {
+  name: string;
+  type: 'errorRate';
+  max: number;
+}
+
+/** Canary error rate against stable's over the same window: fail when above stable + `by`. */
+export interface ErrorRateVsStableMetric {
+  name: string;
+  type: 'errorRateVsStable';
+  /** Tolerated absolute increase (0..0.1). */
+  by: number;
+  /** Also required: canary error odds above `ratio` x stable's (default 2); a shared outage never blames the canary. */
+  ratio: number;
+}
+
+/** Canary latency percentile against a fixed limit. */
+export interface LatencyMetric {
+  name: string;
+  type: 'latency';
+  /** 50..99.99 */
+  percentile: number;
+  maxMs: number;
+}
+
+/** Canary latency percentile against stable's (same window) plus `byMs`. */
+export interface LatencyVsStableMetric {
+  name: string;
+  type: 'latencyVsStable';
+  percentile: number;
+  byMs: number;
+}
+
+/** A bound on a number (or equality with a JSON value, web only). At least one is set. */
+export interface ValueCondition {
+  max?: number;
+  min?: number;
+  equals?: string | number | boolean | null;
+}
+
+export interface PrometheusMetric extends ValueCondition {
+  name: string;
+  type: 'prometheus';
+  /** http(s)://host:port of the Prometheus server (no trailing slash). */
+  address: string;
+  /** Instant query; `{{revision}}`, `{{version}}`, `{{service}}`, `{{role}}` are substituted. Must yield one value. */
+  query: string;
+  timeoutMs: number;
+}
+
+export interface WebMetric extends ValueCondition {
+  name: string;
+  type: 'web';
+  /** `{{...}}` variables are substituted (URL-encoded). */
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  /** `$`, `$.a.b`, `$.a[0]`, `$['a-b']`. */
+  jsonPath: string;
+  timeoutMs: number;
+}
+
+export type AnalysisMetricConfig =
+  | ErrorRateMetric
+  | ErrorRateVsStableMetric
+  | LatencyMetric
+  | LatencyVsStableMetric
+  | PrometheusMetric
+  | WebMetric;

@@ -1,0 +1,46 @@
+/** Gateway `/stats` -> the engine's `TrafficSample` for one service's canary and stable revisions. */
+import { LATENCY_BUCKETS_SECONDS, type RevisionStats, type StatsReport } from '../gateway/protocol.ts';
+import type { RevisionCounts, TrafficSample } from './counts.ts';
+
+const BOUNDS_MS: readonly number[] = LATENCY_BUCKETS_SECONDS.map((s) => Math.round(s * 1e6) / 1e3);
+
+/**
+ * Requests, 5xx (gateway-generated 502/503/504 are included in the 5xx class) and the latency histogram
+ * of one revision. `mirror`: judge the mirrored copies instead (a mirror step): requests = completed
+ * mirror responses + mirror errors, errors = mirror 5xx + mirror errors (no latency histogram).
+ */
+export function revisionCounts(r: RevisionStats | undefined, mirror = false): RevisionCounts {
+  if (!r)
+    return {
+      requests: 0,
+      errors: 0,
+      latency: { boundsMs: BOUNDS_MS, counts: BOUNDS_MS.map(() => 0).concat(0) },
+    };
+  if (mirror) {
+    const s = r.mirror.status;
+    const done = s['2xx'] + s['3xx'] + s['4xx'] + s['5xx'];
+    return { requests: done + r.mirror.errors, errors: s['5xx'] + r.mirror.errors };
+  }
+  const out: RevisionCounts = { requests: r.requests, errors: r.status['5xx'] };
+  if (Array.isArray(r.latencyBuckets) && r.latencyBuckets.length === BOUNDS_MS.length + 1) {
+    out.latency = { boundsMs: BOUNDS_MS, counts: r.latencyBuckets };
+  }
+  return out;
+}
+
+/**
+ * The sample for `service`: canary = revision `canary`, stable = revision `stable` (omit it when there
+ * is none). A revision the gateway has not seen yet counts as zeros.
+ */
+export function trafficSample(
+  report: StatsReport,
+  service: string,
+  canary: number,
+  stable?: number,
+  opts: { mirror?: boolean } = {},
+): TrafficSample {
+  const revs = report.services[service]?.revisions ?? {};
+  const sample: TrafficSample = { canary: revisionCounts(revs[String(canary)], opts.mirror) };
+  if (stable !== undefined) sample.stable = revisionCounts(revs[String(stable)]);
+  return sample;
+}
