@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ServiceStatus } from '../api/status.ts';
@@ -7,6 +8,7 @@ import type { ConfigChange } from '../config/diff.ts';
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import type { Revision } from '../core/model.ts';
 import { createLogger } from '../log/logger.ts';
+import { systemdUnits } from '../service/systemd.ts';
 import { ApiResponseError, ControlClient, setCredentials, UnreachableError } from './client.ts';
 import { formatChanges, formatHistory, formatStatus, formatTraffic, table } from './format.ts';
 
@@ -37,6 +39,7 @@ Commands:
   events [SERVICE]    show the event log (--json)
   validate            check a config file and change nothing
   apply               apply a changed config file to the running controller (--dry-run)
+  service install     write systemd units (socket activation, restarts keep serving)
   token create|list|revoke  manage API tokens (admin)
   audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
 
@@ -81,6 +84,14 @@ the rolled-back-to spec becomes a new revision.`,
 Prints the captured stdout/stderr of the service's live instances (or of one instance,
 live or stopped), each line prefixed with its instance id.`,
   events: `Usage: cutover events [SERVICE] [--json] [--limit N]`,
+  service: `Usage: cutover service install [-c FILE] [--name cutover] [--user USER] [--dir DIR] [--print]
+
+Writes NAME.service and NAME.socket (default dir /etc/systemd/system). The socket unit owns
+the gateway's listener (connections queue while Cutover restarts); the service runs
+\`cutover up --keep-running\` with KillMode=process, so \`systemctl restart NAME\` replaces only
+the controller and the new one adopts the running gateway and instances.
+Then: systemctl daemon-reload && systemctl enable --now NAME.socket NAME.service
+--print writes both units to stdout instead. Windows: see the README (nssm).`,
   apply: `Usage: cutover apply [-c FILE] [--dry-run]
 
 Validates the file (every problem listed, nothing changes when it is invalid), shows the
@@ -484,6 +495,50 @@ async function cmdRules(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+function cmdService(argv: string[]): number {
+  const { values, positionals } = parse('service', argv, {
+    name: { type: 'string' },
+    user: { type: 'string' },
+    dir: { type: 'string' },
+    print: { type: 'boolean' },
+  });
+  if (values.help) return help('service');
+  if (positionals[0] !== 'install' || positionals.length !== 1) {
+    throw new UsageError(`service: expected "install"\n\n${HELP.service}`);
+  }
+  const name = values.name ?? 'cutover';
+  if (!/^[A-Za-z0-9_.@-]+$/.test(name)) throw new UsageError(`--name: not a valid unit name: "${name}"`);
+  const file = path.resolve(values.config ?? 'cutover.yaml');
+  const r = loadConfigFile(file);
+  if (!r.ok) {
+    process.stderr.write(`${formatIssues(r.issues, file)}\n`);
+    return EXIT.usage;
+  }
+  const units = systemdUnits(r.config, {
+    configFile: file,
+    node: process.execPath,
+    bin: fileURLToPath(new URL('../../bin/cutover.mjs', import.meta.url)),
+    name,
+    user: values.user,
+  });
+  if (values.print) {
+    process.stdout.write(`# ${name}.service\n${units.service}\n# ${name}.socket\n${units.socket}`);
+    return EXIT.ok;
+  }
+  const dir = values.dir ?? '/etc/systemd/system';
+  try {
+    writeFileSync(path.join(dir, `${name}.service`), units.service);
+    writeFileSync(path.join(dir, `${name}.socket`), units.socket);
+  } catch (err) {
+    process.stderr.write(`cutover service: cannot write units to ${dir}: ${(err as Error).message}\n`);
+    return EXIT.failed;
+  }
+  process.stdout.write(
+    `wrote ${path.join(dir, `${name}.service`)} and ${name}.socket\nnext: systemctl daemon-reload && systemctl enable --now ${name}.socket ${name}.service\n`,
+  );
+  return EXIT.ok;
+}
+
 async function cmdApply(argv: string[]): Promise<number> {
   const { values, positionals } = parse('apply', argv, { 'dry-run': { type: 'boolean' } });
   if (values.help) return help('apply');
@@ -670,6 +725,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   events: cmdEvents,
   validate: cmdValidate,
   apply: cmdApply,
+  service: cmdService,
   promote: (a) => cmdSimple('promote', a),
   abort: (a) => cmdSimple('abort', a),
   pause: (a) => cmdSimple('pause', a),
