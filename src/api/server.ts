@@ -11,6 +11,7 @@ import type { ConfigIssue } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import type { Logger } from '../log/logger.ts';
+import { gatewayMetrics } from '../metrics/source.ts';
 import { ApiError } from './errors.ts';
 import { logFiles, streamLogs } from './logs.ts';
 import { serviceStatus } from './status.ts';
@@ -96,6 +97,18 @@ export function apiRoutes(c: Controller): Route[] {
   };
   const routes: Route[] = [
     ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_q, res) => {
+        // Prometheus text; scrapers authenticate like the CLI (a token with the read role).
+        const m = await gatewayMetrics(c);
+        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.text) });
+        res.end(m.text);
+        return undefined;
+      },
+      READ,
+    ],
     [
       'GET',
       /^\/v1\/services$/,

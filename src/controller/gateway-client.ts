@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { InflightReport, RouteService, RouteTable } from '../gateway/protocol.ts';
+import type { InflightReport, RouteService, RouteTable, StatsReport } from '../gateway/protocol.ts';
 
 /** Talks to the gateway master's admin API over its Unix socket. */
 export class GatewayClient {
@@ -59,6 +59,11 @@ export class GatewayClient {
   async inflight(): Promise<Record<string, number>> {
     const r = (await this.request('GET', '/inflight', undefined, 3_000)) as InflightReport;
     return r.instances ?? {};
+  }
+
+  /** Traffic counters merged over the gateway workers (see StatsReport). */
+  async stats(timeoutMs = 3_000): Promise<StatsReport> {
+    return (await this.request('GET', '/stats', undefined, timeoutMs)) as StatsReport;
   }
 
   async healthy(): Promise<boolean> {

@@ -1,0 +1,40 @@
+/**
+ * Gathers what `GET /metrics` shows: the controller's status of every service and the gateway's merged
+ * counters (asked over the gateway's admin socket at each scrape; the gateway answers in milliseconds).
+ */
+import { serviceStatus } from '../api/status.ts';
+import type { Controller } from '../controller/controller.ts';
+import { GatewayClient } from '../controller/gateway-client.ts';
+import { gatewaySettings } from '../controller/gateway-process.ts';
+import type { StatsReport } from '../gateway/protocol.ts';
+import { CONTENT_TYPE, renderMetrics } from './exposition.ts';
+
+/** How long a scrape waits for the gateway before showing controller metrics only. */
+const GATEWAY_STATS_TIMEOUT_MS = 2_000;
+
+const clients = new Map<string, GatewayClient>();
+
+function clientFor(c: Controller): GatewayClient {
+  const socket = gatewaySettings(c.config).adminSocket;
+  let client = clients.get(socket);
+  if (client === undefined) {
+    client = new GatewayClient(socket);
+    clients.set(socket, client);
+  }
+  return client;
+}
+
+export async function gatewayMetrics(c: Controller): Promise<{ contentType: string; text: string }> {
+  let gateway: StatsReport | null = null;
+  try {
+    gateway = await clientFor(c).stats(GATEWAY_STATS_TIMEOUT_MS);
+  } catch {
+    gateway = null; // shown as cutover_gateway_up 0
+  }
+  const services = [];
+  for (const svc of c.services()) {
+    const s = serviceStatus(c, svc.name);
+    if (s !== undefined) services.push(s);
+  }
+  return { contentType: CONTENT_TYPE, text: await renderMetrics({ services, gateway }) };
+}
