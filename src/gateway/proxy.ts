@@ -473,7 +473,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
     if (this.mirror !== null) this.mirror.skip();
     const log = this.gw.accessLog;
-    if (log !== null && log.sampled()) {
+    if (log?.sampled()) {
       log.write({
         service: this.service?.name ?? null,
         revision: up?.stats.revision ?? null,
@@ -919,8 +919,9 @@ export class Gateway implements RelayHost {
           up.pool.destroy().catch(noop);
           for (const relay of up.relays) relay.destroy();
         }
-        void this.accessLog?.close();
-        resolve();
+        // Queued access log lines are written before the worker reports it is done.
+        if (this.accessLog === null) resolve();
+        else this.accessLog.close().then(resolve, resolve);
       };
       let serverClosed = false;
       // Connections whose last response finished become idle: close them until the server has none left
