@@ -88,17 +88,31 @@ function upperBound(h: LatencyHistogram, i: number): number {
 }
 
 /**
- * Requests slower than `ms`, as a bracket: `surely` counts only buckets entirely above `ms` (an
- * undercount unless `ms` is a bucket bound), `maybe` also the bucket that contains `ms` (an overcount).
+ * Requests slower than `ms`: `surely` counts only buckets entirely above `ms`, `maybe` also the bucket
+ * that contains `ms`, and `estimate` adds the share of that bucket above `ms` assuming latencies are
+ * spread evenly inside it (linear interpolation, as Prometheus' histogram_quantile does). All three are
+ * equal when `ms` is a bucket bound.
  */
-export function slowerThan(h: LatencyHistogram, ms: number): { surely: number; maybe: number } {
+export function slowerThan(
+  h: LatencyHistogram,
+  ms: number,
+): { surely: number; maybe: number; estimate: number } {
   let surely = 0;
   let maybe = 0;
+  let estimate = 0;
   for (let i = 0; i < h.counts.length; i++) {
-    if (lowerBound(h, i) >= ms) surely += h.counts[i];
-    if (upperBound(h, i) > ms) maybe += h.counts[i];
+    const lo = lowerBound(h, i);
+    const hi = upperBound(h, i);
+    const c = h.counts[i];
+    if (lo >= ms) {
+      surely += c;
+      estimate += c;
+    } else if (hi > ms && c > 0) {
+      estimate += Number.isFinite(hi) ? (c * (hi - ms)) / (hi - lo) : c;
+    }
+    if (hi > ms) maybe += c;
   }
-  return { surely, maybe };
+  return { surely, maybe, estimate };
 }
 
 /**

@@ -163,7 +163,7 @@ export function updateMetricTest(
     if (!h) return t;
     const slow = slowerThan(h, m.maxMs);
     const n = histogramTotal(h);
-    const fail = addBernoulli(t.fail, n, slow.surely);
+    const fail = addBernoulli(t.fail, n, slow.estimate);
     const pass = addBernoulli(t.pass, n, slow.maybe);
     const failedAt = t.failedAt ?? (crossed(fail.llr, upper, fail.n, opts) ? now : undefined);
     return { ...t, fail, pass, failedAt };
@@ -183,7 +183,7 @@ export function updateMetricTest(
     const threshold = ub + m.byMs;
     const slow = slowerThan(h, threshold);
     const n = histogramTotal(h);
-    const fail = addBernoulli(t.fail, n, slow.surely);
+    const fail = addBernoulli(t.fail, n, slow.estimate);
     const pass = addBernoulli(t.pass, n, slow.maybe);
     const failedAt = t.failedAt ?? (crossed(fail.llr, upper, fail.n, opts) ? now : undefined);
     return { ...t, fail, pass, recent, lastThresholdMs: threshold, failedAt };
