@@ -16,6 +16,9 @@ export function runService(opts) {
     return;
   }
   const startedAt = Date.now();
+  // Knobs for demos, tests and the analysis benchmark (set per revision with --set run.env.X=...).
+  const errorRate = Number(process.env.ERROR_RATE ?? opts.errorRate ?? 0);
+  const extraLatencyMs = Number(process.env.EXTRA_LATENCY_MS ?? 0);
   const readyAfterMs = Number(process.env.READY_AFTER_MS ?? opts.readyAfterMs ?? 300);
   const sockets = new Set();
   const server = http.createServer((req, res) => {
@@ -39,12 +42,16 @@ export function runService(opts) {
       }, ms);
       return;
     }
-    if (opts.errorRate && Math.random() < opts.errorRate) {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      return res.end('internal error\n');
-    }
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(body());
+    const respond = () => {
+      if (errorRate > 0 && Math.random() < errorRate) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        return res.end('internal error\n');
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body());
+    };
+    if (extraLatencyMs > 0) setTimeout(respond, extraLatencyMs);
+    else respond();
   });
   server.keepAliveTimeout = 65_000; // longer than the gateway's upstream idle timeout: the gateway closes first
   server.on('upgrade', (req, socket) => acceptWebSocket(req, socket, version, instance, sockets));
