@@ -25,12 +25,12 @@ const ALL = [ERRORS, VS, LAT, LATVS];
 
 /** Stable-like latency: median 40 ms, p99 ~160 ms. */
 const lat = lognormal(40, 0.6);
-const canary = (errorRate: SideModel['errorRate'], latency = lat): SideModel => ({
+const canary = (errorRate: SideModel['errorRate'], latency: SideModel['latency'] = lat): SideModel => ({
   rps: 100,
   errorRate,
   latency,
 });
-const stable = (errorRate: SideModel['errorRate'], latency = lat): SideModel => ({
+const stable = (errorRate: SideModel['errorRate'], latency: SideModel['latency'] = lat): SideModel => ({
   rps: 900,
   errorRate,
   latency,

@@ -84,7 +84,7 @@ describe('sequential: Wald boundaries and the Bernoulli mixture SPRT', () => {
     let t = newBernoulliTest(0.01);
     for (let i = 0; i < 10; i++) t = addBernoulli(t, 50, i % 3 === 0 ? 2 : 0);
     const once = addBernoulli(newBernoulliTest(0.01), 500, 8);
-    t.llr.forEach((v, k) => close(v, once.llr[k]));
+    for (const [k, v] of t.llr.entries()) close(v, once.llr[k]);
   });
 });
 
