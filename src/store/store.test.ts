@@ -24,7 +24,7 @@ test('service state and events survive reopening the database', (t) => {
   b.deleteInstance('web-1-a');
   assert.deepEqual(b.instances(), []);
   const v = b.db.prepare("SELECT value FROM meta WHERE key='schema_version'").get() as { value: string };
-  assert.equal(v.value, '1');
+  assert.equal(v.value, '2'); // 1: services, events, instances; 2: tokens, audit
 });
 
 test('a failed transaction leaves nothing behind', (t) => {
