@@ -4,7 +4,7 @@
  * (which fails and is rolled back automatically), and ends with a summary of failed requests.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,7 +62,7 @@ process.on('SIGINT', () => {
   cleanup().finally(() => process.exit(130));
 });
 
-const client = new ControlClient(`127.0.0.1:${controlPort}`);
+let client = new ControlClient(`127.0.0.1:${controlPort}`);
 const status = () => client.json<ServiceStatus>('GET', '/v1/services/web');
 
 function bar(s: ServiceStatus): string {
@@ -117,7 +117,10 @@ try {
     upLog += c.toString();
   });
   const deadline = Date.now() + 30_000;
+  const tokenFile = path.join(dir, 'data', 'admin.token');
   for (;;) {
+    // The controller writes its admin token on first start; the demo acts as the local admin.
+    if (existsSync(tokenFile)) client = new ControlClient(`127.0.0.1:${controlPort}`, { token: readFileSync(tokenFile, 'utf8').trim() });
     try {
       if ((await status()).phase === 'Healthy') break;
     } catch {}
