@@ -19,6 +19,8 @@ export interface CutoverConfig {
   control: ControlConfig;
   /** In file order. */
   services: Record<string, ServiceConfig>;
+  /** Webhooks for rollout events of every service. */
+  notifications?: NotificationConfig[];
 }
 
 export interface GatewayConfig {
@@ -96,7 +98,9 @@ export type CanaryStep =
   /** durationMs undefined: wait for `cutover promote`. */
   | { pause: { durationMs?: number } }
   /** Copy `percent` of matching requests to the canary; responses are discarded. */
-  | { mirror: { percent: number; methods?: string[]; pathPrefix?: string } };
+  | { mirror: { percent: number; methods?: string[]; pathPrefix?: string } }
+  /** Run the service's `analysis` for this long at the current weight; Fail aborts, Inconclusive pauses. */
+  | { analysis: { durationMs: number } };
 
 export interface CanaryStrategy {
   type: 'canary';
@@ -150,6 +154,9 @@ export interface ServiceConfig {
   stopTimeoutMs: number;
   strategy: StrategyConfig;
   traffic: TrafficConfig;
+  /** Judges the canary (whole rollout, and `analysis` steps) or the preview / new active side (blue-green). */
+  analysis?: AnalysisConfig;
+  hooks?: HooksConfig;
   revisionHistoryLimit: number;
   loadBalancer: LoadBalancer;
   /** Per-instance log file cap; the file is rotated once (`.1`) when it grows past this. */
@@ -157,6 +164,49 @@ export interface ServiceConfig {
   /** Crash restart backoff: initial delay, doubled per consecutive crash, capped. */
   restartBackoffMs: number;
   restartBackoffMaxMs: number;
+}
+
+/**
+ * A hook: a shell command (exit 0 = success; env SERVICE, REVISION, VERSION, TARGET_URL) or an
+ * HTTP check (GET by default; success = `expectStatus`, default any 2xx). `${TARGET_URL}` /
+ * TARGET_URL is `http://127.0.0.1:PORT` of a ready instance of the new revision.
+ */
+export interface HookConfig {
+  command?: string;
+  http?: { url: string; method: string; expectStatus?: number };
+  timeoutMs: number;
+}
+
+/** A failing (or timed-out) hook aborts the rollout; its output is recorded in the events. */
+export interface HooksConfig {
+  /** Before any instance of the new revision starts (e.g. a database migration). */
+  preRollout?: HookConfig;
+  /** Before traffic is promoted: blue-green switch, canary final promotion (smoke test). */
+  prePromotion?: HookConfig;
+  /** After the new revision became stable (a failure here is recorded, nothing to abort). */
+  postPromotion?: HookConfig;
+}
+
+/** Rollout events a webhook receives. */
+export type NotificationEvent =
+  | 'rollout-started'
+  | 'step-completed'
+  | 'paused'
+  | 'promoted'
+  | 'aborted'
+  | 'rolled-back'
+  | 'analysis-failed'
+  | 'succeeded';
+
+/** A webhook: JSON POST of every selected event, retried with backoff. */
+export interface NotificationConfig {
+  url: string;
+  /** `json` (Cutover's event document) or `slack` (an incoming-webhook `{text, blocks}` payload). */
+  format: 'json' | 'slack';
+  /** Default: all events. */
+  events?: NotificationEvent[];
+  timeoutMs: number;
+  retries: number;
 }
 
 /** One problem found in a config file or API body. */
