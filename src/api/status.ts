@@ -1,4 +1,6 @@
-import type { TrafficConfig } from '../config/types.ts';
+import type { MetricResult } from '../analysis/engine.ts';
+import { latestResults } from '../analysis/run.ts';
+import type { AnalysisConfig, TrafficConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { describeStep } from '../core/canary.ts';
 import type { Rollout, ServicePhase } from '../core/model.ts';
@@ -49,6 +51,16 @@ export interface ServiceStatus {
   /** Canary: 1-based current step, total, its description and what it waits for. */
   step?: { index: number; total: number; current: string; waitingFor?: string };
   mirror?: { percent: number; methods?: string[]; pathPrefix?: string };
+  /** Latest verdict per metric of the running analyses (background and step). */
+  analysis?: Array<{
+    kind: 'rollout' | 'step';
+    stage?: 'pre' | 'post';
+    phase: string;
+    message: string;
+    metrics: MetricResult[];
+  }>;
+  /** Gating hooks of the running rollout. */
+  hooks?: Rollout['hooks'];
   /** Traffic rules in effect and where they come from. */
   traffic?: TrafficConfig & { source: 'config' | 'runtime' };
   instances: InstanceView[];
@@ -141,7 +153,32 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
     weights,
     step,
     mirror: r?.mirror,
+    analysis: analysisViews(svc.analysis, r),
+    hooks: r?.hooks,
     traffic,
     instances,
   };
+}
+
+function analysisViews(cfg: AnalysisConfig | undefined, r: Rollout | undefined): ServiceStatus['analysis'] {
+  if (!cfg || !r) return undefined;
+  const out: NonNullable<ServiceStatus['analysis']> = [];
+  if (r.analysis) {
+    out.push({
+      kind: 'rollout',
+      stage: r.analysisStage,
+      phase: r.analysis.phase,
+      message: r.analysis.message,
+      metrics: latestResults(cfg, r.analysis),
+    });
+  }
+  if (r.stepAnalysis) {
+    out.push({
+      kind: 'step',
+      phase: r.stepAnalysis.phase,
+      message: r.stepAnalysis.message,
+      metrics: latestResults(cfg, r.stepAnalysis),
+    });
+  }
+  return out.length ? out : undefined;
 }

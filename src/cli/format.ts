@@ -46,6 +46,22 @@ export function formatStatus(s: ServiceStatus, now = Date.now()): string {
     );
   } else if (s.rollout?.waitingFor) out.push(`  waiting ${s.rollout.waitingFor}`);
   if (s.mirror) out.push(`  mirror  ${s.mirror.percent}% of requests copied to the canary`);
+  for (const a of s.analysis ?? []) {
+    out.push(`  analysis (${a.kind}${a.stage ? `, ${a.stage}-promotion` : ''}) ${a.phase}: ${a.message}`);
+    for (const m of a.metrics) {
+      const nums = [
+        m.value !== undefined ? `value ${fmtNum(m.value)}` : '',
+        m.baseline !== undefined ? `stable ${fmtNum(m.baseline)}` : '',
+        m.samples !== undefined ? `n=${m.samples}` : '',
+      ]
+        .filter(Boolean)
+        .join(' ');
+      out.push(`    ${m.name.padEnd(16)} ${m.status.padEnd(12)} ${nums}${m.reason ? `  ${m.reason}` : ''}`);
+    }
+  }
+  for (const [name, h] of Object.entries(s.hooks ?? {})) {
+    if (h) out.push(`  hook    ${name}: ${h.status}${h.error ? ` (${h.error})` : ''}`);
+  }
   if (s.traffic && (s.traffic.rules.length > 0 || s.traffic.stickyBy))
     out.push(formatTraffic(s).replace(/^/gm, '  '));
   if (s.message) out.push(`  message ${s.message}`);
@@ -113,4 +129,8 @@ export function formatChanges(changes: ConfigChange[]): string {
       return `${mark} ${c.path}${values} (${EFFECT_NOTE[c.effect]})`;
     })
     .join('\n');
+}
+
+function fmtNum(v: unknown): string {
+  return typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toPrecision(3)) : String(v);
 }

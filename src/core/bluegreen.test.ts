@@ -40,7 +40,8 @@ function sim(spec: ServiceSpec) {
       if (a.type === 'start') {
         for (let k = 0; k < a.count; k++)
           instances.push({ id: `i${seq++}`, revision: a.revision, state: 'starting', restarts: 0 });
-      } else instances = instances.map((i) => (i.id === a.instance ? { ...i, state: 'draining' } : i));
+      } else if (a.type === 'drain')
+        instances = instances.map((i) => (i.id === a.instance ? { ...i, state: 'draining' } : i));
     }
   };
   step();

@@ -1,5 +1,7 @@
+import { startAnalysis } from '../analysis/run.ts';
 import type { BlueGreenStrategy } from '../config/types.ts';
 import { abortRollout, completeRollout } from './abort.ts';
+import { analysisGate, type Gate, hookGate, promotionGate } from './gates.ts';
 import type {
   Action,
   CoreEvent,
@@ -32,8 +34,39 @@ export function reconcileBlueGreen(
   const stable = state.stable;
   const events: CoreEvent[] = [];
   const ready = readyCount(instances, target);
+  const hookActions: Action[] = [];
+  const fail = (reason: string): Plan => {
+    if (reason.startsWith('analysis failed')) {
+      events.push({ service: spec.name, type: 'AnalysisFailed', revision: target, message: reason });
+    }
+    // Before the switch the preview is torn down; after it, traffic switches back to the warm old side.
+    const a = abortRollout({ ...state, rollout: r }, now, reason, true);
+    return { state: a.state, actions: [], events: [...events, ...a.events] };
+  };
+
+  const pre = hookGate(spec, r, 'preRollout', hookActions);
+  if (pre.kind === 'fail') return fail(pre.reason);
+  if (pre.kind === 'wait') {
+    r = { ...r, waitingFor: pre.reason };
+    return {
+      state: { ...state, rollout: r, phase: 'Progressing', message: pre.reason },
+      actions: hookActions,
+      events,
+    };
+  }
+  const gate = analysisGate(r.analysis);
+  if (gate.kind === 'fail') return fail(gate.reason);
 
   if (r.switchedAt !== undefined) {
+    if (gate.kind === 'wait') {
+      // Post-promotion analysis could not decide: keep the old side warm until a human does.
+      r = { ...r, waitingFor: gate.reason };
+      return {
+        state: { ...state, rollout: r, phase: 'Paused', message: gate.reason },
+        actions: [...scaleRevision(spec.name, instances, target, R, 'scale down')],
+        events,
+      };
+    }
     if (now - r.switchedAt >= strategy.scaleDownDelayMs) {
       const done = completeRollout(state, now, `revision ${target} is stable`);
       events.push({
@@ -74,7 +107,16 @@ export function reconcileBlueGreen(
   if (previewReady && r.previewReadyAt === undefined) r = { ...r, previewReadyAt: now };
   if (!previewReady && r.previewReadyAt !== undefined) r = { ...r, previewReadyAt: undefined };
 
-  if (promoting && ready >= R) {
+  let promotion: Gate = gate;
+  if (promoting && ready >= R && promotion.kind === 'open' && !r.fullPromote) {
+    promotion = promotionGate(spec.analysis, r.analysis);
+  }
+  if (promoting && ready >= R && promotion.kind === 'open') {
+    const smoke = hookGate(spec, r, 'prePromotion', hookActions);
+    if (smoke.kind === 'fail') return fail(smoke.reason);
+    promotion = smoke;
+  }
+  if (promoting && ready >= R && promotion.kind === 'open') {
     events.push({
       service: spec.name,
       type: 'TrafficSwitched',
@@ -82,6 +124,8 @@ export function reconcileBlueGreen(
       message: `all traffic switched from revision ${stable} to revision ${target}`,
     });
     r = { ...r, switchedAt: now, promoteRequested: true, waitingFor: 'scale down delay' };
+    // Post-promotion analysis: the new side now takes all traffic; failure switches back.
+    if (spec.analysis) r = { ...r, analysis: startAnalysis(spec.analysis, now), analysisStage: 'post' };
     return {
       state: { ...state, rollout: r, phase: 'Progressing', message: `switched to revision ${target}` },
       actions: [...drainOthers(spec.name, instances, [stable, target], 'not serving')],
@@ -92,14 +136,17 @@ export function reconcileBlueGreen(
   const key = `${ready}`;
   if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
   if (ready < want && now - r.lastProgressAt > strategy.progressDeadlineMs) {
-    const reason = `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`;
-    const a = abortRollout({ ...state, rollout: r }, now, reason, true);
-    return { state: a.state, actions: [], events: a.events };
+    return fail(
+      `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`,
+    );
   }
   let phase: ServicePhase = 'Progressing';
   let waitingFor: string;
   if (ready < want) waitingFor = `${promoting ? 'switch' : 'preview'}: ${ready}/${want} instances ready`;
-  else if (strategy.autoPromote) waitingFor = 'auto-promote delay';
+  else if (promotion.kind === 'wait') {
+    waitingFor = promotion.reason;
+    if (gate.kind === 'wait') phase = 'Paused';
+  } else if (strategy.autoPromote) waitingFor = 'auto-promote delay';
   else {
     waitingFor = 'preview ready: waiting for promote';
     phase = 'Paused';
@@ -112,6 +159,7 @@ export function reconcileBlueGreen(
     ...scaleRevision(spec.name, instances, stable, R, 'scale down'),
     ...scaleRevision(spec.name, instances, target, want, 'scale down'),
     ...drainOthers(spec.name, instances, [stable, target], 'not serving'),
+    ...hookActions,
   ];
   return {
     state: { ...state, rollout: r, phase, message: `preview revision ${target}: ${waitingFor}` },

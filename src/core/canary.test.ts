@@ -55,7 +55,7 @@ class World {
         for (let k = 0; k < a.count; k++) {
           this.instances.push({ id: `i${this.seq++}`, revision: a.revision, state: 'starting', restarts: 0 });
         }
-      } else {
+      } else if (a.type === 'drain') {
         this.instances = this.instances.map((i) => (i.id === a.instance ? { ...i, state: 'draining' } : i));
       }
     }

@@ -1,5 +1,7 @@
+import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { CanaryStep, CanaryStrategy } from '../config/types.ts';
 import { abortRollout, completeRollout } from './abort.ts';
+import { analysisGate, hookGate } from './gates.ts';
 import type {
   Action,
   CoreEvent,
@@ -23,6 +25,7 @@ export function describeStep(step: CanaryStep): string {
   if ('setWeight' in step) return `setWeight ${step.setWeight}`;
   if ('pause' in step)
     return step.pause.durationMs === undefined ? 'pause' : `pause ${step.pause.durationMs / 1000}s`;
+  if ('analysis' in step) return `analysis ${step.analysis.durationMs / 1000}s`;
   return `mirror ${step.mirror.percent}%`;
 }
 
@@ -40,7 +43,16 @@ function advance(
     revision: r.to,
     message: `step ${i + 1}/${steps.length} (${describeStep(steps[i])}) done`,
   });
-  return { ...r, stepIndex: i + 1, stepStartedAt: now };
+  return { ...r, stepIndex: i + 1, stepStartedAt: now, stepAnalysis: undefined };
+}
+
+/** A failed gate: everything back to stable, with the reason (and an AnalysisFailed event for analyses). */
+function failPlan(state: ServiceState, r: Rollout, now: number, reason: string, events: CoreEvent[]): Plan {
+  if (reason.startsWith('analysis failed')) {
+    events.push({ service: state.name, type: 'AnalysisFailed', revision: r.to, message: reason });
+  }
+  const a = abortRollout({ ...state, rollout: r }, now, reason, true);
+  return { state: a.state, actions: [], events: [...events, ...a.events] };
 }
 
 /**
@@ -72,8 +84,28 @@ export function reconcileCanary(
   const ready = readyCount(instances, target);
   let waitingFor = '';
   let paused = false;
+  const hookActions: Action[] = [];
 
-  for (let guard = 0; guard <= steps.length; guard++) {
+  // A migration or similar must succeed before the new revision runs at all.
+  const pre = hookGate(spec, r, 'preRollout', hookActions);
+  if (pre.kind === 'fail') return failPlan(state, r, now, pre.reason, events);
+  if (pre.kind === 'wait') {
+    r = { ...r, waitingFor: pre.reason };
+    return {
+      state: { ...state, rollout: r, phase: 'Progressing', message: pre.reason },
+      actions: hookActions,
+      events,
+    };
+  }
+  // The background analysis judges the canary during the whole rollout.
+  const bg = analysisGate(r.analysis);
+  if (bg.kind === 'fail') return failPlan(state, r, now, bg.reason, events);
+  if (bg.kind === 'wait') {
+    waitingFor = bg.reason;
+    paused = true;
+  }
+
+  for (let guard = 0; guard <= steps.length && !paused; guard++) {
     if (r.manualPause) {
       waitingFor = 'paused by operator (cutover resume)';
       paused = true;
@@ -86,6 +118,12 @@ export function reconcileCanary(
     if (i >= steps.length) {
       if (ready < R) {
         waitingFor = `promotion: ${ready}/${R} canary instances ready`;
+        break;
+      }
+      const smoke = hookGate(spec, r, 'prePromotion', hookActions);
+      if (smoke.kind === 'fail') return failPlan(state, r, now, smoke.reason, events);
+      if (smoke.kind === 'wait') {
+        waitingFor = smoke.reason;
         break;
       }
       const done = completeRollout(
@@ -117,6 +155,33 @@ export function reconcileCanary(
       }
       r = advance({ ...r, canaryWeight: step.setWeight }, now, steps, spec.name, events);
       continue;
+    }
+    if ('analysis' in step) {
+      const cfg = spec.analysis;
+      if (!cfg) {
+        r = advance(r, now, steps, spec.name, events);
+        continue;
+      }
+      if (!r.stepAnalysis) r = { ...r, stepAnalysis: startAnalysis(cfg, now) };
+      let sa = r.stepAnalysis!;
+      if (sa.phase === 'Running' && now - (r.stepStartedAt ?? now) >= step.analysis.durationMs) {
+        sa = finishAnalysis(cfg, sa, now);
+        r = { ...r, stepAnalysis: sa };
+      }
+      const g = analysisGate(sa);
+      if (g.kind === 'fail') return failPlan(state, r, now, g.reason, events);
+      if (g.kind === 'wait') {
+        waitingFor = g.reason;
+        paused = true;
+        break;
+      }
+      if (sa.phase === 'Successful') {
+        r = advance(r, now, steps, spec.name, events);
+        continue;
+      }
+      const left = Math.ceil(((r.stepStartedAt ?? now) + step.analysis.durationMs - now) / 1000);
+      waitingFor = `analysis: ${left}s left`;
+      break;
     }
     if ('pause' in step) {
       const d = step.pause.durationMs;
@@ -157,14 +222,14 @@ export function reconcileCanary(
   if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
   if (ready < wantCanary && now - r.lastProgressAt > strategy.progressDeadlineMs) {
     const reason = `canary revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${wantCanary} ready)`;
-    const a = abortRollout({ ...state, rollout: r }, now, reason, true);
-    return { state: a.state, actions: [], events: [...events, ...a.events] };
+    return failPlan(state, r, now, reason, events);
   }
   r = { ...r, waitingFor };
   const actions: Action[] = [
     ...scaleRevision(spec.name, instances, stable, R, 'scale down'),
     ...scaleRevision(spec.name, instances, target, wantCanary, 'scale down'),
     ...drainOthers(spec.name, instances, [stable, target], 'not serving'),
+    ...hookActions,
   ];
   const phase = paused ? 'Paused' : 'Progressing';
   if (paused && state.phase !== 'Paused') {

@@ -1,7 +1,8 @@
+import type { AnalysisState } from '../analysis/run.ts';
 import type { TrafficConfig } from '../config/types.ts';
 import { abortRollout } from './abort.ts';
 import { describeStep } from './canary.ts';
-import type { CoreEvent, ServiceSpec, ServiceState } from './model.ts';
+import type { CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
 import { type CommandError, type CommandResult, startRollout, undo } from './service.ts';
 
 const refuse = (code: CommandError['code'], message: string): CommandError => ({ ok: false, code, message });
@@ -30,11 +31,32 @@ export function promote(spec: ServiceSpec, state: ServiceState, now: number, ful
       `service "${state.name}" uses a rolling update, which has no steps to promote`,
     );
   }
+  // An analysis that could not decide waits for a human: promote means "go on anyway".
+  const undecided = (a?: AnalysisState) => a?.phase === 'Inconclusive' || a?.phase === 'Error';
+  if (undecided(r.analysis) || undecided(r.stepAnalysis)) {
+    const stepDone = undecided(r.stepAnalysis) && spec.strategy.type === 'canary';
+    const next: Rollout = {
+      ...r,
+      analysis: undecided(r.analysis) ? undefined : r.analysis,
+      stepAnalysis: undefined,
+      ...(stepDone ? { stepIndex: (r.stepIndex ?? 0) + 1, stepStartedAt: now } : {}),
+    };
+    return ok(
+      { ...state, rollout: next, phase: 'Progressing' },
+      ev('undecided analysis accepted by operator'),
+    );
+  }
   if (spec.strategy.type === 'blueGreen') {
     if (r.switchedAt !== undefined) {
       return refuse(
         'unsupported',
         `revision ${r.to} already receives all traffic; it becomes stable after scaleDownDelay`,
+      );
+    }
+    if (full) {
+      return ok(
+        { ...state, rollout: { ...r, promoteRequested: true, fullPromote: true }, phase: 'Progressing' },
+        ev(`switch to revision ${r.to} requested (analysis gate skipped)`),
       );
     }
     return ok(

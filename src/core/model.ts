@@ -1,3 +1,4 @@
+import type { AnalysisState } from '../analysis/run.ts';
 import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
 
 /**
@@ -54,6 +55,22 @@ export interface Rollout {
   switchedAt?: number;
   /** What the rollout waits for now, for status (e.g. "pause: waiting for promote"). */
   waitingFor?: string;
+  /** The service's analysis over the whole rollout (blue-green: before the switch, then after it). */
+  analysis?: AnalysisState;
+  /** Blue-green: which side `analysis` judges. */
+  analysisStage?: 'pre' | 'post';
+  /** The analysis of the current `analysis` step (canary). */
+  stepAnalysis?: AnalysisState;
+  /** Hooks run for this rollout and their outcome. */
+  hooks?: Partial<Record<'preRollout' | 'prePromotion', HookRun>>;
+}
+
+/** A hook's run, recorded in the rollout. */
+export interface HookRun {
+  status: 'running' | 'ok' | 'failed';
+  error?: string;
+  output?: string;
+  at: number;
 }
 
 /** Healthy: serving the stable revision at full count; Progressing: a rollout runs; Degraded: something failed. */
@@ -87,7 +104,9 @@ export interface ObservedInstance {
 /** What the core asks the shell to do. */
 export type Action =
   | { type: 'start'; service: string; revision: number; count: number }
-  | { type: 'drain'; service: string; instance: string; reason: string };
+  | { type: 'drain'; service: string; instance: string; reason: string }
+  /** Run a gating hook; the shell records `running`, then `ok`/`failed`, in rollout.hooks. */
+  | { type: 'runHook'; service: string; hook: 'preRollout' | 'prePromotion'; revision: number };
 
 /** A domain event for the event log (and later notifications). */
 export interface CoreEvent {
@@ -106,7 +125,10 @@ export interface CoreEvent {
     | 'RolloutAborted'
     | 'TrafficSwitched'
     | 'TrafficChanged'
-    | 'ConfigApplied';
+    | 'ConfigApplied'
+    | 'AnalysisFailed'
+    | 'HookFailed'
+    | 'HookSucceeded';
   message: string;
   revision?: number;
 }
@@ -120,7 +142,7 @@ export interface Plan {
 
 /** The parts of a service's config the planner needs. */
 export type ServiceSpec = Pick<ServiceConfig, 'name' | 'replicas' | 'strategy' | 'revisionHistoryLimit'> &
-  Partial<Pick<ServiceConfig, 'traffic'>>;
+  Partial<Pick<ServiceConfig, 'traffic' | 'analysis' | 'hooks'>>;
 
 /** The revision currently targeted: the rollout's, else the stable one. */
 export function targetRevision(state: ServiceState): number {

@@ -59,7 +59,7 @@ function simulate(
           startedAt.set(id, now);
           instances.push({ id, revision: a.revision, state: 'starting', restarts: 0 });
         }
-      } else {
+      } else if (a.type === 'drain') {
         instances = instances.map((i) => (i.id === a.instance ? { ...i, state: 'draining' } : i));
       }
     }

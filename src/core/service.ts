@@ -1,6 +1,9 @@
+import { startAnalysis } from '../analysis/run.ts';
 import type { RollingStrategy, RunSpec } from '../config/types.ts';
+import { abortRollout } from './abort.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
+import { hookGate } from './gates.ts';
 import {
   type Action,
   type CoreEvent,
@@ -55,8 +58,14 @@ export function startRollout(
   message: string,
 ): ServiceState {
   const canary = spec.strategy.type === 'canary' ? { stepIndex: 0, stepStartedAt: now, canaryWeight: 0 } : {};
+  // Canary and blue-green are judged by the service's analysis from the start of the rollout.
+  const judged =
+    spec.analysis && spec.strategy.type !== 'rolling'
+      ? { analysis: startAnalysis(spec.analysis, now), analysisStage: 'pre' as const }
+      : {};
   const rollout: Rollout = {
     ...canary,
+    ...judged,
     kind,
     from: state.stable,
     to: revision.number,
@@ -222,6 +231,18 @@ function reconcileRolling(
   now: number,
 ): Plan {
   const rollout = state.rollout!;
+  if (rollout.kind !== 'rollback') {
+    const hookActions: Action[] = [];
+    const pre = hookGate(spec, rollout, 'preRollout', hookActions);
+    if (pre.kind === 'fail') {
+      const a = abortRollout(state, now, pre.reason, true);
+      return { state: a.state, actions: [], events: a.events };
+    }
+    if (pre.kind === 'wait') {
+      const r = { ...rollout, waitingFor: pre.reason, lastProgressAt: now };
+      return { state: { ...state, rollout: r, message: pre.reason }, actions: hookActions, events: [] };
+    }
+  }
   const step = planRolling({
     service: spec.name,
     replicas: spec.replicas,
