@@ -67,3 +67,12 @@ export const DEFAULT_SCALE_DOWN_DELAY = '30s';
 // canary
 export const DEFAULT_CANARY_REPLICAS = 1;
 export const DEFAULT_MIRROR_MAX_BODY_SIZE = '64KB';
+
+// hooks (services.<name>.hooks.<hook>)
+export const DEFAULT_HOOK_TIMEOUT = '60s';
+export const DEFAULT_HOOK_METHOD = 'GET';
+
+// notifications (top level; events default to all of them)
+export const DEFAULT_NOTIFICATION_FORMAT = 'json';
+export const DEFAULT_NOTIFICATION_TIMEOUT = '5s';
+export const DEFAULT_NOTIFICATION_RETRIES = 3;

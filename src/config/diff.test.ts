@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: tests use literal ${NAME} placeholders
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { diffConfig } from './diff.ts';
@@ -38,4 +39,20 @@ test('changes are classified: live, new revision, restart, added, removed', () =
     removed.map((c) => c.path),
     ['services.api'],
   );
+});
+
+test('analysis and hooks are live; notifications need a restart', () => {
+  const a = cfg(web());
+  const extra =
+    '    analysis: { metrics: [{ name: errors, errorRate: { max: 0.01 } }] }\n    hooks: { preRollout: { command: ./migrate.sh } }\n';
+  const r = parseConfig(
+    `gateway:\n  workers: 2\nnotifications: [{ url: "http://127.0.0.1:9000/hook" }]\nservices:\n${web(extra)}`,
+    { baseDir: '/srv' },
+  );
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
+  const got = diffConfig(a, r.config).map((c) => `${c.path} ${c.effect}`);
+  assert.ok(got.includes('notifications restart'), got.join('\n'));
+  assert.ok(got.includes('services.web.hooks.preRollout.command live'), got.join('\n'));
+  assert.ok(got.includes('services.web.analysis.minRequests live'), got.join('\n'));
+  assert.ok(got.every((c) => c.endsWith(' live') || c === 'notifications restart'), got.join('\n'));
 });

@@ -4,7 +4,8 @@ import type { CutoverConfig } from './types.ts';
  * How a config change takes effect: `live` (next reconcile, nothing restarts), `new-revision`
  * (a service's version or run template changed: rolled out with its strategy), `added` /
  * `removed` (a whole service), `restart` (gateway/control listeners and settings: need
- * `cutover reload` or a restart of `cutover up`; not applied by `apply`).
+ * `cutover reload` or a restart of `cutover up`; not applied by `apply`). `notifications` is
+ * compared as a whole list.
  */
 export type ChangeEffect = 'live' | 'new-revision' | 'added' | 'removed' | 'restart';
 
@@ -27,6 +28,8 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
 
 function effectOf(path: string): ChangeEffect {
   if (path.startsWith('gateway.') || path.startsWith('control.')) return 'restart';
+  // The webhook sender is built once at start.
+  if (path === 'notifications') return 'restart';
   const m = /^services\.[^.]+\.(.+)$/.exec(path);
   if (m && (m[1] === 'version' || m[1].startsWith('run.'))) return 'new-revision';
   return 'live';
@@ -44,8 +47,14 @@ export function diffConfig(from: CutoverConfig, to: CutoverConfig): ConfigChange
   }
   const fa = new Map<string, unknown>();
   const fb = new Map<string, unknown>();
-  flatten({ gateway: from.gateway, control: from.control, services: from.services }, '', fa);
-  flatten({ gateway: to.gateway, control: to.control, services: to.services }, '', fb);
+  const top = (c: CutoverConfig) => ({
+    gateway: c.gateway,
+    control: c.control,
+    services: c.services,
+    notifications: c.notifications ?? [],
+  });
+  flatten(top(from), '', fa);
+  flatten(top(to), '', fb);
   for (const path of new Set([...fa.keys(), ...fb.keys()])) {
     const svc = /^services\.([^.]+)/.exec(path)?.[1];
     if (svc && (!from.services[svc] || !to.services[svc])) continue;

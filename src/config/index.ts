@@ -1,6 +1,7 @@
 /** Public API of the config module. */
 export * from './defaults.ts';
 export { formatDuration, parseDuration, tryParseDuration } from './duration.ts';
+export { checkHttpUrl, HOOK_NAMES, HOOK_URL_VARS } from './hooks.ts';
 export {
   type ConfigResult,
   FILE_ISSUE_PATH,
@@ -13,6 +14,7 @@ export {
   SYNTAX_ISSUE_PATH,
   validateService,
 } from './load.ts';
+export { NOTIFICATION_EVENTS, NOTIFICATION_FORMATS } from './notifications.ts';
 export { applyRunOverrides, type RunOverrideResult } from './overrides.ts';
 export { CATASTROPHIC_MESSAGE, compilePattern, MAX_PATTERN_LENGTH, type PatternResult } from './pattern.ts';
 export { formatSize, parseSize, tryParseSize } from './size.ts';

@@ -146,7 +146,7 @@ steps:
 
   test('steps are required and non-empty', () => {
     assert.deepEqual(lines(issues(svc('type: canary'))), [
-      '6: services.web.strategy.steps: is required for type: canary: a list of steps, each one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }")',
+      '6: services.web.strategy.steps: is required for type: canary: a list of steps, each one of setWeight, pause, mirror, analysis (e.g. "- setWeight: 10", "- pause: { duration: 2m }")',
     ]);
     assert.deepEqual(where(issues(svc('type: canary\nsteps: []'))), ['8: services.web.strategy.steps']);
     assert.match(issues(svc('type: canary\nsteps: []'))[0].message, /at least one step/);
@@ -172,12 +172,12 @@ steps:
 `),
     );
     assert.deepEqual(lines(is), [
-      '9: services.web.strategy.steps.0: must have exactly one of setWeight, pause, mirror, got setWeight and pause',
+      '9: services.web.strategy.steps.0: must have exactly one of setWeight, pause, mirror, analysis, got setWeight and pause',
       '11: services.web.strategy.steps.1.setWeight: must be a percentage between 0 and 100, got 101',
       '12: services.web.strategy.steps.2.setWeight: must be a percentage between 0 and 100, got -1',
       '13: services.web.strategy.steps.3.setWieght: unknown step kind; did you mean "setWeight"?',
-      '14: services.web.strategy.steps.4: must be a mapping with one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }"), got an empty mapping',
-      '15: services.web.strategy.steps.5: must be a mapping with one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }"), got 5',
+      '14: services.web.strategy.steps.4: must be a mapping with one of setWeight, pause, mirror, analysis (e.g. "- setWeight: 10", "- pause: { duration: 2m }"), got an empty mapping',
+      '15: services.web.strategy.steps.5: must be a mapping with one of setWeight, pause, mirror, analysis (e.g. "- setWeight: 10", "- pause: { duration: 2m }"), got 5',
       '16: services.web.strategy.steps.6.pause.duration: must be greater than 0, got "0s"',
       '17: services.web.strategy.steps.7.pause.for: unknown key',
       '18: services.web.strategy.steps.8.mirror.percent: is required (0..100: the share of matching requests copied to the canary)',

@@ -43,8 +43,9 @@ export const STRATEGY_KEYS: Record<StrategyType, readonly string[]> = {
   canary: ['type', 'canaryReplicas', 'steps', 'progressDeadline', 'mirrorMaxBodySize'],
 };
 
-export const CANARY_STEP_KINDS = ['setWeight', 'pause', 'mirror'] as const;
+export const CANARY_STEP_KINDS = ['setWeight', 'pause', 'mirror', 'analysis'] as const;
 const PAUSE_KEYS = ['duration'] as const;
+const ANALYSIS_STEP_KEYS = ['duration'] as const;
 const MIRROR_KEYS = ['percent', 'methods', 'pathPrefix'] as const;
 const PREVIEW_KEYS = ['header'] as const;
 
@@ -253,7 +254,7 @@ function canary(ctx: Ctx, path: Path, o: Obj, progressDeadlineMs: number): Canar
   };
 }
 
-const STEP_HINT = 'one of setWeight, pause, mirror (e.g. "- setWeight: 10", "- pause: { duration: 2m }")';
+const STEP_HINT = `one of ${CANARY_STEP_KINDS.join(', ')} (e.g. "- setWeight: 10", "- pause: { duration: 2m }")`;
 
 function validateSteps(ctx: Ctx, path: Path, raw: unknown): CanaryStep[] {
   if (raw === undefined) {
@@ -287,7 +288,7 @@ function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefine
     if (!known.includes(k)) report(ctx, [...path, k], `unknown step kind${didYouMean(k, CANARY_STEP_KINDS)}`);
   }
   if (known.length > 1) {
-    report(ctx, path, `must have exactly one of setWeight, pause, mirror, got ${known.join(' and ')}`);
+    report(ctx, path, `must have exactly one of ${CANARY_STEP_KINDS.join(', ')}, got ${known.join(' and ')}`);
     return undefined;
   }
   if (known.length === 0) {
@@ -310,6 +311,24 @@ function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefine
     if (p === undefined) return undefined;
     if (get(p, 'duration') === undefined) return { pause: {} };
     return { pause: { durationMs: readDuration(ctx, p, kp, 'duration', '0s') } };
+  }
+  if (kind === 'analysis') {
+    // Whether the service has an `analysis` to run is checked with the service (validate.ts).
+    if (value === undefined || value === null) {
+      report(ctx, kp, 'must be a mapping with duration (e.g. "- analysis: { duration: 30s }")');
+      return undefined;
+    }
+    const a = readObj(ctx, kp, value, ANALYSIS_STEP_KEYS);
+    if (a === undefined) return undefined;
+    if (get(a, 'duration') === undefined) {
+      report(
+        ctx,
+        [...kp, 'duration'],
+        'is required (how long the analysis runs at the current weight, e.g. 30s)',
+      );
+      return undefined;
+    }
+    return { analysis: { durationMs: readDuration(ctx, a, kp, 'duration', '0s') } };
   }
   // mirror
   if (value === undefined || value === null) {

@@ -4,8 +4,11 @@
  * through `Ctx.line` (see load.ts), so the same code validates API bodies (no lines).
  */
 import { isAbsolute, resolve } from 'node:path';
+import { validateAnalysisAt } from '../analysis/validate.ts';
 import * as D from './defaults.ts';
 import { formatDuration } from './duration.ts';
+import { validateHooksAt } from './hooks.ts';
+import { validateNotificationsAt } from './notifications.ts';
 import {
   type Ctx,
   describe,
@@ -43,7 +46,7 @@ export { checkIntOrPercent, type IntOrPercentResult, STRATEGY_KEYS, STRATEGY_TYP
 // ---------------------------------------------------------------------------------------------
 // Key sets
 
-export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services'] as const;
+export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services', 'notifications'] as const;
 export const GATEWAY_KEYS = [
   'listen',
   'workers',
@@ -73,6 +76,8 @@ export const SERVICE_KEYS = [
   'restartBackoffMax',
   'strategy',
   'traffic',
+  'analysis',
+  'hooks',
   'revisionHistoryLimit',
 ] as const;
 export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
@@ -377,6 +382,15 @@ export function validateServiceAt(
   if (liveness !== undefined) {
     service.liveness = validateProbe(ctx, [...path, 'liveness'], liveness, D.DEFAULT_LIVENESS, 'liveness');
   }
+  const rawAnalysis = get(o, 'analysis');
+  if (rawAnalysis !== undefined) {
+    const analysis = validateAnalysisAt(ctx, [...path, 'analysis'], rawAnalysis);
+    if (analysis) service.analysis = analysis;
+  } else {
+    checkAnalysisSteps(ctx, path, get(o, 'strategy'), service);
+  }
+  const rawHooks = get(o, 'hooks');
+  if (rawHooks !== undefined) service.hooks = validateHooksAt(ctx, [...path, 'hooks'], rawHooks);
   if (service.restartBackoffMaxMs < service.restartBackoffMs) {
     report(
       ctx,
@@ -385,6 +399,23 @@ export function validateServiceAt(
     );
   }
   return service;
+}
+
+/** A canary `analysis` step runs the service's `analysis`: without one, each such step is an error. */
+function checkAnalysisSteps(ctx: Ctx, path: Path, rawStrategy: unknown, service: ServiceConfig): void {
+  if (service.strategy.type !== 'canary' || !isObj(rawStrategy)) return;
+  const steps = get(rawStrategy, 'steps');
+  if (!Array.isArray(steps)) return;
+  const need = [...path, 'analysis'].join('.');
+  steps.forEach((step: unknown, i) => {
+    if (isObj(step) && Object.hasOwn(step, 'analysis')) {
+      report(
+        ctx,
+        [...path, 'strategy', 'steps', String(i), 'analysis'],
+        `analysis step needs ${need} (the metrics it judges; see docs/analysis.md)`,
+      );
+    }
+  });
 }
 
 function routeKey(route: { host: string; pathPrefix: string }): string {
@@ -447,6 +478,10 @@ export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConf
     }
   }
   const config: CutoverConfig = { gateway, control, services };
+  const rawNotifications = get(o, 'notifications');
+  if (rawNotifications !== undefined) {
+    config.notifications = validateNotificationsAt(ctx, ['notifications'], rawNotifications);
+  }
   if (file !== undefined) return { file, ...config };
   return config;
 }
