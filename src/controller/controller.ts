@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { trafficSample } from '../analysis/gateway.ts';
+import { collectMeasurements } from '../analysis/measure.ts';
+import { type AnalysisState, analysisDue, stepAnalysis } from '../analysis/run.ts';
 import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
-import type { Action, CoreEvent, ObservedInstance, Revision, ServiceState } from '../core/model.ts';
+import type { Action, CoreEvent, ObservedInstance, Revision, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
+import { type HookResult, runHook } from '../hooks/index.ts';
 import type { Logger } from '../log/logger.ts';
+import { Notifier, noticeFromEvent } from '../notify/index.ts';
 import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/store.ts';
@@ -37,6 +42,9 @@ export class Controller {
   private readonly drains = new Map<string, Promise<void>>();
   /** Last pid written to the store per instance (re-written after a crash restart). */
   private readonly recorded = new Map<string, number>();
+  /** Services with an analysis measurement in flight. */
+  private readonly measuring = new Set<string>();
+  private readonly notifier?: Notifier;
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
@@ -59,6 +67,9 @@ export class Controller {
     this.gateway = opts.gateway;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    if (opts.config.notifications?.length) {
+      this.notifier = new Notifier(opts.config.notifications, opts.log.child({ component: 'notify' }));
+    }
   }
 
   /**
@@ -78,14 +89,18 @@ export class Controller {
         changed.push(s);
         events.push({ service: svc.name, type: 'RolloutStarted', revision: 1, message: 'first revision' });
       } else if (s.rollout) {
-        // Time the controller was down is not the new revision's fault.
-        s = { ...s, rollout: { ...s.rollout, lastProgressAt: now } };
+        // Time the controller was down is not the new revision's fault; a hook that was running
+        // died with the old controller and runs again (hooks must be idempotent).
+        const hooks = Object.fromEntries(
+          Object.entries(s.rollout.hooks ?? {}).filter(([, h]) => h?.status !== 'running'),
+        );
+        s = { ...s, rollout: { ...s.rollout, lastProgressAt: now, hooks } };
         changed.push(s);
         this.log.info('resuming rollout', { service: svc.name, revision: s.rollout?.to });
       }
       this.states.set(svc.name, s);
     }
-    this.store.commit(changed, events, now);
+    this.record(changed, events, now);
     await this.adoptInstances();
     await this.syncRoutes(true).catch(() => {});
     this.supervisor.on('change', (st) => {
@@ -206,7 +221,7 @@ export class Controller {
         });
       }
     }
-    this.store.commit(changed, events, now);
+    this.record(changed, events, now);
     this.log.info('config applied', { changes: changes.length });
     this.kick();
     return { ok: true, applied: true, changes };
@@ -234,6 +249,165 @@ export class Controller {
 
   isLeaving(id: string): boolean {
     return this.leaving.has(id);
+  }
+
+  /** Persists states and events together, then tells the webhooks. */
+  private record(states: ServiceState[], events: CoreEvent[], now: number): void {
+    this.store.commit(states, events, now);
+    for (const e of events) {
+      const version = e.revision
+        ? this.states.get(e.service)?.revisions.find((r) => r.number === e.revision)?.version
+        : undefined;
+      const notice = noticeFromEvent(e, version);
+      if (notice) this.notifier?.notify(notice);
+      if (e.type === 'RolloutSucceeded') this.runPostPromotion(e.service, e.revision);
+    }
+  }
+
+  /** Replaces a service's state with `fn(state)` if the same rollout is still running; persists. */
+  private updateRollout(
+    service: string,
+    rollout: Rollout,
+    fn: (r: Rollout) => Rollout,
+    events: CoreEvent[] = [],
+  ): void {
+    const cur = this.states.get(service);
+    const cr = cur?.rollout;
+    if (!cur || !cr || cr.to !== rollout.to || cr.startedAt !== rollout.startedAt) return;
+    const next: ServiceState = { ...cur, rollout: fn(cr) };
+    this.states.set(service, next);
+    this.record([next], events, this.now());
+    this.kick();
+  }
+
+  /**
+   * Feeds due analyses with a measurement: gateway counters of the judged revision and its
+   * baseline (same window), plus provider queries. Runs beside the reconcile loop, never blocks
+   * it; the pure core acts on the verdicts.
+   */
+  private measure(): void {
+    const now = this.now();
+    for (const svc of this.services()) {
+      const state = this.states.get(svc.name);
+      const r = state?.rollout;
+      const cfg = svc.analysis;
+      if (!state || !r || !cfg || this.measuring.has(svc.name)) continue;
+      const due = (a?: AnalysisState) => a !== undefined && a.phase === 'Running' && analysisDue(a, now);
+      if (!due(r.analysis) && !due(r.stepAnalysis)) continue;
+      const bg = svc.strategy.type === 'blueGreen';
+      const post = bg && r.analysisStage === 'post';
+      const mirror = svc.strategy.type === 'canary' && (r.canaryWeight ?? 0) === 0 && r.mirror !== undefined;
+      const version = state.revisions.find((x) => x.number === r.to)?.version ?? '';
+      const vars = {
+        service: svc.name,
+        revision: String(r.to),
+        version,
+        role: bg ? (post ? 'stable' : 'preview') : 'canary',
+      };
+      this.measuring.add(svc.name);
+      collectMeasurements(cfg, {
+        vars,
+        traffic: async () =>
+          trafficSample(await this.gateway.stats(), svc.name, r.to, post ? undefined : state.stable, {
+            mirror,
+          }),
+      })
+        .then((m) => {
+          const at = this.now();
+          this.updateRollout(svc.name, r, (cr) => ({
+            ...cr,
+            analysis: cr.analysis && due(cr.analysis) ? stepAnalysis(cfg, cr.analysis, m, at) : cr.analysis,
+            stepAnalysis:
+              cr.stepAnalysis && due(cr.stepAnalysis)
+                ? stepAnalysis(cfg, cr.stepAnalysis, m, at)
+                : cr.stepAnalysis,
+          }));
+        })
+        .catch((err: unknown) => this.log.error('analysis measurement failed', { service: svc.name, err }))
+        .finally(() => this.measuring.delete(svc.name));
+    }
+  }
+
+  /** Runs a gating hook for a rollout and records its outcome in the rollout (the core acts on it). */
+  private runGateHook(service: string, hook: 'preRollout' | 'prePromotion', revision: number): void {
+    const svc = this.service(service);
+    const state = this.states.get(service);
+    const r = state?.rollout;
+    const cfg = svc?.hooks?.[hook];
+    if (!svc || !state || !r || !cfg || r.to !== revision || r.hooks?.[hook]) return;
+    const started = this.now();
+    this.updateRollout(service, r, (cr) => ({
+      ...cr,
+      hooks: { ...cr.hooks, [hook]: { status: 'running', at: started } },
+    }));
+    const version = state.revisions.find((x) => x.number === revision)?.version ?? '';
+    const target = this.instances(service).find(
+      (i) => i.revision === revision && i.ready && !this.leaving.has(i.id),
+    );
+    runHook(cfg, {
+      service,
+      revision,
+      version,
+      targetUrl: target ? `http://127.0.0.1:${target.port}` : undefined,
+      cwd: svc.run.cwd,
+      log: this.log.child({ service, hook }),
+    })
+      .catch(
+        (err: unknown): HookResult => ({
+          ok: false,
+          output: '',
+          durationMs: 0,
+          error: (err as Error).message,
+        }),
+      )
+      .then((res) => {
+        const at = this.now();
+        const message = `${hook} hook ${res.ok ? 'succeeded' : `failed: ${res.error ?? ''}`} (${res.durationMs} ms)${res.output ? `\n${res.output}` : ''}`;
+        this.updateRollout(
+          service,
+          r,
+          (cr) => ({
+            ...cr,
+            hooks: {
+              ...cr.hooks,
+              [hook]: { status: res.ok ? 'ok' : 'failed', error: res.error, output: res.output, at },
+            },
+          }),
+          [{ service, type: res.ok ? 'HookSucceeded' : 'HookFailed', revision, message }],
+        );
+      });
+  }
+
+  /** postPromotion: runs after a rollout succeeded; its outcome is recorded, there is nothing left to abort. */
+  private runPostPromotion(service: string, revision: number | undefined): void {
+    const svc = this.service(service);
+    const cfg = svc?.hooks?.postPromotion;
+    if (!svc || !cfg || revision === undefined) return;
+    const version = this.states.get(service)?.revisions.find((x) => x.number === revision)?.version ?? '';
+    const target = this.instances(service).find((i) => i.revision === revision && i.ready);
+    void runHook(cfg, {
+      service,
+      revision,
+      version,
+      targetUrl: target ? `http://127.0.0.1:${target.port}` : undefined,
+      cwd: svc.run.cwd,
+      log: this.log.child({ service, hook: 'postPromotion' }),
+    }).then(
+      (res) =>
+        this.record(
+          [],
+          [
+            {
+              service,
+              type: res.ok ? 'HookSucceeded' : 'HookFailed',
+              revision,
+              message: `postPromotion hook ${res.ok ? 'succeeded' : `failed: ${res.error ?? ''}`}${res.output ? `\n${res.output}` : ''}`,
+            },
+          ],
+          this.now(),
+        ),
+      (err: unknown) => this.log.error('postPromotion hook failed to run', { service, err }),
+    );
   }
 
   /** Schedules a reconcile; coalesces bursts of changes into one pass. */
@@ -268,6 +442,7 @@ export class Controller {
   }
 
   private async reconcile(): Promise<void> {
+    this.measure();
     const now = this.now();
     const changed: ServiceState[] = [];
     const events: CoreEvent[] = [];
@@ -284,7 +459,7 @@ export class Controller {
       actions.push(...plan.actions);
     }
     // Write-ahead: what we decided is durable before we act on it.
-    this.store.commit(changed, events, now);
+    this.record(changed, events, now);
     for (const e of events)
       this.log.info(e.message, { event: e.type, service: e.service, revision: e.revision });
     for (const a of actions) this.apply(a);
@@ -294,6 +469,8 @@ export class Controller {
   private apply(a: Action): void {
     if (a.type === 'start') {
       for (let k = 0; k < a.count; k++) this.startInstance(a.service, a.revision);
+    } else if (a.type === 'runHook') {
+      this.runGateHook(a.service, a.hook, a.revision);
     } else {
       const svc = this.service(a.service);
       if (svc) this.startDrain(svc, a.instance, a.reason);
@@ -356,7 +533,7 @@ export class Controller {
     this.leaving.add(id);
     const log = this.log.child({ service, instance: id });
     log.info('instance draining', { reason });
-    this.store.commit([], [{ service, type: 'InstanceDraining', message: `${id}: ${reason}` }], this.now());
+    this.record([], [{ service, type: 'InstanceDraining', message: `${id}: ${reason}` }], this.now());
     await this.syncRoutes();
     const deadline = this.now() + svc.drainTimeoutMs;
     let inflight = 0;
@@ -423,7 +600,7 @@ export class Controller {
     if (!svc || !state) throw new Error(`unknown service "${service}"`);
     const r = fn(svc, state);
     if (r.ok) {
-      this.store.commit([r.state], r.events, this.now());
+      this.record([r.state], r.events, this.now());
       this.states.set(service, r.state);
       for (const e of r.events) this.log.info(e.message, { event: e.type, service, revision: e.revision });
       this.kick();
@@ -438,6 +615,7 @@ export class Controller {
   async shutdown(keepRunning = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    await this.notifier?.flush(3_000);
     if (keepRunning) {
       // The data plane stays up; the next `cutover up` adopts these instances.
       this.supervisor.detach();
