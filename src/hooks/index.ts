@@ -8,6 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { HookConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
+import { processGroupAlive } from '../runtime/supervisor.ts';
 
 export interface HookContext {
   service: string;
@@ -130,14 +131,8 @@ class TailBuffer {
   }
 }
 
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/** Live (non-zombie) members left: orphans are reaped by init, which can be slow in containers. */
+const groupAlive = processGroupAlive;
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
