@@ -54,5 +54,8 @@ test('analysis and hooks are live; notifications need a restart', () => {
   assert.ok(got.includes('notifications restart'), got.join('\n'));
   assert.ok(got.includes('services.web.hooks.preRollout.command live'), got.join('\n'));
   assert.ok(got.includes('services.web.analysis.minRequests live'), got.join('\n'));
-  assert.ok(got.every((c) => c.endsWith(' live') || c === 'notifications restart'), got.join('\n'));
+  assert.ok(
+    got.every((c) => c.endsWith(' live') || c === 'notifications restart'),
+    got.join('\n'),
+  );
 });
