@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { parseConfig, validateService } from './load.ts';
 import { compilePattern } from './pattern.ts';
 import { validateTraffic, validateWeight } from './traffic.ts';
-import type { ConfigIssue } from './types.ts';
+import type { ConfigIssue, CutoverConfig } from './types.ts';
 
 /** mulberry32: small, fast, seeded. */
 function prng(seed: number): () => number {
@@ -36,7 +36,47 @@ const TRAFFIC = {
   ],
 };
 
+const ANALYSIS = {
+  interval: '1s',
+  minRequests: 50,
+  metrics: [
+    { name: 'errors', errorRate: { max: 0.01 } },
+    { name: 'vs-stable', errorRate: { maxIncreaseOver: 'stable', by: 0.005 } },
+    { name: 'latency', latency: { percentile: 99, max: '800ms' } },
+    {
+      name: 'prom',
+      prometheus: { address: 'http://127.0.0.1:9090', query: 'up{revision="{{revision}}"}', max: 1 },
+    },
+    { name: 'web', web: { url: 'http://127.0.0.1:1/check?v={{version}}', jsonPath: '$.ok', equals: true } },
+  ],
+};
+
+const HOOKS = {
+  preRollout: { command: './migrate.sh', timeout: '2m' },
+  prePromotion: { http: { url: '${TARGET_URL}/smoke', method: 'GET', expectStatus: 200 }, timeout: '10s' },
+  postPromotion: { command: 'curl -s ${TARGET_URL}/', timeout: '30s' },
+};
+
 const VALID = {
+  notifications: [
+    {
+      url: 'http://127.0.0.1:9000/hook',
+      format: 'json',
+      events: [
+        'rollout-started',
+        'step-completed',
+        'paused',
+        'promoted',
+        'aborted',
+        'rolled-back',
+        'analysis-failed',
+        'succeeded',
+      ],
+      timeout: '5s',
+      retries: 3,
+    },
+    { url: 'https://hooks.example/slack', format: 'slack' },
+  ],
   gateway: { listen: '127.0.0.1:0', workers: 2, connectTimeout: '2s', maxBodySize: '10MB', retries: 2 },
   control: { listen: 0, dataDir: './.cutover' },
   services: {
@@ -78,10 +118,13 @@ const VALID = {
           { setWeight: 10 },
           { pause: {} },
           { pause: { duration: '2m' } },
+          { analysis: { duration: '30s' } },
           { setWeight: 100 },
         ],
       },
       traffic: TRAFFIC,
+      analysis: ANALYSIS,
+      hooks: HOOKS,
     },
     admin: {
       route: { pathPrefix: '/admin' },
@@ -130,6 +173,13 @@ function randomScalar(rand: () => number): Json {
     '(',
     'X-A: b',
     'GET',
+    'slack',
+    'promoted',
+    'http://x/',
+    '${TARGET_URL}/x',
+    '${NOPE}',
+    '{{revision}}',
+    '$.a[0]',
   ];
   switch (pick) {
     case 0:
@@ -182,6 +232,32 @@ function assertWellFormed(result: { ok: true } | { ok: false; issues: ConfigIssu
   }
 }
 
+/** What consumers rely on in an accepted config (for issue 4's keys). */
+function assertInvariants(config: CutoverConfig, input: string): void {
+  for (const n of config.notifications ?? []) {
+    assert.ok(/^https?:\/\//.test(n.url), input);
+    assert.ok(n.format === 'json' || n.format === 'slack', input);
+    assert.ok(n.timeoutMs > 0 && Number.isSafeInteger(n.retries) && n.retries >= 0, input);
+    if (n.events) assert.ok(n.events.length > 0, input);
+  }
+  for (const svc of Object.values(config.services)) {
+    for (const hook of Object.values(svc.hooks ?? {})) {
+      assert.ok((hook.command === undefined) !== (hook.http === undefined), input);
+      assert.ok(hook.timeoutMs > 0, input);
+      if (hook.http) assert.equal(hook.http.method, hook.http.method.toUpperCase(), input);
+    }
+    if (svc.strategy.type === 'canary') {
+      for (const step of svc.strategy.steps) {
+        if ('analysis' in step) {
+          assert.ok(svc.analysis, input);
+          assert.ok(step.analysis.durationMs > 0, input);
+        }
+      }
+    }
+    if (svc.analysis) assert.ok(svc.analysis.metrics.length > 0, input);
+  }
+}
+
 describe('fuzz', () => {
   test('the unmutated document is valid', () => {
     const r = parseConfig(stringify(VALID), { baseDir: '/srv' });
@@ -203,7 +279,10 @@ describe('fuzz', () => {
         assert.fail(`parseConfig threw on run ${runs}: ${String(e)}\n${text}`);
       }
       assertWellFormed(result, text);
-      if (result.ok) okCount++;
+      if (result.ok) {
+        okCount++;
+        assertInvariants(result.config, text);
+      }
       const service = (doc as { services?: Json } | null)?.services;
       const web = service && typeof service === 'object' && !Array.isArray(service) ? service.web : doc;
       assertWellFormed(validateService('web', web, '/srv'), JSON.stringify(web));
