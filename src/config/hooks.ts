@@ -48,7 +48,10 @@ export function checkHttpUrl(raw: unknown, vars: readonly string[] = []): string
   return undefined;
 }
 
-function validateHttp(ctx: Ctx, path: Path, raw: unknown): HookConfig['http'] {
+/** preRollout runs before any instance of the new revision exists: there is no TARGET_URL yet. */
+const PRE_ROLLOUT_URL_VARS = HOOK_URL_VARS.filter((v) => v !== 'TARGET_URL');
+
+function validateHttp(ctx: Ctx, path: Path, raw: unknown, vars: readonly string[]): HookConfig['http'] {
   if (!isObj(raw)) {
     report(ctx, path, `must be a mapping with url (and optionally method, expectStatus), ${describe(raw)}`);
     return undefined;
@@ -61,7 +64,10 @@ function validateHttp(ctx: Ctx, path: Path, raw: unknown): HookConfig['http'] {
     report(ctx, [...path, 'url'], 'is required (e.g. "${TARGET_URL}/smoke")');
     ok = false;
   } else {
-    const error = checkHttpUrl(url, HOOK_URL_VARS);
+    let error = checkHttpUrl(url, vars);
+    if (error && !vars.includes('TARGET_URL') && typeof url === 'string' && url.includes('${TARGET_URL}')) {
+      error = 'must not use ${TARGET_URL}: preRollout runs before any instance of the new revision starts';
+    }
     if (error) {
       report(ctx, [...path, 'url'], error);
       ok = false;
@@ -92,7 +98,12 @@ function validateHttp(ctx: Ctx, path: Path, raw: unknown): HookConfig['http'] {
   return ok ? http : undefined;
 }
 
-function validateHook(ctx: Ctx, path: Path, raw: unknown): HookConfig | undefined {
+function validateHook(
+  ctx: Ctx,
+  path: Path,
+  raw: unknown,
+  name: (typeof HOOK_NAMES)[number],
+): HookConfig | undefined {
   if (!isObj(raw)) {
     report(ctx, path, `must be a mapping with ${HOOK_HINT}, ${describe(raw)}`);
     return undefined;
@@ -117,7 +128,8 @@ function validateHook(ctx: Ctx, path: Path, raw: unknown): HookConfig | undefine
     }
     return { command, timeoutMs };
   }
-  const h = validateHttp(ctx, [...path, 'http'], http);
+  const vars = name === 'preRollout' ? PRE_ROLLOUT_URL_VARS : HOOK_URL_VARS;
+  const h = validateHttp(ctx, [...path, 'http'], http, vars);
   return h === undefined ? undefined : { http: h, timeoutMs };
 }
 
@@ -131,7 +143,7 @@ export function validateHooksAt(ctx: Ctx, path: Path, raw: unknown): HooksConfig
   for (const name of HOOK_NAMES) {
     const rh = get(o, name);
     if (rh === undefined) continue;
-    const hook = validateHook(ctx, [...path, name], rh);
+    const hook = validateHook(ctx, [...path, name], rh, name);
     if (hook) hooks[name] = hook;
   }
   return hooks;

@@ -183,6 +183,12 @@ describe('rollout keys: problems, with paths and lines', () => {
     version: v1
     run: { command: x }
     hooks: [preRollout]
+  admin:
+    route: { pathPrefix: /admin }
+    version: v1
+    run: { command: x }
+    hooks:
+      preRollout: { http: { url: "\${TARGET_URL}/ready" } }
 `);
     assert.deepEqual(lines(is), [
       '6: services.web.hooks.preRollout: has command and http: exactly one of them per hook',
@@ -197,6 +203,7 @@ describe('rollout keys: problems, with paths and lines', () => {
       '16: services.api.hooks.prePromotion.http.expectStatus: must be an HTTP status between 100 and 599, got 700',
       '17: services.api.hooks.postPromotion.http.url: must be an http:// or https:// URL (or "${TARGET_URL}/path"), got "ftp://x/"',
       '22: services.shop.hooks: must be a mapping of preRollout, prePromotion, postPromotion, got a list',
+      '28: services.admin.hooks.preRollout.http.url: must not use ${TARGET_URL}: preRollout runs before any instance of the new revision starts',
     ]);
   });
 
