@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import * as D from './defaults.ts';
+import { HOOK_NAMES } from './hooks.ts';
 import { formatIssues, parseConfig } from './load.ts';
+import { NOTIFICATION_EVENTS } from './notifications.ts';
 
 const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
 
@@ -45,12 +47,31 @@ test('docs/config.md states the defaults the code uses', () => {
     ['canaryReplicas', String(D.DEFAULT_CANARY_REPLICAS)],
     ['mirrorMaxBodySize', D.DEFAULT_MIRROR_MAX_BODY_SIZE],
   ];
-  for (const [key, value] of rows) {
-    const cells = doc
-      .split('\n')
+  /** [key, default, heading the table follows] for keys that appear in several tables. */
+  const sectioned: [string, string, string][] = [
+    ['timeout', D.DEFAULT_HOOK_TIMEOUT, '### `hooks`'],
+    ['http.method', D.DEFAULT_HOOK_METHOD, '### `hooks`'],
+    ['format', D.DEFAULT_NOTIFICATION_FORMAT, '## `notifications`'],
+    ['timeout', D.DEFAULT_NOTIFICATION_TIMEOUT, '## `notifications`'],
+    ['retries', String(D.DEFAULT_NOTIFICATION_RETRIES), '## `notifications`'],
+  ];
+  for (const [key, value, heading] of [
+    ...rows.map(([k, v]): [string, string, string] => [k, v, '']),
+    ...sectioned,
+  ]) {
+    const lines = doc.split('\n');
+    const from = heading === '' ? 0 : lines.indexOf(heading);
+    assert.ok(from >= 0, `no heading ${heading}`);
+    const cells = lines
+      .slice(from)
       .map((l) => l.split(/(?<!\\)\|/).map((c) => c.trim()))
       .find((c) => c[1] === `\`${key}\``);
-    assert.ok(cells, `no table row for ${key}`);
-    assert.equal(cells[3], `\`${value}\``, `${key}: docs row does not show default ${value}`);
+    assert.ok(cells, `no table row for ${key} ${heading}`);
+    assert.equal(cells[3], `\`${value}\``, `${key} ${heading}: docs row does not show default ${value}`);
   }
+});
+
+test('docs/config.md lists every notification event and hook', () => {
+  for (const e of NOTIFICATION_EVENTS) assert.ok(doc.includes(`\`${e}\``), `event ${e} is not documented`);
+  for (const h of HOOK_NAMES) assert.ok(doc.includes(`| \`${h}\``), `hook ${h} is not documented`);
 });
