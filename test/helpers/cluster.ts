@@ -55,6 +55,10 @@ export interface ClusterOptions {
   version?: string;
   strategy?: string;
   extraService?: string;
+  /** Extra keys of service `web`, as YAML lines indented by 4 spaces. */
+  serviceYaml?: string;
+  /** Extra top-level keys (e.g. notifications), as YAML. */
+  topYaml?: string;
   gatewayWorkers?: number;
   drainTimeout?: string;
   /** Extra arguments for `cutover up`. */
@@ -108,7 +112,7 @@ services:
     restartBackoff: 200ms
     restartBackoffMax: 1s
     strategy: ${strategy}
-${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.extraService ?? ''}`,
+${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extraService ?? ''}${o.topYaml ?? ''}`,
     );
   }
 
