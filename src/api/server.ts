@@ -14,7 +14,12 @@ import type { Logger } from '../log/logger.ts';
 import { gatewayMetrics } from '../metrics/source.ts';
 import { ApiError } from './errors.ts';
 import { logFiles, streamLogs } from './logs.ts';
+import { openApiDocument } from './openapi.ts';
 import { serviceStatus } from './status.ts';
+import { streamStatus } from './stream.ts';
+
+/** Reported in the OpenAPI document. */
+const CUTOVER_VERSION = '0.1.0';
 
 /** Request bodies above this are refused (413). */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -97,6 +102,18 @@ export function apiRoutes(c: Controller): Route[] {
   };
   const routes: Route[] = [
     ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
+    ['GET', /^\/openapi\.json$/, async () => openApiDocument(CUTOVER_VERSION), READ],
+    [
+      'GET',
+      /^\/v1\/stream$/,
+      async (req, res, _p, url) => {
+        const only = url.searchParams.get('service') ?? undefined;
+        if (only) need(only);
+        streamStatus(c, req, res, only);
+        return undefined;
+      },
+      READ,
+    ],
     [
       'GET',
       /^\/metrics$/,
@@ -225,7 +242,7 @@ export function apiRoutes(c: Controller): Route[] {
         onlyKeys(body, ['traffic']);
         const v = validateTraffic(body.traffic, 'traffic');
         if (!v.ok) throw invalid(v.issues);
-        const r = c.run(p.name, (_svc, s) => setTraffic(s, v.traffic));
+        const r = c.run(p.name, (svc, s) => setTraffic(svc, s, v.traffic));
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },
@@ -236,7 +253,7 @@ export function apiRoutes(c: Controller): Route[] {
       /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
       async (_req, _res, p) => {
         need(p.name);
-        const r = c.run(p.name, (_svc, s) => setTraffic(s, undefined));
+        const r = c.run(p.name, (svc, s) => setTraffic(svc, s, undefined));
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         return serviceStatus(c, p.name);
       },

@@ -243,7 +243,7 @@ export class Controller {
     return this.supervisor.list().filter((i) => !service || i.service === service);
   }
 
-  events(opts: { service?: string; limit?: number }): StoredEvent[] {
+  events(opts: { service?: string; limit?: number; afterId?: number }): StoredEvent[] {
     return this.store.events(opts);
   }
 

@@ -166,7 +166,17 @@ export function setWeight(spec: ServiceSpec, state: ServiceState, weight: number
 }
 
 /** `rules`: replaces the traffic rules at runtime (already validated by the caller). */
-export function setTraffic(state: ServiceState, traffic: TrafficConfig | undefined): CommandResult {
+export function setTraffic(
+  spec: ServiceSpec,
+  state: ServiceState,
+  traffic: TrafficConfig | undefined,
+): CommandResult {
+  if (spec.strategy.type !== 'canary') {
+    return refuse(
+      'unsupported',
+      `service "${state.name}" uses ${spec.strategy.type}; traffic rules apply to canary releases`,
+    );
+  }
   return ok({ ...state, traffic }, [
     {
       service: state.name,

@@ -1,0 +1,281 @@
+/**
+ * The OpenAPI 3.1 description of the control API, served at GET /openapi.json. A test checks
+ * that every route the server has is described here and every operation here is served.
+ */
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: Schema) => ({ 'application/json': { schema } });
+const ok = (description: string, schema: Schema = { type: 'object' }) => ({
+  description,
+  content: json(schema),
+});
+const errors = {
+  '400': { description: 'Invalid request (every problem as `path: message`)', content: json(ref('Error')) },
+  '401': { description: 'No or unknown token', content: json(ref('Error')) },
+  '403': { description: 'The token may not do this', content: json(ref('Error')) },
+  '404': { description: 'Unknown service or resource', content: json(ref('Error')) },
+  '409': {
+    description: 'Refused in the current state (e.g. a rollout in progress)',
+    content: json(ref('Error')),
+  },
+  '429': { description: 'Too many failed authentications', content: json(ref('Error')) },
+};
+const service = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: 'Service name',
+};
+
+interface Op {
+  summary: string;
+  role: 'public' | 'viewer' | 'deployer' | 'admin';
+  body?: Schema;
+  query?: Array<{ name: string; schema: Schema; description: string }>;
+  response?: Schema;
+  produces?: string;
+}
+
+const OPS: Record<string, Record<string, Op>> = {
+  '/healthz': { get: { summary: 'Liveness of the controller', role: 'public' } },
+  '/openapi.json': { get: { summary: 'This document', role: 'viewer' } },
+  '/metrics': {
+    get: { summary: 'Prometheus exposition (text format 0.0.4)', role: 'viewer', produces: 'text/plain' },
+  },
+  '/v1/services': { get: { summary: 'Status of every service', role: 'viewer' } },
+  '/v1/services/{name}': {
+    get: { summary: 'Status of one service', role: 'viewer', response: ref('ServiceStatus') },
+  },
+  '/v1/services/{name}/deploy': {
+    post: {
+      summary: 'Create revision N+1 with this version (and run overrides) and roll it out',
+      role: 'deployer',
+      body: {
+        type: 'object',
+        required: ['version'],
+        additionalProperties: false,
+        properties: {
+          version: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,128}$' },
+          set: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'run.env.KEY=VALUE, run.command=..., run.cwd=...',
+          },
+        },
+      },
+    },
+  },
+  '/v1/services/{name}/undo': {
+    post: {
+      summary: 'Roll back to the previous good revision, or toRevision',
+      role: 'deployer',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { toRevision: { type: 'integer', minimum: 1 } },
+      },
+    },
+  },
+  '/v1/services/{name}/promote': {
+    post: {
+      summary: 'Canary: pass the current pause (full: skip all steps). Blue-green: switch to the preview',
+      role: 'deployer',
+      body: { type: 'object', additionalProperties: false, properties: { full: { type: 'boolean' } } },
+    },
+  },
+  '/v1/services/{name}/abort': {
+    post: { summary: 'All traffic back to stable; the new revision drains', role: 'deployer' },
+  },
+  '/v1/services/{name}/pause': { post: { summary: 'Freeze the rollout steps', role: 'deployer' } },
+  '/v1/services/{name}/resume': { post: { summary: 'Continue a paused rollout', role: 'deployer' } },
+  '/v1/services/{name}/retry': {
+    post: { summary: 'Start the last failed/aborted rollout again', role: 'deployer' },
+  },
+  '/v1/services/{name}/weight': {
+    put: {
+      summary: "Set a running canary's share of traffic now",
+      role: 'deployer',
+      body: {
+        type: 'object',
+        required: ['weight'],
+        properties: { weight: { type: 'number', minimum: 0, maximum: 100 } },
+      },
+    },
+  },
+  '/v1/services/{name}/rules': {
+    put: {
+      summary: 'Replace the traffic rules at runtime (same schema as the config key `traffic`)',
+      role: 'deployer',
+      body: { type: 'object', required: ['traffic'], properties: { traffic: ref('Traffic') } },
+    },
+    delete: { summary: "Go back to the config file's traffic rules", role: 'deployer' },
+  },
+  '/v1/services/{name}/history': { get: { summary: 'Revisions and their outcome', role: 'viewer' } },
+  '/v1/services/{name}/logs': {
+    get: {
+      summary: 'Instance logs as text lines `instance | line`',
+      role: 'viewer',
+      produces: 'text/plain',
+      query: [
+        { name: 'instance', schema: { type: 'string' }, description: 'One instance (live or stopped)' },
+        { name: 'tail', schema: { type: 'integer' }, description: 'Last N lines per instance (default 100)' },
+        { name: 'follow', schema: { enum: ['1'] }, description: 'Keep streaming' },
+      ],
+    },
+  },
+  '/v1/config': {
+    post: {
+      summary: 'Apply a config file (validated; diffed; live changes, new revisions, added/removed services)',
+      role: 'admin',
+      body: {
+        type: 'object',
+        required: ['yaml'],
+        additionalProperties: false,
+        properties: { yaml: { type: 'string' }, file: { type: 'string' }, dryRun: { type: 'boolean' } },
+      },
+    },
+  },
+  '/v1/events': {
+    get: {
+      summary: 'The event log',
+      role: 'viewer',
+      query: [
+        { name: 'service', schema: { type: 'string' }, description: 'Only this service' },
+        { name: 'limit', schema: { type: 'integer' }, description: 'Newest N (default 100)' },
+      ],
+    },
+  },
+  '/v1/stream': {
+    get: {
+      summary: 'Server-sent events: `status` (a service status when it changes) and `event` (new log events)',
+      role: 'viewer',
+      produces: 'text/event-stream',
+      query: [{ name: 'service', schema: { type: 'string' }, description: 'Only this service' }],
+    },
+  },
+  '/v1/tokens': {
+    get: { summary: 'List tokens (never the secrets)', role: 'admin' },
+    post: {
+      summary: 'Create a token; the response carries it once',
+      role: 'admin',
+      body: {
+        type: 'object',
+        required: ['name', 'role'],
+        properties: {
+          name: { type: 'string' },
+          role: { enum: ['viewer', 'deployer', 'admin'] },
+          services: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+  '/v1/tokens/{token}': {
+    delete: {
+      summary: 'Revoke a token by name',
+      role: 'admin',
+    },
+  },
+  '/v1/audit': {
+    get: {
+      summary: 'Audit trail (hash-chained)',
+      role: 'admin',
+      query: [
+        { name: 'service', schema: { type: 'string' }, description: 'Only this service' },
+        { name: 'limit', schema: { type: 'integer' }, description: 'Newest N' },
+      ],
+    },
+  },
+  '/v1/audit/verify': {
+    get: { summary: 'Recompute the hash chain; report the first edited or deleted entry', role: 'admin' },
+  },
+};
+
+/** The OpenAPI document. */
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const [p, ops] of Object.entries(OPS)) {
+    paths[p] = {};
+    for (const [method, op] of Object.entries(ops)) {
+      const params: Schema[] = [];
+      if (p.includes('{name}')) params.push(service);
+      if (p.includes('{token}'))
+        params.push({ name: 'token', in: 'path', required: true, schema: { type: 'string' } });
+      for (const q of op.query ?? []) params.push({ in: 'query', ...q });
+      paths[p][method] = {
+        summary: op.summary,
+        'x-cutover-role': op.role,
+        security: op.role === 'public' ? [] : [{ bearer: [] }],
+        parameters: params,
+        ...(op.body ? { requestBody: { required: true, content: json(op.body) } } : {}),
+        responses: {
+          '200': op.produces
+            ? { description: 'OK', content: { [op.produces]: { schema: { type: 'string' } } } }
+            : ok('OK', op.response),
+          ...(op.role === 'public' ? {} : errors),
+        },
+      };
+    }
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Cutover control API',
+      version,
+      description:
+        'Everything the cutover CLI does. Authenticate with `Authorization: Bearer <token>`; roles: viewer (read), deployer (release operations on its services), admin (everything). Errors are `{"error":{"code","message"}}`.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+            },
+          },
+        },
+        ServiceStatus: {
+          type: 'object',
+          required: ['name', 'phase', 'strategy', 'stable', 'instances'],
+          properties: {
+            name: { type: 'string' },
+            phase: { enum: ['Healthy', 'Progressing', 'Paused', 'Degraded', 'Aborted'] },
+            strategy: { enum: ['rolling', 'blueGreen', 'canary'] },
+            stable: { type: 'object' },
+            rollout: { type: 'object' },
+            weights: { type: 'object' },
+            step: { type: 'object' },
+            analysis: { type: 'array' },
+            instances: { type: 'array' },
+          },
+        },
+        Traffic: {
+          type: 'object',
+          properties: {
+            stickyBy: { type: 'string', description: 'header:NAME | cookie:NAME | query:NAME' },
+            rules: { type: 'array', items: { type: 'object', required: ['match', 'to'] } },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}
+
+/** Sample concrete paths for every operation (tests use them to match the routes). */
+export function describedOperations(): Array<{ method: string; path: string }> {
+  const out: Array<{ method: string; path: string }> = [];
+  for (const [p, ops] of Object.entries(OPS)) {
+    for (const method of Object.keys(ops)) {
+      out.push({ method: method.toUpperCase(), path: p.replace('{name}', 'web').replace('{token}', 'ci') });
+    }
+  }
+  return out;
+}
