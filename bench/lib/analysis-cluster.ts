@@ -91,7 +91,7 @@ services:
     run:
       command: "${process.execPath} ${app} --port \${PORT} --version \${VERSION}"
       env: { ERROR_RATE: "${c.stableErrorRate}", EXTRA_LATENCY_MS: "0" }
-    readiness: { path: /ready, interval: 200ms, timeout: 500ms, successThreshold: 1, failureThreshold: 3 }
+    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 3 }
     drainTimeout: 10s
     stopTimeout: 5s
     restartBackoff: 200ms
