@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { securityRoutes } from '../auth/api.ts';
@@ -331,11 +333,11 @@ export function allRoutes(c: Controller, security: Security): Route[] {
 }
 
 /** The control API the CLI talks to (JSON over HTTP). */
-export function createApiServer(c: Controller, log: Logger): http.Server {
+export function createApiServer(c: Controller, log: Logger): ApiServer {
   // Creates <dataDir>/admin.token on first start; every route but GET /healthz needs a token.
   const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }));
   const routes = allRoutes(c, security);
-  const server = http.createServer((req, res) => {
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://control');
     let matched: Handler | undefined;
     let params: Params = {};
@@ -384,13 +386,20 @@ export function createApiServer(c: Controller, log: Logger): http.Server {
         if (res.headersSent) return void res.end();
         sendJson(res, e.status, { error: { code: e.code, message: e.message, details: e.details } });
       });
-  });
+  };
+  const tls = c.config.control.tls;
+  const server: ApiServer = tls
+    ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handle)
+    : http.createServer(handle);
   server.on('close', () => security.close());
   return server;
 }
 
+/** The control API server: plain HTTP, or HTTPS when control.tls is set. */
+export type ApiServer = http.Server | https.Server;
+
 /** Listens and resolves with the bound address. */
-export function listen(server: http.Server, host: string, port: number): Promise<AddressInfo> {
+export function listen(server: ApiServer, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

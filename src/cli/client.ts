@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 
@@ -41,6 +42,23 @@ export function resolveToken(base: URL, c: Credentials = credentials): string | 
   }
 }
 
+/**
+ * The CA to trust for an https controller: CUTOVER_CA (a PEM file), else the certificate of the
+ * local config's control.tls (a self-signed certificate is its own CA).
+ */
+export function resolveCa(c: Credentials = credentials): string | undefined {
+  const env = process.env.CUTOVER_CA;
+  try {
+    if (env) return readFileSync(env, 'utf8');
+    const file = c.configFile ?? 'cutover.yaml';
+    if (!existsSync(file)) return undefined;
+    const r = loadConfigFile(file);
+    return r.ok && r.config.control.tls ? readFileSync(r.config.control.tls.cert, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The controller could not be reached (exit code 3). */
 export class UnreachableError extends Error {}
 
@@ -74,11 +92,14 @@ export class ControlClient {
   private raw(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-      const req = http.request(
-        new URL(path, this.base),
+      const url = new URL(path, this.base);
+      const request = url.protocol === 'https:' ? https.request : http.request;
+      const req = request(
+        url,
         {
           method,
           agent: false,
+          ca: url.protocol === 'https:' ? resolveCa() : undefined,
           headers: {
             ...this.authorization(),
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),

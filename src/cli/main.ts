@@ -185,7 +185,7 @@ function resolveAddr(configPath: string | undefined): string {
     );
   }
   const l = r.config.control.listen;
-  return `${l.host}:${l.port}`;
+  return `${r.config.control.tls ? 'https' : 'http'}://${l.host}:${l.port}`;
 }
 
 function parseDurationArg(v: string | undefined, flag: string): number | undefined {

@@ -50,6 +50,8 @@ export interface ControlConfig {
   listen: HostPort;
   /** Absolute. State database, instance logs, gateway socket. */
   dataDir: string;
+  /** Serve the control API over HTTPS with these PEM files (absolute paths). */
+  tls?: { cert: string; key: string };
 }
 
 export interface ProbeConfig {

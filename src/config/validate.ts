@@ -60,7 +60,8 @@ export const GATEWAY_KEYS = [
   'ejectAfterFailures',
   'ejectFor',
 ] as const;
-export const CONTROL_KEYS = ['listen', 'dataDir'] as const;
+export const CONTROL_KEYS = ['listen', 'dataDir', 'tls'] as const;
+export const TLS_KEYS = ['cert', 'key'] as const;
 export const SERVICE_KEYS = [
   'route',
   'version',
@@ -201,10 +202,25 @@ function readDir(ctx: Ctx, o: Obj, path: Path, key: string, def: string): string
 function validateControl(ctx: Ctx, raw: unknown): ControlConfig {
   const path = ['control'];
   const o = readObj(ctx, path, raw, CONTROL_KEYS) ?? {};
-  return {
+  const control: ControlConfig = {
     listen: readListen(ctx, o, path, D.DEFAULT_CONTROL_LISTEN),
     dataDir: readDir(ctx, o, path, 'dataDir', D.DEFAULT_DATA_DIR),
   };
+  if (o.tls !== undefined) {
+    const tp = [...path, 'tls'];
+    const t = readObj(ctx, tp, o.tls, TLS_KEYS) ?? {};
+    const file = (key: 'cert' | 'key'): string => {
+      const v = readString(ctx, t, tp, key, undefined);
+      if (v === undefined) return '';
+      if (v === '') {
+        report(ctx, [...tp, key], 'must be the path of a PEM file');
+        return '';
+      }
+      return isAbsolute(v) ? resolve(v) : resolve(ctx.baseDir, v);
+    };
+    control.tls = { cert: file('cert'), key: file('key') };
+  }
+  return control;
 }
 
 function validateRoute(ctx: Ctx, path: Path, raw: unknown): { host: string; pathPrefix: string } {

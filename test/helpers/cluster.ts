@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,8 @@ export interface ClusterOptions {
   extraService?: string;
   /** Extra keys of service `web`, as YAML lines indented by 4 spaces. */
   serviceYaml?: string;
+  /** Serve the control API over HTTPS with these PEM files. */
+  controlTls?: { cert: string; key: string };
   /** Extra top-level keys (e.g. notifications), as YAML. */
   topYaml?: string;
   gatewayWorkers?: number;
@@ -86,7 +89,11 @@ export class Cluster {
     this.configFile = path.join(this.dir, 'cutover.yaml');
   }
 
+  /** PEM of the control API's certificate when it serves HTTPS (self-signed: its own CA). */
+  tlsCa?: string;
+
   async writeConfig(o: ClusterOptions = {}): Promise<void> {
+    this.tlsCa = o.controlTls ? readFileSync(o.controlTls.cert, 'utf8') : undefined;
     this.gatewayPort ||= await freePort();
     this.controlPort ||= await freePort();
     const strategy = o.strategy ?? `{ type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }`;
@@ -98,7 +105,7 @@ export class Cluster {
 control:
   listen: 127.0.0.1:${this.controlPort}
   dataDir: ./data
-services:
+${o.controlTls ? `  tls: { cert: "${o.controlTls.cert}", key: "${o.controlTls.key}" }\n` : ''}services:
   web:
     route: { host: "*", pathPrefix: / }
     version: ${o.version ?? 'v1'}
@@ -185,7 +192,8 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const headers: Record<string, string> = payload ? { 'content-type': 'application/json' } : {};
       if (token !== null) headers.authorization = `Bearer ${token}`;
-      const req = http.request(
+      const request = this.tlsCa ? https.request : http.request;
+      const req = request(
         {
           host: '127.0.0.1',
           port: this.controlPort,
@@ -193,6 +201,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
           path: p,
           agent: false,
           headers,
+          ca: this.tlsCa,
         },
         (res) => {
           let text = '';
