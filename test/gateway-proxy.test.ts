@@ -114,9 +114,11 @@ test(
   },
 );
 
-test('X-Forwarded-For appends the client address to the incoming chain', T, async (t) => {
+test('X-Forwarded-For from a trusted proxy: the client address is appended to the chain', T, async (t) => {
   const up = await startUpstream(t, 'web');
-  const { port } = await startGateway(t, table(1, service('web', [upstream('w', up.port)])));
+  const { port } = await startGateway(t, table(1, service('web', [upstream('w', up.port)])), {
+    trustedProxies: ['127.0.0.1'],
+  });
   await request(port, '/', { headers: { 'x-forwarded-for': '203.0.113.9' } });
   assert.equal(up.requests[0].headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
 });

@@ -33,9 +33,12 @@ export function buildUpstreamHeaders(
   clientAddress: string | undefined,
   info: RequestHeadInfo,
   makeRequestId: () => string,
+  trustedPeer = false,
 ): string[] {
   const out: string[] = [];
   let xff: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
   let connectionTokens: string[] | undefined;
   let traceparent: string | undefined;
   let tracestate: string | undefined;
@@ -95,7 +98,9 @@ export function buildUpstreamHeaders(
       case 16: {
         const lower = name.toLowerCase();
         // x-cutover-mirror marks the gateway's own mirror copies: a client cannot claim to be one.
-        if (lower === 'proxy-connection' || lower === 'x-forwarded-host' || lower === 'x-cutover-mirror') {
+        if (lower === 'proxy-connection' || lower === 'x-cutover-mirror') continue;
+        if (lower === 'x-forwarded-host') {
+          if (xfHost === undefined) xfHost = value;
           continue;
         }
         break;
@@ -106,7 +111,10 @@ export function buildUpstreamHeaders(
           info.chunked = true;
           continue;
         }
-        if (lower === 'x-forwarded-proto') continue;
+        if (lower === 'x-forwarded-proto') {
+          if (xfProto === undefined) xfProto = value;
+          continue;
+        }
         break;
       }
     }
@@ -116,13 +124,28 @@ export function buildUpstreamHeaders(
     removeNamed(out, connectionTokens);
     // Fields the client declared hop-by-hop are dropped; the gateway's own versions are added below.
     if (connectionTokens.includes('x-forwarded-for')) xff = undefined;
+    if (connectionTokens.includes('x-forwarded-proto')) xfProto = undefined;
+    if (connectionTokens.includes('x-forwarded-host')) xfHost = undefined;
     if (connectionTokens.includes('x-request-id')) info.requestId = undefined;
     if (connectionTokens.includes('traceparent')) traceparent = undefined;
   }
   // Hop-by-hop fields are gone: only now add the gateway's own.
+  // Only a trusted proxy may say who the client is: from anyone else the gateway's own view replaces the
+  // incoming X-Forwarded-For/-Proto/-Host.
   const addr = clientAddress ?? '';
-  out.push('x-forwarded-for', xff === undefined ? addr : `${xff}, ${addr}`, 'x-forwarded-proto', 'http');
-  if (info.host !== undefined) out.push('x-forwarded-host', info.host);
+  if (!trustedPeer) {
+    xff = undefined;
+    xfProto = undefined;
+    xfHost = undefined;
+  }
+  out.push(
+    'x-forwarded-for',
+    xff === undefined ? addr : `${xff}, ${addr}`,
+    'x-forwarded-proto',
+    xfProto ?? 'http',
+  );
+  const fwdHost = xfHost ?? info.host;
+  if (fwdHost !== undefined) out.push('x-forwarded-host', fwdHost);
   if (info.requestId === undefined) info.requestId = makeRequestId();
   out.push('x-request-id', info.requestId);
   // W3C Trace Context: pass a valid traceparent (and its tracestate) through, else start a trace.

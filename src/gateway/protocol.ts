@@ -218,6 +218,16 @@ export interface GatewaySettings {
   shutdownTimeoutMs: number;
   /** Per-request JSON access log; absent = off. */
   accessLog?: AccessLogSettings;
+  /** Max bytes of a request head (request line + fields) -> 431 above. Default 16384. */
+  maxHeaderSize?: number;
+  /** Max header fields in a request -> 431 above. Default 100. */
+  maxHeaders?: number;
+  /**
+   * IPs / CIDR ranges of proxies in front of the gateway. Only from these peers are the incoming
+   * X-Forwarded-For (peer appended), X-Forwarded-Proto and X-Forwarded-Host believed; from any other peer
+   * they are replaced by the gateway's own view. Default: none.
+   */
+  trustedProxies?: string[];
 }
 
 /**

@@ -12,6 +12,15 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
 import { AccessLog } from './accesslog.ts';
 import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import {
+  checkRequestHead,
+  checkWebSocketHandshake,
+  maxHeaderSize,
+  maxHeaders,
+  type Rejection,
+  STATUS_TEXT,
+  whenBodyStarts,
+} from './limits.ts';
 import type { GatewaySettings, RouteTable, ServiceStats, UpstreamRole } from './protocol.ts';
 import { Router } from './router.ts';
 import {
@@ -25,6 +34,7 @@ import {
   UPSTREAM_TIMEOUT,
 } from './stats.ts';
 import { compileMirror, compileTraffic } from './traffic.ts';
+import { trustMatcher } from './trust.ts';
 import { ServiceState, type ServiceTraffic, Upstream } from './upstream.ts';
 import { type RelayHost, WsRelay, writeRawResponse } from './websocket.ts';
 
@@ -490,24 +500,6 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo {
   }
 }
 
-function isWebSocketUpgrade(req: http.IncomingMessage): string | null {
-  if (req.method !== 'GET') return 'WebSocket upgrade must use GET';
-  const upgrade = req.headers.upgrade;
-  if (
-    typeof upgrade !== 'string' ||
-    !upgrade
-      .toLowerCase()
-      .split(',')
-      .some((t) => t.trim() === 'websocket')
-  ) {
-    return 'Upgrade header must be "websocket"';
-  }
-  const key = req.headers['sec-websocket-key'];
-  if (typeof key !== 'string' || key.trim().length !== 24) return 'missing or malformed Sec-WebSocket-Key';
-  if (req.headers['sec-websocket-version'] !== '13') return 'Sec-WebSocket-Version must be 13';
-  return null;
-}
-
 export class Gateway implements RelayHost {
   readonly settings: GatewaySettings;
   readonly logger: Logger;
@@ -529,12 +521,20 @@ export class Gateway implements RelayHost {
   #idPrefix = `${randomBytes(4).toString('hex')}-`;
   #idCounter = 0;
   readonly makeRequestId = (): string => this.#idPrefix + (this.#idCounter++).toString(36);
+  /** Peers allowed to set X-Forwarded-* (`trustedProxies`). */
+  readonly trusted: (peer: string | undefined) => boolean;
+  /**
+   * Connections on which a request was rejected as malformed: answered with `Connection: close`, and
+   * nothing else parsed from them (pipelined requests behind a bad one) is ever proxied.
+   */
+  readonly rejected = new WeakSet<net.Socket>();
 
   constructor(settings: GatewaySettings, logger: Logger) {
     this.settings = settings;
     this.logger = logger;
     this.bodyTooLargeBody = `cutover: request body larger than ${settings.maxBodyBytes} bytes\n`;
     this.accessLog = AccessLog.fromSettings(settings, logger);
+    this.trusted = trustMatcher(settings.trustedProxies);
     const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
       {
         IncomingMessage: GatewayRequest,
@@ -547,12 +547,16 @@ export class Gateway implements RelayHost {
           50,
           Math.min(1000, Math.floor(settings.requestHeadTimeoutMs / 4)),
         ),
+        // Never the lenient parser: it accepts what a smuggler needs (see limits.ts for what we add).
         insecureHTTPParser: false,
+        maxHeaderSize: maxHeaderSize(settings),
         requireHostHeader: true,
       },
       (req, res) => this.handleRequest(req, res),
     );
     server.keepAliveTimeout = settings.clientIdleTimeoutMs;
+    // Node silently drops fields beyond maxHeadersCount; keep one more than allowed so checkRequestHead sees it.
+    server.maxHeadersCount = maxHeaders(settings) + 1;
     server.headersTimeout = settings.requestHeadTimeoutMs;
     server.on('upgrade', (req: GatewayRequest, socket: net.Socket, head: Buffer) =>
       this.handleUpgrade(req, socket, head),
@@ -560,7 +564,13 @@ export class Gateway implements RelayHost {
     server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
       const inProgress = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } | null })
         ._httpMessage;
+      if (this.rejected.has(socket)) {
+        // Already answered (400/431/505 with Connection: close): let that response flush, then close.
+        socket.end();
+        return;
+      }
       if (socket.writable && !socket.destroyed && err.code !== 'ECONNRESET' && !inProgress?.headersSent) {
+        this.rejected.add(socket);
         const status =
           err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
         const reason =
@@ -572,7 +582,20 @@ export class Gateway implements RelayHost {
         writeRawResponse(socket, status, reason, `cutover: ${reason.toLowerCase()}\n`, undefined);
       } else socket.destroy();
     });
+    // CONNECT (tunnels) is not something a reverse proxy offers.
+    server.on('connect', (req: GatewayRequest, socket: net.Socket) => {
+      socket.on('error', noop);
+      this.rejected.add(socket);
+      writeRawResponse(socket, 400, 'Bad Request', 'cutover: CONNECT is not supported\n', undefined);
+      req.destroy();
+    });
     this.server = server;
+  }
+
+  /** Answers a malformed request and closes its connection; nothing of it went upstream. */
+  #reject(ex: Exchange, rej: Rejection): void {
+    this.rejected.add(ex.req.socket);
+    ex.sendError(rej.status, `cutover: ${STATUS_TEXT[rej.status].toLowerCase()}: ${rej.reason}\n`, true);
   }
 
   // ---- data plane -------------------------------------------------------------------------------------
@@ -582,7 +605,19 @@ export class Gateway implements RelayHost {
     res.exchange = ex;
     res.sendDate = false;
     res.on('close', onResClose);
-    const headers = buildUpstreamHeaders(req.rawHeaders, req.socket.remoteAddress, ex, this.makeRequestId);
+    const peer = req.socket.remoteAddress;
+    if (this.rejected.has(req.socket)) {
+      // Pipelined behind a rejected request: its framing cannot be trusted.
+      res.destroy();
+      ex.finish();
+      return;
+    }
+    const headers = buildUpstreamHeaders(req.rawHeaders, peer, ex, this.makeRequestId, this.trusted(peer));
+    const rejection = checkRequestHead(req, this.settings, false);
+    if (rejection !== null) {
+      this.#reject(ex, rejection);
+      return;
+    }
     let path = req.url!;
     if (path.charCodeAt(0) !== 47 /* / */) {
       const abs = absoluteForm(path);
@@ -638,7 +673,20 @@ export class Gateway implements RelayHost {
     }
     ex.opts = { method: req.method!, path, headers, body };
     ex.assign(up);
-    ex.dispatch();
+    if (!ex.chunked) {
+      ex.dispatch();
+      return;
+    }
+    // A chunked body is only sent once its first chunk has parsed: broken chunk framing gets a 400 from
+    // clientError and the upstream sees nothing.
+    whenBodyStarts(req, (ok) => {
+      if (ex.finished) return;
+      if (ok) ex.dispatch();
+      else {
+        ex.res.destroy();
+        ex.clientClosed();
+      }
+    });
   }
 
   /** Samples a request served by stable for mirroring; returns the body to send upstream (maybe teed). */
@@ -706,13 +754,18 @@ export class Gateway implements RelayHost {
 
   handleUpgrade(req: GatewayRequest, socket: net.Socket, head: Buffer): void {
     socket.on('error', noop);
+    if (this.rejected.has(socket)) {
+      socket.destroy();
+      return;
+    }
     const info: RequestHeadInfo = {
       host: undefined,
       contentLength: undefined,
       chunked: false,
       requestId: undefined,
     };
-    const headers = buildUpstreamHeaders(req.rawHeaders, socket.remoteAddress, info, this.makeRequestId);
+    const peer = socket.remoteAddress;
+    const headers = buildUpstreamHeaders(req.rawHeaders, peer, info, this.makeRequestId, this.trusted(peer));
     if (this.draining) {
       writeRawResponse(
         socket,
@@ -723,8 +776,17 @@ export class Gateway implements RelayHost {
       );
       return;
     }
-    const invalid = isWebSocketUpgrade(req);
+    const rejection = checkRequestHead(req, this.settings, true);
+    if (rejection !== null) {
+      this.rejected.add(socket);
+      const reason = STATUS_TEXT[rejection.status];
+      const body = `cutover: ${reason.toLowerCase()}: ${rejection.reason}\n`;
+      writeRawResponse(socket, rejection.status, reason, body, info.requestId);
+      return;
+    }
+    const invalid = checkWebSocketHandshake(req);
     if (invalid !== null) {
+      this.rejected.add(socket);
       writeRawResponse(
         socket,
         400,

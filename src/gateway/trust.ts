@@ -1,0 +1,47 @@
+/**
+ * `gateway.trustedProxies`: which peers may tell the gateway who the client is. Only a request whose TCP peer
+ * is in the list keeps its incoming X-Forwarded-For (the peer is appended) and X-Forwarded-Proto/-Host; from
+ * anyone else those fields are replaced by what the gateway itself sees.
+ */
+import net from 'node:net';
+
+export interface TrustedProxy {
+  address: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** Parses `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`; returns an error message for anything else. */
+export function parseTrustedProxy(text: string): TrustedProxy | string {
+  const s = text.trim();
+  const slash = s.indexOf('/');
+  const address = slash === -1 ? s : s.slice(0, slash);
+  const kind = net.isIP(address);
+  if (kind === 0) return `"${text}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)`;
+  const family = kind === 4 ? 'ipv4' : 'ipv6';
+  const max = kind === 4 ? 32 : 128;
+  let prefix = max;
+  if (slash !== -1) {
+    const p = s.slice(slash + 1);
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > max) return `"${text}": prefix length must be 0..${max}`;
+    prefix = Number(p);
+  }
+  return { address, prefix, family };
+}
+
+/** A matcher for peer addresses (IPv4-mapped IPv6 peers match IPv4 entries). Invalid entries throw. */
+export function trustMatcher(list: readonly string[] | undefined): (peer: string | undefined) => boolean {
+  if (list === undefined || list.length === 0) return () => false;
+  const block = new net.BlockList();
+  for (const entry of list) {
+    const p = parseTrustedProxy(entry);
+    if (typeof p === 'string') throw new Error(`gateway.trustedProxies: ${p}`);
+    block.addSubnet(p.address, p.prefix, p.family);
+  }
+  return (peer) => {
+    if (peer === undefined) return false;
+    const kind = net.isIP(peer);
+    if (kind === 0) return false;
+    return block.check(peer, kind === 4 ? 'ipv4' : 'ipv6');
+  };
+}
