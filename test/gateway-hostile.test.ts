@@ -4,7 +4,8 @@
  * and the upstream receives NOTHING.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
+import type { GatewaySettings } from '../src/gateway/protocol.ts';
 import { service, startGateway, table, upstream } from './helpers/gateway-helpers.ts';
 import { parseResponses, rawSend, recordingUpstream } from './helpers/gateway-hostile.ts';
 
@@ -14,7 +15,7 @@ const H = 'Host: app.test\r\n';
 const HC = 'Host: app.test\r\nConnection: close\r\n';
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 
-async function setup(t: Parameters<Parameters<typeof test>[2] & object>[0], overrides = {}) {
+async function setup(t: TestContext, overrides: Partial<GatewaySettings> = {}) {
   const up = await recordingUpstream(t);
   const { port } = await startGateway(t, table(1, service('web', [upstream('w', up.port)])), overrides);
   return { up, port };
