@@ -551,6 +551,17 @@ async function main(): Promise<number> {
       ],
     );
   }
+  if (a.length) {
+    rows.push([
+      '(a) engine simulation: time to Fail (s), median / p95',
+      String(sim.errors5.runs),
+      `${sim.errors5.medianS ?? '-'} / ${sim.errors5.p95S ?? '-'} (Fail in ${sim.errors5.fails}/${sim.errors5.runs})`,
+      `>= ${fl1}`,
+      `>= ${fl5}`,
+      '-',
+      '-',
+    ]);
+  }
   if (b.length) {
     rows.push([
       `(b) +${CANARY_EXTRA_LATENCY_MS} ms: first canary req -> back on stable (s)`,
