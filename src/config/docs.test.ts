@@ -25,6 +25,8 @@ test('docs/config.md states the defaults the code uses', () => {
     ['clientIdleTimeout', D.DEFAULT_CLIENT_IDLE_TIMEOUT],
     ['requestHeadTimeout', D.DEFAULT_REQUEST_HEAD_TIMEOUT],
     ['maxBodySize', D.DEFAULT_MAX_BODY_SIZE],
+    ['maxHeaderSize', D.DEFAULT_MAX_HEADER_SIZE],
+    ['maxHeaders', String(D.DEFAULT_MAX_HEADERS)],
     ['retries', String(D.DEFAULT_RETRIES)],
     ['ejectAfterFailures', String(D.DEFAULT_EJECT_AFTER_FAILURES)],
     ['ejectFor', D.DEFAULT_EJECT_FOR],

@@ -39,6 +39,12 @@ export interface GatewayConfig {
   requestHeadTimeoutMs: number;
   /** Max request body size in bytes (413 above). */
   maxBodyBytes: number;
+  /** Max size of a request head in bytes (431 above). */
+  maxHeaderBytes: number;
+  /** Max header fields per request (431 above). */
+  maxHeaders: number;
+  /** IPs / CIDR ranges whose X-Forwarded-For/-Proto/-Host are believed; others' are replaced. */
+  trustedProxies: string[];
   /** Attempts on other instances for requests that provably never reached an upstream. */
   retries: number;
   /** Passive ejection after this many consecutive connect failures. */

@@ -3,6 +3,7 @@
  * Every problem is collected; nothing throws on bad input. Line numbers are supplied by the caller
  * through `Ctx.line` (see load.ts), so the same code validates API bodies (no lines).
  */
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { validateAnalysisAt } from '../analysis/validate.ts';
 import * as D from './defaults.ts';
@@ -56,6 +57,9 @@ export const GATEWAY_KEYS = [
   'clientIdleTimeout',
   'requestHeadTimeout',
   'maxBodySize',
+  'maxHeaderSize',
+  'maxHeaders',
+  'trustedProxies',
   'retries',
   'ejectAfterFailures',
   'ejectFor',
@@ -183,10 +187,52 @@ function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     clientIdleTimeoutMs: readDuration(ctx, o, path, 'clientIdleTimeout', D.DEFAULT_CLIENT_IDLE_TIMEOUT),
     requestHeadTimeoutMs: readDuration(ctx, o, path, 'requestHeadTimeout', D.DEFAULT_REQUEST_HEAD_TIMEOUT),
     maxBodyBytes: readSize(ctx, o, path, 'maxBodySize', D.DEFAULT_MAX_BODY_SIZE, 0),
+    maxHeaderBytes: readMaxHeaderSize(ctx, o, path),
+    maxHeaders: readInt(ctx, o, path, 'maxHeaders', D.DEFAULT_MAX_HEADERS, 1, 10_000),
+    trustedProxies: readTrustedProxies(ctx, o, path),
     retries: readInt(ctx, o, path, 'retries', D.DEFAULT_RETRIES, 0),
     ejectAfterFailures: readInt(ctx, o, path, 'ejectAfterFailures', D.DEFAULT_EJECT_AFTER_FAILURES, 1),
     ejectForMs: readDuration(ctx, o, path, 'ejectFor', D.DEFAULT_EJECT_FOR),
   };
+}
+
+function readMaxHeaderSize(ctx: Ctx, o: Obj, path: Path): number {
+  const n = readSize(ctx, o, path, 'maxHeaderSize', D.DEFAULT_MAX_HEADER_SIZE, 1024);
+  if (n > 1024 * 1024) report(ctx, [...path, 'maxHeaderSize'], 'must be at most 1MB');
+  return n;
+}
+
+/** A list of IPs or CIDR ranges (`10.0.0.0/8`, `::1`). */
+function readTrustedProxies(ctx: Ctx, o: Obj, path: Path): string[] {
+  const raw = get(o, 'trustedProxies');
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) {
+    report(
+      ctx,
+      [...path, 'trustedProxies'],
+      `must be a list of IP addresses or CIDR ranges, ${describe(raw)}`,
+    );
+    return [];
+  }
+  const out: string[] = [];
+  raw.forEach((item: unknown, i: number) => {
+    const p = [...path, 'trustedProxies', String(i)];
+    if (typeof item !== 'string') {
+      report(ctx, p, `must be an IP address or CIDR range, ${describe(item)}`);
+      return;
+    }
+    const s = item.trim();
+    const slash = s.indexOf('/');
+    const kind = isIP(slash === -1 ? s : s.slice(0, slash));
+    const max = kind === 4 ? 32 : 128;
+    const prefix = slash === -1 ? '' : s.slice(slash + 1);
+    if (kind === 0 || (slash !== -1 && (!/^[0-9]{1,3}$/.test(prefix) || Number(prefix) > max))) {
+      report(ctx, p, `must be an IP address or CIDR range (e.g. 10.0.0.0/8, ::1), ${describe(item)}`);
+      return;
+    }
+    out.push(s);
+  });
+  return out;
 }
 
 function readDir(ctx: Ctx, o: Obj, path: Path, key: string, def: string): string {
