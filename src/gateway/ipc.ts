@@ -2,15 +2,33 @@
 import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
 
 export type MasterToWorker =
-  /** Sent with the listening handle as the second argument of `child.send`. */
-  | { type: 'init'; settings: GatewaySettings; table: RouteTable }
+  /**
+   * Sent with the listening handle as the second argument of `child.send`. `masterPid` lets a worker
+   * whose master died recognise the master that replaces it (see worker.ts, orphan mode).
+   */
+  | { type: 'init'; settings: GatewaySettings; table: RouteTable; generation: number; masterPid: number }
   | { type: 'routes'; id: number; table: RouteTable }
   | { type: 'inflight'; id: number }
   | { type: 'stats'; id: number }
-  | { type: 'shutdown' };
+  /** Stop accepting, drain, exit (the master stops). */
+  | { type: 'shutdown' }
+  /** Same, because a newer generation of workers (or a new master) took over the socket. */
+  | { type: 'retire' };
 
 export type WorkerToMaster =
   | { type: 'listening' }
   | { type: 'ack'; id: number; version: number }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
   | { type: 'stats'; id: number; services: Record<string, ServiceStats> };
+
+/**
+ * Between an old master and the new master it re-executed (`POST /reload?master=1`, SIGUSR2). The new
+ * master inherits the listening socket as fd `CUTOVER_LISTEN_FD` and this IPC channel (`CUTOVER_TAKEOVER=1`).
+ */
+export type OldMasterToNew =
+  /** A route table the old master applied after the new one was started (the new one applies it too). */
+  { type: 'routes'; table: RouteTable };
+
+export type NewMasterToOld =
+  /** The new master's workers listen on the inherited socket and it serves the admin socket. */
+  { type: 'ready'; pid: number; workers: number };

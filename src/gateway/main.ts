@@ -2,14 +2,20 @@
  * Gateway master: `node src/gateway/main.ts --settings FILE`.
  *
  * Owns the listening socket (bound here, never accepted on here) and hands the SAME handle to every worker
- * it forks, so a crashed worker — or, later, a whole new generation of workers — can take over the socket
- * without a single refused connection. Serves the admin API (see protocol.ts) on a Unix socket, persists
+ * it forks, so a crashed worker — or a whole new generation of workers — takes over the socket without a
+ * single refused or reset connection. Serves the admin API (see protocol.ts) on a Unix socket, persists
  * the route table, re-forks crashed workers at once, and drains on SIGTERM/SIGINT.
  *
- * Its lifetime is not tied to whoever started it: no IPC with the parent, SIGHUP ignored, EPIPE on
- * stdout/stderr ignored.
+ * Reload (SIGHUP, `POST /reload`): re-reads the settings file, forks a new generation of workers (new code
+ * from disk) on the same handle, waits until every one listens with the current table, then retires the
+ * old generation (stop accepting, drain, exit). Master re-exec (SIGUSR2, `POST /reload?master=1`): starts a
+ * new master that inherits the socket as fd 3 (`CUTOVER_LISTEN_FD`) plus an IPC channel; once it is ready
+ * (workers listening, admin socket taken over) this master retires its workers and exits.
+ * `CUTOVER_LISTEN_FD` is also how the controller hands over a socket it holds (systemd socket activation).
+ *
+ * Its lifetime is not tied to whoever started it: no IPC with the controller, EPIPE on stdout/stderr ignored.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -18,18 +24,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { createLogger, type Logger } from '../log/logger.ts';
-import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
+import type { MasterToWorker, NewMasterToOld, OldMasterToNew, WorkerToMaster } from './ipc.ts';
 import type { GatewaySettings, InflightReport, RouteTable, ServiceStats, StatsReport } from './protocol.ts';
 import { addExited, addStats } from './stats.ts';
 import { validateRouteTable } from './validate.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const MAIN_PATH = fileURLToPath(import.meta.url);
 const ACK_TIMEOUT_MS = 10_000;
+/** How long a new generation of workers (or a new master) gets to become ready before a reload fails. */
+const RELOAD_TIMEOUT_MS = 30_000;
+/** How long a master started without an inherited socket waits for orphaned workers to release the port. */
+const BIND_WAIT_MS = 15_000;
 const MAX_ADMIN_BODY = 16 * 1024 * 1024;
 
 interface WorkerSlot {
   index: number;
   child: ChildProcess;
+  /** Workers of older generations are retiring (draining); only the current one is re-forked. */
+  generation: number;
+  retiring: boolean;
   listening: boolean;
   startedAt: number;
   /** The counters this worker reported last (kept when it exits, so sums stay monotonic). */
@@ -42,27 +56,85 @@ interface PendingAsk {
   done: () => void;
 }
 
-type ServerHandle = object;
+/** A libuv TCP handle (what `net._createServerHandle` returns); `fd` is its file descriptor on Unix. */
+export interface ServerHandle {
+  fd?: number;
+  getsockname(out: Record<string, unknown>): number;
+  close(cb?: () => void): void;
+}
 
-/** Binds (but does not listen on, so this process never accepts) the shared server socket. */
-function bindListenHandle(host: string, port: number): { handle: ServerHandle; port: number } {
+type CreateServerHandle = (
+  address: string | null,
+  port: number,
+  addressType: number,
+  fd: number | undefined,
+  flags: number,
+) => unknown;
+
+function createServerHandle(): CreateServerHandle {
   const create = (net as unknown as Record<string, unknown>)._createServerHandle as
-    | ((address: string, port: number, addressType: number, fd: undefined, flags: number) => unknown)
+    | CreateServerHandle
     | undefined;
   if (typeof create !== 'function') throw new Error('this Node version lacks net._createServerHandle');
-  const result = create(host, port, net.isIPv6(host) ? 6 : 4, undefined, 0);
+  return create;
+}
+
+function portOf(handle: ServerHandle): number {
+  const out: Record<string, unknown> = {};
+  handle.getsockname(out);
+  return out.port as number;
+}
+
+/** Binds (but does not listen on, so this process never accepts) the shared server socket. */
+export function bindListenHandle(host: string, port: number): { handle: ServerHandle; port: number } {
+  const result = createServerHandle()(host, port, net.isIPv6(host) ? 6 : 4, undefined, 0);
   if (typeof result === 'number') {
     const code = getSystemErrorName(result);
     throw Object.assign(new Error(`cannot bind ${host}:${port}: ${code}`), { code });
   }
-  const handle = result as { getsockname(out: Record<string, unknown>): number };
-  const out: Record<string, unknown> = {};
-  handle.getsockname(out);
-  return { handle: handle as ServerHandle, port: out.port as number };
+  const handle = result as ServerHandle;
+  return { handle, port: portOf(handle) };
+}
+
+/** Wraps an inherited listening socket (fd from a previous master, the controller or systemd). */
+export function handleFromFd(fd: number): { handle: ServerHandle; port: number } {
+  const result = createServerHandle()(null, 0, 4, fd, 0);
+  if (typeof result === 'number') {
+    throw new Error(`cannot use inherited listening socket fd ${fd}: ${getSystemErrorName(result)}`);
+  }
+  const handle = result as ServerHandle;
+  return { handle, port: portOf(handle) };
+}
+
+function readSettingsFile(file: string): GatewaySettings {
+  const settings = JSON.parse(readFileSync(file, 'utf8')) as GatewaySettings;
+  const problems = checkSettings(settings);
+  if (problems.length > 0) throw new Error(`invalid gateway settings in ${file}: ${problems.join('; ')}`);
+  return settings;
+}
+
+/** What a reload did (answer of `POST /reload`). */
+export interface ReloadResult {
+  /** Pid of the master serving now (a new one after a master reload). */
+  pid: number;
+  generation: number;
+  workerPids: number[];
+  /** Workers of older generations still draining. */
+  retiring: number[];
+}
+
+/** How this master got its listening socket. */
+export interface StartOptions {
+  /** An inherited listening socket (`CUTOVER_LISTEN_FD`). */
+  listenFd?: number;
+  /** Started by an old master (`CUTOVER_TAKEOVER=1`): take its admin socket over, report ready over IPC. */
+  takeover?: boolean;
 }
 
 export class GatewayMaster {
-  readonly settings: GatewaySettings;
+  settings: GatewaySettings;
+  /** Re-read on reload (absent when constructed without a file, e.g. in unit tests). */
+  readonly settingsFile: string | undefined;
   readonly logger: Logger;
   table: RouteTable = { version: 0, services: [] };
   readonly workers = new Set<WorkerSlot>();
@@ -82,24 +154,58 @@ export class GatewayMaster {
   /** Last reported counters of exited workers (see StatsReport). */
   #exitedStats: Record<string, ServiceStats> = {};
   #exitedWorkers = 0;
+  #generation = 1;
+  #reloadQueue: Promise<unknown> = Promise.resolve();
+  /** Bound without an inherited socket while orphaned workers of a killed master still hold the port. */
+  #waitingForPort = false;
+  /** A new master this one re-executed (routes applied here are relayed to it). */
+  #successor: ChildProcess | null = null;
+  /** The admin socket path now belongs to a new master: do not unlink it on exit. */
+  #handedOver = false;
 
-  constructor(settings: GatewaySettings, logger: Logger) {
+  constructor(settings: GatewaySettings, logger: Logger, settingsFile?: string) {
     this.settings = settings;
     this.logger = logger;
+    this.settingsFile = settingsFile;
   }
 
-  async start(): Promise<void> {
+  async start(opts: StartOptions = {}): Promise<void> {
     this.#loadTable();
-    const { handle, port } = bindListenHandle(this.settings.listen.host, this.settings.listen.port);
-    this.#handle = handle;
-    this.#port = port;
-    await this.#startAdmin();
-    const listening: Promise<void>[] = [];
-    for (let i = 0; i < Math.max(1, this.settings.workers); i++) listening.push(this.#fork(i));
+    if (opts.listenFd !== undefined) {
+      const { handle, port } = handleFromFd(opts.listenFd);
+      this.#handle = handle;
+      this.#port = port;
+      this.logger.info('using inherited listening socket', { fd: opts.listenFd, port });
+    } else {
+      try {
+        const { handle, port } = bindListenHandle(this.settings.listen.host, this.settings.listen.port);
+        this.#handle = handle;
+        this.#port = port;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+        // Workers of a killed master may still serve on the port (see worker.ts): announce ourselves on the
+        // admin socket (they drain and release it when they see a new master) and retry the bind.
+        await this.#startAdmin(false);
+        await this.#waitForPort();
+      }
+    }
+    if (opts.takeover) {
+      // The old master keeps the admin socket until our workers listen: routes it applies meanwhile are
+      // relayed over IPC (see OldMasterToNew).
+      process.on('message', (msg: OldMasterToNew) => {
+        if (msg.type === 'routes') this.putRoutes(msg.table).catch(() => {});
+      });
+    } else if (this.#admin === null) {
+      await this.#startAdmin(false);
+    }
+    const listening: Promise<boolean>[] = [];
+    for (let i = 0; i < Math.max(1, this.settings.workers); i++)
+      listening.push(this.#fork(i, this.#generation));
     await Promise.all(listening);
+    if (opts.takeover) await this.#startAdmin(true);
     this.#ready = true;
     const host = this.settings.listen.host;
-    const listen = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
+    const listen = net.isIPv6(host) ? `[${host}]:${this.#port}` : `${host}:${this.#port}`;
     this.logger.info('gateway ready', {
       listen,
       admin: this.settings.adminSocket,
@@ -108,6 +214,31 @@ export class GatewayMaster {
     process.stdout.write(
       `${JSON.stringify({ event: 'ready', listen, admin: this.settings.adminSocket, pid: process.pid, workers: this.workers.size })}\n`,
     );
+    if (opts.takeover && process.send) {
+      process.send({ type: 'ready', pid: process.pid, workers: this.workers.size } satisfies NewMasterToOld);
+    }
+  }
+
+  async #waitForPort(): Promise<void> {
+    const { host, port } = this.settings.listen;
+    this.#waitingForPort = true;
+    this.logger.warn('listen port in use (workers of a previous master?); waiting for it', { host, port });
+    const deadline = Date.now() + BIND_WAIT_MS;
+    try {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 10));
+        try {
+          const { handle, port: bound } = bindListenHandle(host, port);
+          this.#handle = handle;
+          this.#port = bound;
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > deadline) throw err;
+        }
+      }
+    } finally {
+      this.#waitingForPort = false;
+    }
   }
 
   get port(): number {
@@ -143,33 +274,195 @@ export class GatewayMaster {
     }
   }
 
-  #fork(index: number): Promise<void> {
+  /** Forks a worker on the shared handle; resolves true once it listens, false if it exited first. */
+  #fork(index: number, generation: number, created?: (slot: WorkerSlot) => void): Promise<boolean> {
     const child = fork(WORKER_PATH, [], {
       execPath: process.execPath,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    const slot: WorkerSlot = { index, child, listening: false, startedAt: Date.now() };
+    const slot: WorkerSlot = {
+      index,
+      child,
+      generation,
+      retiring: false,
+      listening: false,
+      startedAt: Date.now(),
+    };
     this.workers.add(slot);
-    const listening = new Promise<void>((resolve) => {
+    created?.(slot);
+    const listening = new Promise<boolean>((resolve) => {
       child.on('message', (msg: WorkerToMaster) => {
         if (msg.type === 'listening') {
           slot.listening = true;
-          this.logger.info('worker listening', { worker: index, pid: child.pid });
-          resolve();
+          this.logger.info('worker listening', { worker: index, generation, pid: child.pid });
+          resolve(true);
           return;
         }
         this.#onReply(slot, msg);
       });
       child.once('exit', (code, signal) => {
-        resolve();
+        resolve(false);
         this.#onExit(slot, code, signal);
       });
     });
     child.on('error', (err) => this.logger.error('worker process error', { worker: index, error: err }));
-    const init: MasterToWorker = { type: 'init', settings: this.settings, table: this.table };
-    child.send(init, this.#handle as net.Server);
+    const init: MasterToWorker = {
+      type: 'init',
+      settings: this.settings,
+      table: this.table,
+      generation,
+      masterPid: process.pid,
+    };
+    child.send(init, this.#handle as unknown as net.Server);
     return listening;
+  }
+
+  /**
+   * A new generation of workers on the same socket: re-reads the settings file, forks `workers` new
+   * processes (their code is read from disk now), waits until each listens with the current table, then
+   * retires the previous generation. Fails (and leaves the old generation serving) if any new worker
+   * exits or is not ready within RELOAD_TIMEOUT_MS.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = async (): Promise<ReloadResult> => {
+      if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
+      if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
+      const generation = this.#generation + 1;
+      const fresh: WorkerSlot[] = [];
+      const started = Date.now();
+      const forks: Promise<boolean>[] = [];
+      for (let i = 0; i < Math.max(1, this.settings.workers); i++) {
+        // Marked retiring until the switch: a new worker that dies during the reload is not re-forked.
+        forks.push(this.#fork(i, generation, (slot) => fresh.push(Object.assign(slot, { retiring: true }))));
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const ok = await Promise.race([
+        Promise.all(forks).then((r) => r.every(Boolean)),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), RELOAD_TIMEOUT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!ok || this.#stopping) {
+        for (const slot of fresh) slot.child.kill('SIGKILL');
+        throw new Error(
+          `new workers did not become ready within ${RELOAD_TIMEOUT_MS}ms or exited; see the log`,
+        );
+      }
+      const old = [...this.workers].filter((w) => !fresh.includes(w));
+      this.#generation = generation;
+      for (const slot of fresh) slot.retiring = false;
+      for (const slot of old) this.#retire(slot);
+      this.logger.info('gateway reloaded: new worker generation serves, the previous one drains', {
+        generation,
+        workers: fresh.map((w) => w.child.pid),
+        retiring: old.map((w) => w.child.pid),
+        tookMs: Date.now() - started,
+      });
+      return this.#reloadResult();
+    };
+    const p = this.#reloadQueue.then(run, run);
+    this.#reloadQueue = p.catch(() => {});
+    return p;
+  }
+
+  #reloadResult(): ReloadResult {
+    const workerPids: number[] = [];
+    const retiring: number[] = [];
+    for (const w of this.workers) {
+      if (w.child.pid === undefined) continue;
+      if (w.retiring) retiring.push(w.child.pid);
+      else if (w.listening) workerPids.push(w.child.pid);
+    }
+    return { pid: process.pid, generation: this.#generation, workerPids, retiring };
+  }
+
+  /** The settings file as it is now; fields that need a new socket or master keep their running value. */
+  #reloadSettings(file: string): GatewaySettings {
+    const next = readSettingsFile(file);
+    const cur = this.settings;
+    const kept: string[] = [];
+    if (next.listen.host !== cur.listen.host || next.listen.port !== cur.listen.port) kept.push('listen');
+    if (next.adminSocket !== cur.adminSocket) kept.push('adminSocket');
+    if (next.routesFile !== cur.routesFile) kept.push('routesFile');
+    if (kept.length > 0)
+      this.logger.warn('reload cannot change these settings; restart the gateway', { kept });
+    return { ...next, listen: cur.listen, adminSocket: cur.adminSocket, routesFile: cur.routesFile };
+  }
+
+  /** Tells a worker to stop accepting, drain and exit (it is not re-forked). */
+  #retire(slot: WorkerSlot): void {
+    slot.retiring = true;
+    try {
+      if (slot.child.connected) {
+        slot.child.send({ type: 'retire' } satisfies MasterToWorker);
+        return;
+      }
+    } catch {
+      // fall through
+    }
+    slot.child.kill('SIGTERM');
+  }
+
+  /**
+   * Re-executes the master (new code) without closing the socket: the new master inherits it as fd 3,
+   * starts its workers, takes over the admin socket and reports ready over IPC; then this master retires
+   * its workers and exits once they drained. Resolves with the new master's pid once it is ready.
+   */
+  reexec(): Promise<ReloadResult> {
+    const run = async (): Promise<ReloadResult> => {
+      if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
+      if (this.settingsFile === undefined) throw new Error('master reload needs a settings file');
+      readSettingsFile(this.settingsFile); // fail early on a broken file
+      const fd = this.#handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) throw new Error('listening socket has no file descriptor');
+      const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_LISTEN_FD: '3', CUTOVER_TAKEOVER: '1' };
+      delete env.NODE_CHANNEL_FD;
+      const child = spawn(process.execPath, [MAIN_PATH, '--settings', this.settingsFile], {
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
+        env,
+        serialization: 'json',
+      });
+      this.#successor = child;
+      this.logger.info('master re-exec: new master starting on the inherited socket', { pid: child.pid });
+      const ready = await new Promise<NewMasterToOld | null>((resolve) => {
+        const timer = setTimeout(() => resolve(null), RELOAD_TIMEOUT_MS);
+        child.on('message', (msg: NewMasterToOld) => {
+          if (msg.type !== 'ready') return;
+          clearTimeout(timer);
+          resolve(msg);
+        });
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve(null);
+        });
+      });
+      if (ready === null) {
+        this.#successor = null;
+        try {
+          if (child.pid) process.kill(-child.pid, 'SIGKILL');
+        } catch {}
+        throw new Error('the new master did not become ready; the old one keeps serving (see the log)');
+      }
+      this.#handedOver = true;
+      this.logger.info('master re-exec: new master ready; draining this one', { successor: ready.pid });
+      child.unref();
+      const retiring: number[] = [];
+      for (const slot of this.workers) if (slot.child.pid !== undefined) retiring.push(slot.child.pid);
+      // Answer the admin request first, then leave.
+      setImmediate(() => {
+        this.stop('handed over to a new master').then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      });
+      return { pid: ready.pid, generation: 1, workerPids: [], retiring };
+    };
+    const p = this.#reloadQueue.then(run, run);
+    this.#reloadQueue = p.catch(() => {});
+    return p;
   }
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
@@ -185,7 +478,16 @@ export class GatewayMaster {
         ask.done();
       }
     }
-    if (this.#stopping) return;
+    if (this.#stopping || slot.retiring || slot.generation !== this.#generation) {
+      this.logger.info('worker exited', {
+        worker: slot.index,
+        generation: slot.generation,
+        pid: slot.child.pid,
+        code,
+        signal,
+      });
+      return;
+    }
     const lived = Date.now() - slot.startedAt;
     this.logger.error('worker exited; re-forking', {
       worker: slot.index,
@@ -197,7 +499,8 @@ export class GatewayMaster {
     // A crash loop (worker dies right after start) gets a short pause; otherwise re-fork at once.
     const delay = lived < 1000 ? 500 : 0;
     const refork = () => {
-      if (!this.#stopping) void this.#fork(slot.index);
+      if (!this.#stopping && slot.generation === this.#generation)
+        void this.#fork(slot.index, slot.generation);
     };
     if (delay === 0) refork();
     else setTimeout(refork, delay);
@@ -259,6 +562,12 @@ export class GatewayMaster {
         return { version: this.table.version, ignored: true };
       }
       this.table = table;
+      const successor = this.#successor;
+      if (successor?.connected) {
+        try {
+          successor.send({ type: 'routes', table } satisfies OldMasterToNew);
+        } catch {}
+      }
       await Promise.all([
         this.#persist(table),
         this.#askAll(
@@ -319,10 +628,11 @@ export class GatewayMaster {
     return { workers, exitedWorkers: this.#exitedWorkers, services };
   }
 
-  async #startAdmin(): Promise<void> {
+  /** `takeover`: the socket path belongs to the old master that started us; replace it. */
+  async #startAdmin(takeover: boolean): Promise<void> {
     const sock = this.settings.adminSocket;
     mkdirSync(path.dirname(sock), { recursive: true });
-    if (await isSocketAlive(sock)) {
+    if (!takeover && (await isSocketAlive(sock))) {
       throw new Error(`admin socket ${sock} is in use: another gateway is running`);
     }
     await unlink(sock).catch(() => {});
@@ -375,15 +685,27 @@ export class GatewayMaster {
     if (url === '/inflight' && req.method === 'GET') return sendJson(res, 200, await this.inflight());
     if (url === '/stats' && req.method === 'GET') return sendJson(res, 200, await this.stats());
     if (url === '/healthz' && req.method === 'GET') {
-      const pids: number[] = [];
-      for (const w of this.workers) if (w.listening && w.child.pid !== undefined) pids.push(w.child.pid);
+      const r = this.#reloadResult();
       return sendJson(res, 200, {
-        ok: this.#ready,
-        workers: pids.length,
+        ok: this.#ready && !this.#handedOver,
+        workers: r.workerPids.length,
         version: this.table.version,
         pid: process.pid,
-        workerPids: pids,
+        workerPids: r.workerPids,
+        generation: r.generation,
+        retiringPids: r.retiring,
+        ...(this.#waitingForPort ? { waitingForPort: true } : {}),
       });
+    }
+    if (url === '/reload') {
+      if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST on /reload' });
+      const master = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('master');
+      try {
+        const r = master === '1' || master === 'true' ? await this.reexec() : await this.reload();
+        return sendJson(res, 200, r);
+      } catch (err) {
+        return sendJson(res, 500, { error: (err as Error).message });
+      }
     }
     return sendJson(res, 404, { error: `no such endpoint: ${req.method} ${url}` });
   }
@@ -397,7 +719,8 @@ export class GatewayMaster {
     for (const slot of this.workers) {
       exits.push(new Promise((resolve) => slot.child.once('exit', () => resolve())));
       try {
-        if (slot.child.connected) slot.child.send({ type: 'shutdown' } satisfies MasterToWorker);
+        if (slot.child.connected)
+          slot.child.send({ type: this.#handedOver ? 'retire' : 'shutdown' } satisfies MasterToWorker);
         else slot.child.kill('SIGTERM');
       } catch {
         slot.child.kill('SIGTERM');
@@ -408,8 +731,12 @@ export class GatewayMaster {
     }, this.settings.shutdownTimeoutMs + 3000);
     await Promise.all(exits);
     clearTimeout(hardStop);
-    await new Promise<void>((resolve) => (this.#admin ? this.#admin.close(() => resolve()) : resolve()));
-    await unlink(this.settings.adminSocket).catch(() => {});
+    // After a handover the admin path is the new master's: closing our (unlinked) admin server would make
+    // libuv unlink the path, i.e. the new master's socket. It goes away with this process instead.
+    if (!this.#handedOver) {
+      await new Promise<void>((resolve) => (this.#admin ? this.#admin.close(() => resolve()) : resolve()));
+      await unlink(this.settings.adminSocket).catch(() => {});
+    }
     this.logger.info('gateway stopped');
   }
 }
@@ -505,17 +832,21 @@ async function main(): Promise<void> {
   const file = parseArgs(process.argv.slice(2));
   let settings: GatewaySettings;
   try {
-    settings = JSON.parse(readFileSync(file, 'utf8')) as GatewaySettings;
+    settings = readSettingsFile(file);
   } catch (err) {
     logger.error('cannot read gateway settings', { file, error: err });
     process.exit(2);
   }
-  const problems = checkSettings(settings);
-  if (problems.length > 0) {
-    logger.error('invalid gateway settings', { file, problems });
-    process.exit(2);
-  }
-  const master = new GatewayMaster(settings, logger);
+  // How we were started: an inherited socket (old master, controller, systemd) and/or as a successor.
+  const fdText = process.env.CUTOVER_LISTEN_FD;
+  const takeover = process.env.CUTOVER_TAKEOVER === '1' && typeof process.send === 'function';
+  delete process.env.CUTOVER_LISTEN_FD;
+  delete process.env.CUTOVER_TAKEOVER;
+  const listenFd = fdText !== undefined && /^\d+$/.test(fdText) ? Number(fdText) : undefined;
+  // The IPC channel to an old master must not keep us alive or tie our lifetime to it.
+  process.channel?.unref();
+  process.on('disconnect', () => {});
+  const master = new GatewayMaster(settings, logger, path.resolve(file));
   const onSignal = (signal: string) => {
     master.stop(signal).then(
       () => process.exit(0),
@@ -524,12 +855,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGHUP', () => {});
+  process.on('SIGHUP', () => {
+    master.reload().catch((err: Error) => logger.error('reload failed', { error: err.message }));
+  });
+  process.on('SIGUSR2', () => {
+    master.reexec().catch((err: Error) => logger.error('master re-exec failed', { error: err.message }));
+  });
   process.on('uncaughtException', (err) =>
     logger.error('gateway master error', { error: err, stack: err.stack }),
   );
   try {
-    await master.start();
+    await master.start({ listenFd, takeover });
   } catch (err) {
     logger.error('gateway failed to start', { error: err });
     process.exit(1);

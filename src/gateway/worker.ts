@@ -1,8 +1,14 @@
 /**
  * Gateway worker process (forked by `main.ts`). Receives the shared listening handle and the settings in
  * an `init` message, serves traffic, applies route tables on request, reports in-flight counts, and drains
- * on SIGTERM/SIGINT, on a `shutdown` message, or when the master goes away.
+ * on SIGTERM/SIGINT, on a `shutdown` message, or when retired (a newer generation took over the socket).
+ *
+ * When its master dies (kill -9) the worker keeps serving on the shared socket (orphan mode) until a new
+ * master answers on the admin socket (ready, or waiting for the port), then drains and exits; without a
+ * new master it drains after ORPHAN_MAX_MS.
  */
+import http from 'node:http';
+import net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import { Gateway } from './proxy.ts';
@@ -14,7 +20,66 @@ const logger = createLogger({ fields: { component: 'gateway', role: 'worker', pi
 let gateway: Gateway | null = null;
 /** How often a worker pushes its counters to the master: at most this much is lost if it crashes. */
 const STATS_PUSH_MS = 1000;
+/** Longest an orphaned worker (master gone) keeps serving without a new master. */
+const ORPHAN_MAX_MS = 60_000;
 let stopping = false;
+let masterPid = 0;
+let adminSocket = '';
+/**
+ * A retiring worker closes a keep-alive connection only after it has been idle this long: a client that
+ * sends its next request within it gets `Connection: close` on the response instead of racing a close.
+ */
+const RETIRE_IDLE_GRACE_MS = 1000;
+/** Client HTTP connections (not upgraded) and when each last finished a response (or was accepted). */
+const connections = new Map<net.Socket, number>();
+
+function trackConnections(server: net.Server): void {
+  server.on('connection', (socket: net.Socket) => {
+    connections.set(socket, Date.now());
+    socket.once('close', () => connections.delete(socket));
+  });
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    res.once('close', () => {
+      if (connections.has(socket)) connections.set(socket, Date.now());
+    });
+  });
+  // WebSocket relays are closed by the gateway with 1001 (see Gateway.shutdown).
+  server.on('upgrade', (req: http.IncomingMessage) => connections.delete(req.socket));
+}
+
+/**
+ * Retire = a newer generation (or a new master) serves the same socket: stop accepting without closing
+ * idle keep-alive connections at once (a request racing that close would be reset). Busy connections get
+ * `Connection: close` on their response; idle ones are closed after RETIRE_IDLE_GRACE_MS; then the usual
+ * drain (WebSockets 1001, in-flight requests, deadline).
+ */
+async function retire(): Promise<void> {
+  if (stopping) return;
+  const gw = gateway;
+  if (gw === null) return shutdown('retired');
+  stopping = true;
+  const started = Date.now();
+  gw.draining = true;
+  // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
+  // the listening socket, so this only stops this process accepting: nothing queued is reset.
+  net.Server.prototype.close.call(gw.server);
+  for (const up of [...gw.instances.values(), ...gw.retired]) {
+    for (const relay of up.relays) relay.closeGoingAway('gateway reloading');
+  }
+  logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
+  const deadline = started + gw.settings.shutdownTimeoutMs;
+  while (connections.size > 0 && Date.now() < deadline) {
+    const now = Date.now();
+    for (const [socket, last] of connections) {
+      const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage;
+      if (!busy && now - last >= RETIRE_IDLE_GRACE_MS) socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  stopping = false;
+  await shutdown('retired: a new generation serves the socket', Math.max(0, deadline - Date.now()));
+}
 
 function send(msg: WorkerToMaster): void {
   if (!process.connected) return;
@@ -25,12 +90,12 @@ function send(msg: WorkerToMaster): void {
   }
 }
 
-async function shutdown(why: string): Promise<void> {
+async function shutdown(why: string, timeoutMs?: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   if (gateway === null) process.exit(0);
   logger.info('worker draining', { reason: why, inflight: gateway.totalInflight() });
-  await gateway.shutdown(gateway.settings.shutdownTimeoutMs);
+  await gateway.shutdown(timeoutMs ?? gateway.settings.shutdownTimeoutMs);
   logger.info('worker stopped');
   process.exit(0);
 }
@@ -39,8 +104,11 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
   switch (msg.type) {
     case 'init': {
       if (gateway !== null) return;
+      masterPid = msg.masterPid;
+      adminSocket = msg.settings.adminSocket;
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
+      trackConnections(gw.server);
       gw.applyTable(msg.table);
       gw.listen(handle).then(
         () => {
@@ -71,14 +139,66 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
     case 'shutdown':
       void shutdown('master asked');
       return;
+    case 'retire':
+      void retire();
+      return;
   }
 });
 
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGHUP', () => {});
-// The master is gone (crashed or killed): finish what is running and leave.
-process.on('disconnect', () => void shutdown('master disconnected'));
+// The master is gone (crashed or killed): keep serving until a new master is there, then leave.
+process.on('disconnect', () => {
+  if (stopping) return;
+  if (gateway === null || adminSocket === '') {
+    void shutdown('master disconnected');
+    return;
+  }
+  logger.warn('master gone; serving on until a new master takes over', { masterPid });
+  const started = Date.now();
+  const poll = async () => {
+    if (stopping) return;
+    const h = await healthz(adminSocket);
+    if (h !== null && h.pid !== masterPid && h.ok) {
+      // The new master's workers serve the same socket (it was inherited): retire gently.
+      logger.info('new master took over', { pid: h.pid });
+      void retire();
+      return;
+    }
+    if (h !== null && h.pid !== masterPid && h.waitingForPort) {
+      void shutdown(`new master ${h.pid} waits for the port`);
+      return;
+    }
+    if (Date.now() - started > ORPHAN_MAX_MS) {
+      void shutdown('master gone and no new master');
+      return;
+    }
+    setTimeout(poll, 50);
+  };
+  void poll();
+});
+
+/** The admin /healthz of whatever master serves the admin socket now (null: none answers). */
+function healthz(socketPath: string): Promise<{ pid: number; ok: boolean; waitingForPort?: boolean } | null> {
+  return new Promise((resolve) => {
+    const req = http.get({ socketPath, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(text) as { pid: number; ok: boolean; waitingForPort?: boolean });
+        } catch {
+          resolve(null);
+        }
+      });
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+  });
+}
 process.on('uncaughtException', (err) => {
   logger.error('worker crashed', { error: err, stack: err.stack });
   process.exit(1);
