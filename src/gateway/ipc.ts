@@ -16,6 +16,8 @@ export type MasterToWorker =
   | { type: 'retire' };
 
 export type WorkerToMaster =
+  /** Code loaded, waiting for `init`. */
+  | { type: 'booted' }
   | { type: 'listening' }
   | { type: 'ack'; id: number; version: number }
   | { type: 'inflight'; id: number; instances: Record<string, number> }

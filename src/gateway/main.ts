@@ -45,6 +45,8 @@ interface WorkerSlot {
   generation: number;
   retiring: boolean;
   listening: boolean;
+  /** Resolves when the process has loaded its code (or exited). */
+  booted: Promise<void>;
   startedAt: number;
   /** The counters this worker reported last (kept when it exits, so sums stay monotonic). */
   lastStats?: Record<string, ServiceStats>;
@@ -79,10 +81,19 @@ function createServerHandle(): CreateServerHandle {
   return create;
 }
 
+/**
+ * The bound port. libuv reports a failed bind (EADDRINUSE) only here or at listen(): without this check a
+ * worker's listen() on the unbound socket would silently pick a random port.
+ */
 function portOf(handle: ServerHandle): number {
   const out: Record<string, unknown> = {};
-  handle.getsockname(out);
-  return out.port as number;
+  const err = handle.getsockname(out);
+  if (err !== 0 || typeof out.port !== 'number') {
+    handle.close();
+    const code = err !== 0 ? getSystemErrorName(err) : 'EINVAL';
+    throw Object.assign(new Error(`listening socket unusable: ${code}`), { code });
+  }
+  return out.port;
 }
 
 /** Binds (but does not listen on, so this process never accepts) the shared server socket. */
@@ -171,6 +182,9 @@ export class GatewayMaster {
 
   async start(opts: StartOptions = {}): Promise<void> {
     this.#loadTable();
+    /** Set while the port is held by orphaned workers: our workers boot meanwhile and get it once bound. */
+    let bound: Promise<void> | undefined;
+    let bootedAll = () => {};
     if (opts.listenFd !== undefined) {
       const { handle, port } = handleFromFd(opts.listenFd);
       this.#handle = handle;
@@ -186,7 +200,12 @@ export class GatewayMaster {
         // Workers of a killed master may still serve on the port (see worker.ts): announce ourselves on the
         // admin socket (they drain and release it when they see a new master) and retry the bind.
         await this.#startAdmin(false);
-        await this.#waitForPort();
+        // Only once our workers have booted do we announce that we wait for the port (the orphans then
+        // release it): the port is closed for milliseconds, not for a worker's start-up time.
+        bound = new Promise<void>((resolve) => {
+          bootedAll = resolve;
+        }).then(() => this.#waitForPort());
+        bound.catch(() => {});
       }
     }
     if (opts.takeover) {
@@ -199,8 +218,21 @@ export class GatewayMaster {
       await this.#startAdmin(false);
     }
     const listening: Promise<boolean>[] = [];
-    for (let i = 0; i < Math.max(1, this.settings.workers); i++)
-      listening.push(this.#fork(i, this.#generation));
+    const booted: Promise<void>[] = [];
+    for (let i = 0; i < Math.max(1, this.settings.workers); i++) {
+      listening.push(this.#fork(i, this.#generation, (slot) => booted.push(slot.booted), bound));
+    }
+    if (bound !== undefined) {
+      await Promise.all(booted);
+      bootedAll();
+      try {
+        await bound;
+      } catch (err) {
+        this.#stopping = true;
+        for (const slot of this.workers) slot.child.kill('SIGKILL');
+        throw err;
+      }
+    }
     await Promise.all(listening);
     if (opts.takeover) await this.#startAdmin(true);
     this.#ready = true;
@@ -275,24 +307,38 @@ export class GatewayMaster {
   }
 
   /** Forks a worker on the shared handle; resolves true once it listens, false if it exited first. */
-  #fork(index: number, generation: number, created?: (slot: WorkerSlot) => void): Promise<boolean> {
+  #fork(
+    index: number,
+    generation: number,
+    created?: (slot: WorkerSlot) => void,
+    bound?: Promise<void>,
+  ): Promise<boolean> {
     const child = fork(WORKER_PATH, [], {
       execPath: process.execPath,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
+    let onBooted = () => {};
     const slot: WorkerSlot = {
       index,
       child,
       generation,
       retiring: false,
       listening: false,
+      booted: new Promise<void>((resolve) => {
+        onBooted = resolve;
+      }),
       startedAt: Date.now(),
     };
+    child.once('exit', () => onBooted());
     this.workers.add(slot);
     created?.(slot);
     const listening = new Promise<boolean>((resolve) => {
       child.on('message', (msg: WorkerToMaster) => {
+        if (msg.type === 'booted') {
+          onBooted();
+          return;
+        }
         if (msg.type === 'listening') {
           slot.listening = true;
           this.logger.info('worker listening', { worker: index, generation, pid: child.pid });
@@ -307,14 +353,20 @@ export class GatewayMaster {
       });
     });
     child.on('error', (err) => this.logger.error('worker process error', { worker: index, error: err }));
-    const init: MasterToWorker = {
-      type: 'init',
-      settings: this.settings,
-      table: this.table,
-      generation,
-      masterPid: process.pid,
+    const sendInit = () => {
+      if (!child.connected) return;
+      const init: MasterToWorker = {
+        type: 'init',
+        settings: this.settings,
+        table: this.table,
+        generation,
+        masterPid: process.pid,
+      };
+      child.send(init, this.#handle as unknown as net.Server);
     };
-    child.send(init, this.#handle as unknown as net.Server);
+    // The process boots (the slow part) while we wait for the port; init carries the socket.
+    if (bound === undefined) sendInit();
+    else bound.then(sendInit, () => {});
     return listening;
   }
 
@@ -507,7 +559,7 @@ export class GatewayMaster {
   }
 
   #onReply(slot: WorkerSlot, msg: WorkerToMaster): void {
-    if (msg.type === 'listening') return;
+    if (msg.type === 'listening' || msg.type === 'booted') return;
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
     if (msg.type === 'stats') slot.lastStats = msg.services;
     const ask = this.#asks.get(msg.id);

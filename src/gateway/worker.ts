@@ -145,6 +145,8 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
   }
 });
 
+send({ type: 'booted' });
+
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGHUP', () => {});
