@@ -14,6 +14,7 @@ import type { Controller } from '../controller/controller.ts';
 import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import type { Logger } from '../log/logger.ts';
 import { gatewayMetrics } from '../metrics/source.ts';
+import { type Handler, type Params, readJson } from './body.ts';
 import { ApiError } from './errors.ts';
 import { logFiles, streamLogs } from './logs.ts';
 import { openApiDocument } from './openapi.ts';
@@ -23,45 +24,10 @@ import { streamStatus } from './stream.ts';
 /** Reported in the OpenAPI document. */
 const CUTOVER_VERSION = '0.1.0';
 
-/** Request bodies above this are refused (413). */
-const MAX_BODY_BYTES = 1024 * 1024;
 const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
-type Params = Record<string, string>;
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, p: Params, url: URL) => Promise<unknown>;
 /** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
 export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
-
-function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (!text) return resolve({});
-      try {
-        const v: unknown = JSON.parse(text);
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-          reject(new ApiError(400, 'invalid_body', 'request body: must be a JSON object'));
-          return;
-        }
-        resolve(v as Record<string, unknown>);
-      } catch (err) {
-        reject(new ApiError(400, 'invalid_body', `request body: invalid JSON (${(err as Error).message})`));
-      }
-    });
-  });
-}
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;

@@ -1,42 +1,14 @@
-import type http from 'node:http';
+import { type Handler, readJson } from '../api/body.ts';
 import { ApiError } from '../api/errors.ts';
 import type { Security } from './guard.ts';
 import { type Access, admin, isRole, ROLES } from './roles.ts';
 import { ADMIN_TOKEN_NAME, TOKEN_NAME_RE } from './tokens.ts';
 
+/** Token requests are small. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-type Params = Record<string, string>;
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, p: Params, url: URL) => Promise<unknown>;
 /** Same shape as the control API's routes: method, path pattern, handler, access. */
 export type SecurityRoute = [string, RegExp, Handler, Access];
-
-function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new ApiError(413, 'body_too_large', `request body is larger than ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8').trim();
-      if (!text) return resolve({});
-      try {
-        const v: unknown = JSON.parse(text);
-        if (typeof v === 'object' && v !== null && !Array.isArray(v))
-          return resolve(v as Record<string, unknown>);
-      } catch {}
-      reject(new ApiError(400, 'invalid_body', 'request body: must be a JSON object'));
-    });
-  });
-}
 
 function limitParam(url: URL, def: number, max: number): number {
   const raw = url.searchParams.get('limit');
@@ -54,7 +26,7 @@ export function securityRoutes(sec: Security, services: () => string[]): Securit
       'POST',
       /^\/v1\/tokens$/,
       async (req, res) => {
-        const body = await readBody(req);
+        const body = await readJson(req, MAX_BODY_BYTES);
         const extra = Object.keys(body).filter((k) => !['name', 'role', 'services'].includes(k));
         if (extra.length > 0) {
           throw new ApiError(
