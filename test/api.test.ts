@@ -13,16 +13,7 @@ import { GatewayClient } from '../src/controller/gateway-client.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
 import { Store } from '../src/store/store.ts';
-import { Cluster } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { Cluster, useCluster } from './helpers/cluster.ts';
 
 /** A seeded PRNG (mulberry32), so a failing fuzz case can be replayed. */
 function prng(seed: number) {
@@ -73,7 +64,7 @@ describe('control API', { timeout: 120_000 }, () => {
   });
 
   test('openapi.json, the event stream, and hostile request bodies against a running controller', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 1 });
     // openapi.json needs a token like everything but /healthz
     const doc = await c.api<{ openapi: string; paths: Record<string, unknown> }>('GET', '/openapi.json');

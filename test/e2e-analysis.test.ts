@@ -4,16 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { Cluster } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { useCluster } from './helpers/cluster.ts';
 
 /** A real webhook receiver that records every JSON document posted to it. */
 async function webhookReceiver(t: { after: (fn: () => void | Promise<void>) => void }) {
@@ -47,7 +38,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
   test('a canary with 5% errors is detected and taken back within seconds; webhooks say so', async (t) => {
     // Given v1 under steady load, a canary strategy with analysis, and a webhook
     const hook = await webhookReceiver(t);
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 2,
       strategy:
@@ -91,7 +82,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
   });
 
   test('a healthy canary passes its analysis step; hooks run in order with the target URL', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 2,
       strategy:
@@ -117,7 +108,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
   });
 
   test('a failing preRollout hook aborts before any new instance starts, with its output', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 1,
       strategy: '{ type: canary, steps: [ { setWeight: 50 } ] }',

@@ -3,21 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import { Cluster } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { useCluster } from './helpers/cluster.ts';
 
 describe('cutover apply', { timeout: 120_000 }, () => {
   test('an invalid file changes nothing; a valid one applies live changes and rolls out a new revision, 0 failed', async (t) => {
     // Given v1 with 2 replicas under load
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2 });
     const load = c.startLoad({ concurrency: 4 });
     const original = readFileSync(c.configFile, 'utf8');
@@ -70,7 +61,7 @@ describe('cutover apply', { timeout: 120_000 }, () => {
   });
 
   test('the state database passes its integrity check after an abrupt kill, and history survives', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 1 });
     await c.cli(['deploy', 'web', '--version', 'v2', '--wait']);
     process.kill(c.upPid()!, 'SIGKILL');

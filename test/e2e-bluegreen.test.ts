@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Cluster } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { useCluster } from './helpers/cluster.ts';
 
 const BLUE_GREEN = `{ type: blueGreen, scaleDownDelay: 30s, preview: { header: "X-Cutover-Preview: true" }, progressDeadline: 20s }`;
 
 describe('blue-green release end to end', { timeout: 120_000 }, () => {
   test('preview header, promote, abort within scaleDownDelay: 0 failed requests, switch back without starting anything', async (t) => {
     // Given the blue side (v1) under steady load
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2, strategy: BLUE_GREEN });
     const load = c.startLoad({ concurrency: 6 });
     const blue = (await c.status()).instances.map((i) => `${i.id}:${i.version}`).sort();
@@ -73,7 +64,7 @@ describe('blue-green release end to end', { timeout: 120_000 }, () => {
   });
 
   test('abort before promotion tears green down; blue never noticed', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2, strategy: BLUE_GREEN });
     const load = c.startLoad({ concurrency: 4 });
     await c.cli(['deploy', 'web', '--version', 'v2']);

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
-import { Cluster } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { type Cluster, useCluster } from './helpers/cluster.ts';
 
 /** Sends one request per user (`u-<prefix>-<n>`) and returns user -> version. */
 async function sample(
@@ -68,7 +59,7 @@ const TRAFFIC = `{ stickyBy: "header:X-User-Id", rules: [
 describe('canary release end to end', { timeout: 150_000 }, () => {
   test('canary through all steps under load: sticky, monotonic split at 10% and 50%, rules, runtime changes, 0 failed', async (t) => {
     // Given v1 with a canary strategy and gray rules, under steady load from many users
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2, strategy: CANARY, traffic: TRAFFIC });
     const load = c.startLoad({
       concurrency: 4,
@@ -155,7 +146,7 @@ describe('canary release end to end', { timeout: 150_000 }, () => {
   });
 
   test('abort mid-canary under load: all traffic back on stable at once, 0 failed', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2, strategy: CANARY, traffic: `{ stickyBy: "header:X-User-Id" }` });
     const load = c.startLoad({ concurrency: 4, headers: (n) => ({ 'x-user-id': `u-${n}` }) });
     await c.cli(['deploy', 'web', '--version', 'v2']);
@@ -181,7 +172,7 @@ describe('canary release end to end', { timeout: 150_000 }, () => {
   });
 
   test('mirroring copies requests to the canary but the client only ever sees stable responses', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 2,
       strategy: `{ type: canary, canaryReplicas: 1, steps: [ { mirror: { percent: 50 } }, { pause: {} } ] }`,

@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Cluster, runningInstanceIds } from './helpers/cluster.ts';
-
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { type Cluster, runningInstanceIds, useCluster } from './helpers/cluster.ts';
 
 async function killController(c: Cluster): Promise<void> {
   const pid = c.upPid();
@@ -33,7 +24,7 @@ async function assertNoDuplicates(c: Cluster, replicas: number): Promise<void> {
 describe('controller crash and restart', { timeout: 150_000 }, () => {
   test('kill -9 mid-rolling: gateway keeps serving, restart re-adopts instances and finishes the rollout, 0 failed', async (t) => {
     // Given a rolling deploy of v2 under load, one new instance ready
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 4,
       strategy: '{ type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 20s }',
@@ -75,7 +66,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
   });
 
   test('kill -9 mid-blue-green before and after promote; kill -9 mid-canary: every rollout resumes, 0 failed', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 2,
       strategy: '{ type: blueGreen, scaleDownDelay: 3s, preview: { header: "X-Cutover-Preview: true" } }',
@@ -109,7 +100,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
   });
 
   test('kill -9 mid-canary at a pause: the canary resumes at its step after restart', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({
       replicas: 2,
       strategy: '{ type: canary, steps: [ { setWeight: 50 }, { pause: {} }, { setWeight: 100 } ] }',
@@ -137,7 +128,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
 
   test('up --keep-running leaves the data plane serving; the next up adopts the same processes', async (t) => {
     // Given cutover up --keep-running with 2 instances under load
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2, upArgs: ['--keep-running'] });
     const s0 = await c.status();
     const pids0 = s0.instances.map((i) => `${i.id}:${i.pid}`).sort();

@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { describe, test } from 'node:test';
-import { Cluster, markedPids } from './helpers/cluster.ts';
-
-/** Every test gets its own `cutover up` and kills whatever is left when it ends. */
-function cluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
-  const c = new Cluster();
-  t.after(async () => {
-    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
-    c.destroy();
-  });
-  return c;
-}
+import { markedPids, useCluster } from './helpers/cluster.ts';
 
 describe('rolling release end to end', { timeout: 120_000 }, () => {
   test('rolling deploy of 4 replicas under load: 0 failed requests, all instances on v2', async (t) => {
     // Given 4 instances of v1 serving steady load through the gateway
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 4 });
     const load = c.startLoad({ concurrency: 8 });
     await new Promise((r) => setTimeout(r, 500));
@@ -54,7 +44,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
 
   test('a broken revision fails at progressDeadline and rolls back automatically: 0 failed requests', async (t) => {
     // Given v1 under load
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2 });
     const load = c.startLoad({ concurrency: 4 });
 
@@ -82,7 +72,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
   });
 
   test('long requests in flight during a deploy complete with 200', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2 });
     // Given six 3-second requests in flight on the v1 instances
     const slow = Array.from(
@@ -111,7 +101,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
   });
 
   test('WebSocket clients on a drained instance receive a close frame 1001', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 1 });
     // Given a WebSocket connection through the gateway to the v1 instance
     const ws = new WebSocket(`ws://127.0.0.1:${c.gatewayPort}/ws`);
@@ -147,7 +137,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
 
   test('the gateway keeps serving its last routes when the controller is killed', async (t) => {
     // Given v1 serving through the gateway
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 2 });
     const logs = await c.cli(['logs', 'web', '--tail', '5']);
     assert.equal(logs.code, 0, logs.stderr);
@@ -171,7 +161,7 @@ describe('rolling release end to end', { timeout: 120_000 }, () => {
   });
 
   test('cutover up leaves no process behind on SIGTERM', async (t) => {
-    const c = cluster(t);
+    const c = useCluster(t);
     await c.up({ replicas: 3 });
     const before = markedPids(c.id);
     // up + gateway master + 2 gateway workers + 3 instances (each a shell and/or node)

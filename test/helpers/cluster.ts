@@ -364,3 +364,13 @@ export interface GatewayStatsLike {
     | undefined
   >;
 }
+
+/** A Cluster that is stopped gracefully (bounded) and then destroyed when the test ends. */
+export function useCluster(t: { after: (fn: () => void | Promise<void>) => void }): Cluster {
+  const c = new Cluster();
+  t.after(async () => {
+    await Promise.race([c.stop(), new Promise((r) => setTimeout(r, 15_000).unref())]);
+    c.destroy();
+  });
+  return c;
+}
