@@ -1,4 +1,4 @@
-import type { CoreEvent, Revision, Rollout, ServiceState } from './model.ts';
+import type { CoreEvent, Plan, Revision, Rollout, ServiceState } from './model.ts';
 
 /**
  * Ends the running rollout without promoting it: traffic goes back to the stable revision at once
@@ -61,4 +61,22 @@ export function completeRollout(state: ServiceState, now: number, message: strin
     phase: 'Healthy',
     message,
   };
+}
+
+/**
+ * A rollout that failed on its own (progress deadline, analysis, hook): the plan that aborts it,
+ * with the events so far, plus AnalysisFailed when an analysis was the reason.
+ */
+export function failRollout(
+  state: ServiceState,
+  r: Rollout,
+  now: number,
+  reason: string,
+  events: CoreEvent[],
+  byAnalysis = false,
+): Plan {
+  if (byAnalysis)
+    events.push({ service: state.name, type: 'AnalysisFailed', revision: r.to, message: reason });
+  const a = abortRollout({ ...state, rollout: r }, now, reason, true);
+  return { state: a.state, actions: [], events: [...events, ...a.events] };
 }

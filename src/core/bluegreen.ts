@@ -1,6 +1,6 @@
 import { startAnalysis } from '../analysis/run.ts';
 import type { BlueGreenStrategy } from '../config/types.ts';
-import { abortRollout, completeRollout } from './abort.ts';
+import { completeRollout, failRollout } from './abort.ts';
 import { analysisGate, type Gate, hookGate, promotionGate } from './gates.ts';
 import type {
   Action,
@@ -35,17 +35,12 @@ export function reconcileBlueGreen(
   const events: CoreEvent[] = [];
   const ready = readyCount(instances, target);
   const hookActions: Action[] = [];
-  const fail = (reason: string): Plan => {
-    if (reason.startsWith('analysis failed')) {
-      events.push({ service: spec.name, type: 'AnalysisFailed', revision: target, message: reason });
-    }
-    // Before the switch the preview is torn down; after it, traffic switches back to the warm old side.
-    const a = abortRollout({ ...state, rollout: r }, now, reason, true);
-    return { state: a.state, actions: [], events: [...events, ...a.events] };
-  };
+  // Before the switch the preview is torn down; after it, traffic switches back to the warm old side.
+  const fail = (g: { reason: string; byAnalysis?: boolean }): Plan =>
+    failRollout(state, r, now, g.reason, events, g.byAnalysis);
 
   const pre = hookGate(spec, r, 'preRollout', hookActions);
-  if (pre.kind === 'fail') return fail(pre.reason);
+  if (pre.kind === 'fail') return fail(pre);
   if (pre.kind === 'wait') {
     r = { ...r, waitingFor: pre.reason };
     return {
@@ -55,7 +50,7 @@ export function reconcileBlueGreen(
     };
   }
   const gate = analysisGate(r.analysis);
-  if (gate.kind === 'fail') return fail(gate.reason);
+  if (gate.kind === 'fail') return fail(gate);
 
   if (r.switchedAt !== undefined) {
     if (gate.kind === 'wait') {
@@ -113,7 +108,7 @@ export function reconcileBlueGreen(
   }
   if (promoting && ready >= R && promotion.kind === 'open') {
     const smoke = hookGate(spec, r, 'prePromotion', hookActions);
-    if (smoke.kind === 'fail') return fail(smoke.reason);
+    if (smoke.kind === 'fail') return fail(smoke);
     promotion = smoke;
   }
   if (promoting && ready >= R && promotion.kind === 'open') {
@@ -136,9 +131,9 @@ export function reconcileBlueGreen(
   const key = `${ready}`;
   if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
   if (ready < want && now - r.lastProgressAt > strategy.progressDeadlineMs) {
-    return fail(
-      `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`,
-    );
+    return fail({
+      reason: `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`,
+    });
   }
   let phase: ServicePhase = 'Progressing';
   let waitingFor: string;

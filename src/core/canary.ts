@@ -1,6 +1,6 @@
 import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { CanaryStep, CanaryStrategy } from '../config/types.ts';
-import { abortRollout, completeRollout } from './abort.ts';
+import { completeRollout, failRollout } from './abort.ts';
 import { analysisGate, hookGate } from './gates.ts';
 import type {
   Action,
@@ -46,15 +46,6 @@ function advance(
   return { ...r, stepIndex: i + 1, stepStartedAt: now, stepAnalysis: undefined };
 }
 
-/** A failed gate: everything back to stable, with the reason (and an AnalysisFailed event for analyses). */
-function failPlan(state: ServiceState, r: Rollout, now: number, reason: string, events: CoreEvent[]): Plan {
-  if (reason.startsWith('analysis failed')) {
-    events.push({ service: state.name, type: 'AnalysisFailed', revision: r.to, message: reason });
-  }
-  const a = abortRollout({ ...state, rollout: r }, now, reason, true);
-  return { state: a.state, actions: [], events: [...events, ...a.events] };
-}
-
 /**
  * One reconcile of a canary rollout: the stable revision keeps full capacity (so abort is
  * instant), the canary runs `canaryReplicas` (following the weight), and the steps advance as
@@ -88,7 +79,7 @@ export function reconcileCanary(
 
   // A migration or similar must succeed before the new revision runs at all.
   const pre = hookGate(spec, r, 'preRollout', hookActions);
-  if (pre.kind === 'fail') return failPlan(state, r, now, pre.reason, events);
+  if (pre.kind === 'fail') return failRollout(state, r, now, pre.reason, events, pre.byAnalysis);
   if (pre.kind === 'wait') {
     r = { ...r, waitingFor: pre.reason };
     return {
@@ -99,7 +90,7 @@ export function reconcileCanary(
   }
   // The background analysis judges the canary during the whole rollout.
   const bg = analysisGate(r.analysis);
-  if (bg.kind === 'fail') return failPlan(state, r, now, bg.reason, events);
+  if (bg.kind === 'fail') return failRollout(state, r, now, bg.reason, events, bg.byAnalysis);
   if (bg.kind === 'wait') {
     waitingFor = bg.reason;
     paused = true;
@@ -121,7 +112,7 @@ export function reconcileCanary(
         break;
       }
       const smoke = hookGate(spec, r, 'prePromotion', hookActions);
-      if (smoke.kind === 'fail') return failPlan(state, r, now, smoke.reason, events);
+      if (smoke.kind === 'fail') return failRollout(state, r, now, smoke.reason, events, smoke.byAnalysis);
       if (smoke.kind === 'wait') {
         waitingFor = smoke.reason;
         break;
@@ -169,7 +160,7 @@ export function reconcileCanary(
         r = { ...r, stepAnalysis: sa };
       }
       const g = analysisGate(sa);
-      if (g.kind === 'fail') return failPlan(state, r, now, g.reason, events);
+      if (g.kind === 'fail') return failRollout(state, r, now, g.reason, events, g.byAnalysis);
       if (g.kind === 'wait') {
         waitingFor = g.reason;
         paused = true;
@@ -222,7 +213,7 @@ export function reconcileCanary(
   if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
   if (ready < wantCanary && now - r.lastProgressAt > strategy.progressDeadlineMs) {
     const reason = `canary revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${wantCanary} ready)`;
-    return failPlan(state, r, now, reason, events);
+    return failRollout(state, r, now, reason, events);
   }
   r = { ...r, waitingFor };
   const actions: Action[] = [

@@ -3,7 +3,10 @@ import type { AnalysisConfig, HooksConfig } from '../config/types.ts';
 import type { Action, Rollout, ServiceSpec } from './model.ts';
 
 /** What an analysis (or hook) means for the rollout now. */
-export type Gate = { kind: 'open' } | { kind: 'wait'; reason: string } | { kind: 'fail'; reason: string };
+export type Gate =
+  | { kind: 'open' }
+  | { kind: 'wait'; reason: string }
+  | { kind: 'fail'; reason: string; byAnalysis?: boolean };
 
 const OPEN: Gate = { kind: 'open' };
 
@@ -13,7 +16,8 @@ const OPEN: Gate = { kind: 'open' };
  */
 export function analysisGate(state: AnalysisState | undefined): Gate {
   if (!state) return OPEN;
-  if (state.phase === 'Failed') return { kind: 'fail', reason: `analysis failed: ${state.message}` };
+  if (state.phase === 'Failed')
+    return { kind: 'fail', reason: `analysis failed: ${state.message}`, byAnalysis: true };
   if (state.phase === 'Inconclusive') {
     return { kind: 'wait', reason: `analysis inconclusive (${state.message}): promote to go on, or abort` };
   }

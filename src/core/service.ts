@@ -1,6 +1,6 @@
 import { startAnalysis } from '../analysis/run.ts';
 import type { RollingStrategy, RunSpec } from '../config/types.ts';
-import { abortRollout } from './abort.ts';
+import { failRollout } from './abort.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
 import { hookGate } from './gates.ts';
@@ -234,10 +234,7 @@ function reconcileRolling(
   if (rollout.kind !== 'rollback') {
     const hookActions: Action[] = [];
     const pre = hookGate(spec, rollout, 'preRollout', hookActions);
-    if (pre.kind === 'fail') {
-      const a = abortRollout(state, now, pre.reason, true);
-      return { state: a.state, actions: [], events: a.events };
-    }
+    if (pre.kind === 'fail') return failRollout(state, rollout, now, pre.reason, []);
     if (pre.kind === 'wait') {
       const r = { ...rollout, waitingFor: pre.reason, lastProgressAt: now };
       return { state: { ...state, rollout: r, message: pre.reason }, actions: hookActions, events: [] };
