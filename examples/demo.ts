@@ -68,13 +68,18 @@ const status = () => client.json<ServiceStatus>('GET', '/v1/services/web');
 function bar(s: ServiceStatus): string {
   return s.instances
     .map((i) => {
-      const mark = i.state === 'ready' ? '●' : i.state === 'draining' ? '◌' : i.state === 'backoff' ? '✖' : '○';
+      const mark =
+        i.state === 'ready' ? '●' : i.state === 'draining' ? '◌' : i.state === 'backoff' ? '✖' : '○';
       return `${mark} ${i.version}`;
     })
     .join('  ');
 }
 
-async function watchRollout(title: string, load: ReturnType<typeof startLoad>, revision: number): Promise<boolean> {
+async function watchRollout(
+  title: string,
+  load: ReturnType<typeof startLoad>,
+  revision: number,
+): Promise<boolean> {
   console.log(`\n== ${title}`);
   let last = '';
   for (;;) {
@@ -120,7 +125,10 @@ try {
   const tokenFile = path.join(dir, 'data', 'admin.token');
   for (;;) {
     // The controller writes its admin token on first start; the demo acts as the local admin.
-    if (existsSync(tokenFile)) client = new ControlClient(`127.0.0.1:${controlPort}`, { token: readFileSync(tokenFile, 'utf8').trim() });
+    if (existsSync(tokenFile))
+      client = new ControlClient(`127.0.0.1:${controlPort}`, {
+        token: readFileSync(tokenFile, 'utf8').trim(),
+      });
     try {
       if ((await status()).phase === 'Healthy') break;
     } catch {}
@@ -132,7 +140,11 @@ try {
   await sleep(1500);
 
   const d2 = await client.json<{ revision: number }>('POST', '/v1/services/web/deploy', { version: 'v2' });
-  await watchRollout('cutover deploy web --version v2   (rolling: maxSurge 1, maxUnavailable 0)', load, d2.revision);
+  await watchRollout(
+    'cutover deploy web --version v2   (rolling: maxSurge 1, maxUnavailable 0)',
+    load,
+    d2.revision,
+  );
   await sleep(1000);
   const d3 = await client.json<{ revision: number }>('POST', '/v1/services/web/deploy', { version: 'v3' });
   await watchRollout('cutover deploy web --version v3   (broken: crashes at start-up)', load, d3.revision);
@@ -142,14 +154,18 @@ try {
   console.log('\n== Summary');
   console.log(`  requests sent:   ${rep.sent}`);
   console.log(`  requests failed: ${rep.failed}`);
-  console.log(`  served by:       ${Object.entries(rep.versions).map(([v, n]) => `${v} ${n}`).join(', ')}`);
-  if (rep.failures.length) console.log(`  failures: ${rep.failures.join(' | ')}`);
-  const hist = await client.json<{ revisions: Array<{ number: number; version: string; outcome: string; message?: string }> }>(
-    'GET',
-    '/v1/services/web/history',
+  console.log(
+    `  served by:       ${Object.entries(rep.versions)
+      .map(([v, n]) => `${v} ${n}`)
+      .join(', ')}`,
   );
+  if (rep.failures.length) console.log(`  failures: ${rep.failures.join(' | ')}`);
+  const hist = await client.json<{
+    revisions: Array<{ number: number; version: string; outcome: string; message?: string }>;
+  }>('GET', '/v1/services/web/history');
   console.log('  history:');
-  for (const r of hist.revisions) console.log(`    r${r.number} ${r.version} ${r.outcome}${r.message ? ` (${r.message})` : ''}`);
+  for (const r of hist.revisions)
+    console.log(`    r${r.number} ${r.version} ${r.outcome}${r.message ? ` (${r.message})` : ''}`);
   process.exitCode = rep.failed === 0 ? 0 : 1;
 } catch (err) {
   console.error(`demo failed: ${(err as Error).message}`);

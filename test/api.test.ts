@@ -119,14 +119,14 @@ describe('control API', { timeout: 120_000 }, () => {
       ['POST', '/v1/config'],
       ['POST', '/v1/services/web/promote'],
     ];
+    // No atom is a valid version or a valid config text: every request must be refused.
     const atoms: unknown[] = [
       null,
       true,
       0,
       -1,
-      1e309,
-      'x',
-      '',
+      1e308,
+      'x y',
       'v2;rm -rf /',
       '../../etc',
       [],

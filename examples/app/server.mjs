@@ -33,7 +33,13 @@ export function runService(opts) {
       return res.end('ok\n');
     }
     const body = () =>
-      JSON.stringify({ version, instance, pid: process.pid, path: url.pathname, requestId: req.headers['x-request-id'] });
+      JSON.stringify({
+        version,
+        instance,
+        pid: process.pid,
+        path: url.pathname,
+        requestId: req.headers['x-request-id'],
+      });
     if (url.pathname === '/slow') {
       const ms = Math.min(Number(url.searchParams.get('ms') ?? 1000), 60_000);
       setTimeout(() => {
@@ -132,7 +138,8 @@ function parseClientFrame(buf) {
 
 function textFrame(text) {
   const p = Buffer.from(text);
-  const head = p.length < 126 ? Buffer.from([0x81, p.length]) : Buffer.from([0x81, 126, p.length >> 8, p.length & 255]);
+  const head =
+    p.length < 126 ? Buffer.from([0x81, p.length]) : Buffer.from([0x81, 126, p.length >> 8, p.length & 255]);
   return Buffer.concat([head, p]);
 }
 

@@ -103,7 +103,8 @@ export function formatTraffic(s: ServiceStatus): string {
   const lines = [
     `traffic (${t.source}): sticky by ${t.stickyBy ? `${t.stickyBy.source}:${t.stickyBy.name}` : 'nothing (per request)'}`,
   ];
-  t.rules.forEach((r, i) => lines.push(`  rule ${i + 1}: ${JSON.stringify(r.match)} -> ${r.to}`));
+  for (const [i, r] of t.rules.entries())
+    lines.push(`  rule ${i + 1}: ${JSON.stringify(r.match)} -> ${r.to}`);
   if (t.rules.length === 0) lines.push('  no rules');
   return lines.join('\n');
 }

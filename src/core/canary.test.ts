@@ -179,7 +179,8 @@ test('a canary that never becomes ready is aborted at progressDeadline; stable n
   for (let k = 0; k < 200 && w.state.rollout; k++) {
     // the canary keeps crashing: never ready
     w.instances = w.instances.map((i) => (i.revision === 2 ? { ...i, state: 'starting' } : i));
-    const plan = reconcileService(spec, w.state, w.instances, (w.now += 100));
+    w.now += 100;
+    const plan = reconcileService(spec, w.state, w.instances, w.now);
     w.state = plan.state;
     for (const a of plan.actions) {
       if (a.type === 'start') w.instances.push({ id: `c${k}`, revision: 2, state: 'starting', restarts: 1 });
