@@ -138,6 +138,14 @@ const OPS: Record<string, Record<string, Op>> = {
       },
     },
   },
+  '/v1/gateway/reload': {
+    post: {
+      summary:
+        'Reload the gateway without dropping a connection: a new worker generation on the same socket, or (master) a new master process inheriting it',
+      role: 'admin',
+      body: { type: 'object', additionalProperties: false, properties: { master: { type: 'boolean' } } },
+    },
+  },
   '/v1/events': {
     get: {
       summary: 'The event log',

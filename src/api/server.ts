@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { securityRoutes } from '../auth/api.ts';
 import { Security } from '../auth/guard.ts';
-import { type Access, DEFAULT_ACCESS, operate, PUBLIC, READ } from '../auth/roles.ts';
+import { type Access, admin, DEFAULT_ACCESS, operate, PUBLIC, READ } from '../auth/roles.ts';
 import { parseConfig } from '../config/load.ts';
 import { applyRunOverrides } from '../config/overrides.ts';
 import { validateTraffic, validateWeight } from '../config/traffic.ts';
@@ -71,6 +71,23 @@ export function apiRoutes(c: Controller): Route[] {
   const routes: Route[] = [
     ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
     ['GET', /^\/openapi\.json$/, async () => openApiDocument(CUTOVER_VERSION), READ],
+    [
+      'POST',
+      /^\/v1\/gateway\/reload$/,
+      async (req) => {
+        const body = await readJson(req);
+        onlyKeys(body, ['master']);
+        if (body.master !== undefined && typeof body.master !== 'boolean') {
+          throw new ApiError(400, 'invalid_body', 'master: must be true or false');
+        }
+        try {
+          return await c.gatewayAdmin.reload(body.master === true);
+        } catch (err) {
+          throw new ApiError(502, 'gateway_reload_failed', (err as Error).message);
+        }
+      },
+      admin('gateway reload'),
+    ],
     [
       'GET',
       /^\/v1\/stream$/,

@@ -40,6 +40,7 @@ Commands:
   validate            check a config file and change nothing
   apply               apply a changed config file to the running controller (--dry-run)
   service install     write systemd units (socket activation, restarts keep serving)
+  reload [--master]   reload the gateway (new code/settings) without dropping a connection (admin)
   token create|list|revoke  manage API tokens (admin)
   audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
 
@@ -92,6 +93,16 @@ the gateway's listener (connections queue while Cutover restarts); the service r
 the controller and the new one adopts the running gateway and instances.
 Then: systemctl daemon-reload && systemctl enable --now NAME.socket NAME.service
 --print writes both units to stdout instead. Windows: see the README (nssm).`,
+  reload: `Usage: cutover reload [-c FILE] [--master] [--json]
+
+Reloads the gateway without dropping or resetting a connection. A new generation of gateway workers
+(code and gateway settings re-read from disk, e.g. after upgrading Cutover) starts on the SAME
+listening socket; once every new worker listens with the current routes, the old ones stop
+accepting, finish in-flight requests (keep-alive clients get Connection: close, WebSockets a
+1001 close) and exit. --master also replaces the gateway master process: the new master inherits
+the listening socket, takes over the admin socket, starts its workers, then the old master drains
+and exits (the controller follows the new pid). Also: SIGHUP (workers) / SIGUSR2 (master) to the
+gateway master, whose pid is in <dataDir>/gateway.pid.`,
   apply: `Usage: cutover apply [-c FILE] [--dry-run]
 
 Validates the file (every problem listed, nothing changes when it is invalid), shows the
@@ -495,6 +506,33 @@ async function cmdRules(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+async function cmdReload(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('reload', argv, {
+    master: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return help('reload');
+  if (positionals.length > 0)
+    throw new UsageError(`reload: unexpected ${positionals.join(' ')}\n\n${HELP.reload}`);
+  const client = new ControlClient(resolveAddr(values.config));
+  const r = await client.json<{ pid: number; generation: number; workerPids: number[]; retiring: number[] }>(
+    'POST',
+    '/v1/gateway/reload',
+    values.master ? { master: true } : {},
+  );
+  if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else if (values.master) {
+    process.stdout.write(
+      `gateway master replaced: new master pid ${r.pid}; the old one drains ${r.retiring.length} worker(s) and exits\n`,
+    );
+  } else {
+    process.stdout.write(
+      `gateway reloaded: generation ${r.generation}, workers ${r.workerPids.join(' ')}; draining ${r.retiring.length} old worker(s)\n`,
+    );
+  }
+  return EXIT.ok;
+}
+
 function cmdService(argv: string[]): number {
   const { values, positionals } = parse('service', argv, {
     name: { type: 'string' },
@@ -726,6 +764,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   validate: cmdValidate,
   apply: cmdApply,
   service: cmdService,
+  reload: cmdReload,
   promote: (a) => cmdSimple('promote', a),
   abort: (a) => cmdSimple('abort', a),
   pause: (a) => cmdSimple('pause', a),

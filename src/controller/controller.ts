@@ -149,6 +149,11 @@ export class Controller {
   }
 
   /** The config in effect (`apply` replaces the services part live). */
+  /** The gateway master's admin API (`cutover reload` goes through it). */
+  get gatewayAdmin(): GatewayClient {
+    return this.gateway;
+  }
+
   get config(): CutoverConfig {
     return this.current;
   }

@@ -1,6 +1,24 @@
 import http from 'node:http';
 import type { InflightReport, RouteService, RouteTable, StatsReport } from '../gateway/protocol.ts';
 
+export interface GatewayHealth {
+  ok: boolean;
+  pid: number;
+  workers: number;
+  workerPids: number[];
+  generation?: number;
+  retiringPids?: number[];
+  version: number;
+}
+
+/** Answer of the gateway's `POST /reload` (see ReloadResult in src/gateway/main.ts). */
+export interface GatewayReload {
+  pid: number;
+  generation: number;
+  workerPids: number[];
+  retiring: number[];
+}
+
 /** Talks to the gateway master's admin API over its Unix socket. */
 export class GatewayClient {
   private lastVersion = 0;
@@ -64,6 +82,25 @@ export class GatewayClient {
   /** Traffic counters merged over the gateway workers (see StatsReport). */
   async stats(timeoutMs = 3_000): Promise<StatsReport> {
     return (await this.request('GET', '/stats', undefined, timeoutMs)) as StatsReport;
+  }
+
+  /** The master's /healthz (`pid` follows a master re-exec), or null when nothing answers. */
+  async health(): Promise<GatewayHealth | null> {
+    try {
+      return (await this.request('GET', '/healthz', undefined, 1_000)) as GatewayHealth;
+    } catch {
+      return null;
+    }
+  }
+
+  /** New worker generation on the same socket, or (`master`) a new master process inheriting it. */
+  async reload(master: boolean): Promise<GatewayReload> {
+    return (await this.request(
+      'POST',
+      master ? '/reload?master=1' : '/reload',
+      undefined,
+      60_000,
+    )) as GatewayReload;
   }
 
   async healthy(): Promise<boolean> {

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CutoverConfig } from '../config/types.ts';
+import { bindListenHandle, type ServerHandle } from '../gateway/main.ts';
 import type { GatewaySettings } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import { GatewayClient } from './gateway-client.ts';
@@ -13,12 +14,31 @@ const GATEWAY_START_TIMEOUT_MS = 15_000;
 /** How long a stopping gateway may take to finish in-flight requests. */
 export const GATEWAY_SHUTDOWN_TIMEOUT_MS = 30_000;
 
+/** How often the controller checks which master serves the admin socket (it changes on a master re-exec). */
+const MONITOR_MS = 500;
+
+/**
+ * The listening socket systemd passed to this process (socket activation: `LISTEN_PID` is our pid and
+ * `LISTEN_FDS` >= 1; the first socket is fd 3), or undefined.
+ */
+export function systemdListenFd(env: NodeJS.ProcessEnv = process.env, pid = process.pid): number | undefined {
+  if (env.LISTEN_PID !== String(pid)) return undefined;
+  const n = Number(env.LISTEN_FDS);
+  return Number.isInteger(n) && n >= 1 ? 3 : undefined;
+}
+
+/** Whether `pid` runs (a zombie does not: a re-executed master is not our child, so nobody may reap it). */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no procfs
   }
 }
 
@@ -57,6 +77,12 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
 /**
  * Runs the gateway master as its own process group, so it keeps serving if the controller dies
  * and a Ctrl-C aimed at `cutover up` does not hit it before the controller has drained.
+ *
+ * The controller also holds the gateway's listening socket (from systemd socket activation, or bound
+ * here) and hands it to every master it starts as fd 3 (`CUTOVER_LISTEN_FD`): when a master is killed,
+ * its workers keep serving on that socket until the replacement's workers serve it too — no refused
+ * connection. It follows the master's pid through the admin `/healthz` (a master re-exec changes it) and
+ * writes it to `gateway.pid` through `onRestart`.
  */
 export class GatewayProcess {
   readonly client: GatewayClient;
@@ -65,6 +91,11 @@ export class GatewayProcess {
   private readonly settingsFile: string;
   private readonly logFile: string;
   private readonly log: Logger;
+  private readonly listen: { host: string; port: number };
+  /** The listening socket handed to every master (null: none; the master binds it itself). */
+  private listenHandle: ServerHandle | null = null;
+  private readonly systemdFd: number | undefined;
+  /** Called when the master changed (restarted or re-executed): persist `pid`, push routes. */
   onRestart?: () => void;
 
   constructor(config: CutoverConfig, log: Logger) {
@@ -76,14 +107,24 @@ export class GatewayProcess {
     writeFileSync(this.settingsFile, JSON.stringify(settings, null, 2));
     this.client = new GatewayClient(settings.adminSocket);
     this.log = log;
+    this.listen = settings.listen;
+    this.systemdFd = systemdListenFd();
+    if (this.systemdFd !== undefined) {
+      log.info('gateway listener from systemd socket activation', { fd: this.systemdFd });
+      // Not for our own children (the instances).
+      delete process.env.LISTEN_FDS;
+      delete process.env.LISTEN_PID;
+      delete process.env.LISTEN_FDNAMES;
+    }
   }
 
-  /** Pid of a gateway left running by an earlier controller that we attached to. */
+  /** Pid of a gateway master that is not our child (left by an earlier controller, or re-executed). */
   private attachedPid?: number;
   private monitor?: NodeJS.Timeout;
+  private restarting = false;
 
   get pid(): number | undefined {
-    return this.child?.pid ?? this.attachedPid;
+    return this.attachedPid ?? this.child?.pid;
   }
 
   /**
@@ -91,27 +132,77 @@ export class GatewayProcess {
    * answers; otherwise kills what is left of it and starts a new one.
    */
   async ensure(previousPid: number | undefined): Promise<'attached' | 'started'> {
-    if (previousPid && pidAlive(previousPid) && (await this.client.healthy())) {
-      this.attachedPid = previousPid;
-      this.log.info('attached to running gateway', { pid: previousPid });
-      let failures = 0;
-      this.monitor = setInterval(async () => {
-        if (this.stopping || this.child) return;
-        failures = (await this.client.healthy()) ? 0 : failures + 1;
-        if (failures < 3) return;
-        clearInterval(this.monitor);
-        this.log.error('attached gateway stopped answering; starting a new one', { pid: this.attachedPid });
-        killGroup(this.attachedPid);
-        this.attachedPid = undefined;
-        this.start()
-          .then(() => this.onRestart?.())
-          .catch((err: unknown) => this.log.error('gateway restart failed', { err }));
-      }, 1000);
+    // After a master re-exec the pid file may be stale: the admin socket says who serves now.
+    const h = await this.client.health();
+    const running = h !== null && pidAlive(h.pid) ? h.pid : undefined;
+    if (running !== undefined) {
+      this.attachedPid = running;
+      this.log.info('attached to running gateway', { pid: running, previousPid });
+      this.startMonitor();
       return 'attached';
     }
     if (previousPid) killGroup(previousPid);
     await this.start();
+    this.startMonitor();
     return 'started';
+  }
+
+  /**
+   * Every MONITOR_MS: which master answers on the admin socket? A different live pid (master re-exec)
+   * is adopted; a dead adopted master, or one that stops answering, is replaced at once.
+   */
+  private startMonitor(): void {
+    clearInterval(this.monitor);
+    let failures = 0;
+    this.monitor = setInterval(async () => {
+      if (this.stopping || this.restarting) return;
+      const h = await this.client.health();
+      if (this.stopping || this.restarting) return;
+      const current = this.pid;
+      if (h !== null && h.pid !== current && pidAlive(h.pid)) {
+        this.adopt(h.pid);
+        failures = 0;
+        return;
+      }
+      if (this.attachedPid === undefined) return; // our child: its 'exit' event handles a death
+      failures = h === null ? failures + 1 : 0;
+      const dead = !pidAlive(this.attachedPid);
+      if (!dead && failures < 3) return;
+      this.log.error(
+        dead ? 'gateway master died; starting a new one' : 'gateway stopped answering; starting a new one',
+        {
+          pid: this.attachedPid,
+        },
+      );
+      // The master only: its workers keep serving on the socket until the new master's workers do.
+      if (!dead) {
+        try {
+          process.kill(this.attachedPid, 'SIGKILL');
+        } catch {}
+      }
+      this.attachedPid = undefined;
+      this.restart();
+    }, MONITOR_MS);
+    this.monitor.unref();
+  }
+
+  /** Follows a master that replaced ours (master re-exec): it is not our child. */
+  private adopt(pid: number): void {
+    this.log.info('gateway master replaced; following the new one', { previous: this.pid, pid });
+    this.attachedPid = pid;
+    this.child = undefined;
+    this.onRestart?.();
+  }
+
+  private restart(): void {
+    if (this.restarting || this.stopping) return;
+    this.restarting = true;
+    this.start()
+      .then(() => this.onRestart?.())
+      .catch((err: unknown) => this.log.error('gateway restart failed', { err }))
+      .finally(() => {
+        this.restarting = false;
+      });
   }
 
   /** Stops watching without stopping the gateway (`cutover up --keep-running`). */
@@ -120,31 +211,64 @@ export class GatewayProcess {
     clearInterval(this.monitor);
     this.child?.removeAllListeners('exit');
     this.child?.unref();
+    this.releaseListener();
+  }
+
+  /** The socket to hand to a new master: systemd's, or one bound here (undefined: the master binds). */
+  private listenerFd(): number | undefined {
+    if (this.systemdFd !== undefined) return this.systemdFd;
+    if (this.listenHandle === null) {
+      try {
+        this.listenHandle = bindListenHandle(this.listen.host, this.listen.port).handle;
+      } catch (err) {
+        // EADDRINUSE: workers of a killed master still serve on it; the new master waits for the port.
+        this.log.warn('cannot hold the gateway listener here; the gateway binds it', {
+          error: (err as Error).message,
+        });
+        return undefined;
+      }
+    }
+    return this.listenHandle.fd;
+  }
+
+  private releaseListener(): void {
+    this.listenHandle?.close();
+    this.listenHandle = null;
   }
 
   async start(): Promise<void> {
     const out = openSync(this.logFile, 'a');
+    const fd = this.listenerFd();
     const child = spawn(process.execPath, [GATEWAY_MAIN, '--settings', this.settingsFile], {
       detached: true,
-      stdio: ['ignore', out, out],
+      stdio: fd === undefined ? ['ignore', out, out] : ['ignore', out, out, fd],
+      env: fd === undefined ? process.env : { ...process.env, CUTOVER_LISTEN_FD: '3' },
     });
     this.child = child;
+    this.attachedPid = undefined;
     let exited = false;
     child.on('exit', (code, signal) => {
       exited = true;
-      if (this.stopping) return;
-      this.log.error('gateway exited; restarting', { code, signal });
-      setTimeout(() => {
-        this.start()
-          .then(() => this.onRestart?.())
-          .catch((err: unknown) => this.log.error('gateway restart failed', { err }));
-      }, 200);
+      if (this.stopping || this.child !== child) return; // replaced by a re-executed master: adopted
+      this.child = undefined;
+      // A master re-exec whose old master exits before the monitor noticed: follow the new one.
+      void this.client.health().then((h) => {
+        if (this.stopping) return;
+        if (h !== null && h.pid !== child.pid && pidAlive(h.pid)) {
+          this.adopt(h.pid);
+          return;
+        }
+        this.log.error('gateway exited; restarting', { code, signal });
+        this.restart();
+      });
     });
     const deadline = Date.now() + GATEWAY_START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) throw new Error(`gateway exited at start; see ${this.logFile}`);
-      if (await this.client.healthy()) {
-        this.log.info('gateway ready', { pid: child.pid });
+      // Ours, and serving (a master waiting for orphaned workers to release the port answers ok: false).
+      const h = await this.client.health();
+      if (h?.ok && h.pid === child.pid) {
+        this.log.info('gateway ready', { pid: child.pid, inheritedListener: fd !== undefined });
         return;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -156,6 +280,8 @@ export class GatewayProcess {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.monitor);
+    // The master holds the socket too: it closes when the gateway's workers close it (refusing new ones).
+    this.releaseListener();
     if (this.attachedPid) {
       const pid = this.attachedPid;
       try {

@@ -1,0 +1,101 @@
+/** `cutover reload [--master]` and kill -9 of the gateway master, through a real `cutover up` under load. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { type Cluster, useCluster } from './helpers/cluster.ts';
+
+interface Health {
+  ok: boolean;
+  pid: number;
+  workerPids: number[];
+  generation: number;
+  retiringPids: number[];
+}
+
+function pidFile(c: Cluster): number {
+  return Number(readFileSync(path.join(c.dir, 'data', 'gateway.pid'), 'utf8'));
+}
+
+/** Running (a zombie is not: orphaned processes may never be reaped in a container). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return true;
+  }
+}
+
+describe('gateway reload through the controller', { timeout: 180_000 }, () => {
+  test('cutover reload and reload --master under load: 0 failed; kill -9 of the master: reported', async (t) => {
+    const c = useCluster(t);
+    await c.up({ replicas: 2 });
+    const load = c.startLoad({ concurrency: 6, pauseMs: 2 });
+    await new Promise((r) => setTimeout(r, 500));
+
+    // Worker generation reload (CLI -> control API -> gateway admin API), twice.
+    const first = await c.gatewayAdmin<Health>('/healthz');
+    for (let i = 0; i < 2; i++) {
+      const r = await c.cli(['reload']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /gateway reloaded: generation \d+/);
+    }
+    const afterReload = await c.gatewayAdmin<Health>('/healthz');
+    assert.equal(afterReload.generation, first.generation + 2);
+    assert.equal(afterReload.pid, first.pid);
+
+    // Master re-exec: the controller follows the new pid (gateway.pid) and keeps monitoring it.
+    const m = await c.cli(['reload', '--master', '--json']);
+    assert.equal(m.code, 0, m.stderr);
+    const newPid = (JSON.parse(m.stdout) as { pid: number }).pid;
+    assert.notEqual(newPid, first.pid);
+    await c.waitFor(async () => pidFile(c) === newPid, 5000, 'gateway.pid follows the new master');
+    await c.waitFor(async () => !alive(first.pid), 40_000, 'old master exited');
+    await new Promise((r) => setTimeout(r, 300));
+    const reloadReport = { ...load.report };
+    t.diagnostic(
+      `2 reloads + 1 master re-exec via CLI: ${reloadReport.ok}/${reloadReport.sent} ok, ${reloadReport.failed} failed ${reloadReport.failures.slice(0, 5).join(' | ')}`,
+    );
+    assert.equal(reloadReport.failed, 0, reloadReport.failures.join('\n'));
+
+    // kill -9 of the (adopted) master: its workers keep serving on the socket the controller holds, the
+    // controller starts a new master at once, the orphans drain when it serves.
+    const failedBefore = load.report.failed;
+    const sentBefore = load.report.sent;
+    const orphans = (await c.gatewayAdmin<Health>('/healthz')).workerPids;
+    const killedAt = Date.now();
+    process.kill(newPid, 'SIGKILL');
+    let replacement = 0;
+    await c.waitFor(
+      async () => {
+        const h = await c.gatewayAdmin<Health>('/healthz');
+        replacement = h.pid;
+        return h.ok && h.pid !== newPid;
+      },
+      20_000,
+      'a new master',
+    );
+    const readyMs = Date.now() - killedAt;
+    await c.waitFor(async () => pidFile(c) === replacement, 5000, 'gateway.pid follows the replacement');
+    await c.waitFor(async () => orphans.every((p) => !alive(p)), 40_000, 'orphaned workers drained');
+    await new Promise((r) => setTimeout(r, 300));
+    const report = await load.stop();
+    const killFailed = report.failed - failedBefore;
+    t.diagnostic(
+      `kill -9 master: replacement ready after ${readyMs} ms; ${killFailed} failed of ${report.sent - sentBefore} requests ${report.failures.slice(0, 5).join(' | ')}`,
+    );
+    assert.equal(killFailed, 0, report.failures.join('\n'));
+    assert.equal((await c.get('/')).status, 200);
+
+    // Only an admin may reload.
+    const anon = await c.api('POST', '/v1/gateway/reload', {}, null);
+    assert.equal(anon.status, 401);
+    const bad = await c.api('POST', '/v1/gateway/reload', { master: 'yes' });
+    assert.equal(bad.status, 400);
+  });
+});
