@@ -1,9 +1,11 @@
 /** `cutover reload [--master]` and kill -9 of the gateway master, through a real `cutover up` under load. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { type Cluster, useCluster } from './helpers/cluster.ts';
+import { bindListenHandle } from '../src/gateway/main.ts';
+import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
 
 interface Health {
   ok: boolean;
@@ -97,5 +99,36 @@ describe('gateway reload through the controller', { timeout: 180_000 }, () => {
     assert.equal(anon.status, 401);
     const bad = await c.api('POST', '/v1/gateway/reload', { master: 'yes' });
     assert.equal(bad.status, 400);
+  });
+
+  test('systemd socket activation: every gateway master serves the socket passed to the controller as fd 3', async (t) => {
+    const c = useCluster(t);
+    await c.writeConfig({ replicas: 1 });
+    // Like systemd's .socket unit: bound and listening before Cutover starts.
+    const { handle } = bindListenHandle('127.0.0.1', c.gatewayPort);
+    t.after(() => handle.close());
+    const fd = handle.fd as number;
+    const bin = path.join(ROOT, 'bin', 'cutover.mjs');
+    const up = spawn(
+      '/bin/sh',
+      ['-c', `LISTEN_PID=$$ LISTEN_FDS=1 exec "${process.execPath}" "${bin}" up -c "${c.configFile}"`],
+      { cwd: c.dir, env: c.env(), detached: true, stdio: ['ignore', 'ignore', 'ignore', fd] },
+    );
+    t.after(() => {
+      try {
+        process.kill(-up.pid!, 'SIGKILL');
+      } catch {}
+    });
+    await c.waitFor(async () => (await c.status()).phase === 'Healthy', 20_000, 'healthy');
+    assert.equal((await c.get('/')).status, 200);
+    const ours = readlinkSync(`/proc/self/fd/${fd}`);
+    const master = (await c.gatewayAdmin<Health>('/healthz')).pid;
+    assert.equal(readlinkSync(`/proc/${master}/fd/3`), ours, 'the master got our socket as fd 3');
+    // A master re-exec passes it on.
+    const m = await c.cli(['reload', '--master', '--json']);
+    assert.equal(m.code, 0, m.stderr);
+    const next = (JSON.parse(m.stdout) as { pid: number }).pid;
+    assert.equal(readlinkSync(`/proc/${next}/fd/3`), ours);
+    assert.equal((await c.get('/')).status, 200);
   });
 });
