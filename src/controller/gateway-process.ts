@@ -141,7 +141,8 @@ export class GatewayProcess {
       this.startMonitor();
       return 'attached';
     }
-    if (previousPid) killGroup(previousPid);
+    // A hung master goes with its workers; the workers of a dead one keep serving until ours serves.
+    if (previousPid && pidAlive(previousPid)) killGroup(previousPid);
     await this.start();
     this.startMonitor();
     return 'started';
