@@ -444,6 +444,8 @@ test(
         `(keep-alive: ${keepAlive.failures.slice(0, 5).join(' | ')}; new-connection: ${fresh.failures.slice(0, 5).join(' | ')})`,
     );
     // Reported, not zero: the port is closed between the orphans leaving and the new master binding.
-    assert.ok(failed < 50, `bounded: ${failed}`);
+    // How many requests hit that gap depends on the machine's load, so the bound is a share of them.
+    const sent = keepAlive.sent + fresh.sent;
+    assert.ok(failed <= sent * 0.1, `bounded: ${failed} of ${sent}`);
   },
 );
