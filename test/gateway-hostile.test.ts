@@ -334,6 +334,7 @@ test('malformed WebSocket upgrades: 400, nothing upstream; a valid one goes thro
       'body (chunked)',
       `${wsHead(`${WS_OK}Sec-WebSocket-Key: ${KEY}\r\nTransfer-Encoding: chunked\r\n`)}5\r\nhello\r\n0\r\n\r\n`,
     ],
+    ['no Host', `GET /ws HTTP/1.1\r\n${WS_OK}Sec-WebSocket-Key: ${KEY}\r\n\r\n`],
     ['two Host headers', wsHead(`${WS_OK}Sec-WebSocket-Key: ${KEY}\r\nHost: other.test\r\n`)],
   ];
   const failures: string[] = [];

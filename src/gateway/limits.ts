@@ -8,7 +8,7 @@
  *  - Transfer-Encoding other than exactly `chunked` (`gzip, chunked`, `xchunked`, `identity`), repeated
  *    Transfer-Encoding fields, Transfer-Encoding on HTTP/1.0 -> 400
  *  - Content-Length that is not plain digits, or repeated (defence in depth) -> 400
- *  - more than one Host, or a Host that is not `host[:port]` -> 400
+ *  - no Host on HTTP/1.1 (upgrades too), more than one Host, or a Host that is not `host[:port]` -> 400
  *  - request targets other than origin-form and http(s) absolute-form (`*`, other schemes, userinfo,
  *    fragments, an absolute-form authority that differs from Host) -> 400
  *  - `Upgrade: websocket` on a request that is not a connection upgrade -> 400
@@ -97,6 +97,8 @@ export function checkRequestHead(
     }
   }
   if (hosts > 1) return bad('more than one Host header');
+  // Node's requireHostHeader does not cover upgrade requests.
+  if (hosts === 0 && v === '1.1') return bad('missing Host header');
   if (host !== undefined && !HOST_RE.test(host)) return bad('invalid Host header');
   if (cl > 1) return bad('more than one Content-Length');
   if (te > 0) {

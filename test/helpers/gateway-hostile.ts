@@ -142,6 +142,8 @@ export interface RecordingUpstream {
 /** A strict node:http upstream that records every request head it receives; answers 200 / 101. */
 export async function recordingUpstream(t: TestContext): Promise<RecordingUpstream> {
   const state: RecordingUpstream = { port: 0, seen: [], parseErrors: [], truncated: 0 };
+  /** Upgraded sockets are not closed by closeAllConnections(): tracked so that cleanup cannot hang. */
+  const upgraded = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     const rec: SeenRequest = {
       method: req.method!,
@@ -175,6 +177,8 @@ export async function recordingUpstream(t: TestContext): Promise<RecordingUpstre
       upgrade: true,
     });
     socket.on('error', () => {});
+    upgraded.add(socket);
+    socket.on('close', () => upgraded.delete(socket));
     const accept = createHash('sha1')
       .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
       .digest('base64');
@@ -190,6 +194,9 @@ export async function recordingUpstream(t: TestContext): Promise<RecordingUpstre
   server.keepAliveTimeout = 10_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.port = (server.address() as net.AddressInfo).port;
-  t.after(() => closeServer(server));
+  t.after(() => {
+    for (const s of upgraded) s.destroy();
+    return closeServer(server);
+  });
   return state;
 }
