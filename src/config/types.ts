@@ -50,6 +50,8 @@ export interface GatewayConfig {
   /** Passive ejection after this many consecutive connect failures. */
   ejectAfterFailures: number;
   ejectForMs: number;
+  /** Sampled JSON access log (request id, traceparent); absent = off. `file` default: dataDir/logs/access.log. */
+  accessLog?: { enabled: boolean; sample: number; file?: string };
 }
 
 export interface ControlConfig {

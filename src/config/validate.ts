@@ -17,6 +17,7 @@ import {
   isObj,
   type Obj,
   type Path,
+  readBool,
   readDuration,
   readInt,
   readObj,
@@ -60,6 +61,7 @@ export const GATEWAY_KEYS = [
   'maxHeaderSize',
   'maxHeaders',
   'trustedProxies',
+  'accessLog',
   'retries',
   'ejectAfterFailures',
   'ejectFor',
@@ -193,7 +195,30 @@ function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     retries: readInt(ctx, o, path, 'retries', D.DEFAULT_RETRIES, 0),
     ejectAfterFailures: readInt(ctx, o, path, 'ejectAfterFailures', D.DEFAULT_EJECT_AFTER_FAILURES, 1),
     ejectForMs: readDuration(ctx, o, path, 'ejectFor', D.DEFAULT_EJECT_FOR),
+    ...(o.accessLog === undefined
+      ? {}
+      : { accessLog: readAccessLog(ctx, [...path, 'accessLog'], o.accessLog) }),
   };
+}
+
+/** `gateway.accessLog: { enabled, sample, file }`: sampled JSON lines, one per request. */
+function readAccessLog(
+  ctx: Ctx,
+  path: Path,
+  raw: unknown,
+): { enabled: boolean; sample: number; file?: string } {
+  const o = readObj(ctx, path, raw, ['enabled', 'sample', 'file']) ?? {};
+  const enabled = readBool(ctx, o, path, 'enabled', true);
+  let sample = 1;
+  if (o.sample !== undefined) {
+    if (typeof o.sample !== 'number' || !(o.sample >= 0 && o.sample <= 1)) {
+      report(ctx, [...path, 'sample'], 'must be a number from 0 to 1 (the share of requests logged)');
+    } else sample = o.sample;
+  }
+  const file = readString(ctx, o, path, 'file', '');
+  return file
+    ? { enabled, sample, file: isAbsolute(file) ? resolve(file) : resolve(ctx.baseDir, file) }
+    : { enabled, sample };
 }
 
 function readMaxHeaderSize(ctx: Ctx, o: Obj, path: Path): number {

@@ -67,6 +67,7 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     maxHeaderSize: g.maxHeaderBytes,
     maxHeaders: g.maxHeaders,
     trustedProxies: g.trustedProxies,
+    accessLog: g.accessLog,
     retries: g.retries,
     ejectAfterFailures: g.ejectAfterFailures,
     ejectForMs: g.ejectForMs,
