@@ -14,18 +14,7 @@ import { silentLogger } from '../src/log/logger.ts';
 import { Supervisor } from '../src/runtime/supervisor.ts';
 import { Store } from '../src/store/store.ts';
 import { Cluster, useCluster } from './helpers/cluster.ts';
-
-/** A seeded PRNG (mulberry32), so a failing fuzz case can be replayed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './helpers/prng.ts';
 
 describe('control API', { timeout: 120_000 }, () => {
   test('the OpenAPI document describes exactly the routes the server serves', async (t) => {

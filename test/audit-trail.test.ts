@@ -2,20 +2,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, test } from 'node:test';
+import type { AuditEntry } from '../src/audit/log.ts';
 import { Cluster } from './helpers/cluster.ts';
 
-interface Entry {
-  seq: number;
-  actor: string;
-  role: string | null;
-  action: string;
-  service: string | null;
-  revision: number | null;
-  params: string;
-  source: string;
-  status: number;
-  code: string | null;
-}
+type Entry = Omit<AuditEntry, 'time' | 'prevHash' | 'hash'>;
 
 describe('audit trail', { timeout: 120_000 }, () => {
   const c = new Cluster();

@@ -9,22 +9,11 @@ import { test } from 'node:test';
 import { service, table, upstream } from './helpers/gateway-helpers.ts';
 import { parseResponses, rawSend, recordingUpstream } from './helpers/gateway-hostile.ts';
 import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
+import { prng } from './helpers/prng.ts';
 
 const SEED = Number(process.env.CUTOVER_FUZZ_SEED ?? 0x5eed);
 const N = Number(process.env.CUTOVER_FUZZ_N ?? 2000);
 const CONCURRENCY = 32;
-
-/** mulberry32: small, seedable, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BASE = [
   'GET /a?q=1 HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\nAccept: */*\r\nX-Forwarded-For: 9.9.9.9\r\n\r\n',

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import type { ServiceStatus } from '../api/status.ts';
+import type { AuditEntry } from '../audit/log.ts';
 import type { ConfigChange } from '../config/diff.ts';
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import type { Revision } from '../core/model.ts';
@@ -684,19 +685,8 @@ async function cmdToken(argv: string[]): Promise<number> {
   }
 }
 
-interface AuditEntryView {
-  seq: number;
-  time: number;
-  actor: string;
-  role: string | null;
-  action: string;
-  service: string | null;
-  revision: number | null;
-  params: string;
-  source: string;
-  status: number;
-  code: string | null;
-}
+/** An audit entry as the API lists it (hashes left out of the view). */
+type AuditEntryView = Omit<AuditEntry, 'prevHash' | 'hash'>;
 
 async function cmdAudit(argv: string[]): Promise<number> {
   const { values, positionals } = parse('audit', argv, {

@@ -6,22 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
+import { prng } from '../../test/helpers/prng.ts';
 import { parseConfig, validateService } from './load.ts';
 import { compilePattern } from './pattern.ts';
 import { validateTraffic, validateWeight } from './traffic.ts';
 import type { ConfigIssue, CutoverConfig } from './types.ts';
-
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TRAFFIC = {
   stickyBy: 'header:X-User-Id',

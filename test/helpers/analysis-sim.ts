@@ -4,17 +4,9 @@ import type { LatencyHistogram, RevisionCounts, TrafficSample } from '../../src/
 import { type AnalysisState, finishAnalysis, startAnalysis, stepAnalysis } from '../../src/analysis/run.ts';
 import type { AnalysisConfig } from '../../src/config/types.ts';
 
-/** mulberry32: a small, fast, seeded PRNG in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './prng.ts';
+
+import { prng } from './prng.ts';
 
 /** The gateway's buckets (ms). */
 export const BOUNDS_MS = [1, 2.5, 5, 7.5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 10000, 30000];
