@@ -199,6 +199,8 @@ export function apiRoutes(c: Controller): Route[] {
           }
         });
         if (!r.ok) throw new ApiError(409, r.code, r.message);
+        // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+        await c.syncRoutes().catch(() => {});
         return serviceStatus(c, p.name);
       },
       operate('{op}'),
@@ -214,6 +216,8 @@ export function apiRoutes(c: Controller): Route[] {
         if (!v.ok) throw invalid(v.issues);
         const r = c.run(p.name, (svc, s) => setWeight(svc, s, v.weight));
         if (!r.ok) throw new ApiError(409, r.code, r.message);
+        // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+        await c.syncRoutes().catch(() => {});
         return serviceStatus(c, p.name);
       },
       operate('weight'),
@@ -229,6 +233,8 @@ export function apiRoutes(c: Controller): Route[] {
         if (!v.ok) throw invalid(v.issues);
         const r = c.run(p.name, (svc, s) => setTraffic(svc, s, v.traffic));
         if (!r.ok) throw new ApiError(409, r.code, r.message);
+        // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+        await c.syncRoutes().catch(() => {});
         return serviceStatus(c, p.name);
       },
       operate('rules.set'),
@@ -240,6 +246,8 @@ export function apiRoutes(c: Controller): Route[] {
         need(p.name);
         const r = c.run(p.name, (svc, s) => setTraffic(svc, s, undefined));
         if (!r.ok) throw new ApiError(409, r.code, r.message);
+        // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+        await c.syncRoutes().catch(() => {});
         return serviceStatus(c, p.name);
       },
       operate('rules.reset'),

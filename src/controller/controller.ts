@@ -78,6 +78,34 @@ export class Controller {
    * reconcile loop. A rollout in progress resumes where it was.
    */
   async start(): Promise<void> {
+    this.load();
+    await this.adoptInstances();
+    await this.syncRoutes(true).catch(() => {});
+    this.supervisor.on('change', (st) => {
+      const rec = this.recorded.get(st.id);
+      if (st.pid !== undefined && rec !== st.pid) {
+        this.recorded.set(st.id, st.pid);
+        this.store.putInstance({
+          id: st.id,
+          service: st.service,
+          revision: st.revision,
+          pid: st.pid,
+          port: st.port,
+          createdAt: st.createdAt,
+        });
+      }
+      this.kick();
+    });
+    this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
+    this.kick();
+  }
+
+  private loaded = false;
+
+  /** Loads the services' state (or creates revision 1 of each); idempotent, synchronous. */
+  load(): void {
+    if (this.loaded) return;
+    this.loaded = true;
     const stored = this.store.loadServices();
     const changed: ServiceState[] = [];
     const events: CoreEvent[] = [];
@@ -101,25 +129,6 @@ export class Controller {
       this.states.set(svc.name, s);
     }
     this.record(changed, events, now);
-    await this.adoptInstances();
-    await this.syncRoutes(true).catch(() => {});
-    this.supervisor.on('change', (st) => {
-      const rec = this.recorded.get(st.id);
-      if (st.pid !== undefined && rec !== st.pid) {
-        this.recorded.set(st.id, st.pid);
-        this.store.putInstance({
-          id: st.id,
-          service: st.service,
-          revision: st.revision,
-          pid: st.pid,
-          port: st.port,
-          createdAt: st.createdAt,
-        });
-      }
-      this.kick();
-    });
-    this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
-    this.kick();
   }
 
   /** Instances recorded by an earlier run: adopted when alive and still known, else cleaned up. */

@@ -25,17 +25,20 @@ export async function startUp(
   const pidFile = path.join(config.control.dataDir, 'gateway.pid');
   const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
   const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined;
-  await gateway.ensure(previous);
-  writeFileSync(pidFile, String(gateway.pid));
   const supervisor = new Supervisor({ log: log.child({ component: 'supervisor' }) });
   const controller = new Controller({ config, store, supervisor, gateway: gateway.client, log });
+  controller.load();
+  // The control listener first: if its port is taken, fail before anything starts (and before an
+  // instance could be handed that port).
+  const api = createApiServer(controller, log.child({ component: 'api' }));
+  const addr = await listen(api, config.control.listen.host, config.control.listen.port);
+  await gateway.ensure(previous);
+  writeFileSync(pidFile, String(gateway.pid));
   gateway.onRestart = () => {
     writeFileSync(pidFile, String(gateway.pid));
     controller.syncRoutes(true).catch(() => {});
   };
   await controller.start();
-  const api = createApiServer(controller, log.child({ component: 'api' }));
-  const addr = await listen(api, config.control.listen.host, config.control.listen.port);
   log.info('cutover up', {
     gateway: `${config.gateway.listen.host}:${config.gateway.listen.port}`,
     control: `${addr.address}:${addr.port}`,
