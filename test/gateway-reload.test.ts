@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { bindListenHandle } from '../src/gateway/main.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
+import { killMarked } from './helpers/cluster.ts';
 import { request, service, startUpstream, table, upstream, waitFor } from './helpers/gateway-helpers.ts';
 import { admin, type RunningGateway, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
@@ -351,13 +353,22 @@ test('kill -9 of one worker under load: failures bounded by the requests in flig
 
 /** Spawns a gateway master like the controller does, optionally handing it a listening socket as fd 3. */
 function spawnMaster(t: TestContext, settingsFile: string, fd?: number) {
+  const marker = randomUUID();
   const log = openSync(`${settingsFile}.log`, 'a');
   const child = spawn(process.execPath, [MAIN, '--settings', settingsFile], {
     detached: true,
     stdio: fd === undefined ? ['ignore', log, log] : ['ignore', log, log, fd],
-    env: fd === undefined ? process.env : { ...process.env, CUTOVER_LISTEN_FD: '3' },
+    env: {
+      ...process.env,
+      CUTOVER_TEST_RUN: marker,
+      ...(fd === undefined ? {} : { CUTOVER_LISTEN_FD: '3' }),
+    },
   });
-  t.after(() => killGroup(child.pid!));
+  t.after(() => {
+    killGroup(child.pid!);
+    // Masters it re-execs and orphaned workers live in other groups: the marker finds them.
+    killMarked(marker);
+  });
   return child;
 }
 

@@ -33,6 +33,19 @@ export function runningInstanceIds(id: string): Set<string> {
   return out;
 }
 
+/** SIGKILLs every live process carrying `MARKER=id` (a few rounds, for children spawned meanwhile). */
+export function killMarked(id: string): void {
+  for (let round = 0; round < 3; round++) {
+    const pids = markedPids(id);
+    if (pids.length === 0) return;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+  }
+}
+
 /** Pids of live processes carrying `MARKER=id` in their environment. */
 export function markedPids(id: string): number[] {
   const needle = `${MARKER}=${id}`;
@@ -327,15 +340,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
   /** Kills every process this cluster started (by marker) and removes the temp dir. */
   destroy(): void {
     for (const l of this.loads) void l.stop();
-    for (let round = 0; round < 3; round++) {
-      const pids = markedPids(this.id);
-      if (pids.length === 0) break;
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {}
-      }
-    }
+    killMarked(this.id);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

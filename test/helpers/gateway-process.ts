@@ -1,5 +1,7 @@
 /** Spawns the real gateway master (`src/gateway/main.ts`) as a detached process group, killed in t.after. */
+
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -7,6 +9,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { GatewaySettings } from '../../src/gateway/protocol.ts';
+import { killMarked } from './cluster.ts';
 import { gatewaySettings } from './gateway-helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/gateway/main.ts', import.meta.url));
@@ -38,9 +41,15 @@ export function settingsIn(dir: string, overrides: Partial<GatewaySettings> = {}
 export async function spawnGateway(t: TestContext, settings: GatewaySettings): Promise<RunningGateway> {
   const file = path.join(path.dirname(settings.adminSocket), `settings-${Date.now()}-${Math.random()}.json`);
   writeFileSync(file, JSON.stringify(settings));
+  // Every process of this gateway carries the marker, including masters it re-execs (their own
+  // process groups) and orphaned workers, so cleanup finds them all.
+  const marker = randomUUID();
+  const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_TEST_RUN: marker };
+  delete env.NODE_TEST_CONTEXT;
   const child = spawn(process.execPath, [MAIN, '--settings', file], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   t.after(() => {
     try {
@@ -48,6 +57,7 @@ export async function spawnGateway(t: TestContext, settings: GatewaySettings): P
     } catch {
       // already gone
     }
+    killMarked(marker);
   });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => {
