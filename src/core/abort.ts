@@ -1,4 +1,13 @@
-import type { CoreEvent, Plan, Revision, Rollout, ServiceState } from './model.ts';
+import type {
+  CoreEvent,
+  ObservedInstance,
+  Plan,
+  Revision,
+  Rollout,
+  ServiceSpec,
+  ServiceState,
+} from './model.ts';
+import { drainOthers, scaleRevision } from './scale.ts';
 
 /**
  * Ends the running rollout without promoting it: traffic goes back to the stable revision at once
@@ -79,4 +88,31 @@ export function failRollout(
     events.push({ service: state.name, type: 'AnalysisFailed', revision: r.to, message: reason });
   const a = abortRollout({ ...state, rollout: r }, now, reason, true);
   return { state: a.state, actions: [], events: [...events, ...a.events] };
+}
+
+/** The plan that makes the rollout's revision stable: full size, everything else drained. */
+export function succeedRollout(
+  spec: ServiceSpec,
+  state: ServiceState,
+  instances: ObservedInstance[],
+  now: number,
+  events: CoreEvent[],
+  drainReason: string,
+): Plan {
+  const target = state.rollout!.to;
+  const done = completeRollout(state, now, `revision ${target} is stable`);
+  events.push({
+    service: spec.name,
+    type: 'RolloutSucceeded',
+    revision: target,
+    message: done.message ?? '',
+  });
+  return {
+    state: done,
+    actions: [
+      ...scaleRevision(spec.name, instances, target, spec.replicas, 'scale down'),
+      ...drainOthers(spec.name, instances, [target], drainReason),
+    ],
+    events,
+  };
 }

@@ -1,6 +1,6 @@
 import { startAnalysis } from '../analysis/run.ts';
 import type { BlueGreenStrategy } from '../config/types.ts';
-import { completeRollout, failRollout } from './abort.ts';
+import { failRollout, succeedRollout } from './abort.ts';
 import { analysisGate, type Gate, hookGate, promotionGate } from './gates.ts';
 import type {
   Action,
@@ -63,21 +63,7 @@ export function reconcileBlueGreen(
       };
     }
     if (now - r.switchedAt >= strategy.scaleDownDelayMs) {
-      const done = completeRollout(state, now, `revision ${target} is stable`);
-      events.push({
-        service: spec.name,
-        type: 'RolloutSucceeded',
-        revision: target,
-        message: done.message ?? '',
-      });
-      return {
-        state: done,
-        actions: [
-          ...scaleRevision(spec.name, instances, target, R, 'scale down'),
-          ...drainOthers(spec.name, instances, [target], 'scale down delay over'),
-        ],
-        events,
-      };
+      return succeedRollout(spec, state, instances, now, events, 'scale down delay over');
     }
     const left = Math.ceil((r.switchedAt + strategy.scaleDownDelayMs - now) / 1000);
     r = { ...r, waitingFor: `old revision ${stable} stays warm ${left}s more (abort switches back)` };

@@ -1,6 +1,6 @@
 import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { CanaryStep, CanaryStrategy } from '../config/types.ts';
-import { completeRollout, failRollout } from './abort.ts';
+import { failRollout, succeedRollout } from './abort.ts';
 import { analysisGate, hookGate } from './gates.ts';
 import type {
   Action,
@@ -117,25 +117,8 @@ export function reconcileCanary(
         waitingFor = smoke.reason;
         break;
       }
-      const done = completeRollout(
-        { ...state, rollout: { ...r, canaryWeight: 100 } },
-        now,
-        `revision ${target} is stable`,
-      );
-      events.push({
-        service: spec.name,
-        type: 'RolloutSucceeded',
-        revision: target,
-        message: done.message ?? '',
-      });
-      return {
-        state: done,
-        actions: [
-          ...scaleRevision(spec.name, instances, target, R, 'scale down'),
-          ...drainOthers(spec.name, instances, [target], 'replaced'),
-        ],
-        events,
-      };
+      const promoted = { ...state, rollout: { ...r, canaryWeight: 100 } };
+      return succeedRollout(spec, promoted, instances, now, events, 'replaced');
     }
     const step = steps[i];
     if ('setWeight' in step) {
