@@ -1,42 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, test } from 'node:test';
 import { describedOperations } from '../src/api/openapi.ts';
-import { allRoutes } from '../src/api/server.ts';
-import { Security } from '../src/auth/guard.ts';
-import { loadConfigFile } from '../src/config/load.ts';
-import { Controller } from '../src/controller/controller.ts';
-import { GatewayClient } from '../src/controller/gateway-client.ts';
-import { silentLogger } from '../src/log/logger.ts';
-import { Supervisor } from '../src/runtime/supervisor.ts';
-import { Store } from '../src/store/store.ts';
 import { Cluster, useCluster } from './helpers/cluster.ts';
 import { prng } from './helpers/prng.ts';
+import { servedRoutes } from './helpers/routes.ts';
 
 describe('control API', { timeout: 120_000 }, () => {
   test('the OpenAPI document describes exactly the routes the server serves', async (t) => {
     const c = new Cluster();
     t.after(() => c.destroy());
     await c.writeConfig();
-    const tmp = mkdtempSync(path.join(tmpdir(), 'cutover-openapi-'));
-    t.after(() => rmSync(tmp, { recursive: true, force: true }));
-    const loaded = loadConfigFile(c.configFile);
-    assert.ok(loaded.ok);
-    const store = new Store(tmp);
-    const ctrl = new Controller({
-      config: loaded.config,
-      store,
-      supervisor: new Supervisor({ log: silentLogger }),
-      gateway: new GatewayClient(path.join(tmp, 'none.sock')),
-      log: silentLogger,
-    });
-    const sec = new Security(tmp, silentLogger);
-    const routes = allRoutes(ctrl, sec);
-    sec.close();
-    store.close();
+    const routes = servedRoutes(t, c.configFile);
     const ops = describedOperations();
     for (const op of ops) {
       assert.ok(

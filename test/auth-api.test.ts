@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { allRoutes, type Route } from '../src/api/server.ts';
-import { Security } from '../src/auth/guard.ts';
-import { loadConfigFile } from '../src/config/load.ts';
-import { Controller } from '../src/controller/controller.ts';
-import { GatewayClient } from '../src/controller/gateway-client.ts';
-import { silentLogger } from '../src/log/logger.ts';
-import { Supervisor } from '../src/runtime/supervisor.ts';
+import type { Route } from '../src/api/server.ts';
 import { Store } from '../src/store/store.ts';
 import { Cluster, ROOT } from './helpers/cluster.ts';
+import { servedRoutes } from './helpers/routes.ts';
 
 /** A second service, so that per-service deployer tokens can be checked. */
 const API_SERVICE = `  api:
@@ -135,22 +129,7 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
 
   test('every endpoint but GET /healthz answers 401 without a token (and with a bad one)', async (t) => {
     // The routes table the server dispatches, built on a controller that is never started.
-    const tmp = mkdtempSync(path.join(tmpdir(), 'cutover-routes-'));
-    t.after(() => rmSync(tmp, { recursive: true, force: true }));
-    const loaded = loadConfigFile(c.configFile);
-    assert.ok(loaded.ok);
-    const store = new Store(tmp);
-    const ctrl = new Controller({
-      config: loaded.config,
-      store,
-      supervisor: new Supervisor({ log: silentLogger }),
-      gateway: new GatewayClient(path.join(tmp, 'none.sock')),
-      log: silentLogger,
-    });
-    const sec = new Security(tmp, silentLogger);
-    const routes: Route[] = allRoutes(ctrl, sec);
-    sec.close();
-    store.close();
+    const routes: Route[] = servedRoutes(t, c.configFile);
     const checked: string[] = [];
     for (const [method, re, , access] of routes) {
       for (const p of samplePaths(re)) {
