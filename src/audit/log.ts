@@ -39,21 +39,8 @@ export interface AuditVerification {
   broken?: { seq: number; reason: 'edited' | 'deleted'; message: string };
 }
 
-interface Row {
-  seq: number;
-  time: number;
-  actor: string;
-  role: string | null;
-  action: string;
-  service: string | null;
-  revision: number | null;
-  params: string;
-  source: string;
-  status: number;
-  code: string | null;
-  prev_hash: string;
-  hash: string;
-}
+/** A row of the `audit` table: an entry with the column name of its previous hash. */
+type Row = Omit<AuditEntry, 'prevHash'> & { prev_hash: string };
 
 /** JSON with object keys sorted at every level (a stable input for hashing). */
 export function canonicalJson(v: unknown): string {
