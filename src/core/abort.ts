@@ -52,7 +52,7 @@ export function abortRollout(
 }
 
 /** Makes revision `to` stable after a successful rollout. */
-export function completeRollout(state: ServiceState, now: number, message: string): ServiceState {
+function completeRollout(state: ServiceState, now: number, message: string): ServiceState {
   const r = state.rollout!;
   const revisions: Revision[] = state.revisions.map((x) =>
     x.number === r.to
