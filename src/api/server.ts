@@ -14,6 +14,8 @@ import type { Controller } from '../controller/controller.ts';
 import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import type { Logger } from '../log/logger.ts';
 import { gatewayMetrics } from '../metrics/source.ts';
+import { sendJson } from '../util/http-json.ts';
+import { CUTOVER_VERSION } from '../util/version.ts';
 import { type Handler, type Params, readJson } from './body.ts';
 import { ApiError } from './errors.ts';
 import { logFiles, streamLogs } from './logs.ts';
@@ -21,19 +23,10 @@ import { openApiDocument } from './openapi.ts';
 import { serviceStatus } from './status.ts';
 import { streamStatus } from './stream.ts';
 
-/** Reported in the OpenAPI document. */
-const CUTOVER_VERSION = '0.1.0';
-
 const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
 export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
-
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = `${JSON.stringify(body)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** A 400 listing every validation issue as `path: message`. */
 function invalid(issues: ConfigIssue[]): ApiError {

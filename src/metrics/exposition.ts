@@ -6,7 +6,7 @@
  *
  * Pure: `renderMetrics` takes snapshots and returns the text, so it is tested without a cluster.
  */
-import { readFileSync } from 'node:fs';
+
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServiceStatus } from '../api/status.ts';
 import type { ServicePhase } from '../core/model.ts';
@@ -16,25 +16,13 @@ import {
   type MethodName,
   type StatsReport,
 } from '../gateway/protocol.ts';
+import { CUTOVER_VERSION } from '../util/version.ts';
 
 export const CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 const PHASES: readonly ServicePhase[] = ['Healthy', 'Progressing', 'Paused', 'Degraded', 'Aborted'];
 const CODE_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'none', 'other'] as const;
 const INSTANCE_STATES = ['starting', 'ready', 'draining', 'backoff'] as const;
-
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-const VERSION = packageVersion();
 
 export interface MetricsInput {
   /** The controller's status of every service. */
@@ -112,7 +100,7 @@ export async function renderMetrics(input: MetricsInput): Promise<string> {
   gauge('cutover_build_info', 'Cutover build: always 1, labels carry the versions.', [
     'version',
     'node_version',
-  ]).set({ version: VERSION, node_version: process.version }, 1);
+  ]).set({ version: CUTOVER_VERSION, node_version: process.version }, 1);
 
   // ---- controller state -----------------------------------------------------------------------------
   const phase = gauge(
