@@ -4,7 +4,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Route } from '../src/api/server.ts';
-import { Store } from '../src/store/store.ts';
+import { SqliteStore } from '../src/store/store.ts';
 import { Cluster, ROOT } from './helpers/cluster.ts';
 import { servedRoutes } from './helpers/routes.ts';
 
@@ -111,7 +111,7 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const admin = c.adminToken()!;
     assert.match(admin, /^cut_/);
-    const db = new Store(path.join(c.dir, 'data'));
+    const db = new SqliteStore(path.join(c.dir, 'data'));
     try {
       const rows = db.db.prepare('SELECT name, hash FROM tokens').all() as Array<{
         name: string;

@@ -4,6 +4,7 @@ import type { AnalysisConfig, TrafficConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { describeStep } from '../core/canary.ts';
 import type { Rollout, ServicePhase } from '../core/model.ts';
+import { analysesOf } from '../core/rollout.ts';
 import { effectiveTraffic } from '../core/traffic.ts';
 
 /** One instance as `cutover status` shows it. */
@@ -20,11 +21,11 @@ export interface InstanceView {
   lastProbeError?: string;
 }
 
-export interface RolloutView extends Rollout {
+export type RolloutView = Rollout & {
   version: string;
   /** Live instances of the target revision / available among them / old ones left / draining. */
   progress: { current: number; available: number; old: number; draining: number; replicas: number };
-}
+};
 
 /** A revision with a role and its instance counts. */
 export interface RoleView {
@@ -117,18 +118,18 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
   const strategy = svc.strategy;
   let weights: ServiceStatus['weights'];
   let step: ServiceStatus['step'];
-  if (r && strategy.type === 'canary') {
+  if (r?.strategy === 'canary' && strategy.type === 'canary') {
     roles.canary = role(r.to);
-    const w = r.canaryWeight ?? 0;
+    const w = r.canaryWeight;
     weights = { stable: 100 - w, canary: w };
-    const i = r.stepIndex ?? 0;
+    const i = r.stepIndex;
     step = {
       index: Math.min(i + 1, strategy.steps.length),
       total: strategy.steps.length,
       current: i < strategy.steps.length ? describeStep(strategy.steps[i]) : 'promotion',
       waitingFor: r.waitingFor,
     };
-  } else if (r && strategy.type === 'blueGreen') {
+  } else if (r?.strategy === 'blueGreen' && strategy.type === 'blueGreen') {
     if (r.switchedAt === undefined) roles.preview = role(r.to);
     else roles.stable = role(r.to);
   }
@@ -152,7 +153,7 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
     roles,
     weights,
     step,
-    mirror: r?.mirror,
+    mirror: r?.strategy === 'canary' ? r.mirror : undefined,
     analysis: analysisViews(svc.analysis, r),
     hooks: r?.hooks,
     traffic,
@@ -163,21 +164,22 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
 function analysisViews(cfg: AnalysisConfig | undefined, r: Rollout | undefined): ServiceStatus['analysis'] {
   if (!cfg || !r) return undefined;
   const out: NonNullable<ServiceStatus['analysis']> = [];
-  if (r.analysis) {
+  const { analysis, stepAnalysis } = analysesOf(r);
+  if (analysis) {
     out.push({
       kind: 'rollout',
-      stage: r.analysisStage,
-      phase: r.analysis.phase,
-      message: r.analysis.message,
-      metrics: latestResults(cfg, r.analysis),
+      stage: r.strategy === 'blueGreen' ? r.analysisStage : undefined,
+      phase: analysis.phase,
+      message: analysis.message,
+      metrics: latestResults(cfg, analysis),
     });
   }
-  if (r.stepAnalysis) {
+  if (stepAnalysis) {
     out.push({
       kind: 'step',
-      phase: r.stepAnalysis.phase,
-      message: r.stepAnalysis.message,
-      metrics: latestResults(cfg, r.stepAnalysis),
+      phase: stepAnalysis.phase,
+      message: stepAnalysis.message,
+      metrics: latestResults(cfg, stepAnalysis),
     });
   }
   return out.length ? out : undefined;

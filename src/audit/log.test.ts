@@ -6,12 +6,12 @@ import { test } from 'node:test';
 import { FailureLimiter } from '../auth/ratelimit.ts';
 import { admin, authorize, operate, type Principal, READ } from '../auth/roles.ts';
 import { TokenStore } from '../auth/tokens.ts';
-import { Store } from '../store/store.ts';
+import { SqliteStore } from '../store/store.ts';
 import { AuditLog, auditParams, canonicalJson, type NewAuditEntry, redact } from './log.ts';
 
-function withStore(t: { after: (fn: () => void) => void }): Store {
+function withStore(t: { after: (fn: () => void) => void }): SqliteStore {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-audit-'));
-  const store = new Store(dir);
+  const store = new SqliteStore(dir);
   t.after(() => {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { ApiError } from '../api/errors.ts';
 import { AuditLog, auditParams, canonicalJson, MAX_PARAMS_BYTES } from '../audit/log.ts';
 import type { Logger } from '../log/logger.ts';
-import { Store } from '../store/store.ts';
+import { SqliteStore } from '../store/store.ts';
 import { FailureLimiter } from './ratelimit.ts';
 import { type Access, actionName, authorize, type Principal } from './roles.ts';
 import { looksLikeToken, TokenStore } from './tokens.ts';
@@ -75,14 +75,14 @@ function revisionOf(result: unknown): number | null {
  * API's route dispatch. Uses its own connection to `<dataDir>/state.db`.
  */
 export class Security {
-  readonly store: Store;
+  readonly store: SqliteStore;
   readonly tokens: TokenStore;
   readonly audit: AuditLog;
   readonly limiter: FailureLimiter;
   private readonly log: Logger;
 
   constructor(dataDir: string, log: Logger, opts: { limiter?: FailureLimiter } = {}) {
-    this.store = new Store(dataDir);
+    this.store = new SqliteStore(dataDir);
     this.tokens = new TokenStore(this.store.db);
     this.audit = new AuditLog(this.store.db);
     this.limiter = opts.limiter ?? new FailureLimiter();

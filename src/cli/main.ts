@@ -276,7 +276,7 @@ async function cmdUp(argv: string[]): Promise<number> {
     process.stderr.write(`${formatIssues(r.issues, file)}\n`);
     return EXIT.usage;
   }
-  const { startUp } = await import('../controller/up.ts');
+  const { startUp } = await import('../app/up.ts');
   const log = createLogger();
   const running = await startUp(r.config, log, { keepRunning: values['keep-running'] === true });
   return new Promise((resolve) => {

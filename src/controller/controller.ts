@@ -1,41 +1,55 @@
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import { trafficSample } from '../analysis/gateway.ts';
 import { collectMeasurements } from '../analysis/measure.ts';
-import { type AnalysisState, analysisDue, stepAnalysis } from '../analysis/run.ts';
-import { type ConfigChange, diffConfig } from '../config/diff.ts';
-import { substituteRun } from '../config/template.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
+import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
-import type { Action, CoreEvent, ObservedInstance, Revision, Rollout, ServiceState } from '../core/model.ts';
+import {
+  type HookOutcome,
+  hookFinished,
+  hookStarted,
+  hookWanted,
+  postPromotionEvent,
+} from '../core/hook-runs.ts';
+import { measurementDue, recordMeasurements } from '../core/measure.ts';
+import type { Action, CoreEvent, ObservedInstance, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
-import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
-import { type HookResult, runHook } from '../hooks/index.ts';
+import { resumeServices } from '../core/resume.ts';
+import { sameRollout } from '../core/rollout.ts';
+import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
+import { runHook } from '../hooks/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { Notifier, noticeFromEvent } from '../notify/index.ts';
-import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
-import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
-import type { Store, StoredEvent } from '../store/store.ts';
-import type { GatewayClient } from './gateway-client.ts';
+import type { InstanceStatus } from '../runtime/types.ts';
+import type { Store, StoredEvent } from '../store/types.ts';
+import type { HostAgent } from './agent.ts';
+import { awaitIdle } from './drain.ts';
+import type { GatewayReload } from './gateway-client.ts';
+import { instanceSpec, newInstanceId } from './instance-spec.ts';
 import { buildRoutes, routesKey } from './routes.ts';
-
-/** Outcome of `applyConfig`. */
-export type ApplyResult =
-  | { ok: true; applied: boolean; changes: ConfigChange[] }
-  | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
 
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
-/** How often a draining instance's in-flight count is read from the gateway. */
-const DRAIN_POLL_MS = 50;
+/** How long a shutdown waits for webhooks still being sent. */
+const NOTIFY_FLUSH_MS = 3_000;
+/** Stop timeout of an instance whose service is no longer configured. */
+const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
-/** Observes instances, asks the pure core what to do, persists, then acts (supervisor + gateway). */
+/** The gateway's admin operations the control API offers (`cutover reload`). */
+export interface GatewayAdmin {
+  reload(master: boolean): Promise<GatewayReload>;
+}
+
+/**
+ * The shell around the pure core: observes the host's instances, asks the core what to do,
+ * stores the decision, then acts through the host's agent (instances, gateway routes).
+ */
 export class Controller {
   private current: CutoverConfig;
   private readonly store: Store;
-  private readonly supervisor: Supervisor;
-  private readonly gateway: GatewayClient;
+  private readonly agent: HostAgent;
   private readonly log: Logger;
+  private readonly now: () => number;
+  private readonly notifier?: Notifier;
   private readonly states = new Map<string, ServiceState>();
   /** Instances out of the routing table on their way to being stopped. */
   private readonly leaving = new Set<string>();
@@ -44,27 +58,24 @@ export class Controller {
   private readonly recorded = new Map<string, number>();
   /** Services with an analysis measurement in flight. */
   private readonly measuring = new Set<string>();
-  private readonly notifier?: Notifier;
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
+  private loaded = false;
+  private stopped = false;
   private pushedKey = '';
   private pushing: Promise<void> = Promise.resolve();
-  private stopped = false;
-  private readonly now: () => number;
 
   constructor(opts: {
     config: CutoverConfig;
     store: Store;
-    supervisor: Supervisor;
-    gateway: GatewayClient;
+    agent: HostAgent;
     log: Logger;
     now?: () => number;
   }) {
     this.current = opts.config;
     this.store = opts.store;
-    this.supervisor = opts.supervisor;
-    this.gateway = opts.gateway;
+    this.agent = opts.agent;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
     if (opts.config.notifications?.length) {
@@ -73,25 +84,23 @@ export class Controller {
   }
 
   /**
-   * Loads state (or creates revision 1 of each service), re-adopts the instances an earlier
-   * controller left running (probed, not assumed healthy), publishes routes, then starts the
-   * reconcile loop. A rollout in progress resumes where it was.
+   * Loads state, re-adopts the instances an earlier controller left running (probed, not assumed
+   * healthy), publishes routes, then starts the reconcile loop. A rollout in progress resumes.
    */
   async start(): Promise<void> {
     this.load();
     await this.adoptInstances();
     await this.syncRoutes(true).catch(() => {});
-    this.supervisor.on('change', (st) => {
-      const rec = this.recorded.get(st.id);
-      if (st.pid !== undefined && rec !== st.pid) {
-        this.recorded.set(st.id, st.pid);
+    this.agent.onInstanceChange((status) => {
+      if (status.pid !== undefined && this.recorded.get(status.id) !== status.pid) {
+        this.recorded.set(status.id, status.pid);
         this.store.putInstance({
-          id: st.id,
-          service: st.service,
-          revision: st.revision,
-          pid: st.pid,
-          port: st.port,
-          createdAt: st.createdAt,
+          id: status.id,
+          service: status.service,
+          revision: status.revision,
+          pid: status.pid,
+          port: status.port,
+          createdAt: status.createdAt,
         });
       }
       this.kick();
@@ -100,145 +109,74 @@ export class Controller {
     this.kick();
   }
 
-  private loaded = false;
-
   /** Loads the services' state (or creates revision 1 of each); idempotent, synchronous. */
   load(): void {
     if (this.loaded) return;
     this.loaded = true;
-    const stored = this.store.loadServices();
-    const changed: ServiceState[] = [];
-    const events: CoreEvent[] = [];
     const now = this.now();
-    for (const svc of this.services()) {
-      let s = stored.get(svc.name);
-      if (!s) {
-        s = initialServiceState(svc.name, svc.version, svc.run, now);
-        changed.push(s);
-        events.push({ service: svc.name, type: 'RolloutStarted', revision: 1, message: 'first revision' });
-      } else if (s.rollout) {
-        // Time the controller was down is not the new revision's fault; a hook that was running
-        // died with the old controller and runs again (hooks must be idempotent).
-        const hooks = Object.fromEntries(
-          Object.entries(s.rollout.hooks ?? {}).filter(([, h]) => h?.status !== 'running'),
-        );
-        s = { ...s, rollout: { ...s.rollout, lastProgressAt: now, hooks } };
-        changed.push(s);
-        this.log.info('resuming rollout', { service: svc.name, revision: s.rollout?.to });
-      }
-      this.states.set(svc.name, s);
-    }
-    this.record(changed, events, now);
+    const plan = resumeServices(this.services(), this.store.loadServices(), now);
+    for (const [name, state] of plan.states) this.states.set(name, state);
+    for (const { service, revision } of plan.resumed)
+      this.log.info('resuming rollout', { service, revision });
+    this.record(plan.changed, plan.events, now);
   }
 
   /** Instances recorded by an earlier run: adopted when alive and still known, else cleaned up. */
   private async adoptInstances(): Promise<void> {
     await Promise.all(
-      this.store.instances().map(async (rec) => {
-        const svc = this.service(rec.service);
-        const state = this.states.get(rec.service);
-        const revision = state && findRevision(state, rec.revision);
+      this.store.instances().map(async (record) => {
+        const svc = this.service(record.service);
+        const state = this.states.get(record.service);
+        const revision = state && findRevision(state, record.revision);
         let adopted = false;
-        if (svc && revision && rec.pid) {
-          const st = await this.supervisor.adopt(this.instanceSpec(svc, revision, rec.id), {
-            pid: rec.pid,
-            port: rec.port,
-            createdAt: rec.createdAt,
+        if (svc && revision && record.pid) {
+          const spec = instanceSpec(svc, revision, record.id, this.config.control.dataDir);
+          const status = await this.agent.adoptInstance(spec, {
+            pid: record.pid,
+            port: record.port,
+            createdAt: record.createdAt,
           });
-          adopted = st !== undefined;
-          if (st?.pid) this.recorded.set(rec.id, st.pid);
+          adopted = status !== undefined;
+          if (status?.pid) this.recorded.set(record.id, status.pid);
         }
         if (!adopted) {
-          if (rec.pid) killProcessGroupsSync([rec.pid]);
-          this.store.deleteInstance(rec.id);
-          this.log.info('forgot instance of an earlier run', { service: rec.service, instance: rec.id });
+          if (record.pid) this.agent.killOrphan(record.pid);
+          this.store.deleteInstance(record.id);
+          this.log.info('forgot instance of an earlier run', {
+            service: record.service,
+            instance: record.id,
+          });
         }
       }),
     );
   }
 
-  /** The config in effect (`apply` replaces the services part live). */
   /** The gateway master's admin API (`cutover reload` goes through it). */
-  get gatewayAdmin(): GatewayClient {
-    return this.gateway;
+  get gatewayAdmin(): GatewayAdmin {
+    return { reload: (master) => this.agent.reloadGateway(master) };
   }
 
+  /** The config in effect (`apply` replaces the services part live). */
   get config(): CutoverConfig {
     return this.current;
   }
 
-  /**
-   * `cutover apply`: validates nothing (the caller did), diffs against the config in effect and
-   * applies what can be applied live: route, traffic, probe, replica and timeout changes at the
-   * next reconcile; a changed version or run template becomes a new revision rolled out with the
-   * service's strategy; added services start, removed ones are drained and stopped. Gateway and
-   * control settings need a restart and are reported, not applied. All or nothing: a new
-   * revision for a service that is mid-rollout refuses the whole apply.
-   */
+  /** `cutover apply` (see planApply): the caller validated `next`. */
   applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult {
-    const changes = diffConfig(this.current, next);
-    const revised = [
-      ...new Set(changes.filter((c) => c.effect === 'new-revision').map((c) => c.path.split('.')[1] ?? '')),
-    ];
-    const busy = revised.filter((n) => this.states.get(n)?.rollout);
-    if (busy.length > 0) {
-      return {
-        ok: false,
-        code: 'rollout_in_progress',
-        message: `service ${busy.map((n) => `"${n}"`).join(', ')} is rolling out; apply again when it has finished (nothing was changed)`,
-        changes,
-      };
-    }
-    if (dryRun || changes.length === 0) return { ok: true, applied: false, changes };
     const now = this.now();
-    const previous = this.current;
-    this.current = { ...next, gateway: previous.gateway, control: previous.control };
-    const changed: ServiceState[] = [];
-    const events: CoreEvent[] = [];
-    for (const c of changes) {
-      const name = c.path.split('.')[1] ?? '';
-      if (c.effect === 'added') {
-        const svc = next.services[name];
-        const s = initialServiceState(name, svc.version, svc.run, now);
-        this.states.set(name, s);
-        changed.push(s);
-        events.push({
-          service: name,
-          type: 'RolloutStarted',
-          revision: 1,
-          message: 'service added by apply',
-        });
-      } else if (c.effect === 'removed') {
-        const svc = previous.services[name];
-        this.states.delete(name);
-        this.store.deleteService(name);
-        for (const i of this.instances(name)) this.startDrain(svc, i.id, 'service removed');
-      }
+    const plan = planApply(this.current, next, this.states, now, dryRun);
+    if (!plan.config) return plan.result;
+    this.current = plan.config;
+    for (const state of plan.states) this.states.set(state.name, state);
+    for (const svc of plan.removed) {
+      this.states.delete(svc.name);
+      this.store.deleteService(svc.name);
+      for (const instance of this.instances(svc.name)) this.startDrain(svc, instance.id, 'service removed');
     }
-    for (const name of revised) {
-      const svc = next.services[name];
-      const state = this.states.get(name);
-      if (!svc || !state) continue;
-      const r = deploy(svc, state, svc.version, svc.run, now, 'deploy', 'from apply');
-      if (r.ok) {
-        this.states.set(name, r.state);
-        changed.push(r.state);
-        events.push(...r.events);
-      }
-    }
-    for (const name of new Set(changes.map((c) => c.path.split('.')[1] ?? ''))) {
-      if (name && this.current.services[name]) {
-        events.push({
-          service: name,
-          type: 'ConfigApplied',
-          message: `config applied (${changes.filter((c) => c.path.split('.')[1] === name).length} changes)`,
-        });
-      }
-    }
-    this.record(changed, events, now);
-    this.log.info('config applied', { changes: changes.length });
+    this.record(plan.states, plan.events, now);
+    this.log.info('config applied', { changes: plan.result.changes.length });
     this.kick();
-    return { ok: true, applied: true, changes };
+    return plan.result;
   }
 
   services(): ServiceConfig[] {
@@ -254,7 +192,7 @@ export class Controller {
   }
 
   instances(service?: string): InstanceStatus[] {
-    return this.supervisor.list().filter((i) => !service || i.service === service);
+    return this.agent.instances().filter((i) => !service || i.service === service);
   }
 
   events(opts: { service?: string; limit?: number; afterId?: number }): StoredEvent[] {
@@ -268,73 +206,56 @@ export class Controller {
   /** Persists states and events together, then tells the webhooks. */
   private record(states: ServiceState[], events: CoreEvent[], now: number): void {
     this.store.commit(states, events, now);
-    for (const e of events) {
-      const version = e.revision
-        ? this.states.get(e.service)?.revisions.find((r) => r.number === e.revision)?.version
+    for (const event of events) {
+      const version = event.revision
+        ? this.states.get(event.service)?.revisions.find((r) => r.number === event.revision)?.version
         : undefined;
-      const notice = noticeFromEvent(e, version);
+      const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
-      if (e.type === 'RolloutSucceeded') this.runPostPromotion(e.service, e.revision);
     }
   }
 
-  /** Replaces a service's state with `fn(state)` if the same rollout is still running; persists. */
+  /** Replaces a service's rollout with `change(rollout)` if the same rollout still runs; persists. */
   private updateRollout(
     service: string,
     rollout: Rollout,
-    fn: (r: Rollout) => Rollout,
-    events: CoreEvent[] = [],
+    change: (current: Rollout) => { rollout: Rollout; events: CoreEvent[] },
   ): void {
-    const cur = this.states.get(service);
-    const cr = cur?.rollout;
-    if (!cur || !cr || cr.to !== rollout.to || cr.startedAt !== rollout.startedAt) return;
-    const next: ServiceState = { ...cur, rollout: fn(cr) };
+    const state = this.states.get(service);
+    if (!state?.rollout || !sameRollout(state.rollout, rollout)) return;
+    const changed = change(state.rollout);
+    const next: ServiceState = { ...state, rollout: changed.rollout };
     this.states.set(service, next);
-    this.record([next], events, this.now());
+    this.record([next], changed.events, this.now());
     this.kick();
   }
 
   /**
-   * Feeds due analyses with a measurement: gateway counters of the judged revision and its
-   * baseline (same window), plus provider queries. Runs beside the reconcile loop, never blocks
-   * it; the pure core acts on the verdicts.
+   * Feeds due analyses with a measurement (what to measure: measurementDue). Runs beside the
+   * reconcile loop, never blocks it; the pure core acts on the verdicts.
    */
   private measure(): void {
-    const now = this.now();
+    const askedAt = this.now();
     for (const svc of this.services()) {
       const state = this.states.get(svc.name);
-      const r = state?.rollout;
-      const cfg = svc.analysis;
-      if (!state || !r || !cfg || this.measuring.has(svc.name)) continue;
-      const due = (a?: AnalysisState) => a !== undefined && a.phase === 'Running' && analysisDue(a, now);
-      if (!due(r.analysis) && !due(r.stepAnalysis)) continue;
-      const bg = svc.strategy.type === 'blueGreen';
-      const post = bg && r.analysisStage === 'post';
-      const mirror = svc.strategy.type === 'canary' && (r.canaryWeight ?? 0) === 0 && r.mirror !== undefined;
-      const version = state.revisions.find((x) => x.number === r.to)?.version ?? '';
-      const vars = {
-        service: svc.name,
-        revision: String(r.to),
-        version,
-        role: bg ? (post ? 'stable' : 'preview') : 'canary',
-      };
+      const config = svc.analysis;
+      if (!state?.rollout || !config || this.measuring.has(svc.name)) continue;
+      const request = measurementDue(svc, state, askedAt);
+      if (!request) continue;
+      const rollout = state.rollout;
       this.measuring.add(svc.name);
-      collectMeasurements(cfg, {
-        vars,
+      collectMeasurements(config, {
+        vars: request.vars,
         traffic: async () =>
-          trafficSample(await this.gateway.stats(), svc.name, r.to, post ? undefined : state.stable, {
-            mirror,
+          trafficSample(await this.agent.trafficStats(), svc.name, request.revision, request.baseline, {
+            mirror: request.mirror,
           }),
       })
-        .then((m) => {
+        .then((measurements) => {
           const at = this.now();
-          this.updateRollout(svc.name, r, (cr) => ({
-            ...cr,
-            analysis: cr.analysis && due(cr.analysis) ? stepAnalysis(cfg, cr.analysis, m, at) : cr.analysis,
-            stepAnalysis:
-              cr.stepAnalysis && due(cr.stepAnalysis)
-                ? stepAnalysis(cfg, cr.stepAnalysis, m, at)
-                : cr.stepAnalysis,
+          this.updateRollout(svc.name, rollout, (current) => ({
+            rollout: recordMeasurements(config, current, measurements, askedAt, at),
+            events: [],
           }));
         })
         .catch((err: unknown) => this.log.error('analysis measurement failed', { service: svc.name, err }))
@@ -342,86 +263,63 @@ export class Controller {
     }
   }
 
-  /** Runs a gating hook for a rollout and records its outcome in the rollout (the core acts on it). */
-  private runGateHook(service: string, hook: 'preRollout' | 'prePromotion', revision: number): void {
-    const svc = this.service(service);
-    const state = this.states.get(service);
-    const r = state?.rollout;
-    const cfg = svc?.hooks?.[hook];
-    if (!svc || !state || !r || !cfg || r.to !== revision || r.hooks?.[hook]) return;
-    const started = this.now();
-    this.updateRollout(service, r, (cr) => ({
-      ...cr,
-      hooks: { ...cr.hooks, [hook]: { status: 'running', at: started } },
-    }));
-    const version = state.revisions.find((x) => x.number === revision)?.version ?? '';
-    const target = this.instances(service).find(
-      (i) => i.revision === revision && i.ready && !this.leaving.has(i.id),
-    );
-    runHook(cfg, {
-      service,
-      revision,
+  /** Runs a service's hook against a ready instance of `revision` (none before it has one). */
+  private runServiceHook(
+    svc: ServiceConfig,
+    hook: Action & { type: 'runHook' },
+    ready: (i: InstanceStatus) => boolean,
+  ): Promise<HookOutcome> | undefined {
+    const config = svc.hooks?.[hook.hook];
+    if (!config) return undefined;
+    const version =
+      this.states.get(svc.name)?.revisions.find((r) => r.number === hook.revision)?.version ?? '';
+    const target = this.instances(svc.name).find((i) => i.revision === hook.revision && ready(i));
+    return runHook(config, {
+      service: svc.name,
+      revision: hook.revision,
       version,
       targetUrl: target ? `http://127.0.0.1:${target.port}` : undefined,
       cwd: svc.run.cwd,
-      log: this.log.child({ service, hook }),
-    })
-      .catch(
-        (err: unknown): HookResult => ({
+      log: this.log.child({ service: svc.name, hook: hook.hook }),
+    });
+  }
+
+  /**
+   * A hook the core asked for. A gating hook's run and outcome are recorded in the rollout (the
+   * core acts on them); postPromotion's outcome is an event, there is nothing left to abort.
+   */
+  private runHookAction(action: Action & { type: 'runHook' }): void {
+    const { service, hook, revision } = action;
+    const svc = this.service(service);
+    if (!svc) return;
+    if (hook === 'postPromotion') {
+      this.runServiceHook(svc, action, (i) => i.ready)?.then(
+        (outcome) => this.record([], [postPromotionEvent(service, revision, outcome)], this.now()),
+        (err: unknown) => this.log.error('postPromotion hook failed to run', { service, err }),
+      );
+      return;
+    }
+    const rollout = this.states.get(service)?.rollout;
+    if (!rollout || !svc.hooks?.[hook] || !hookWanted(rollout, hook, revision)) return;
+    const startedAt = this.now();
+    this.updateRollout(service, rollout, (current) => ({
+      rollout: hookStarted(current, hook, startedAt),
+      events: [],
+    }));
+    const running = this.runServiceHook(svc, action, (i) => i.ready && !this.leaving.has(i.id));
+    running
+      ?.catch(
+        (err: unknown): HookOutcome => ({
           ok: false,
           output: '',
           durationMs: 0,
           error: (err as Error).message,
         }),
       )
-      .then((res) => {
+      .then((outcome) => {
         const at = this.now();
-        const message = `${hook} hook ${res.ok ? 'succeeded' : `failed: ${res.error ?? ''}`} (${res.durationMs} ms)${res.output ? `\n${res.output}` : ''}`;
-        this.updateRollout(
-          service,
-          r,
-          (cr) => ({
-            ...cr,
-            hooks: {
-              ...cr.hooks,
-              [hook]: { status: res.ok ? 'ok' : 'failed', error: res.error, output: res.output, at },
-            },
-          }),
-          [{ service, type: res.ok ? 'HookSucceeded' : 'HookFailed', revision, message }],
-        );
+        this.updateRollout(service, rollout, (current) => hookFinished(service, current, hook, outcome, at));
       });
-  }
-
-  /** postPromotion: runs after a rollout succeeded; its outcome is recorded, there is nothing left to abort. */
-  private runPostPromotion(service: string, revision: number | undefined): void {
-    const svc = this.service(service);
-    const cfg = svc?.hooks?.postPromotion;
-    if (!svc || !cfg || revision === undefined) return;
-    const version = this.states.get(service)?.revisions.find((x) => x.number === revision)?.version ?? '';
-    const target = this.instances(service).find((i) => i.revision === revision && i.ready);
-    void runHook(cfg, {
-      service,
-      revision,
-      version,
-      targetUrl: target ? `http://127.0.0.1:${target.port}` : undefined,
-      cwd: svc.run.cwd,
-      log: this.log.child({ service, hook: 'postPromotion' }),
-    }).then(
-      (res) =>
-        this.record(
-          [],
-          [
-            {
-              service,
-              type: res.ok ? 'HookSucceeded' : 'HookFailed',
-              revision,
-              message: `postPromotion hook ${res.ok ? 'succeeded' : `failed: ${res.error ?? ''}`}${res.output ? `\n${res.output}` : ''}`,
-            },
-          ],
-          this.now(),
-        ),
-      (err: unknown) => this.log.error('postPromotion hook failed to run', { service, err }),
-    );
   }
 
   /** Schedules a reconcile; coalesces bursts of changes into one pass. */
@@ -476,47 +374,25 @@ export class Controller {
     this.record(changed, events, now);
     for (const e of events)
       this.log.info(e.message, { event: e.type, service: e.service, revision: e.revision });
-    for (const a of actions) this.apply(a);
+    for (const action of actions) this.act(action);
     await this.syncRoutes();
   }
 
-  private apply(a: Action): void {
-    if (a.type === 'start') {
-      for (let k = 0; k < a.count; k++) this.startInstance(a.service, a.revision);
-    } else if (a.type === 'runHook') {
-      this.runGateHook(a.service, a.hook, a.revision);
+  private act(action: Action): void {
+    if (action.type === 'start') {
+      for (let k = 0; k < action.count; k++) this.startInstance(action.service, action.revision);
+    } else if (action.type === 'runHook') {
+      this.runHookAction(action);
     } else {
-      const svc = this.service(a.service);
-      if (svc) this.startDrain(svc, a.instance, a.reason);
+      const svc = this.service(action.service);
+      if (svc) this.startDrain(svc, action.instance, action.reason);
     }
-  }
-
-  private instanceSpec(svc: ServiceConfig, revision: Revision, id: string): InstanceSpec {
-    const run = substituteRun(revision.run, {
-      VERSION: revision.version,
-      SERVICE: svc.name,
-      REVISION: String(revision.number),
-    });
-    return {
-      id,
-      service: svc.name,
-      revision: revision.number,
-      version: revision.version,
-      run,
-      readiness: svc.readiness,
-      liveness: svc.liveness,
-      logFile: path.join(this.config.control.dataDir, 'logs', svc.name, `${id}.log`),
-      logMaxBytes: svc.logMaxBytes,
-      restartBackoffMs: svc.restartBackoffMs,
-      restartBackoffMaxMs: svc.restartBackoffMaxMs,
-      stopTimeoutMs: svc.stopTimeoutMs,
-    };
   }
 
   private startDrain(svc: ServiceConfig, id: string, reason: string): void {
     if (this.drains.has(id)) return;
-    const p = this.drain(svc, id, reason).finally(() => this.drains.delete(id));
-    this.drains.set(id, p);
+    const drained = this.drain(svc, id, reason).finally(() => this.drains.delete(id));
+    this.drains.set(id, drained);
   }
 
   private startInstance(service: string, revisionNumber: number): void {
@@ -524,8 +400,8 @@ export class Controller {
     const state = this.states.get(service);
     const revision = state && findRevision(state, revisionNumber);
     if (!svc || !revision) return;
-    const id = `${service}-${revisionNumber}-${randomBytes(3).toString('hex')}`;
-    const status = this.supervisor.start(this.instanceSpec(svc, revision, id));
+    const id = newInstanceId(service, revisionNumber);
+    const status = this.agent.startInstance(instanceSpec(svc, revision, id, this.config.control.dataDir));
     if (status.pid) this.recorded.set(id, status.pid);
     this.store.putInstance({
       id,
@@ -549,19 +425,9 @@ export class Controller {
     log.info('instance draining', { reason });
     this.record([], [{ service, type: 'InstanceDraining', message: `${id}: ${reason}` }], this.now());
     await this.syncRoutes();
-    const deadline = this.now() + svc.drainTimeoutMs;
-    let inflight = 0;
-    while (this.now() < deadline) {
-      try {
-        inflight = (await this.gateway.inflight())[id] ?? 0;
-      } catch (err) {
-        log.warn('cannot read in-flight count from gateway', { err });
-      }
-      if (inflight === 0) break;
-      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
-    }
+    const inflight = await awaitIdle(this.agent, id, this.now() + svc.drainTimeoutMs, this.now, log);
     if (inflight > 0) log.warn('drain timeout; stopping with requests in flight', { inflight });
-    await this.supervisor.stop(id, svc.stopTimeoutMs);
+    await this.agent.stopInstance(id, svc.stopTimeoutMs);
     this.store.deleteInstance(id);
     this.recorded.delete(id);
     this.leaving.delete(id);
@@ -572,11 +438,11 @@ export class Controller {
   /** Pushes the routing table if it changed; serialized so tables arrive in order. */
   syncRoutes(force = false): Promise<void> {
     const next = this.pushing.then(async () => {
-      const routes = buildRoutes(this.services(), this.states, this.supervisor.list(), this.leaving);
+      const routes = buildRoutes(this.services(), this.states, this.agent.instances(), this.leaving);
       const key = routesKey(routes);
       if (!force && key === this.pushedKey) return;
       try {
-        const version = await this.gateway.putRoutes(routes);
+        const version = await this.agent.pushRoutes(routes);
         this.pushedKey = key;
         this.log.debug('routes pushed', { version });
       } catch (err) {
@@ -612,14 +478,15 @@ export class Controller {
     const svc = this.service(service);
     const state = this.states.get(service);
     if (!svc || !state) throw new Error(`unknown service "${service}"`);
-    const r = fn(svc, state);
-    if (r.ok) {
-      this.record([r.state], r.events, this.now());
-      this.states.set(service, r.state);
-      for (const e of r.events) this.log.info(e.message, { event: e.type, service, revision: e.revision });
+    const result = fn(svc, state);
+    if (result.ok) {
+      this.record([result.state], result.events, this.now());
+      this.states.set(service, result.state);
+      for (const e of result.events)
+        this.log.info(e.message, { event: e.type, service, revision: e.revision });
       this.kick();
     }
-    return r;
+    return result;
   }
 
   /**
@@ -629,16 +496,19 @@ export class Controller {
   async shutdown(keepRunning = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.notifier?.flush(3_000);
+    await this.notifier?.flush(NOTIFY_FLUSH_MS);
     if (keepRunning) {
       // The data plane stays up; the next `cutover up` adopts these instances.
-      this.supervisor.detach();
+      this.agent.detach();
       return;
     }
     await Promise.allSettled([...this.drains.values()]);
     await Promise.allSettled(
-      this.supervisor.list().map(async (i) => {
-        await this.supervisor.stop(i.id, this.service(i.service)?.stopTimeoutMs ?? 10_000);
+      this.agent.instances().map(async (i) => {
+        await this.agent.stopInstance(
+          i.id,
+          this.service(i.service)?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
+        );
         this.store.deleteInstance(i.id);
       }),
     );

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { BlueGreenStrategy, RunSpec } from '../config/types.ts';
 import { abort, promote, undoOrSwitchBack } from './commands.ts';
 import type { ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
+import { blueGreenRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
 import { routingView } from './traffic.ts';
 
@@ -79,7 +80,7 @@ test('blue-green: preview starts beside the active side, promote switches at onc
   assert.ok(p.ok);
   w.state = p.state;
   w.step();
-  assert.ok(w.state.rollout?.switchedAt);
+  assert.ok(blueGreenRollout(w.state)?.switchedAt);
   view = routingView(spec, w.state);
   assert.deepEqual([...view.roles], [[2, 'stable']], 'only the new side is routed after the switch');
   assert.equal(w.live(1), 2, 'the old side stays warm during scaleDownDelay');
@@ -130,6 +131,6 @@ test('blue-green: abort before promotion tears the preview down; autoPromote swi
   assert.ok(d2.ok);
   x.state = d2.state;
   for (let k = 0; k < 10; k++) x.step();
-  assert.ok(x.state.rollout?.switchedAt, 'switched without promote');
+  assert.ok(blueGreenRollout(x.state)?.switchedAt, 'switched without promote');
   assert.equal(x.live(2), 2, 'a smaller preview is scaled to full size before the switch');
 });

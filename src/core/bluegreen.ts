@@ -1,128 +1,143 @@
 import { startAnalysis } from '../analysis/run.ts';
 import type { BlueGreenStrategy } from '../config/types.ts';
-import { failRollout, succeedRollout } from './abort.ts';
 import { analysisGate, type Gate, hookGate, promotionGate } from './gates.ts';
 import type {
   Action,
-  CoreEvent,
+  BlueGreenRollout,
   ObservedInstance,
   Plan,
-  Rollout,
   ServicePhase,
   ServiceSpec,
   ServiceState,
 } from './model.ts';
+import { failRollout, succeedRollout } from './outcome.ts';
 import { drainOthers, readyCount, scaleRevision } from './scale.ts';
 
+/** What one reconcile of a blue-green rollout works on. */
+interface BlueGreenContext {
+  spec: ServiceSpec;
+  strategy: BlueGreenStrategy;
+  state: ServiceState;
+  instances: ObservedInstance[];
+  now: number;
+  /** Ready instances of the new side. */
+  ready: number;
+}
+
 /**
- * One reconcile of a blue-green rollout. Before the switch the active (stable) side serves all
- * traffic at full size and the preview side starts beside it (reachable with the preview
- * header). `promote` (or autoPromote) switches every new request at once once the new side has
- * full size and is ready; the old side then stays warm, unrouted, for scaleDownDelay (abort
- * switches back instantly) and is drained after it.
+ * One reconcile of a blue-green rollout (the preRollout gate is passed). Before the switch the
+ * active (stable) side serves all traffic at full size and the preview side starts beside it
+ * (reachable with the preview header). `promote` (or autoPromote) switches every new request at
+ * once once the new side has full size and is ready; the old side then stays warm, unrouted,
+ * for scaleDownDelay (abort switches back instantly) and is drained after it.
  */
 export function reconcileBlueGreen(
   spec: ServiceSpec,
+  strategy: BlueGreenStrategy,
   state: ServiceState,
+  rollout: BlueGreenRollout,
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  const strategy = spec.strategy as BlueGreenStrategy;
-  const R = spec.replicas;
-  let r: Rollout = state.rollout!;
-  const target = r.to;
-  const stable = state.stable;
-  const events: CoreEvent[] = [];
-  const ready = readyCount(instances, target);
-  const hookActions: Action[] = [];
+  const context: BlueGreenContext = {
+    spec,
+    strategy,
+    state,
+    instances,
+    now,
+    ready: readyCount(instances, rollout.to),
+  };
   // Before the switch the preview is torn down; after it, traffic switches back to the warm old side.
-  const fail = (g: { reason: string; byAnalysis?: boolean }): Plan =>
-    failRollout(state, r, now, g.reason, events, g.byAnalysis);
+  const gate = analysisGate(rollout.analysis);
+  if (gate.kind === 'fail')
+    return failRollout(state, rollout, now, gate.reason, { byAnalysis: gate.byAnalysis });
+  if (rollout.switchedAt !== undefined) return afterSwitch(context, rollout, rollout.switchedAt, gate);
+  return beforeSwitch(context, rollout, gate);
+}
 
-  const pre = hookGate(spec, r, 'preRollout', hookActions);
-  if (pre.kind === 'fail') return fail(pre);
-  if (pre.kind === 'wait') {
-    r = { ...r, waitingFor: pre.reason };
+/** Switched: the old side stays warm for scaleDownDelay, then the new revision is stable. */
+function afterSwitch(
+  context: BlueGreenContext,
+  rollout: BlueGreenRollout,
+  switchedAt: number,
+  gate: Gate,
+): Plan {
+  const { spec, strategy, state, instances, now } = context;
+  const target = rollout.to;
+  if (gate.kind === 'wait') {
+    // Post-promotion analysis could not decide: keep the old side warm until a human does.
     return {
-      state: { ...state, rollout: r, phase: 'Progressing', message: pre.reason },
-      actions: hookActions,
-      events,
+      state: {
+        ...state,
+        rollout: { ...rollout, waitingFor: gate.reason },
+        phase: 'Paused',
+        message: gate.reason,
+      },
+      actions: [...scaleRevision(spec.name, instances, target, spec.replicas, 'scale down')],
+      events: [],
     };
   }
-  const gate = analysisGate(r.analysis);
-  if (gate.kind === 'fail') return fail(gate);
-
-  if (r.switchedAt !== undefined) {
-    if (gate.kind === 'wait') {
-      // Post-promotion analysis could not decide: keep the old side warm until a human does.
-      r = { ...r, waitingFor: gate.reason };
-      return {
-        state: { ...state, rollout: r, phase: 'Paused', message: gate.reason },
-        actions: [...scaleRevision(spec.name, instances, target, R, 'scale down')],
-        events,
-      };
-    }
-    if (now - r.switchedAt >= strategy.scaleDownDelayMs) {
-      return succeedRollout(spec, state, instances, now, events, 'scale down delay over');
-    }
-    const left = Math.ceil((r.switchedAt + strategy.scaleDownDelayMs - now) / 1000);
-    r = { ...r, waitingFor: `old revision ${stable} stays warm ${left}s more (abort switches back)` };
-    return {
-      state: { ...state, rollout: r, phase: 'Progressing', message: `switched to revision ${target}` },
-      actions: [
-        ...scaleRevision(spec.name, instances, target, R, 'scale down'),
-        ...drainOthers(spec.name, instances, [stable, target], 'not serving'),
-      ],
-      events,
-    };
+  if (now - switchedAt >= strategy.scaleDownDelayMs) {
+    return succeedRollout(spec, state, rollout, instances, now, 'scale down delay over');
   }
+  const left = Math.ceil((switchedAt + strategy.scaleDownDelayMs - now) / 1000);
+  const waitingFor = `old revision ${state.stable} stays warm ${left}s more (abort switches back)`;
+  return {
+    state: {
+      ...state,
+      rollout: { ...rollout, waitingFor },
+      phase: 'Progressing',
+      message: `switched to revision ${target}`,
+    },
+    actions: [
+      ...scaleRevision(spec.name, instances, target, spec.replicas, 'scale down'),
+      ...drainOthers(spec.name, instances, [state.stable, target], 'not serving'),
+    ],
+    events: [],
+  };
+}
 
+/** Not switched yet: the preview side comes up; promotion switches once it has full size and passes. */
+function beforeSwitch(context: BlueGreenContext, start: BlueGreenRollout, gate: Gate): Plan {
+  const { spec, strategy, state, instances, now, ready } = context;
+  const replicas = spec.replicas;
+  const target = start.to;
+  const stable = state.stable;
   const auto =
     strategy.autoPromote &&
-    r.previewReadyAt !== undefined &&
-    now - r.previewReadyAt >= strategy.autoPromoteAfterMs;
-  const promoting = r.promoteRequested === true || auto;
+    start.previewReadyAt !== undefined &&
+    now - start.previewReadyAt >= strategy.autoPromoteAfterMs;
+  const promoting = start.promoteRequested === true || auto;
   // The side that takes all traffic must have full size first.
-  const want = promoting ? R : Math.min(strategy.previewReplicas, R);
-  const previewReady = ready >= Math.min(strategy.previewReplicas, R);
-  if (previewReady && r.previewReadyAt === undefined) r = { ...r, previewReadyAt: now };
-  if (!previewReady && r.previewReadyAt !== undefined) r = { ...r, previewReadyAt: undefined };
+  const want = promoting ? replicas : Math.min(strategy.previewReplicas, replicas);
+  const previewReady = ready >= Math.min(strategy.previewReplicas, replicas);
+  let rollout = start;
+  if (previewReady && rollout.previewReadyAt === undefined) rollout = { ...rollout, previewReadyAt: now };
+  if (!previewReady && rollout.previewReadyAt !== undefined)
+    rollout = { ...rollout, previewReadyAt: undefined };
 
   let promotion: Gate = gate;
-  if (promoting && ready >= R && promotion.kind === 'open' && !r.fullPromote) {
-    promotion = promotionGate(spec.analysis, r.analysis);
+  const hookActions: Action[] = [];
+  if (promoting && ready >= replicas && promotion.kind === 'open' && !rollout.fullPromote) {
+    promotion = promotionGate(spec.analysis, rollout.analysis);
   }
-  if (promoting && ready >= R && promotion.kind === 'open') {
-    const smoke = hookGate(spec, r, 'prePromotion', hookActions);
-    if (smoke.kind === 'fail') return fail(smoke);
+  if (promoting && ready >= replicas && promotion.kind === 'open') {
+    const smoke = hookGate(spec, rollout, 'prePromotion');
+    if (smoke.kind === 'fail') return failRollout(state, rollout, now, smoke.reason);
+    if (smoke.kind === 'wait') hookActions.push(...(smoke.actions ?? []));
     promotion = smoke;
   }
-  if (promoting && ready >= R && promotion.kind === 'open') {
-    events.push({
-      service: spec.name,
-      type: 'TrafficSwitched',
-      revision: target,
-      message: `all traffic switched from revision ${stable} to revision ${target}`,
-    });
-    r = { ...r, switchedAt: now, promoteRequested: true, waitingFor: 'scale down delay' };
-    // Post-promotion analysis: the new side now takes all traffic; failure switches back.
-    if (spec.analysis) r = { ...r, analysis: startAnalysis(spec.analysis, now), analysisStage: 'post' };
-    return {
-      state: { ...state, rollout: r, phase: 'Progressing', message: `switched to revision ${target}` },
-      actions: [...drainOthers(spec.name, instances, [stable, target], 'not serving')],
-      events,
-    };
-  }
+  if (promoting && ready >= replicas && promotion.kind === 'open') return switchTraffic(context, rollout);
 
   const key = `${ready}`;
-  if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
-  if (ready < want && now - r.lastProgressAt > strategy.progressDeadlineMs) {
-    return fail({
-      reason: `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`,
-    });
+  if (key !== rollout.progressKey) rollout = { ...rollout, progressKey: key, lastProgressAt: now };
+  if (ready < want && now - rollout.lastProgressAt > strategy.progressDeadlineMs) {
+    const reason = `preview revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${want} ready)`;
+    return failRollout(state, rollout, now, reason);
   }
   let phase: ServicePhase = 'Progressing';
   let waitingFor: string;
+  const events: Plan['events'] = [];
   if (ready < want) waitingFor = `${promoting ? 'switch' : 'preview'}: ${ready}/${want} instances ready`;
   else if (promotion.kind === 'wait') {
     waitingFor = promotion.reason;
@@ -135,16 +150,47 @@ export function reconcileBlueGreen(
       events.push({ service: spec.name, type: 'RolloutPaused', revision: target, message: waitingFor });
     }
   }
-  r = { ...r, waitingFor };
   const actions: Action[] = [
-    ...scaleRevision(spec.name, instances, stable, R, 'scale down'),
+    ...scaleRevision(spec.name, instances, stable, replicas, 'scale down'),
     ...scaleRevision(spec.name, instances, target, want, 'scale down'),
     ...drainOthers(spec.name, instances, [stable, target], 'not serving'),
     ...hookActions,
   ];
   return {
-    state: { ...state, rollout: r, phase, message: `preview revision ${target}: ${waitingFor}` },
+    state: {
+      ...state,
+      rollout: { ...rollout, waitingFor },
+      phase,
+      message: `preview revision ${target}: ${waitingFor}`,
+    },
     actions,
     events,
+  };
+}
+
+/** Every new request goes to the new side; post-promotion analysis judges it from now on. */
+function switchTraffic(context: BlueGreenContext, rollout: BlueGreenRollout): Plan {
+  const { spec, state, instances, now } = context;
+  const target = rollout.to;
+  let switched: BlueGreenRollout = {
+    ...rollout,
+    switchedAt: now,
+    promoteRequested: true,
+    waitingFor: 'scale down delay',
+  };
+  // The new side now takes all traffic; a failure of this analysis switches back.
+  if (spec.analysis)
+    switched = { ...switched, analysis: startAnalysis(spec.analysis, now), analysisStage: 'post' };
+  return {
+    state: { ...state, rollout: switched, phase: 'Progressing', message: `switched to revision ${target}` },
+    actions: [...drainOthers(spec.name, instances, [state.stable, target], 'not serving')],
+    events: [
+      {
+        service: spec.name,
+        type: 'TrafficSwitched',
+        revision: target,
+        message: `all traffic switched from revision ${state.stable} to revision ${target}`,
+      },
+    ],
   };
 }

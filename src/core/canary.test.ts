@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { CanaryStrategy, RunSpec } from '../config/types.ts';
 import { abort, promote, retry, setPaused, setWeight } from './commands.ts';
 import type { CoreEvent, ObservedInstance, Plan, ServiceSpec, ServiceState } from './model.ts';
+import { canaryRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
 import { routingView } from './traffic.ts';
 
@@ -76,22 +77,22 @@ test('canary walks its steps: weights, indefinite pause until promote, mirror, t
   w.state = d.state;
   w.run(3);
   // setWeight 10 done, then the indefinite pause holds
-  assert.equal(w.state.rollout?.canaryWeight, 10);
-  assert.equal(w.state.rollout?.stepIndex, 1);
+  assert.equal(canaryRollout(w.state)?.canaryWeight, 10);
+  assert.equal(canaryRollout(w.state)?.stepIndex, 1);
   assert.equal(w.state.phase, 'Paused');
   assert.equal(w.state.rollout?.waitingFor, 'pause: waiting for promote');
   assert.equal(w.count(1), 4, 'stable keeps full capacity');
   assert.equal(w.count(2), 1, 'canaryReplicas');
   w.run(20);
-  assert.equal(w.state.rollout?.stepIndex, 1, 'still paused without promote');
+  assert.equal(canaryRollout(w.state)?.stepIndex, 1, 'still paused without promote');
   const p = promote(spec, w.state, w.now, false);
   assert.ok(p.ok);
   w.state = p.state;
   w.run(3);
-  assert.deepEqual(w.state.rollout?.mirror, { percent: 20 });
-  assert.equal(w.state.rollout?.canaryWeight, 50);
+  assert.deepEqual(canaryRollout(w.state)?.mirror, { percent: 20 });
+  assert.equal(canaryRollout(w.state)?.canaryWeight, 50);
   assert.equal(w.count(2), 2, 'canary instances follow the weight (50% of 4)');
-  assert.equal(w.state.rollout?.stepIndex, 4, 'in the timed pause');
+  assert.equal(canaryRollout(w.state)?.stepIndex, 4, 'in the timed pause');
   const view = routingView(spec, w.state);
   assert.equal(view.traffic?.canaryWeight, 50);
   assert.deepEqual(view.traffic?.mirror, { percent: 20, maxBodyBytes: 1024 });
@@ -145,7 +146,7 @@ test('abort sends all traffic back to stable at once and drains the canary; retr
   const r = retry(spec, w.state, w.now);
   assert.ok(r.ok);
   assert.equal(r.revision, 2);
-  assert.equal(r.state.rollout?.stepIndex, 0);
+  assert.equal(canaryRollout(r.state)?.stepIndex, 0);
 });
 
 test('pause freezes the steps; resume continues; set-weight changes the split now', () => {
@@ -156,7 +157,7 @@ test('pause freezes the steps; resume continues; set-weight changes the split no
   assert.ok(paused.ok);
   w.state = paused.state;
   w.run(5);
-  assert.equal(w.state.rollout?.stepIndex, 0);
+  assert.equal(canaryRollout(w.state)?.stepIndex, 0);
   assert.equal(w.state.phase, 'Paused');
   const sw = setWeight(spec, w.state, 25);
   assert.ok(sw.ok);
@@ -168,7 +169,7 @@ test('pause freezes the steps; resume continues; set-weight changes the split no
   assert.ok(resumed.ok);
   w.state = resumed.state;
   w.run(3);
-  assert.equal(w.state.rollout?.stepIndex, 1, 'setWeight 10 applied, now at the pause');
+  assert.equal(canaryRollout(w.state)?.stepIndex, 1, 'setWeight 10 applied, now at the pause');
 });
 
 test('a canary that never becomes ready is aborted at progressDeadline; stable never changed', () => {

@@ -1,16 +1,17 @@
 import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { CanaryStep, CanaryStrategy } from '../config/types.ts';
-import { failRollout, succeedRollout } from './abort.ts';
 import { analysisGate, hookGate } from './gates.ts';
 import type {
   Action,
+  CanaryRollout,
   CoreEvent,
+  MirrorSetting,
   ObservedInstance,
   Plan,
-  Rollout,
   ServiceSpec,
   ServiceState,
 } from './model.ts';
+import { after, failRollout, succeedRollout } from './outcome.ts';
 import { resolveIntOrPercent } from './replicas.ts';
 import { drainOthers, readyCount, scaleRevision } from './scale.ts';
 
@@ -29,186 +30,237 @@ export function describeStep(step: CanaryStep): string {
   return `mirror ${step.mirror.percent}%`;
 }
 
-function advance(
-  r: Rollout,
-  now: number,
-  steps: CanaryStep[],
-  service: string,
-  events: CoreEvent[],
-): Rollout {
-  const i = r.stepIndex ?? 0;
-  events.push({
-    service,
-    type: 'StepCompleted',
-    revision: r.to,
-    message: `step ${i + 1}/${steps.length} (${describeStep(steps[i])}) done`,
-  });
-  return { ...r, stepIndex: i + 1, stepStartedAt: now, stepAnalysis: undefined };
+/** What one reconcile of a canary works on. */
+interface CanaryContext {
+  spec: ServiceSpec;
+  strategy: CanaryStrategy;
+  state: ServiceState;
+  instances: ObservedInstance[];
+  now: number;
+  /** Ready instances of the canary revision. */
+  ready: number;
 }
 
 /**
- * One reconcile of a canary rollout: the stable revision keeps full capacity (so abort is
- * instant), the canary runs `canaryReplicas` (following the weight), and the steps advance as
- * far as they can: setWeight waits for enough ready canary instances, pause waits for time or
- * `promote`, mirror applies at once. After the last step the canary is scaled to full size,
- * takes all traffic and becomes the stable revision.
+ * What a step handler decided: the step is done (go on to the next), the rollout waits here
+ * (`paused`: for a human or a verdict, not just for time or instances), or the rollout ends.
+ */
+type StepOutcome =
+  | { next: 'advance'; rollout: CanaryRollout; events: CoreEvent[] }
+  | { next: 'wait'; rollout: CanaryRollout; waitingFor: string; paused: boolean; actions: Action[] }
+  | { next: 'end'; plan: Plan };
+
+/** Where the steps stopped in this reconcile. */
+interface Hold {
+  rollout: CanaryRollout;
+  events: CoreEvent[];
+  waitingFor: string;
+  paused: boolean;
+  actions: Action[];
+}
+
+function wait(
+  rollout: CanaryRollout,
+  waitingFor: string,
+  paused = false,
+  actions: Action[] = [],
+): StepOutcome {
+  return { next: 'wait', rollout, waitingFor, paused, actions };
+}
+
+function end(plan: Plan): StepOutcome {
+  return { next: 'end', plan };
+}
+
+/** The current step is done: on to the next one, with a fresh step clock and no step analysis. */
+function advance(context: CanaryContext, rollout: CanaryRollout): StepOutcome {
+  const steps = context.strategy.steps;
+  const index = rollout.stepIndex;
+  return {
+    next: 'advance',
+    rollout: { ...rollout, stepIndex: index + 1, stepStartedAt: context.now, stepAnalysis: undefined },
+    events: [
+      {
+        service: context.spec.name,
+        type: 'StepCompleted',
+        revision: rollout.to,
+        message: `step ${index + 1}/${steps.length} (${describeStep(steps[index])}) done`,
+      },
+    ],
+  };
+}
+
+/** setWeight: the weight applies once enough canary instances for it are ready. */
+function setWeightStep(context: CanaryContext, rollout: CanaryRollout, weight: number): StepOutcome {
+  const want = canaryReplicas(context.strategy, context.spec.replicas, weight);
+  if (context.ready < want) {
+    return wait(rollout, `setWeight ${weight}: ${context.ready}/${want} canary instances ready`);
+  }
+  return advance(context, { ...rollout, canaryWeight: weight });
+}
+
+/** analysis: the step's own analysis runs for its duration; its verdict passes, pauses or fails. */
+function analysisStep(context: CanaryContext, rollout: CanaryRollout, durationMs: number): StepOutcome {
+  const { spec, state, now } = context;
+  const config = spec.analysis;
+  if (!config) return advance(context, rollout);
+  let judged = rollout.stepAnalysis ?? startAnalysis(config, now);
+  if (judged.phase === 'Running' && now - rollout.stepStartedAt >= durationMs) {
+    judged = finishAnalysis(config, judged, now);
+  }
+  const current: CanaryRollout =
+    judged === rollout.stepAnalysis ? rollout : { ...rollout, stepAnalysis: judged };
+  const gate = analysisGate(judged);
+  if (gate.kind === 'fail') {
+    return end(failRollout(state, current, now, gate.reason, { byAnalysis: gate.byAnalysis }));
+  }
+  if (gate.kind === 'wait') return wait(current, gate.reason, true);
+  if (judged.phase === 'Successful') return advance(context, current);
+  const left = Math.ceil((current.stepStartedAt + durationMs - now) / 1000);
+  return wait(current, `analysis: ${left}s left`);
+}
+
+/** pause: for a duration, or (none given) until `promote`. */
+function pauseStep(
+  context: CanaryContext,
+  rollout: CanaryRollout,
+  durationMs: number | undefined,
+): StepOutcome {
+  if (durationMs === undefined) return wait(rollout, 'pause: waiting for promote', true);
+  const left = rollout.stepStartedAt + durationMs - context.now;
+  if (left > 0) return wait(rollout, `pause: ${Math.ceil(left / 1000)}s left`);
+  return advance(context, rollout);
+}
+
+/** mirror: applies at once; mirroring into a canary that is not ready would only count skipped copies. */
+function mirrorStep(context: CanaryContext, rollout: CanaryRollout, mirror: MirrorSetting): StepOutcome {
+  const want = canaryReplicas(context.strategy, context.spec.replicas, rollout.canaryWeight);
+  if (mirror.percent > 0 && context.ready < want) {
+    return wait(rollout, `mirror ${mirror.percent}%: ${context.ready}/${want} canary instances ready`);
+  }
+  return advance(context, { ...rollout, mirror: mirror.percent > 0 ? mirror : undefined });
+}
+
+/** After the last step: the canary at full size passes prePromotion, takes all traffic and becomes stable. */
+function promotion(context: CanaryContext, rollout: CanaryRollout): StepOutcome {
+  const { spec, state, instances, now, ready } = context;
+  if (ready < spec.replicas) {
+    return wait(rollout, `promotion: ${ready}/${spec.replicas} canary instances ready`);
+  }
+  const smoke = hookGate(spec, rollout, 'prePromotion');
+  if (smoke.kind === 'fail') {
+    return end(failRollout(state, rollout, now, smoke.reason, { byAnalysis: smoke.byAnalysis }));
+  }
+  if (smoke.kind === 'wait') return wait(rollout, smoke.reason, false, smoke.actions);
+  return end(succeedRollout(spec, state, { ...rollout, canaryWeight: 100 }, instances, now, 'replaced'));
+}
+
+/** One step handler for the rollout where it is now. */
+function runStep(context: CanaryContext, rollout: CanaryRollout): StepOutcome {
+  const steps = context.strategy.steps;
+  if (rollout.manualPause) return wait(rollout, 'paused by operator (cutover resume)', true);
+  const current: CanaryRollout =
+    rollout.fullPromote && rollout.stepIndex < steps.length
+      ? { ...rollout, stepIndex: steps.length, stepStartedAt: context.now }
+      : rollout;
+  if (current.stepIndex >= steps.length) return promotion(context, current);
+  const step = steps[current.stepIndex];
+  if ('setWeight' in step) return setWeightStep(context, current, step.setWeight);
+  if ('analysis' in step) return analysisStep(context, current, step.analysis.durationMs);
+  if ('pause' in step) return pauseStep(context, current, step.pause.durationMs);
+  return mirrorStep(context, current, step.mirror);
+}
+
+/** Runs the steps as far as they go in this reconcile. */
+function walkSteps(context: CanaryContext, start: CanaryRollout): Hold | Plan {
+  const events: CoreEvent[] = [];
+  let rollout = start;
+  for (let guard = 0; guard <= context.strategy.steps.length; guard++) {
+    const outcome = runStep(context, rollout);
+    if (outcome.next === 'end') return after(events, outcome.plan);
+    rollout = outcome.rollout;
+    if (outcome.next === 'wait') {
+      const { waitingFor, paused, actions } = outcome;
+      return { rollout, events, waitingFor, paused, actions };
+    }
+    events.push(...outcome.events);
+  }
+  return { rollout, events, waitingFor: '', paused: false, actions: [] };
+}
+
+/**
+ * One reconcile of a canary rollout (the preRollout gate is passed): the stable revision keeps
+ * full capacity (so abort is instant), the canary runs `canaryReplicas` (following the weight),
+ * and the steps advance as far as they can: setWeight waits for enough ready canary instances,
+ * pause waits for time or `promote`, mirror applies at once. After the last step the canary is
+ * scaled to full size, takes all traffic and becomes the stable revision.
  */
 export function reconcileCanary(
   spec: ServiceSpec,
+  strategy: CanaryStrategy,
   state: ServiceState,
+  rollout: CanaryRollout,
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  const strategy = spec.strategy as CanaryStrategy;
-  const steps = strategy.steps;
-  const R = spec.replicas;
-  const r0 = state.rollout!;
-  const events: CoreEvent[] = [];
-  let r: Rollout = {
-    ...r0,
-    stepIndex: r0.stepIndex ?? 0,
-    stepStartedAt: r0.stepStartedAt ?? r0.startedAt,
-    canaryWeight: r0.canaryWeight ?? 0,
+  const context: CanaryContext = {
+    spec,
+    strategy,
+    state,
+    instances,
+    now,
+    ready: readyCount(instances, rollout.to),
   };
-  const target = r.to;
-  const stable = state.stable;
-  const ready = readyCount(instances, target);
-  let waitingFor = '';
-  let paused = false;
-  const hookActions: Action[] = [];
-
-  // A migration or similar must succeed before the new revision runs at all.
-  const pre = hookGate(spec, r, 'preRollout', hookActions);
-  if (pre.kind === 'fail') return failRollout(state, r, now, pre.reason, events, pre.byAnalysis);
-  if (pre.kind === 'wait') {
-    r = { ...r, waitingFor: pre.reason };
-    return {
-      state: { ...state, rollout: r, phase: 'Progressing', message: pre.reason },
-      actions: hookActions,
-      events,
-    };
-  }
   // The background analysis judges the canary during the whole rollout.
-  const bg = analysisGate(r.analysis);
-  if (bg.kind === 'fail') return failRollout(state, r, now, bg.reason, events, bg.byAnalysis);
-  if (bg.kind === 'wait') {
-    waitingFor = bg.reason;
-    paused = true;
+  const background = analysisGate(rollout.analysis);
+  if (background.kind === 'fail') {
+    return failRollout(state, rollout, now, background.reason, { byAnalysis: background.byAnalysis });
   }
+  const walked: Hold | Plan =
+    background.kind === 'wait'
+      ? { rollout, events: [], waitingFor: background.reason, paused: true, actions: [] }
+      : walkSteps(context, rollout);
+  if ('state' in walked) return walked;
+  return holdPlan(context, walked);
+}
 
-  for (let guard = 0; guard <= steps.length && !paused; guard++) {
-    if (r.manualPause) {
-      waitingFor = 'paused by operator (cutover resume)';
-      paused = true;
-      break;
-    }
-    if (r.fullPromote && (r.stepIndex ?? 0) < steps.length) {
-      r = { ...r, stepIndex: steps.length, stepStartedAt: now };
-    }
-    const i = r.stepIndex ?? 0;
-    if (i >= steps.length) {
-      if (ready < R) {
-        waitingFor = `promotion: ${ready}/${R} canary instances ready`;
-        break;
-      }
-      const smoke = hookGate(spec, r, 'prePromotion', hookActions);
-      if (smoke.kind === 'fail') return failRollout(state, r, now, smoke.reason, events, smoke.byAnalysis);
-      if (smoke.kind === 'wait') {
-        waitingFor = smoke.reason;
-        break;
-      }
-      const promoted = { ...state, rollout: { ...r, canaryWeight: 100 } };
-      return succeedRollout(spec, promoted, instances, now, events, 'replaced');
-    }
-    const step = steps[i];
-    if ('setWeight' in step) {
-      const want = canaryReplicas(strategy, R, step.setWeight);
-      if (ready < want) {
-        waitingFor = `setWeight ${step.setWeight}: ${ready}/${want} canary instances ready`;
-        break;
-      }
-      r = advance({ ...r, canaryWeight: step.setWeight }, now, steps, spec.name, events);
-      continue;
-    }
-    if ('analysis' in step) {
-      const cfg = spec.analysis;
-      if (!cfg) {
-        r = advance(r, now, steps, spec.name, events);
-        continue;
-      }
-      if (!r.stepAnalysis) r = { ...r, stepAnalysis: startAnalysis(cfg, now) };
-      let sa = r.stepAnalysis!;
-      if (sa.phase === 'Running' && now - (r.stepStartedAt ?? now) >= step.analysis.durationMs) {
-        sa = finishAnalysis(cfg, sa, now);
-        r = { ...r, stepAnalysis: sa };
-      }
-      const g = analysisGate(sa);
-      if (g.kind === 'fail') return failRollout(state, r, now, g.reason, events, g.byAnalysis);
-      if (g.kind === 'wait') {
-        waitingFor = g.reason;
-        paused = true;
-        break;
-      }
-      if (sa.phase === 'Successful') {
-        r = advance(r, now, steps, spec.name, events);
-        continue;
-      }
-      const left = Math.ceil(((r.stepStartedAt ?? now) + step.analysis.durationMs - now) / 1000);
-      waitingFor = `analysis: ${left}s left`;
-      break;
-    }
-    if ('pause' in step) {
-      const d = step.pause.durationMs;
-      if (d === undefined) {
-        waitingFor = 'pause: waiting for promote';
-        paused = true;
-        break;
-      }
-      const left = (r.stepStartedAt ?? now) + d - now;
-      if (left > 0) {
-        waitingFor = `pause: ${Math.ceil(left / 1000)}s left`;
-        break;
-      }
-      r = advance(r, now, steps, spec.name, events);
-      continue;
-    }
-    // Mirroring into a canary that is not ready would only count skipped copies.
-    const want = canaryReplicas(strategy, R, r.canaryWeight ?? 0);
-    if (step.mirror.percent > 0 && ready < want) {
-      waitingFor = `mirror ${step.mirror.percent}%: ${ready}/${want} canary instances ready`;
-      break;
-    }
-    r = advance(
-      { ...r, mirror: step.mirror.percent > 0 ? step.mirror : undefined },
-      now,
-      steps,
-      spec.name,
-      events,
-    );
-  }
-
-  const i = r.stepIndex ?? 0;
-  const step = steps[i];
+/** The plan while the rollout holds at a step: both revisions at their size, progress watched. */
+function holdPlan(context: CanaryContext, hold: Hold): Plan {
+  const { spec, strategy, state, instances, now, ready } = context;
+  const steps = strategy.steps;
+  const replicas = spec.replicas;
+  const index = hold.rollout.stepIndex;
+  const step = steps[index];
   const pendingWeight = step && 'setWeight' in step ? step.setWeight : 0;
   const wantCanary =
-    i >= steps.length ? R : canaryReplicas(strategy, R, Math.max(r.canaryWeight ?? 0, pendingWeight));
-  const key = `${i}/${ready}`;
-  if (key !== r.progressKey) r = { ...r, progressKey: key, lastProgressAt: now };
-  if (ready < wantCanary && now - r.lastProgressAt > strategy.progressDeadlineMs) {
+    index >= steps.length
+      ? replicas
+      : canaryReplicas(strategy, replicas, Math.max(hold.rollout.canaryWeight, pendingWeight));
+  const key = `${index}/${ready}`;
+  const moved: CanaryRollout =
+    key === hold.rollout.progressKey
+      ? hold.rollout
+      : { ...hold.rollout, progressKey: key, lastProgressAt: now };
+  const target = moved.to;
+  if (ready < wantCanary && now - moved.lastProgressAt > strategy.progressDeadlineMs) {
     const reason = `canary revision ${target} made no progress for ${Math.round(strategy.progressDeadlineMs / 1000)}s (${ready}/${wantCanary} ready)`;
-    return failRollout(state, r, now, reason, events);
+    return after(hold.events, failRollout(state, moved, now, reason));
   }
-  r = { ...r, waitingFor };
+  const rollout: CanaryRollout = { ...moved, waitingFor: hold.waitingFor };
   const actions: Action[] = [
-    ...scaleRevision(spec.name, instances, stable, R, 'scale down'),
+    ...scaleRevision(spec.name, instances, state.stable, replicas, 'scale down'),
     ...scaleRevision(spec.name, instances, target, wantCanary, 'scale down'),
-    ...drainOthers(spec.name, instances, [stable, target], 'not serving'),
-    ...hookActions,
+    ...drainOthers(spec.name, instances, [state.stable, target], 'not serving'),
+    ...hold.actions,
   ];
-  const phase = paused ? 'Paused' : 'Progressing';
-  if (paused && state.phase !== 'Paused') {
-    events.push({ service: spec.name, type: 'RolloutPaused', revision: target, message: waitingFor });
-  }
-  const message = `canary revision ${target} at ${r.canaryWeight}%: ${waitingFor || `step ${i + 1}/${steps.length}`}`;
-  return { state: { ...state, rollout: r, phase, message }, actions, events };
+  const pausedNow: CoreEvent[] =
+    hold.paused && state.phase !== 'Paused'
+      ? [{ service: spec.name, type: 'RolloutPaused', revision: target, message: hold.waitingFor }]
+      : [];
+  const message = `canary revision ${target} at ${rollout.canaryWeight}%: ${hold.waitingFor || `step ${index + 1}/${steps.length}`}`;
+  return {
+    state: { ...state, rollout, phase: hold.paused ? 'Paused' : 'Progressing', message },
+    actions,
+    events: [...hold.events, ...pausedNow],
+  };
 }

@@ -1,8 +1,9 @@
 import type { AnalysisState } from '../analysis/run.ts';
 import type { TrafficConfig } from '../config/types.ts';
-import { abortRollout } from './abort.ts';
 import { describeStep } from './canary.ts';
-import type { CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
+import type { CanaryRollout, CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
+import { abortRollout, withOutcome } from './outcome.ts';
+import { analysesOf, asStrategy, blueGreenRollout, rolloutFor } from './rollout.ts';
 import { type CommandError, type CommandResult, startRollout, undo } from './service.ts';
 
 const refuse = (code: CommandError['code'], message: string): CommandError => ({ ok: false, code, message });
@@ -15,82 +16,78 @@ function noRollout(state: ServiceState): CommandError {
   return refuse('no_rollout', `service "${state.name}" has no rollout in progress`);
 }
 
+/** An analysis that could not decide waits for a human. */
+const undecided = (analysis?: AnalysisState) =>
+  analysis?.phase === 'Inconclusive' || analysis?.phase === 'Error';
+
 /**
  * `promote`: canary — pass the current pause (`full`: skip every remaining step); blue-green —
  * switch all traffic to the preview side (once it has full size and is ready).
  */
 export function promote(spec: ServiceSpec, state: ServiceState, now: number, full: boolean): CommandResult {
-  const r = state.rollout;
-  if (!r) return noRollout(state);
-  const ev = (message: string): CoreEvent[] => [
-    { service: state.name, type: 'RolloutPromoted', revision: r.to, message },
-  ];
-  if (spec.strategy.type === 'rolling') {
+  const rollout = rolloutFor(spec, state);
+  if (!rollout) return noRollout(state);
+  if (rollout.strategy === 'rolling') {
     return refuse(
       'unsupported',
       `service "${state.name}" uses a rolling update, which has no steps to promote`,
     );
   }
-  // An analysis that could not decide waits for a human: promote means "go on anyway".
-  const undecided = (a?: AnalysisState) => a?.phase === 'Inconclusive' || a?.phase === 'Error';
-  if (undecided(r.analysis) || undecided(r.stepAnalysis)) {
-    const stepDone = undecided(r.stepAnalysis) && spec.strategy.type === 'canary';
-    const next: Rollout = {
-      ...r,
-      analysis: undecided(r.analysis) ? undefined : r.analysis,
-      stepAnalysis: undefined,
-      ...(stepDone ? { stepIndex: (r.stepIndex ?? 0) + 1, stepStartedAt: now } : {}),
-    };
-    return ok(
-      { ...state, rollout: next, phase: 'Progressing' },
-      ev('undecided analysis accepted by operator'),
+  const promoted = (next: Rollout, message: string): CommandResult =>
+    ok({ ...state, rollout: next, phase: 'Progressing' }, [
+      { service: state.name, type: 'RolloutPromoted', revision: rollout.to, message },
+    ]);
+  // Promote means "go on anyway" to an analysis that could not decide.
+  const { analysis, stepAnalysis } = analysesOf(rollout);
+  if (undecided(analysis) || undecided(stepAnalysis)) {
+    const accepted = 'undecided analysis accepted by operator';
+    const background = undecided(analysis) ? undefined : analysis;
+    if (rollout.strategy === 'blueGreen') return promoted({ ...rollout, analysis: background }, accepted);
+    const stepDone = undecided(stepAnalysis) && spec.strategy.type === 'canary';
+    const next: CanaryRollout = { ...rollout, analysis: background, stepAnalysis: undefined };
+    return promoted(
+      stepDone ? { ...next, stepIndex: next.stepIndex + 1, stepStartedAt: now } : next,
+      accepted,
     );
   }
-  if (spec.strategy.type === 'blueGreen') {
-    if (r.switchedAt !== undefined) {
+  if (rollout.strategy === 'blueGreen') {
+    if (rollout.switchedAt !== undefined) {
       return refuse(
         'unsupported',
-        `revision ${r.to} already receives all traffic; it becomes stable after scaleDownDelay`,
+        `revision ${rollout.to} already receives all traffic; it becomes stable after scaleDownDelay`,
       );
     }
     if (full) {
-      return ok(
-        { ...state, rollout: { ...r, promoteRequested: true, fullPromote: true }, phase: 'Progressing' },
-        ev(`switch to revision ${r.to} requested (analysis gate skipped)`),
+      return promoted(
+        { ...rollout, promoteRequested: true, fullPromote: true },
+        `switch to revision ${rollout.to} requested (analysis gate skipped)`,
       );
     }
-    return ok(
-      { ...state, rollout: { ...r, promoteRequested: true }, phase: 'Progressing' },
-      ev(`switch to revision ${r.to} requested`),
-    );
+    return promoted({ ...rollout, promoteRequested: true }, `switch to revision ${rollout.to} requested`);
   }
-  const steps = spec.strategy.steps;
-  const i = r.stepIndex ?? 0;
+  const steps = spec.strategy.type === 'canary' ? spec.strategy.steps : [];
+  const index = rollout.stepIndex;
   if (full) {
-    return ok(
-      { ...state, rollout: { ...r, fullPromote: true, manualPause: false }, phase: 'Progressing' },
-      ev(`full promotion of revision ${r.to}: remaining steps skipped`),
+    return promoted(
+      { ...rollout, fullPromote: true, manualPause: false },
+      `full promotion of revision ${rollout.to}: remaining steps skipped`,
     );
   }
-  if (r.manualPause)
+  if (rollout.manualPause)
     return refuse(
       'not_paused',
       `the rollout was paused by an operator; use \`cutover resume ${state.name}\``,
     );
-  const step = steps[i];
+  const step = steps[index];
   if (!step || !('pause' in step)) {
     return refuse(
       'not_paused',
-      `the rollout is not at a pause (step ${i + 1}/${steps.length}: ${step ? describeStep(step) : 'promotion'}); use --full to skip the remaining steps`,
+      `the rollout is not at a pause (step ${index + 1}/${steps.length}: ${step ? describeStep(step) : 'promotion'}); use --full to skip the remaining steps`,
     );
   }
-  return ok(
-    {
-      ...state,
-      rollout: { ...r, stepIndex: i + 1, stepStartedAt: now },
-      phase: 'Progressing',
-    },
-    ev(`step ${i + 1}/${steps.length} (${describeStep(step)}) promoted`),
+  return promoted(
+    { ...rollout, stepIndex: index + 1, stepStartedAt: now },
+    `step ${index + 1}/${steps.length} (${describeStep(step)}) promoted`,
   );
 }
 
@@ -99,19 +96,24 @@ export function abort(state: ServiceState, now: number): CommandResult {
   if (!state.rollout) return noRollout(state);
   // A rolling update has no separate traffic to pull back: the steady-state plan rolls back to stable.
   if (state.rollout.kind === 'rollback') return refuse('unsupported', 'a rollback is already in progress');
-  const a = abortRollout(state, now, 'aborted by operator', false);
-  return ok(a.state, a.events);
+  const aborted = abortRollout(state, now, 'aborted by operator', false);
+  return ok(aborted.state, aborted.events);
 }
 
 /** `pause` / `resume`: freeze or unfreeze the steps (weights and instances stay as they are). */
 export function setPaused(state: ServiceState, paused: boolean): CommandResult {
-  const r = state.rollout;
-  if (!r) return noRollout(state);
-  return ok({ ...state, rollout: { ...r, manualPause: paused }, phase: paused ? 'Paused' : 'Progressing' }, [
+  const rollout = state.rollout;
+  if (!rollout) return noRollout(state);
+  const next: ServiceState = {
+    ...state,
+    rollout: { ...rollout, manualPause: paused },
+    phase: paused ? 'Paused' : 'Progressing',
+  };
+  return ok(next, [
     {
       service: state.name,
       type: paused ? 'RolloutPaused' : 'RolloutResumed',
-      revision: r.to,
+      revision: rollout.to,
       message: paused ? 'paused by operator' : 'resumed by operator',
     },
   ]);
@@ -125,41 +127,39 @@ export function retry(spec: ServiceSpec, state: ServiceState, now: number): Comm
       `service "${state.name}" is already rolling out revision ${state.rollout.to}`,
     );
   const last = state.lastRollout;
-  const rev =
+  const revision =
     last && (last.phase === 'Aborted' || last.phase === 'Failed')
       ? state.revisions.find((x) => x.number === (last.kind === 'rollback' ? last.from : last.to))
       : undefined;
-  if (!rev || rev.number === state.stable) {
+  if (!revision || revision.number === state.stable) {
     return refuse('nothing_to_retry', `service "${state.name}" has no failed or aborted rollout to retry`);
   }
-  const revisions = state.revisions.map((x) =>
-    x.number === rev.number ? { ...x, outcome: 'progressing' as const, message: 'retry' } : x,
-  );
-  const msg = `retrying revision ${rev.number} (${rev.version})`;
-  const next = startRollout(spec, { ...state, revisions }, 'deploy', rev, now, msg);
+  const revisions = withOutcome(state.revisions, revision.number, 'progressing', 'retry');
+  const message = `retrying revision ${revision.number} (${revision.version})`;
+  const next = startRollout(spec, { ...state, revisions }, 'deploy', revision, now, message);
   return {
     ok: true,
     state: next,
-    revision: rev.number,
-    events: [{ service: state.name, type: 'RolloutStarted', revision: rev.number, message: msg }],
+    revision: revision.number,
+    events: [{ service: state.name, type: 'RolloutStarted', revision: revision.number, message }],
   };
 }
 
 /** `set-weight`: the operator sets the canary's share now; later setWeight steps still apply. */
 export function setWeight(spec: ServiceSpec, state: ServiceState, weight: number): CommandResult {
-  const r = state.rollout;
   if (spec.strategy.type !== 'canary') {
     return refuse(
       'unsupported',
       `service "${state.name}" uses ${spec.strategy.type}; weights apply to canary rollouts`,
     );
   }
-  if (!r) return noRollout(state);
-  return ok({ ...state, rollout: { ...r, canaryWeight: weight } }, [
+  const rollout = state.rollout && asStrategy(state.rollout, 'canary');
+  if (rollout?.strategy !== 'canary') return noRollout(state);
+  return ok({ ...state, rollout: { ...rollout, canaryWeight: weight } }, [
     {
       service: state.name,
       type: 'TrafficChanged',
-      revision: r.to,
+      revision: rollout.to,
       message: `canary weight set to ${weight}%`,
     },
   ]);
@@ -197,11 +197,11 @@ export function undoOrSwitchBack(
 ): CommandResult {
   if (
     spec.strategy.type === 'blueGreen' &&
-    state.rollout?.switchedAt !== undefined &&
+    blueGreenRollout(state)?.switchedAt !== undefined &&
     toRevision === undefined
   ) {
-    const a = abortRollout(state, now, 'undo: switched back to the previous side', false);
-    return ok(a.state, a.events);
+    const switchedBack = abortRollout(state, now, 'undo: switched back to the previous side', false);
+    return ok(switchedBack.state, switchedBack.events);
   }
   return undo(spec, state, now, toRevision);
 }

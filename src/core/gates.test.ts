@@ -4,6 +4,7 @@ import { stepAnalysis } from '../analysis/run.ts';
 import type { AnalysisConfig, CanaryStrategy, RunSpec } from '../config/types.ts';
 import { promote } from './commands.ts';
 import type { ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
+import { canaryRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
 import { routingView } from './traffic.ts';
 
@@ -52,9 +53,9 @@ function canaryAt10(): ServiceState {
   const d = deploy(spec, s, 'v2', run, 1_000);
   assert.ok(d.ok);
   s = reconcileService(spec, d.state, observed, 1_100).state;
-  assert.equal(s.rollout?.canaryWeight, 10);
-  assert.ok(s.rollout?.analysis, 'the background analysis starts with the rollout');
-  assert.ok(s.rollout?.stepAnalysis, 'the analysis step started');
+  assert.equal(canaryRollout(s)?.canaryWeight, 10);
+  assert.ok(canaryRollout(s)?.analysis, 'the background analysis starts with the rollout');
+  assert.ok(canaryRollout(s)?.stepAnalysis, 'the analysis step started');
   return s;
 }
 
@@ -65,7 +66,7 @@ function feed(
   canary: { requests: number; errors: number },
   stableReq: number,
 ): ServiceState {
-  const r = s.rollout!;
+  const r = canaryRollout(s)!;
   const m = { traffic: { canary, stable: { requests: stableReq, errors: 0 } } };
   return {
     ...s,
@@ -96,11 +97,11 @@ test('a failing analysis aborts the canary: traffic back on stable, AnalysisFail
 
 test('a healthy canary passes its analysis step after the duration and is promoted', () => {
   let s = canaryAt10();
-  for (let sec = 1; sec <= 15 && s.rollout?.stepIndex === 1; sec++) {
+  for (let sec = 1; sec <= 15 && canaryRollout(s)?.stepIndex === 1; sec++) {
     s = feed(s, 1_100 + sec * 1000, { requests: sec * 100, errors: 0 }, sec * 900);
     s = reconcileService(spec, s, observed, 1_100 + sec * 1000).state;
   }
-  assert.equal(s.rollout?.stepIndex, 2, 'analysis step passed');
+  assert.equal(canaryRollout(s)?.stepIndex, 2, 'analysis step passed');
   const done = reconcileService(spec, s, [...observed, ready('d', 2)], 20_000);
   assert.equal(done.state.stable, 2);
 });
@@ -115,8 +116,11 @@ test('an inconclusive analysis step pauses for a human; promote accepts it', () 
   assert.equal(s.phase, 'Paused');
   assert.match(s.rollout?.waitingFor ?? '', /analysis inconclusive/);
   const p = promote(spec, s, 14_000, false);
-  assert.ok(p.ok, JSON.stringify({ p, a: s.rollout?.stepAnalysis?.phase, b: s.rollout?.analysis?.phase }));
-  assert.equal(p.state.rollout?.stepIndex, 2);
+  assert.ok(
+    p.ok,
+    JSON.stringify({ p, a: canaryRollout(s)?.stepAnalysis?.phase, b: canaryRollout(s)?.analysis?.phase }),
+  );
+  assert.equal(canaryRollout(p.state)?.stepIndex, 2);
 });
 
 test('a preRollout hook runs before any new instance starts; its failure aborts with the reason', () => {

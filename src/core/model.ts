@@ -23,8 +23,8 @@ export interface Revision {
 export type RolloutKind = 'deploy' | 'undo' | 'rollback';
 export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed' | 'Aborted';
 
-/** The transition of a service from one revision to another. */
-export interface Rollout {
+/** What every rollout has, whatever its strategy. */
+export interface RolloutCommon {
   kind: RolloutKind;
   from: number | undefined;
   to: number;
@@ -36,34 +36,68 @@ export interface Rollout {
   progressKey: string;
   finishedAt?: number;
   message?: string;
-  /** Canary: index of the current step (steps.length = final promotion). */
-  stepIndex?: number;
-  stepStartedAt?: number;
-  /** Canary: share of traffic (0..100) on the canary now. */
-  canaryWeight?: number;
-  /** Canary: mirroring set by a `mirror` step. */
-  mirror?: { percent: number; methods?: string[]; pathPrefix?: string };
   /** Set by `cutover pause`; freezes the steps (weights stay). */
   manualPause?: boolean;
-  /** `cutover promote` was asked: pass the current indefinite pause (canary) or switch (blue-green). */
-  promoteRequested?: boolean;
-  /** `promote --full`: skip the remaining steps. */
-  fullPromote?: boolean;
-  /** Blue-green: when the preview side became fully ready. */
-  previewReadyAt?: number;
-  /** Blue-green: when traffic switched to the new side (the old side stays warm for scaleDownDelay). */
-  switchedAt?: number;
   /** What the rollout waits for now, for status (e.g. "pause: waiting for promote"). */
   waitingFor?: string;
-  /** The service's analysis over the whole rollout (blue-green: before the switch, then after it). */
-  analysis?: AnalysisState;
-  /** Blue-green: which side `analysis` judges. */
-  analysisStage?: 'pre' | 'post';
-  /** The analysis of the current `analysis` step (canary). */
-  stepAnalysis?: AnalysisState;
   /** Hooks run for this rollout and their outcome. */
-  hooks?: Partial<Record<'preRollout' | 'prePromotion', HookRun>>;
+  hooks?: Partial<Record<GateHookName, HookRun>>;
 }
+
+/** A rolling update: instances are replaced in surge/unavailable steps; nothing else to track. */
+export interface RollingRollout extends RolloutCommon {
+  strategy: 'rolling';
+}
+
+/** A blue-green switch: the preview side starts beside the active one, then takes all traffic at once. */
+export interface BlueGreenRollout extends RolloutCommon {
+  strategy: 'blueGreen';
+  /** `cutover promote` was asked: switch once the preview side has full size and is ready. */
+  promoteRequested?: boolean;
+  /** `promote --full`: skip the analysis gate of the switch. */
+  fullPromote?: boolean;
+  /** When the preview side became fully ready. */
+  previewReadyAt?: number;
+  /** When traffic switched to the new side (the old side stays warm for scaleDownDelay). */
+  switchedAt?: number;
+  /** The service's analysis: before the switch it judges the preview side, after it the new active side. */
+  analysis?: AnalysisState;
+  /** Which side `analysis` judges. */
+  analysisStage?: 'pre' | 'post';
+}
+
+/** A canary: steps move a share of traffic (and mirrored copies) to the new revision. */
+export interface CanaryRollout extends RolloutCommon {
+  strategy: 'canary';
+  /** Index of the current step (steps.length = final promotion). */
+  stepIndex: number;
+  stepStartedAt: number;
+  /** Share of traffic (0..100) on the canary now. */
+  canaryWeight: number;
+  /** Mirroring set by a `mirror` step. */
+  mirror?: MirrorSetting;
+  /** `promote --full`: skip the remaining steps. */
+  fullPromote?: boolean;
+  /** The service's analysis over the whole rollout. */
+  analysis?: AnalysisState;
+  /** The analysis of the current `analysis` step. */
+  stepAnalysis?: AnalysisState;
+}
+
+/** Copies of requests sent to the canary by a `mirror` step. */
+export interface MirrorSetting {
+  percent: number;
+  methods?: string[];
+  pathPrefix?: string;
+}
+
+/** The transition of a service from one revision to another, tagged by the service's strategy. */
+export type Rollout = RollingRollout | BlueGreenRollout | CanaryRollout;
+export type StrategyType = Rollout['strategy'];
+
+/** Hooks that gate a rollout (postPromotion runs after it and gates nothing). */
+export type GateHookName = 'preRollout' | 'prePromotion';
+export type HookName = GateHookName | 'postPromotion';
 
 /** A hook's run, recorded in the rollout. */
 export interface HookRun {
@@ -105,8 +139,11 @@ export interface ObservedInstance {
 export type Action =
   | { type: 'start'; service: string; revision: number; count: number }
   | { type: 'drain'; service: string; instance: string; reason: string }
-  /** Run a gating hook; the shell records `running`, then `ok`/`failed`, in rollout.hooks. */
-  | { type: 'runHook'; service: string; hook: 'preRollout' | 'prePromotion'; revision: number };
+  /**
+   * Run a hook. A gating hook's outcome is recorded (`running`, then `ok`/`failed`) in
+   * rollout.hooks and the core acts on it; postPromotion's outcome is only an event.
+   */
+  | { type: 'runHook'; service: string; hook: HookName; revision: number };
 
 /** A domain event for the event log (and later notifications). */
 export interface CoreEvent {

@@ -1,6 +1,8 @@
 import type { RollingStrategy } from '../config/types.ts';
-import type { Action, ObservedInstance } from './model.ts';
+import type { Action, ObservedInstance, Plan, RollingRollout, ServiceSpec, ServiceState } from './model.ts';
+import { failRollout, succeedRollout } from './outcome.ts';
 import { rollingBudget } from './replicas.ts';
+import { byRemovalPreference } from './scale.ts';
 
 /** Input of one rolling step for one service. */
 export interface RollingInput {
@@ -34,17 +36,6 @@ export interface RollingStep {
 /** Ready for at least minReadySeconds (Kubernetes "available"). */
 export function isAvailable(i: ObservedInstance, minReadySeconds: number, now: number): boolean {
   return i.state === 'ready' && i.readySince !== undefined && now - i.readySince >= minReadySeconds * 1000;
-}
-
-/** Order for removal, least useful first: starting before ready, then the most recently ready, then by id for determinism. */
-export function byRemovalPreference(a: ObservedInstance, b: ObservedInstance): number {
-  const ra = a.state === 'ready' ? 1 : 0;
-  const rb = b.state === 'ready' ? 1 : 0;
-  if (ra !== rb) return ra - rb;
-  const sa = a.readySince ?? 0;
-  const sb = b.readySince ?? 0;
-  if (sa !== sb) return sb - sa;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**
@@ -103,4 +94,40 @@ export function planRolling(input: RollingInput): RollingStep {
   const complete =
     current.length === replicas && currentAvailable === replicas && old.length === 0 && draining === 0;
   return { actions, counts, complete };
+}
+
+/**
+ * One reconcile of a rolling rollout (the preRollout gate is passed): Kubernetes-style
+ * surge/unavailable steps toward the new revision; success when it is complete, and at
+ * progressDeadline without progress a rollback to the revision that was serving.
+ */
+export function reconcileRolling(
+  spec: ServiceSpec,
+  strategy: RollingStrategy,
+  state: ServiceState,
+  rollout: RollingRollout,
+  instances: ObservedInstance[],
+  now: number,
+): Plan {
+  const toward = (target: number) =>
+    planRolling({ service: spec.name, replicas: spec.replicas, strategy, target, instances, now });
+  const step = toward(rollout.to);
+  const counts = step.counts;
+  const key = `${counts.current}/${counts.available}/${counts.old}/${counts.draining}`;
+  const moved: RollingRollout =
+    key === rollout.progressKey ? rollout : { ...rollout, progressKey: key, lastProgressAt: now };
+
+  if (step.complete) return succeedRollout(spec, state, moved, instances, now, 'replaced');
+
+  const deadline = strategy.progressDeadlineMs;
+  if (now - moved.lastProgressAt > deadline) {
+    const reason = `revision ${moved.to} made no progress for ${Math.round(deadline / 1000)}s (${counts.available}/${spec.replicas} available)`;
+    const failed = failRollout(state, moved, now, reason, { rollBack: true });
+    // Re-plan toward the revision that was serving right away rather than one tick later.
+    const back = failed.state.rollout;
+    return back ? { ...failed, actions: toward(back.to).actions } : failed;
+  }
+
+  const next = moved === rollout ? state : { ...state, rollout: moved };
+  return { state: next, actions: step.actions, events: [] };
 }

@@ -1,5 +1,4 @@
 import type { Action, ObservedInstance } from './model.ts';
-import { byRemovalPreference } from './rolling.ts';
 
 /** Live (not draining) instances of `revision`. */
 export function liveOf(instances: ObservedInstance[], revision: number): ObservedInstance[] {
@@ -37,4 +36,15 @@ export function drainOthers(
   return instances
     .filter((i) => i.state !== 'draining' && !keep.includes(i.revision))
     .map((i) => ({ type: 'drain', service, instance: i.id, reason }));
+}
+
+/** Order for removal, least useful first: starting before ready, then the most recently ready, then by id for determinism. */
+export function byRemovalPreference(a: ObservedInstance, b: ObservedInstance): number {
+  const readyA = a.state === 'ready' ? 1 : 0;
+  const readyB = b.state === 'ready' ? 1 : 0;
+  if (readyA !== readyB) return readyA - readyB;
+  const sinceA = a.readySince ?? 0;
+  const sinceB = b.readySince ?? 0;
+  if (sinceA !== sinceB) return sinceB - sinceA;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }

@@ -1,9 +1,8 @@
 import { startAnalysis } from '../analysis/run.ts';
-import type { RollingStrategy, RunSpec } from '../config/types.ts';
-import { failRollout } from './abort.ts';
+import type { RunSpec } from '../config/types.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
-import { hookGate } from './gates.ts';
+import { preRolloutGate } from './gates.ts';
 import {
   type Action,
   type CoreEvent,
@@ -12,12 +11,14 @@ import {
   type Plan,
   type Revision,
   type Rollout,
+  type RolloutCommon,
   type RolloutKind,
   type ServicePhase,
   type ServiceSpec,
   type ServiceState,
 } from './model.ts';
-import { planRolling } from './rolling.ts';
+import { planRolling, reconcileRolling } from './rolling.ts';
+import { rolloutFor } from './rollout.ts';
 import { drainOthers, readyCount, scaleRevision } from './scale.ts';
 
 /** A new service's state: revision 1 from the config, stable from the start (it has nothing to replace). */
@@ -57,15 +58,7 @@ export function startRollout(
   now: number,
   message: string,
 ): ServiceState {
-  const canary = spec.strategy.type === 'canary' ? { stepIndex: 0, stepStartedAt: now, canaryWeight: 0 } : {};
-  // Canary and blue-green are judged by the service's analysis from the start of the rollout.
-  const judged =
-    spec.analysis && spec.strategy.type !== 'rolling'
-      ? { analysis: startAnalysis(spec.analysis, now), analysisStage: 'pre' as const }
-      : {};
-  const rollout: Rollout = {
-    ...canary,
-    ...judged,
+  const common: RolloutCommon = {
     kind,
     from: state.stable,
     to: revision.number,
@@ -75,6 +68,18 @@ export function startRollout(
     progressKey: '',
     message,
   };
+  // Canary and blue-green are judged by the service's analysis from the start of the rollout.
+  const analysis = spec.analysis ? startAnalysis(spec.analysis, now) : undefined;
+  let rollout: Rollout;
+  if (spec.strategy.type === 'canary') {
+    rollout = { ...common, strategy: 'canary', stepIndex: 0, stepStartedAt: now, canaryWeight: 0 };
+    if (analysis) rollout.analysis = analysis;
+  } else if (spec.strategy.type === 'blueGreen') {
+    rollout = { ...common, strategy: 'blueGreen' };
+    if (analysis) rollout = { ...rollout, analysis, analysisStage: 'pre' };
+  } else {
+    rollout = { ...common, strategy: 'rolling' };
+  }
   return { ...state, rollout, phase: 'Progressing', message };
 }
 
@@ -158,15 +163,6 @@ export function undo(
   return deploy(spec, state, source.version, source.run, now, 'undo', `undo to revision ${source.number}`);
 }
 
-function setOutcome(
-  revisions: Revision[],
-  n: number,
-  outcome: Revision['outcome'],
-  message?: string,
-): Revision[] {
-  return revisions.map((r) => (r.number === n ? { ...r, outcome, message: message ?? r.message } : r));
-}
-
 /**
  * One reconcile of a service: plans instance starts/drains toward the target revision and moves
  * the rollout along (progress, success, failure at progressDeadline -> automatic rollback).
@@ -178,10 +174,22 @@ export function reconcileService(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  if (!state.rollout) return reconcileSteady(spec, state, instances, now);
-  if (spec.strategy.type === 'canary') return reconcileCanary(spec, state, instances, now);
-  if (spec.strategy.type === 'blueGreen') return reconcileBlueGreen(spec, state, instances, now);
-  return reconcileRolling(spec, spec.strategy, state, instances, now);
+  // `apply` may have changed the strategy type while the rollout ran: it goes on under the new one.
+  const rollout = rolloutFor(spec, state);
+  if (!rollout) return reconcileSteady(spec, state, instances, now);
+  const strategy = spec.strategy;
+  const gated = preRolloutGate(spec, state, rollout, now);
+  if (gated) return gated;
+  if (strategy.type === 'canary' && rollout.strategy === 'canary') {
+    return reconcileCanary(spec, strategy, state, rollout, instances, now);
+  }
+  if (strategy.type === 'blueGreen' && rollout.strategy === 'blueGreen') {
+    return reconcileBlueGreen(spec, strategy, state, rollout, instances, now);
+  }
+  if (strategy.type === 'rolling' && rollout.strategy === 'rolling') {
+    return reconcileRolling(spec, strategy, state, rollout, instances, now);
+  }
+  throw new Error(`rollout of strategy ${rollout.strategy} under ${strategy.type}`);
 }
 
 /** No rollout: keep the stable revision at full size, remove anything else. */
@@ -220,119 +228,4 @@ function reconcileSteady(
   const message = complete && !sticky ? undefined : state.message;
   const next = phase === state.phase && message === state.message ? state : { ...state, phase, message };
   return { state: next, actions, events: [] };
-}
-
-/** A rolling rollout: Kubernetes-style surge/unavailable steps, automatic rollback at progressDeadline. */
-function reconcileRolling(
-  spec: ServiceSpec,
-  strategy: RollingStrategy,
-  state: ServiceState,
-  instances: ObservedInstance[],
-  now: number,
-): Plan {
-  const rollout = state.rollout!;
-  if (rollout.kind !== 'rollback') {
-    const hookActions: Action[] = [];
-    const pre = hookGate(spec, rollout, 'preRollout', hookActions);
-    if (pre.kind === 'fail') return failRollout(state, rollout, now, pre.reason, []);
-    if (pre.kind === 'wait') {
-      const r = { ...rollout, waitingFor: pre.reason, lastProgressAt: now };
-      return { state: { ...state, rollout: r, message: pre.reason }, actions: hookActions, events: [] };
-    }
-  }
-  const step = planRolling({
-    service: spec.name,
-    replicas: spec.replicas,
-    strategy,
-    target: rollout.to,
-    instances,
-    now,
-  });
-  const events: CoreEvent[] = [];
-
-  const c = step.counts;
-  const key = `${c.current}/${c.available}/${c.old}/${c.draining}`;
-  let r: Rollout = rollout;
-  if (key !== rollout.progressKey) r = { ...rollout, progressKey: key, lastProgressAt: now };
-
-  if (step.complete) {
-    const done: Rollout = { ...r, phase: 'Succeeded', finishedAt: now };
-    // After a rollback the stable revision stays what it was; the failed one is already marked.
-    const revisions =
-      r.kind === 'rollback'
-        ? state.revisions
-        : setOutcome(setOutcome(state.revisions, state.stable, 'superseded'), r.to, 'stable');
-    const message =
-      r.kind === 'rollback'
-        ? `rolled back to revision ${r.to}: ${rollout.message ?? ''}`.trim()
-        : `revision ${r.to} is stable`;
-    events.push({ service: spec.name, type: 'RolloutSucceeded', revision: r.to, message });
-    const next: ServiceState = {
-      ...state,
-      revisions,
-      stable: r.to,
-      rollout: undefined,
-      lastRollout: done,
-      phase: r.kind === 'rollback' ? 'Degraded' : 'Healthy',
-      message,
-    };
-    return { state: next, actions: step.actions, events };
-  }
-
-  const deadline = strategy.progressDeadlineMs;
-  if (now - r.lastProgressAt > deadline) {
-    const reason = `revision ${r.to} made no progress for ${Math.round(deadline / 1000)}s (${c.available}/${spec.replicas} available)`;
-    const failed: Rollout = { ...r, phase: 'Failed', finishedAt: now, message: reason };
-    events.push({ service: spec.name, type: 'RolloutFailed', revision: r.to, message: reason });
-    const revisions = setOutcome(state.revisions, r.to, 'failed', reason);
-    if (r.kind !== 'rollback' && r.from !== undefined && r.from !== r.to) {
-      // Go back to the revision that was serving; the old instances never stopped serving.
-      const back: Rollout = {
-        kind: 'rollback',
-        from: r.to,
-        to: r.from,
-        phase: 'Progressing',
-        startedAt: now,
-        lastProgressAt: now,
-        progressKey: '',
-        message: reason,
-      };
-      events.push({
-        service: spec.name,
-        type: 'RollbackStarted',
-        revision: r.from,
-        message: `rolling back to revision ${r.from}`,
-      });
-      const next: ServiceState = {
-        ...state,
-        revisions,
-        rollout: back,
-        lastRollout: failed,
-        phase: 'Progressing',
-        message: `rolling back to revision ${r.from}: ${reason}`,
-      };
-      // Re-plan toward the stable revision right away rather than one tick later.
-      const again = planRolling({
-        service: spec.name,
-        replicas: spec.replicas,
-        strategy,
-        target: r.from,
-        instances,
-        now,
-      });
-      return { state: next, actions: again.actions, events };
-    }
-    const next: ServiceState = {
-      ...state,
-      revisions,
-      rollout: undefined,
-      lastRollout: failed,
-      phase: 'Degraded',
-      message: reason,
-    };
-    return { state: next, actions: [], events };
-  }
-
-  const next = r === rollout ? state : { ...state, rollout: r };
-  return { state: next, actions: step.actions, events };
 }

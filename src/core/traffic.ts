@@ -1,6 +1,7 @@
 import type { TrafficConfig } from '../config/types.ts';
 import type { RouteTraffic, UpstreamRole } from '../gateway/protocol.ts';
 import type { ServiceSpec, ServiceState } from './model.ts';
+import { rolloutFor } from './rollout.ts';
 
 /** Which revisions get traffic, in which role, and how requests are split between roles. */
 export interface RoutingView {
@@ -22,31 +23,32 @@ export function routingView(
   state: ServiceState,
   mirrorMaxBodyBytes = 64 * 1024,
 ): RoutingView {
-  const r = state.rollout;
+  const rollout = rolloutFor(spec, state);
   const strategy = spec.strategy;
   const roles = new Map<number, UpstreamRole>([[state.stable, 'stable']]);
   if (strategy.type === 'rolling') return { roles, all: true };
   if (strategy.type === 'blueGreen') {
-    if (!r) return { roles, all: false };
-    if (r.switchedAt !== undefined) return { roles: new Map([[r.to, 'stable']]), all: false };
-    roles.set(r.to, 'preview');
+    if (rollout?.strategy !== 'blueGreen') return { roles, all: false };
+    if (rollout.switchedAt !== undefined) return { roles: new Map([[rollout.to, 'stable']]), all: false };
+    roles.set(rollout.to, 'preview');
     return {
       roles,
       all: false,
       traffic: { canaryWeight: 0, rules: [], preview: strategy.preview },
     };
   }
-  const t = effectiveTraffic(spec, state);
-  if (r) roles.set(r.to, 'canary');
+  const traffic = effectiveTraffic(spec, state);
+  const canary = rollout?.strategy === 'canary' ? rollout : undefined;
+  if (canary) roles.set(canary.to, 'canary');
   return {
     roles,
     all: false,
     traffic: {
-      canaryWeight: r?.canaryWeight ?? 0,
-      stickyBy: t.stickyBy,
-      rules: t.rules,
-      mirror: r?.mirror
-        ? { ...r.mirror, maxBodyBytes: strategy.mirrorMaxBodyBytes ?? mirrorMaxBodyBytes }
+      canaryWeight: canary?.canaryWeight ?? 0,
+      stickyBy: traffic.stickyBy,
+      rules: traffic.rules,
+      mirror: canary?.mirror
+        ? { ...canary.mirror, maxBodyBytes: strategy.mirrorMaxBodyBytes ?? mirrorMaxBodyBytes }
         : undefined,
     },
   };

@@ -4,17 +4,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { initialServiceState } from '../core/service.ts';
-import { Store } from './store.ts';
+import { SqliteStore } from './store.ts';
 
 test('service state and events survive reopening the database', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-store-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const a = new Store(dir);
+  const a = new SqliteStore(dir);
   const s = initialServiceState('web', 'v1', { command: 'x', cwd: '/', env: {} }, 1);
   a.commit([s], [{ service: 'web', type: 'RolloutStarted', revision: 1, message: 'go' }], 5);
   a.putInstance({ id: 'web-1-a', service: 'web', revision: 1, pid: 42, port: 3000, createdAt: 1 });
   a.close();
-  const b = new Store(dir);
+  const b = new SqliteStore(dir);
   t.after(() => b.close());
   assert.deepEqual(b.loadServices().get('web'), s);
   assert.deepEqual(b.events({ service: 'web' }), [
@@ -30,7 +30,7 @@ test('service state and events survive reopening the database', (t) => {
 test('a failed transaction leaves nothing behind', (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-store-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const st = new Store(dir);
+  const st = new SqliteStore(dir);
   t.after(() => st.close());
   assert.throws(() =>
     st.tx(() => {

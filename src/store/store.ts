@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { CoreEvent, ServiceState } from '../core/model.ts';
+import type { InstanceRecord, Store, StoredEvent } from './types.ts';
 
 /** Bump with a new entry in MIGRATIONS when the schema changes. */
 const MIGRATIONS: string[] = [
@@ -21,27 +22,11 @@ const MIGRATIONS: string[] = [
    CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL);`,
 ];
 
-/** A stored event, as `cutover events` / `history` show it. */
-export interface StoredEvent extends CoreEvent {
-  id: number;
-  time: number;
-}
-
-/** A running instance as last recorded (for cleanup after a crash of the controller). */
-export interface InstanceRecord {
-  id: string;
-  service: string;
-  revision: number;
-  pid?: number;
-  port: number;
-  createdAt: number;
-}
-
 /**
  * Embedded state in `<dataDir>/state.db` (SQLite, WAL). Service state is written in the same
  * transaction as the events that explain it, before the controller acts on it.
  */
-export class Store {
+export class SqliteStore implements Store {
   readonly db: DatabaseSync;
 
   constructor(dataDir: string) {

@@ -5,11 +5,12 @@ import type { TestContext } from 'node:test';
 import { allRoutes, type Route } from '../../src/api/server.ts';
 import { Security } from '../../src/auth/guard.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { LocalAgent } from '../../src/controller/agent.ts';
 import { Controller } from '../../src/controller/controller.ts';
 import { GatewayClient } from '../../src/controller/gateway-client.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 import { Supervisor } from '../../src/runtime/supervisor.ts';
-import { Store } from '../../src/store/store.ts';
+import { SqliteStore } from '../../src/store/store.ts';
 
 /** The routes table the control API really dispatches, built on a controller that is never started. */
 export function servedRoutes(t: TestContext, configFile: string): Route[] {
@@ -17,12 +18,14 @@ export function servedRoutes(t: TestContext, configFile: string): Route[] {
   t.after(() => rmSync(tmp, { recursive: true, force: true }));
   const loaded = loadConfigFile(configFile);
   if (!loaded.ok) throw new Error(`invalid config ${configFile}`);
-  const store = new Store(tmp);
+  const store = new SqliteStore(tmp);
   const ctrl = new Controller({
     config: loaded.config,
     store,
-    supervisor: new Supervisor({ log: silentLogger }),
-    gateway: new GatewayClient(path.join(tmp, 'none.sock')),
+    agent: new LocalAgent(
+      new Supervisor({ log: silentLogger }),
+      new GatewayClient(path.join(tmp, 'none.sock')),
+    ),
     log: silentLogger,
   });
   const sec = new Security(tmp, silentLogger);

@@ -2,11 +2,12 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createApiServer, listen } from '../api/server.ts';
 import type { CutoverConfig } from '../config/types.ts';
+import { LocalAgent } from '../controller/agent.ts';
+import { Controller } from '../controller/controller.ts';
+import { GatewayProcess } from '../controller/gateway-process.ts';
 import type { Logger } from '../log/logger.ts';
 import { Supervisor } from '../runtime/supervisor.ts';
-import { Store } from '../store/store.ts';
-import { Controller } from './controller.ts';
-import { GatewayProcess } from './gateway-process.ts';
+import { SqliteStore } from '../store/store.ts';
 
 /** A running `cutover up`. */
 export interface Running {
@@ -15,18 +16,22 @@ export interface Running {
   stop(): Promise<void>;
 }
 
-/** Starts gateway, supervisor, controller and control API for a validated config. */
+/**
+ * The composition root of `cutover up`: wires this host's agent (supervisor + gateway), the
+ * store, the controller and the control API for a validated config, and starts them.
+ */
 export async function startUp(
   config: CutoverConfig,
   log: Logger,
   opts: { keepRunning?: boolean } = {},
 ): Promise<Running> {
-  const store = new Store(config.control.dataDir);
+  const store = new SqliteStore(config.control.dataDir);
   const pidFile = path.join(config.control.dataDir, 'gateway.pid');
   const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
   const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined;
   const supervisor = new Supervisor({ log: log.child({ component: 'supervisor' }) });
-  const controller = new Controller({ config, store, supervisor, gateway: gateway.client, log });
+  const agent = new LocalAgent(supervisor, gateway.client);
+  const controller = new Controller({ config, store, agent, log });
   controller.load();
   // The control listener first: if its port is taken, fail before anything starts (and before an
   // instance could be handed that port).

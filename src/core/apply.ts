@@ -1,0 +1,94 @@
+import { type ConfigChange, diffConfig } from '../config/diff.ts';
+import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
+import type { CoreEvent, ServiceState } from './model.ts';
+import { deploy, initialServiceState } from './service.ts';
+
+/** Outcome of `cutover apply`. */
+export type ApplyResult =
+  | { ok: true; applied: boolean; changes: ConfigChange[] }
+  | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
+
+/** What the shell does to apply a config: the new config, states to store, services to remove. */
+export interface ApplyPlan {
+  result: ApplyResult;
+  /** The config in effect from now on; absent when nothing is applied (refused, dry run, no change). */
+  config?: CutoverConfig;
+  /** New or changed service states (added services, new revisions), to store with `events`. */
+  states: ServiceState[];
+  /** Services no longer in the config: their state is forgotten, their instances drained. */
+  removed: ServiceConfig[];
+  events: CoreEvent[];
+}
+
+/** `services.<name>...` -> `<name>` ('' for a change outside the services). */
+function serviceOf(change: ConfigChange): string {
+  return change.path.split('.')[1] ?? '';
+}
+
+/**
+ * `cutover apply`, decided: diffs `next` against the config in effect. Route, traffic, probe,
+ * replica and timeout changes take effect at the next reconcile; a changed version or run
+ * template becomes a new revision rolled out with the service's strategy; added services start,
+ * removed ones are drained and stopped. Gateway and control settings need a restart: reported,
+ * not applied. All or nothing: a new revision for a service that is mid-rollout refuses the
+ * whole apply. Pure.
+ */
+export function planApply(
+  current: CutoverConfig,
+  next: CutoverConfig,
+  states: ReadonlyMap<string, ServiceState>,
+  now: number,
+  dryRun: boolean,
+): ApplyPlan {
+  const changes = diffConfig(current, next);
+  const nothing = (result: ApplyResult): ApplyPlan => ({ result, states: [], removed: [], events: [] });
+  const revised = [...new Set(changes.filter((change) => change.effect === 'new-revision').map(serviceOf))];
+  const busy = revised.filter((name) => states.get(name)?.rollout);
+  if (busy.length > 0) {
+    return nothing({
+      ok: false,
+      code: 'rollout_in_progress',
+      message: `service ${busy.map((name) => `"${name}"`).join(', ')} is rolling out; apply again when it has finished (nothing was changed)`,
+      changes,
+    });
+  }
+  if (dryRun || changes.length === 0) return nothing({ ok: true, applied: false, changes });
+
+  const config: CutoverConfig = { ...next, gateway: current.gateway, control: current.control };
+  const changed = new Map<string, ServiceState>();
+  const removed: ServiceConfig[] = [];
+  const events: CoreEvent[] = [];
+  for (const change of changes) {
+    const name = serviceOf(change);
+    if (change.effect === 'added') {
+      const spec = next.services[name];
+      changed.set(name, initialServiceState(name, spec.version, spec.run, now));
+      events.push({ service: name, type: 'RolloutStarted', revision: 1, message: 'service added by apply' });
+    } else if (change.effect === 'removed') {
+      removed.push(current.services[name]);
+    }
+  }
+  for (const name of revised) {
+    const spec = next.services[name];
+    const state = changed.get(name) ?? states.get(name);
+    if (!spec || !state) continue;
+    const deployed = deploy(spec, state, spec.version, spec.run, now, 'deploy', 'from apply');
+    if (deployed.ok) {
+      changed.set(name, deployed.state);
+      events.push(...deployed.events);
+    }
+  }
+  for (const name of new Set(changes.map(serviceOf))) {
+    if (name && config.services[name]) {
+      const count = changes.filter((change) => serviceOf(change) === name).length;
+      events.push({ service: name, type: 'ConfigApplied', message: `config applied (${count} changes)` });
+    }
+  }
+  return {
+    result: { ok: true, applied: true, changes },
+    config,
+    states: [...changed.values()],
+    removed,
+    events,
+  };
+}
