@@ -1,38 +1,27 @@
-import { trafficSample } from '../analysis/gateway.ts';
-import { collectMeasurements } from '../analysis/measure.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
-import {
-  type HookOutcome,
-  hookFinished,
-  hookStarted,
-  hookWanted,
-  postPromotionEvent,
-} from '../core/hook-runs.ts';
-import { measurementDue, recordMeasurements } from '../core/measure.ts';
-import type { Action, CoreEvent, ObservedInstance, Rollout, ServiceState } from '../core/model.ts';
+import type { Action, CoreEvent, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
-import { runHook } from '../hooks/index.ts';
 import type { Logger } from '../log/logger.ts';
 import { Notifier, noticeFromEvent } from '../notify/index.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
-import { awaitIdle } from './drain.ts';
+import { AnalysisFeed } from './analysis-feed.ts';
 import type { GatewayReload } from './gateway-client.ts';
-import { instanceSpec, newInstanceId } from './instance-spec.ts';
+import { HookRunner } from './hook-runner.ts';
+import { InstanceLifecycle } from './instances.ts';
+import type { RolloutChange, ServiceLedger } from './ledger.ts';
 import { buildRoutes, routesKey } from './routes.ts';
 
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How long a shutdown waits for webhooks still being sent. */
 const NOTIFY_FLUSH_MS = 3_000;
-/** Stop timeout of an instance whose service is no longer configured. */
-const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 /** The gateway's admin operations the control API offers (`cutover reload`). */
 export interface GatewayAdmin {
@@ -43,7 +32,7 @@ export interface GatewayAdmin {
  * The shell around the pure core: observes the host's instances, asks the core what to do,
  * stores the decision, then acts through the host's agent (instances, gateway routes).
  */
-export class Controller {
+export class Controller implements ServiceLedger {
   private current: CutoverConfig;
   private readonly store: Store;
   private readonly agent: HostAgent;
@@ -51,13 +40,9 @@ export class Controller {
   private readonly now: () => number;
   private readonly notifier?: Notifier;
   private readonly states = new Map<string, ServiceState>();
-  /** Instances out of the routing table on their way to being stopped. */
-  private readonly leaving = new Set<string>();
-  private readonly drains = new Map<string, Promise<void>>();
-  /** Last pid written to the store per instance (re-written after a crash restart). */
-  private readonly recorded = new Map<string, number>();
-  /** Services with an analysis measurement in flight. */
-  private readonly measuring = new Set<string>();
+  private readonly fleet: InstanceLifecycle;
+  private readonly hooks: HookRunner;
+  private readonly analyses: AnalysisFeed;
   private timer?: NodeJS.Timeout;
   private running = false;
   private again = false;
@@ -81,6 +66,26 @@ export class Controller {
     if (opts.config.notifications?.length) {
       this.notifier = new Notifier(opts.config.notifications, opts.log.child({ component: 'notify' }));
     }
+    const { agent, store, log, now } = this;
+    this.fleet = new InstanceLifecycle({
+      agent,
+      store,
+      log,
+      now,
+      dataDir: opts.config.control.dataDir,
+      tell: (event) => this.tell([event]),
+      publishRoutes: () => this.syncRoutes(),
+      changed: () => this.kick(),
+    });
+    this.hooks = new HookRunner({
+      ledger: this,
+      log,
+      now,
+      service: (name) => this.service(name),
+      instances: (service) => this.instances(service),
+      isLeaving: (id) => this.isLeaving(id),
+    });
+    this.analyses = new AnalysisFeed({ ledger: this, agent, log, now });
   }
 
   /**
@@ -91,20 +96,7 @@ export class Controller {
     this.load();
     await this.adoptInstances();
     await this.syncRoutes(true).catch(() => {});
-    this.agent.onInstanceChange((status) => {
-      if (status.pid !== undefined && this.recorded.get(status.id) !== status.pid) {
-        this.recorded.set(status.id, status.pid);
-        this.store.putInstance({
-          id: status.id,
-          service: status.service,
-          revision: status.revision,
-          pid: status.pid,
-          port: status.port,
-          createdAt: status.createdAt,
-        });
-      }
-      this.kick();
-    });
+    this.fleet.watch();
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
     this.kick();
   }
@@ -121,34 +113,14 @@ export class Controller {
     this.record(plan.changed, plan.events, now);
   }
 
-  /** Instances recorded by an earlier run: adopted when alive and still known, else cleaned up. */
-  private async adoptInstances(): Promise<void> {
-    await Promise.all(
-      this.store.instances().map(async (record) => {
-        const svc = this.service(record.service);
-        const state = this.states.get(record.service);
-        const revision = state && findRevision(state, record.revision);
-        let adopted = false;
-        if (svc && revision && record.pid) {
-          const spec = instanceSpec(svc, revision, record.id, this.config.control.dataDir);
-          const status = await this.agent.adoptInstance(spec, {
-            pid: record.pid,
-            port: record.port,
-            createdAt: record.createdAt,
-          });
-          adopted = status !== undefined;
-          if (status?.pid) this.recorded.set(record.id, status.pid);
-        }
-        if (!adopted) {
-          if (record.pid) this.agent.killOrphan(record.pid);
-          this.store.deleteInstance(record.id);
-          this.log.info('forgot instance of an earlier run', {
-            service: record.service,
-            instance: record.id,
-          });
-        }
-      }),
-    );
+  /** Instances recorded by an earlier run: adopted when alive and of a known revision, else cleaned up. */
+  private adoptInstances(): Promise<void> {
+    return this.fleet.adopt((record) => {
+      const svc = this.service(record.service);
+      const state = this.states.get(record.service);
+      const revision = state && findRevision(state, record.revision);
+      return svc && revision ? { svc, revision } : undefined;
+    });
   }
 
   /** The gateway master's admin API (`cutover reload` goes through it). */
@@ -171,7 +143,7 @@ export class Controller {
     for (const svc of plan.removed) {
       this.states.delete(svc.name);
       this.store.deleteService(svc.name);
-      for (const instance of this.instances(svc.name)) this.startDrain(svc, instance.id, 'service removed');
+      for (const instance of this.instances(svc.name)) this.fleet.drain(svc, instance.id, 'service removed');
     }
     this.record(plan.states, plan.events, now);
     this.log.info('config applied', { changes: plan.result.changes.length });
@@ -192,7 +164,7 @@ export class Controller {
   }
 
   instances(service?: string): InstanceStatus[] {
-    return this.agent.instances().filter((i) => !service || i.service === service);
+    return this.fleet.list(service);
   }
 
   events(opts: { service?: string; limit?: number; afterId?: number }): StoredEvent[] {
@@ -200,7 +172,7 @@ export class Controller {
   }
 
   isLeaving(id: string): boolean {
-    return this.leaving.has(id);
+    return this.fleet.isLeaving(id);
   }
 
   /** Persists states and events together, then tells the webhooks. */
@@ -215,12 +187,11 @@ export class Controller {
     }
   }
 
-  /** Replaces a service's rollout with `change(rollout)` if the same rollout still runs; persists. */
-  private updateRollout(
-    service: string,
-    rollout: Rollout,
-    change: (current: Rollout) => { rollout: Rollout; events: CoreEvent[] },
-  ): void {
+  tell(events: CoreEvent[]): void {
+    this.record([], events, this.now());
+  }
+
+  updateRollout(service: string, rollout: Rollout, change: (current: Rollout) => RolloutChange): void {
     const state = this.states.get(service);
     if (!state?.rollout || !sameRollout(state.rollout, rollout)) return;
     const changed = change(state.rollout);
@@ -228,98 +199,6 @@ export class Controller {
     this.states.set(service, next);
     this.record([next], changed.events, this.now());
     this.kick();
-  }
-
-  /**
-   * Feeds due analyses with a measurement (what to measure: measurementDue). Runs beside the
-   * reconcile loop, never blocks it; the pure core acts on the verdicts.
-   */
-  private measure(): void {
-    const askedAt = this.now();
-    for (const svc of this.services()) {
-      const state = this.states.get(svc.name);
-      const config = svc.analysis;
-      if (!state?.rollout || !config || this.measuring.has(svc.name)) continue;
-      const request = measurementDue(svc, state, askedAt);
-      if (!request) continue;
-      const rollout = state.rollout;
-      this.measuring.add(svc.name);
-      collectMeasurements(config, {
-        vars: request.vars,
-        traffic: async () =>
-          trafficSample(await this.agent.trafficStats(), svc.name, request.revision, request.baseline, {
-            mirror: request.mirror,
-          }),
-      })
-        .then((measurements) => {
-          const at = this.now();
-          this.updateRollout(svc.name, rollout, (current) => ({
-            rollout: recordMeasurements(config, current, measurements, askedAt, at),
-            events: [],
-          }));
-        })
-        .catch((err: unknown) => this.log.error('analysis measurement failed', { service: svc.name, err }))
-        .finally(() => this.measuring.delete(svc.name));
-    }
-  }
-
-  /** Runs a service's hook against a ready instance of `revision` (none before it has one). */
-  private runServiceHook(
-    svc: ServiceConfig,
-    hook: Action & { type: 'runHook' },
-    ready: (i: InstanceStatus) => boolean,
-  ): Promise<HookOutcome> | undefined {
-    const config = svc.hooks?.[hook.hook];
-    if (!config) return undefined;
-    const version =
-      this.states.get(svc.name)?.revisions.find((r) => r.number === hook.revision)?.version ?? '';
-    const target = this.instances(svc.name).find((i) => i.revision === hook.revision && ready(i));
-    return runHook(config, {
-      service: svc.name,
-      revision: hook.revision,
-      version,
-      targetUrl: target ? `http://127.0.0.1:${target.port}` : undefined,
-      cwd: svc.run.cwd,
-      log: this.log.child({ service: svc.name, hook: hook.hook }),
-    });
-  }
-
-  /**
-   * A hook the core asked for. A gating hook's run and outcome are recorded in the rollout (the
-   * core acts on them); postPromotion's outcome is an event, there is nothing left to abort.
-   */
-  private runHookAction(action: Action & { type: 'runHook' }): void {
-    const { service, hook, revision } = action;
-    const svc = this.service(service);
-    if (!svc) return;
-    if (hook === 'postPromotion') {
-      this.runServiceHook(svc, action, (i) => i.ready)?.then(
-        (outcome) => this.record([], [postPromotionEvent(service, revision, outcome)], this.now()),
-        (err: unknown) => this.log.error('postPromotion hook failed to run', { service, err }),
-      );
-      return;
-    }
-    const rollout = this.states.get(service)?.rollout;
-    if (!rollout || !svc.hooks?.[hook] || !hookWanted(rollout, hook, revision)) return;
-    const startedAt = this.now();
-    this.updateRollout(service, rollout, (current) => ({
-      rollout: hookStarted(current, hook, startedAt),
-      events: [],
-    }));
-    const running = this.runServiceHook(svc, action, (i) => i.ready && !this.leaving.has(i.id));
-    running
-      ?.catch(
-        (err: unknown): HookOutcome => ({
-          ok: false,
-          output: '',
-          durationMs: 0,
-          error: (err as Error).message,
-        }),
-      )
-      .then((outcome) => {
-        const at = this.now();
-        this.updateRollout(service, rollout, (current) => hookFinished(service, current, hook, outcome, at));
-      });
   }
 
   /** Schedules a reconcile; coalesces bursts of changes into one pass. */
@@ -343,18 +222,8 @@ export class Controller {
     });
   }
 
-  private observe(service: string): ObservedInstance[] {
-    return this.instances(service).map((i) => ({
-      id: i.id,
-      revision: i.revision,
-      state: this.leaving.has(i.id) ? 'draining' : i.ready && i.phase === 'running' ? 'ready' : 'starting',
-      readySince: i.readySince,
-      restarts: i.restarts,
-    }));
-  }
-
   private async reconcile(): Promise<void> {
-    this.measure();
+    this.analyses.measure(this.services());
     const now = this.now();
     const changed: ServiceState[] = [];
     const events: CoreEvent[] = [];
@@ -362,7 +231,7 @@ export class Controller {
     for (const svc of this.services()) {
       const state = this.states.get(svc.name);
       if (!state) continue;
-      const plan = reconcileService(svc, state, this.observe(svc.name), now);
+      const plan = reconcileService(svc, state, this.fleet.observe(svc.name), now);
       if (plan.state !== state) {
         this.states.set(svc.name, plan.state);
         changed.push(plan.state);
@@ -379,66 +248,26 @@ export class Controller {
   }
 
   private act(action: Action): void {
-    if (action.type === 'start') {
-      for (let k = 0; k < action.count; k++) this.startInstance(action.service, action.revision);
-    } else if (action.type === 'runHook') {
-      this.runHookAction(action);
-    } else {
-      const svc = this.service(action.service);
-      if (svc) this.startDrain(svc, action.instance, action.reason);
+    if (action.type === 'runHook') {
+      this.hooks.run(action);
+      return;
     }
-  }
-
-  private startDrain(svc: ServiceConfig, id: string, reason: string): void {
-    if (this.drains.has(id)) return;
-    const drained = this.drain(svc, id, reason).finally(() => this.drains.delete(id));
-    this.drains.set(id, drained);
-  }
-
-  private startInstance(service: string, revisionNumber: number): void {
-    const svc = this.service(service);
-    const state = this.states.get(service);
-    const revision = state && findRevision(state, revisionNumber);
-    if (!svc || !revision) return;
-    const id = newInstanceId(service, revisionNumber);
-    const status = this.agent.startInstance(instanceSpec(svc, revision, id, this.config.control.dataDir));
-    if (status.pid) this.recorded.set(id, status.pid);
-    this.store.putInstance({
-      id,
-      service,
-      revision: revisionNumber,
-      pid: status.pid,
-      port: status.port,
-      createdAt: status.createdAt,
-    });
-    this.log.info('instance started', { service, revision: revisionNumber, instance: id, port: status.port });
-  }
-
-  /**
-   * Drain before signal: leave the routing table (acknowledged by every gateway worker), wait until
-   * the gateway reports no request in flight (or drainTimeout), then SIGTERM, then SIGKILL.
-   */
-  private async drain(svc: ServiceConfig, id: string, reason: string): Promise<void> {
-    const service = svc.name;
-    this.leaving.add(id);
-    const log = this.log.child({ service, instance: id });
-    log.info('instance draining', { reason });
-    this.record([], [{ service, type: 'InstanceDraining', message: `${id}: ${reason}` }], this.now());
-    await this.syncRoutes();
-    const inflight = await awaitIdle(this.agent, id, this.now() + svc.drainTimeoutMs, this.now, log);
-    if (inflight > 0) log.warn('drain timeout; stopping with requests in flight', { inflight });
-    await this.agent.stopInstance(id, svc.stopTimeoutMs);
-    this.store.deleteInstance(id);
-    this.recorded.delete(id);
-    this.leaving.delete(id);
-    log.info('instance stopped');
-    this.kick();
+    const svc = this.service(action.service);
+    if (!svc) return;
+    if (action.type === 'drain') {
+      this.fleet.drain(svc, action.instance, action.reason);
+      return;
+    }
+    const state = this.states.get(action.service);
+    const revision = state && findRevision(state, action.revision);
+    if (!revision) return;
+    for (let k = 0; k < action.count; k++) this.fleet.start(svc, revision);
   }
 
   /** Pushes the routing table if it changed; serialized so tables arrive in order. */
   syncRoutes(force = false): Promise<void> {
     const next = this.pushing.then(async () => {
-      const routes = buildRoutes(this.services(), this.states, this.agent.instances(), this.leaving);
+      const routes = buildRoutes(this.services(), this.states, this.agent.instances(), this.fleet.leavingIds);
       const key = routesKey(routes);
       if (!force && key === this.pushedKey) return;
       try {
@@ -497,20 +326,7 @@ export class Controller {
     this.stopped = true;
     clearInterval(this.timer);
     await this.notifier?.flush(NOTIFY_FLUSH_MS);
-    if (keepRunning) {
-      // The data plane stays up; the next `cutover up` adopts these instances.
-      this.agent.detach();
-      return;
-    }
-    await Promise.allSettled([...this.drains.values()]);
-    await Promise.allSettled(
-      this.agent.instances().map(async (i) => {
-        await this.agent.stopInstance(
-          i.id,
-          this.service(i.service)?.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS,
-        );
-        this.store.deleteInstance(i.id);
-      }),
-    );
+    // keepRunning: the data plane stays up; the next `cutover up` adopts these instances.
+    await this.fleet.shutdown(keepRunning, (service) => this.service(service)?.stopTimeoutMs);
   }
 }

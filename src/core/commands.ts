@@ -129,7 +129,9 @@ export function retry(spec: ServiceSpec, state: ServiceState, now: number): Comm
   const last = state.lastRollout;
   const revision =
     last && (last.phase === 'Aborted' || last.phase === 'Failed')
-      ? state.revisions.find((x) => x.number === (last.kind === 'rollback' ? last.from : last.to))
+      ? state.revisions.find(
+          (candidate) => candidate.number === (last.kind === 'rollback' ? last.from : last.to),
+        )
       : undefined;
   if (!revision || revision.number === state.stable) {
     return refuse('nothing_to_retry', `service "${state.name}" has no failed or aborted rollout to retry`);

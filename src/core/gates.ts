@@ -30,12 +30,12 @@ export function analysisGate(state: AnalysisState | undefined): Gate {
 
 /** Promotion additionally needs every metric passing (when an analysis is configured). */
 export function promotionGate(cfg: AnalysisConfig | undefined, state: AnalysisState | undefined): Gate {
-  const g = analysisGate(state);
-  if (g.kind !== 'open' || !cfg || !state) return g;
+  const gate = analysisGate(state);
+  if (gate.kind !== 'open' || !cfg || !state) return gate;
   if (state.phase === 'Successful' || allPassing(cfg, state)) return OPEN;
   const pending = cfg.metrics
-    .filter((m) => state.metrics[m.name]?.latest?.status !== 'Pass')
-    .map((m) => m.name);
+    .filter((metric) => state.metrics[metric.name]?.latest?.status !== 'Pass')
+    .map((metric) => metric.name);
   return { kind: 'wait', reason: `analysis: waiting for ${pending.join(', ')} to pass` };
 }
 

@@ -186,6 +186,6 @@ export function targetRevision(state: ServiceState): number {
   return state.rollout?.to ?? state.stable;
 }
 
-export function findRevision(state: ServiceState, n: number): Revision | undefined {
-  return state.revisions.find((r) => r.number === n);
+export function findRevision(state: ServiceState, number: number): Revision | undefined {
+  return state.revisions.find((revision) => revision.number === number);
 }

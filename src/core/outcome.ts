@@ -166,12 +166,12 @@ export function succeedRollout(
   const revisions = rolledBack
     ? state.revisions
     : state.revisions.map(
-        (x): Revision =>
-          x.number === target
-            ? { ...x, outcome: 'stable' }
-            : x.number === state.stable
-              ? { ...x, outcome: 'superseded' }
-              : x,
+        (revision): Revision =>
+          revision.number === target
+            ? { ...revision, outcome: 'stable' }
+            : revision.number === state.stable
+              ? { ...revision, outcome: 'superseded' }
+              : revision,
       );
   const next: ServiceState = {
     ...state,

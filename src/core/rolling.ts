@@ -34,8 +34,12 @@ export interface RollingStep {
 }
 
 /** Ready for at least minReadySeconds (Kubernetes "available"). */
-export function isAvailable(i: ObservedInstance, minReadySeconds: number, now: number): boolean {
-  return i.state === 'ready' && i.readySince !== undefined && now - i.readySince >= minReadySeconds * 1000;
+export function isAvailable(instance: ObservedInstance, minReadySeconds: number, now: number): boolean {
+  return (
+    instance.state === 'ready' &&
+    instance.readySince !== undefined &&
+    now - instance.readySince >= minReadySeconds * 1000
+  );
 }
 
 /**
@@ -51,8 +55,8 @@ export function planRolling(input: RollingInput): RollingStep {
   const draining = instances.length - live.length;
   const current = live.filter((i) => i.revision === target);
   const old = live.filter((i) => i.revision !== target);
-  const avail = (i: ObservedInstance) => isAvailable(i, strategy.minReadySeconds, now);
-  const currentAvailable = current.filter(avail).length;
+  const available = (i: ObservedInstance) => isAvailable(i, strategy.minReadySeconds, now);
+  const currentAvailable = current.filter(available).length;
   const actions: Action[] = [];
   const drain = (list: ObservedInstance[], n: number, reason: string) => {
     for (const i of [...list].sort(byRemovalPreference).slice(0, Math.max(0, n))) {
@@ -73,8 +77,8 @@ export function planRolling(input: RollingInput): RollingStep {
     const minAvailable = replicas - maxUnavailable;
     const currentUnavailable = current.length - currentAvailable;
     let budget = live.length - minAvailable - currentUnavailable;
-    const oldUnavailable = old.filter((i) => !avail(i));
-    const oldAvailable = old.filter(avail);
+    const oldUnavailable = old.filter((i) => !available(i));
+    const oldAvailable = old.filter(available);
     if (budget > 0 && oldUnavailable.length > 0) {
       const n = Math.min(budget, oldUnavailable.length);
       drain(oldUnavailable, n, 'replaced (unavailable)');

@@ -84,13 +84,15 @@ export function startRollout(
 }
 
 function nextRevisionNumber(state: ServiceState): number {
-  return state.revisions.reduce((m, r) => Math.max(m, r.number), 0) + 1;
+  return state.revisions.reduce((highest, revision) => Math.max(highest, revision.number), 0) + 1;
 }
 
 /** Keeps the newest `limit` revisions, never dropping the stable or targeted one. */
 function pruneHistory(revisions: Revision[], keep: Set<number>, limit: number): Revision[] {
-  const sorted = [...revisions].sort((a, b) => b.number - a.number);
-  return sorted.filter((r, i) => i < limit || keep.has(r.number)).sort((a, b) => a.number - b.number);
+  const newestFirst = [...revisions].sort((a, b) => b.number - a.number);
+  return newestFirst
+    .filter((revision, index) => index < limit || keep.has(revision.number))
+    .sort((a, b) => a.number - b.number);
 }
 
 /**
