@@ -1,7 +1,9 @@
 /** `notifications`: webhooks that receive rollout events of every service. */
+
+import { type Ctx, describe, get, isObj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { checkHttpUrl } from './hooks.ts';
-import { type Ctx, describe, get, isObj, type Path, readDuration, readInt, readObj, report } from './read.ts';
+import { readDuration, readInt, readObj } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { NotificationConfig, NotificationEvent } from './types.ts';
 

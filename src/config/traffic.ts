@@ -2,30 +2,21 @@
  * `services.<name>.traffic`: sticky key and request-level rules that route between stable and
  * canary. Also the runtime validators the control API uses (`cutover rules`, `cutover set-weight`).
  */
-import { compilePattern } from './pattern.ts';
+
+import { type Ctx, describe, get, isObj, newCtx, type Path, report, setOwn } from './ctx.ts';
 import {
-  type Ctx,
-  checkPercent,
-  describe,
-  get,
-  isObj,
-  newCtx,
-  type Path,
-  readObj,
-  report,
-  scalarText,
-  setOwn,
-} from './read.ts';
-import { TOKEN_RE } from './strategy.ts';
+  HTTP_TOKEN_RE,
+  MATCH_KEYS,
+  RULE_KEYS,
+  RULE_TARGETS,
+  STICKY_SOURCES,
+  STRING_MATCH_KINDS,
+  TRAFFIC_KEYS,
+} from './keys.ts';
+import { compilePattern } from './pattern.ts';
+import { checkPercent, readObj, scalarText } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { ConfigIssue, RuleMatch, StringMatch, TrafficConfig, TrafficRule } from './types.ts';
-
-export const TRAFFIC_KEYS = ['stickyBy', 'rules'] as const;
-export const RULE_KEYS = ['match', 'to'] as const;
-export const MATCH_KEYS = ['header', 'cookie', 'query', 'userIn', 'userAgent'] as const;
-export const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
-export const STICKY_SOURCES = ['header', 'cookie', 'query'] as const;
-export const RULE_TARGETS = ['stable', 'canary'] as const;
 
 const STICKY_HINT = 'must be "header:NAME", "cookie:NAME" or "query:NAME" (e.g. header:X-User-Id)';
 
@@ -63,7 +54,7 @@ function nameError(kind: 'header' | 'cookie' | 'query', name: string): string | 
       ? `${JSON.stringify(name)} is not a valid query parameter name (no whitespace, "&", "=" or "#")`
       : undefined;
   }
-  return TOKEN_RE.test(name) ? undefined : `${JSON.stringify(name)} is not a valid ${kind} name`;
+  return HTTP_TOKEN_RE.test(name) ? undefined : `${JSON.stringify(name)} is not a valid ${kind} name`;
 }
 
 function readPattern(ctx: Ctx, path: Path, raw: unknown): string | undefined {
