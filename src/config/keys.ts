@@ -60,7 +60,9 @@ export const LOAD_BALANCERS: readonly LoadBalancer[] = ['roundRobin', 'leastInFl
 /** `services.<name>.traffic` (the route table's traffic adds the weight, preview and mirror). */
 export const TRAFFIC_KEYS = ['stickyBy', 'rules'] as const;
 export const RULE_KEYS = ['match', 'to'] as const;
-export const MATCH_KEYS = ['header', 'cookie', 'query', 'userIn', 'userAgent'] as const;
+/** Rule conditions that name a header, cookie or query parameter and match its value. */
+export const NAMED_MATCH_KINDS = ['header', 'cookie', 'query'] as const;
+export const MATCH_KEYS = [...NAMED_MATCH_KINDS, 'userIn', 'userAgent'] as const;
 export const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
 export const STICKY_SOURCES = ['header', 'cookie', 'query'] as const;
 export const RULE_TARGETS = ['stable', 'canary'] as const;

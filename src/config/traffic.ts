@@ -7,6 +7,7 @@ import { type Ctx, describe, get, isObj, newCtx, type Path, report, setOwn } fro
 import {
   HTTP_TOKEN_RE,
   MATCH_KEYS,
+  NAMED_MATCH_KINDS,
   RULE_KEYS,
   RULE_TARGETS,
   STICKY_SOURCES,
@@ -179,7 +180,7 @@ function validateMatch(ctx: Ctx, path: Path, raw: unknown, sticky: boolean, stic
     report(ctx, path, `must have at least one condition (${MATCH_KEYS.join(', ')})`);
     return match;
   }
-  for (const kind of ['header', 'cookie', 'query'] as const) {
+  for (const kind of NAMED_MATCH_KINDS) {
     const v = get(o, kind);
     if (v === undefined) continue;
     const m = readMatchMap(ctx, [...path, kind], v, kind);
