@@ -1,10 +1,11 @@
 /** `gateway.listen` and `control.listen`: `host:port` addresses, and whether two of them collide. */
-import { type Ctx, describe, get, type Obj, type Path, report } from './ctx.ts';
+import { type Ctx, describe, get, type Obj, type Path } from './ctx.ts';
 import * as D from './defaults.ts';
 import { HOSTNAME_RE } from './keys.ts';
+import { accept, type Checked } from './read.ts';
 import type { HostPort } from './types.ts';
 
-export type HostPortResult = { ok: true; value: HostPort } | { ok: false; error: string };
+export type HostPortResult = Checked<HostPort>;
 
 const LISTEN_HINT = 'must be "host:port" (e.g. 127.0.0.1:8080, [::1]:8080) or a port number';
 
@@ -49,12 +50,7 @@ export function parseHostPort(raw: unknown): HostPortResult {
 
 export function readListen(ctx: Ctx, o: Obj, path: Path, def: string): HostPort {
   const raw = get(o, 'listen') ?? def;
-  const r = parseHostPort(raw);
-  if (!r.ok) {
-    report(ctx, [...path, 'listen'], r.error);
-    return { host: D.DEFAULT_LISTEN_HOST, port: 0 };
-  }
-  return r.value;
+  return accept(ctx, [...path, 'listen'], parseHostPort(raw)) ?? { host: D.DEFAULT_LISTEN_HOST, port: 0 };
 }
 
 /** The host a bind to `h` occupies, in one spelling: localhost is 127.0.0.1, `::` is every address. */

@@ -116,7 +116,7 @@ export function readBool(ctx: Ctx, o: Obj, path: Path, key: string, def: boolean
   return raw;
 }
 
-export type PercentResult = { ok: true; value: number } | { ok: false; error: string };
+export type PercentResult = Checked<number>;
 
 /** A traffic percentage 0..100: a number (fractions allowed) or a string "12.5%" / "12.5". */
 export function checkPercent(raw: unknown): PercentResult {
@@ -139,4 +139,28 @@ export function readDir(ctx: Ctx, o: Obj, path: Path, key: string, def: string):
   }
   if (s.includes('\0')) report(ctx, [...path, key], 'must not contain NUL characters');
   return isAbsolute(s) ? resolve(s) : resolve(ctx.baseDir, s);
+}
+
+/** A pure check's answer: the accepted value, or why not. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** The value `r` accepted, or undefined once its error is reported at `path`. */
+export function accept<T>(ctx: Ctx, path: Path, r: Checked<T>): T | undefined {
+  if (r.ok) return r.value;
+  report(ctx, path, r.error);
+  return undefined;
+}
+
+/** Validates each item of a list at `<path>.<i>` and keeps the ones that validate. */
+export function readEach<T>(
+  items: readonly unknown[],
+  path: Path,
+  validate: (path: Path, item: unknown) => T | undefined,
+): T[] {
+  const out: T[] = [];
+  items.forEach((item, i) => {
+    const value = validate([...path, String(i)], item);
+    if (value !== undefined) out.push(value);
+  });
+  return out;
 }

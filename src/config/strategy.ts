@@ -3,7 +3,16 @@
 import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { HTTP_TOKEN_RE, MIRROR_KEYS } from './keys.ts';
-import { checkPercent, readBool, readDuration, readInt, readObj, readSize } from './read.ts';
+import {
+  accept,
+  checkPercent,
+  readBool,
+  readDuration,
+  readEach,
+  readInt,
+  readObj,
+  readSize,
+} from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type {
   BlueGreenStrategy,
@@ -254,12 +263,7 @@ function validateSteps(ctx: Ctx, path: Path, raw: unknown): CanaryStep[] {
     report(ctx, path, `must contain at least one step (${STEP_HINT})`);
     return [];
   }
-  const steps: CanaryStep[] = [];
-  raw.forEach((item: unknown, i) => {
-    const step = validateStep(ctx, [...path, String(i)], item);
-    if (step) steps.push(step);
-  });
-  return steps;
+  return readEach(raw, path, (p, item) => validateStep(ctx, p, item));
 }
 
 function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefined {
@@ -331,9 +335,8 @@ function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefine
       'is required (0..100: the share of matching requests copied to the canary)',
     );
   } else {
-    const r = checkPercent(rawPercent);
-    if (r.ok) mirror.percent = r.value;
-    else report(ctx, [...kp, 'percent'], r.error);
+    const percent = accept(ctx, [...kp, 'percent'], checkPercent(rawPercent));
+    if (percent !== undefined) mirror.percent = percent;
   }
   const rawMethods = get(m, 'methods');
   if (rawMethods !== undefined) {

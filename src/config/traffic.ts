@@ -15,7 +15,7 @@ import {
   TRAFFIC_KEYS,
 } from './keys.ts';
 import { compilePattern } from './pattern.ts';
-import { checkPercent, readObj, scalarText } from './read.ts';
+import { accept, type Checked, checkPercent, readObj, scalarText } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { ConfigIssue, RuleMatch, StringMatch, TrafficConfig, TrafficRule } from './types.ts';
 
@@ -26,7 +26,7 @@ type Sticky = NonNullable<TrafficConfig['stickyBy']>;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters
 const CONTROL_RE = /[\x00-\x1f\x7f]/;
 
-function checkSticky(raw: unknown): { ok: true; value: Sticky } | { ok: false; error: string } {
+function checkSticky(raw: unknown): Checked<Sticky> {
   if (typeof raw !== 'string') return { ok: false, error: `${STICKY_HINT}, ${describe(raw)}` };
   const colon = raw.indexOf(':');
   if (colon < 0) return { ok: false, error: `${STICKY_HINT}, ${describe(raw)}` };
@@ -239,9 +239,8 @@ export function validateTrafficAt(ctx: Ctx, path: Path, raw: unknown): TrafficCo
   if (o === undefined) return traffic;
   const rawSticky = get(o, 'stickyBy');
   if (rawSticky !== undefined) {
-    const r = checkSticky(rawSticky);
-    if (r.ok) traffic.stickyBy = r.value;
-    else report(ctx, [...path, 'stickyBy'], r.error);
+    const stickyBy = accept(ctx, [...path, 'stickyBy'], checkSticky(rawSticky));
+    if (stickyBy) traffic.stickyBy = stickyBy;
   }
   const rawRules = get(o, 'rules');
   if (rawRules !== undefined) {
