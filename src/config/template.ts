@@ -13,8 +13,20 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * Substituted values are not rescanned.
  */
 export function substitute(template: string, vars: Partial<Record<string, string>>): string {
+  return substituteKnown(template, KNOWN, vars);
+}
+
+/**
+ * Replaces `${NAME}` for the names in `known` that are present in `vars`, leaving everything else as it
+ * is; values are not rescanned. The one substitution of run commands (above) and hooks (src/hooks).
+ */
+export function substituteKnown(
+  template: string,
+  known: ReadonlySet<string>,
+  vars: Partial<Record<string, string>>,
+): string {
   return template.replace(PLACEHOLDER, (whole, name: string) => {
-    if (!KNOWN.has(name)) return whole;
+    if (!known.has(name)) return whole;
     const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
     return value === undefined ? whole : value;
   });

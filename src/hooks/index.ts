@@ -6,6 +6,8 @@
  * the shell exits (so a hook's stray background processes are reaped too).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { HOOK_URL_VARS } from '../config/hooks.ts';
+import { substituteKnown } from '../config/template.ts';
 import type { HookConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { processGroupAlive } from '../runtime/supervisor.ts';
@@ -39,8 +41,7 @@ export const HTTP_BODY_BYTES = 1024;
 /** Grace between SIGTERM and SIGKILL of the hook's process group. */
 export const KILL_GRACE_MS = 2000;
 
-const HOOK_VARS = new Set(['SERVICE', 'REVISION', 'VERSION', 'TARGET_URL']);
-const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const HOOK_VARS: ReadonlySet<string> = new Set(HOOK_URL_VARS);
 
 /**
  * Replaces `${SERVICE}`, `${REVISION}`, `${VERSION}` and `${TARGET_URL}` present in `vars`; anything
@@ -48,11 +49,7 @@ const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
  * Substituted values are not rescanned.
  */
 export function substituteHook(template: string, vars: Partial<Record<string, string>>): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
-    if (!HOOK_VARS.has(name)) return whole;
-    const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
-    return value === undefined ? whole : value;
-  });
+  return substituteKnown(template, HOOK_VARS, vars);
 }
 
 /** The placeholder / environment values of a hook run. */
