@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { HookConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
-import { processGroupAlive } from '../runtime/supervisor.ts';
+import { processGroupAlive } from '../runtime/process-group.ts';
 
 export interface HookContext {
   service: string;
