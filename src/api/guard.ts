@@ -1,11 +1,11 @@
 import type http from 'node:http';
-import { ApiError } from '../api/errors.ts';
 import { AuditLog, auditParams, canonicalJson, MAX_PARAMS_BYTES } from '../audit/log.ts';
+import { FailureLimiter } from '../auth/ratelimit.ts';
+import { type Access, actionName, authorize, type Principal } from '../auth/roles.ts';
+import { looksLikeToken, TokenStore } from '../auth/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { Store } from '../store/store.ts';
-import { FailureLimiter } from './ratelimit.ts';
-import { type Access, actionName, authorize, type Principal } from './roles.ts';
-import { looksLikeToken, TokenStore } from './tokens.ts';
+import { ApiError } from './errors.ts';
 
 /** How long a refused request's body is awaited for the audit entry. */
 const BODY_WAIT_MS = 2000;
