@@ -14,9 +14,10 @@ import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { initialServiceState } from '../core/service.ts';
+import { createLogger } from '../log/logger.ts';
 import { StateDamagedError } from './integrity.ts';
 import { RestoreRefusedError, restoreSnapshot } from './restore.ts';
-import { SNAPSHOT_FILE, takeSnapshot } from './snapshot.ts';
+import { SNAPSHOT_FILE, Snapshots, takeSnapshot } from './snapshot.ts';
 import { Store } from './store.ts';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
@@ -120,5 +121,36 @@ test('a failed snapshot keeps the previous one and leaves no temp file', (t) => 
   assert.deepEqual(
     readdirSync(dir).filter((f) => f.includes('tmp')),
     [],
+  );
+});
+
+test('the running controller refreshes the snapshot at start-up and on every interval', (t) => {
+  const dir = tempDir(t);
+  const st = seed(dir);
+  t.after(() => st.close());
+  t.mock.timers.enable({ apis: ['setInterval'] });
+  const lines: Array<{ msg: string; reason?: string }> = [];
+  const log = createLogger({ level: 'info', write: (l) => lines.push(JSON.parse(l)) });
+  const snapshots = new Snapshots({ db: st.db, dataDir: dir, log, intervalMs: 60_000 });
+  snapshots.start();
+  t.after(() => snapshots.stop());
+  assert.deepEqual(
+    lines.map((l) => [l.msg, l.reason]),
+    [['state snapshot taken', 'start-up']],
+  );
+  st.commit([], [{ service: 'web', type: 'RolloutSucceeded', revision: 1, message: 'done' }], 6);
+  t.mock.timers.tick(60_000);
+  assert.deepEqual(
+    lines.map((l) => l.reason),
+    ['start-up', 'timer'],
+  );
+  const copy = new DatabaseSync(path.join(dir, SNAPSHOT_FILE), { readOnly: true });
+  t.after(() => copy.close());
+  assert.deepEqual(
+    copy
+      .prepare('SELECT type FROM events ORDER BY id')
+      .all()
+      .map((r) => r.type),
+    ['RolloutStarted', 'RolloutSucceeded'],
   );
 });

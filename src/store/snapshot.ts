@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Logger } from '../log/logger.ts';
@@ -8,6 +8,7 @@ import { checkFile, type SnapshotInfo } from './integrity.ts';
 export const SNAPSHOT_FILE = 'state.snapshot.db';
 /** How often a running controller refreshes the snapshot besides after each finished rollout. */
 export const SNAPSHOT_INTERVAL_MS = 10 * 60_000;
+const TMP_INFIX = '.tmp-';
 /** The state holds token hashes and the audit trail: only the owner reads a copy. */
 export const STATE_FILE_MODE = 0o600;
 
@@ -41,7 +42,7 @@ export function fsyncPath(p: string): void {
  */
 export function takeSnapshot(db: DatabaseSync, dataDir: string): SnapshotInfo & { bytes: number } {
   const file = path.join(dataDir, SNAPSHOT_FILE);
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = `${file}${TMP_INFIX}${process.pid}`;
   rmSync(tmp, { force: true });
   // VACUUM INTO accepts an existing empty file: creating it first gives it its mode from the start.
   closeSync(openSync(tmp, 'wx', STATE_FILE_MODE));
@@ -78,6 +79,10 @@ export class Snapshots {
 
   /** Takes one now (the database just passed its check) and then every interval. */
   start(): void {
+    // One controller per dataDir: a temp copy here was left by one that died mid-snapshot.
+    for (const f of readdirSync(this.dataDir)) {
+      if (f.startsWith(`${SNAPSHOT_FILE}${TMP_INFIX}`)) rmSync(path.join(this.dataDir, f), { force: true });
+    }
     this.take('start-up');
     this.timer = setInterval(() => this.take('timer'), this.intervalMs);
     this.timer.unref();
