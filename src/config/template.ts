@@ -7,23 +7,15 @@ const KNOWN = new Set<string>(TEMPLATE_VARS);
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
- * Replaces `${NAME}` for the known names (PORT, VERSION, INSTANCE, SERVICE, REVISION) that are
- * present in `vars`. Everything else — unknown names such as `${HOME}`, known names not given in
- * `vars`, `$NAME` without braces — is left untouched (for the shell, or a later substitution pass).
- * Substituted values are not rescanned.
+ * Replaces `${NAME}` for the `known` names (default: PORT, VERSION, INSTANCE, SERVICE, REVISION)
+ * that are present in `vars`. Everything else — unknown names such as `${HOME}`, known names not
+ * given in `vars`, `$NAME` without braces — is left untouched (for the shell, or a later
+ * substitution pass). Substituted values are not rescanned.
  */
-export function substitute(template: string, vars: Partial<Record<string, string>>): string {
-  return substituteKnown(template, KNOWN, vars);
-}
-
-/**
- * Replaces `${NAME}` for the names in `known` that are present in `vars`, leaving everything else as it
- * is; values are not rescanned. The one substitution of run commands (above) and hooks (src/hooks).
- */
-export function substituteKnown(
+export function substitute(
   template: string,
-  known: ReadonlySet<string>,
   vars: Partial<Record<string, string>>,
+  known: ReadonlySet<string> = KNOWN,
 ): string {
   return template.replace(PLACEHOLDER, (whole, name: string) => {
     if (!known.has(name)) return whole;
