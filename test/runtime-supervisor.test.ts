@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../src/log/logger.ts';
 import { Supervisor, type SupervisorOptions } from '../src/runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../src/runtime/types.ts';
+import { sleep } from '../src/util/sleep.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/runtime-server.mjs', import.meta.url));
 const sh = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -43,7 +44,6 @@ function getJson<T>(port: number, path: string): Promise<T> {
 }
 
 const get = (port: number, path: string) => getJson<unknown>(port, path).catch(() => undefined);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function isDead(pid: number): boolean {
   try {
