@@ -308,9 +308,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
   /** SIGTERM to `cutover up`; resolves with its exit code. */
   async stop(): Promise<number | null> {
     if (!this.proc?.pid || this.proc.exitCode !== null || this.proc.signalCode !== null) return null;
-    try {
-      process.kill(this.proc.pid, 'SIGTERM');
-    } catch {}
+    signalProcess(this.proc.pid, 'SIGTERM');
     return this.upExit ?? null;
   }
 
