@@ -7,6 +7,7 @@ import { createLogger, silentLogger } from '../src/log/logger.ts';
 import { noticeFromEvent, type RolloutNotice } from '../src/notify/notice.ts';
 import { Notifier } from '../src/notify/notifier.ts';
 import { slackText } from '../src/notify/payload.ts';
+import { sleep } from '../src/util/sleep.ts';
 
 interface Received {
   path: string;
@@ -168,7 +169,7 @@ describe('Notifier', () => {
     const n = new Notifier([hook('/bad')], silentLogger);
     n.notify(notice());
     await n.flush(3000);
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     assert.equal(at('/bad').length, 1);
   });
 
