@@ -20,8 +20,6 @@ const SRC = path.resolve(import.meta.dirname, '../src');
 const KNOWN_AREA_CYCLE_IMPORTS: Record<string, string> = {
   'controller/up.ts -> api/server.ts':
     'the composition root (cutover up) still sits in controller/, and the control API imports the controller',
-  'config/validate.ts -> analysis/validate.ts':
-    'analysis validation (which reads config) moves into config/, so config no longer imports analysis',
 };
 
 /** Importers of src/gateway/main.ts outside src/gateway, to be gone with the gateway split (issue 9). */
