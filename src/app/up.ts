@@ -7,6 +7,7 @@ import { Controller } from '../controller/controller.ts';
 import { GatewayProcess } from '../controller/gateway-process.ts';
 import type { Logger } from '../log/logger.ts';
 import { Supervisor } from '../runtime/supervisor.ts';
+import { Snapshots } from '../store/snapshot.ts';
 import { SqliteStore } from '../store/store.ts';
 
 /** A running `cutover up`. */
@@ -25,7 +26,13 @@ export async function startUp(
   log: Logger,
   opts: { keepRunning?: boolean } = {},
 ): Promise<Running> {
+  // First: a damaged state database must stop `up` before anything is started or taken over.
   const store = new SqliteStore(config.control.dataDir);
+  const snapshots = new Snapshots({
+    db: store.db,
+    dataDir: config.control.dataDir,
+    log: log.child({ component: 'store' }),
+  });
   const pidFile = path.join(config.control.dataDir, 'gateway.pid');
   const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
   const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined;
@@ -33,6 +40,8 @@ export async function startUp(
   const agent = new LocalAgent(supervisor, gateway.client);
   const controller = new Controller({ config, store, agent, log });
   controller.load();
+  snapshots.start();
+  controller.onRolloutFinished = () => snapshots.take('rollout finished');
   // The control listener first: if its port is taken, fail before anything starts (and before an
   // instance could be handed that port).
   const api = createApiServer(controller, log.child({ component: 'api' }));
@@ -64,6 +73,8 @@ export async function startUp(
         await controller.shutdown();
         rmSync(pidFile, { force: true });
       }
+      snapshots.stop();
+      snapshots.take('shut down');
       store.close();
       log.info('shut down');
     })();

@@ -10,11 +10,13 @@ import { formatIssues, loadConfigFile } from '../config/load.ts';
 import type { Revision } from '../core/model.ts';
 import { createLogger } from '../log/logger.ts';
 import { systemdUnits } from '../service/systemd.ts';
+import { StateDamagedError } from '../store/integrity.ts';
 import { ApiResponseError, ControlClient, setCredentials, UnreachableError } from './client.ts';
+import { cmdState } from './commands/state.ts';
+import { EXIT } from './exit.ts';
 import { formatChanges, formatHistory, formatStatus, formatTraffic, table } from './format.ts';
 
-/** Exit codes (documented in the README). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const;
+export { EXIT };
 
 class UsageError extends Error {}
 
@@ -44,6 +46,7 @@ Commands:
   reload [--master]   reload the gateway (new code/settings) without dropping a connection (admin)
   token create|list|revoke  manage API tokens (admin)
   audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
+  state check|restore check the state database / restore it from its last snapshot (controller stopped)
 
 Global options:
   -c, --config FILE   config file (default ./cutover.yaml); the CLI finds the controller
@@ -764,6 +767,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   rules: cmdRules,
   token: cmdToken,
   audit: cmdAudit,
+  state: cmdState,
 };
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -785,6 +789,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UnreachableError) {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
       return EXIT.unreachable;
+    }
+    if (err instanceof StateDamagedError) {
+      process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
+      return EXIT.failed;
     }
     if (err instanceof ApiResponseError) {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);

@@ -1,5 +1,5 @@
 import { trafficSample } from '../analysis/gateway.ts';
-import { collectMeasurements } from '../analysis/measure.ts';
+import { collectMeasurements } from '../analysis/providers/measure.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import { measurementDue, recordMeasurements } from '../core/measure.ts';
 import type { Logger } from '../log/logger.ts';

@@ -1,3 +1,4 @@
+import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
@@ -7,7 +8,7 @@ import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
 import type { Logger } from '../log/logger.ts';
-import { Notifier, noticeFromEvent } from '../notify/index.ts';
+import { Notifier, noticeFromEvent } from '../notify/notifier.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
@@ -18,6 +19,8 @@ import { InstanceLifecycle } from './instances.ts';
 import type { RolloutChange, ServiceLedger } from './ledger.ts';
 import { buildRoutes, routesKey } from './routes.ts';
 
+/** Events that end a rollout (`onRolloutFinished`). */
+const ROLLOUT_FINISHED = new Set<CoreEvent['type']>(['RolloutSucceeded', 'RolloutFailed', 'RolloutAborted']);
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How long a shutdown waits for webhooks still being sent. */
@@ -50,6 +53,8 @@ export class Controller implements ServiceLedger {
   private stopped = false;
   private pushedKey = '';
   private pushing: Promise<void> = Promise.resolve();
+  /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
+  onRolloutFinished?: (service: string) => void;
 
   constructor(opts: {
     config: CutoverConfig;
@@ -134,9 +139,9 @@ export class Controller implements ServiceLedger {
   }
 
   /** `cutover apply` (see planApply): the caller validated `next`. */
-  applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult {
+  applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult<ConfigChange> {
     const now = this.now();
-    const plan = planApply(this.current, next, this.states, now, dryRun);
+    const plan = planApply(this.current, next, diffConfig(this.current, next), this.states, now, dryRun);
     if (!plan.config) return plan.result;
     this.current = plan.config;
     for (const state of plan.states) this.states.set(state.name, state);
@@ -184,6 +189,7 @@ export class Controller implements ServiceLedger {
         : undefined;
       const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
+      if (ROLLOUT_FINISHED.has(event.type)) this.onRolloutFinished?.(event.service);
     }
   }
 

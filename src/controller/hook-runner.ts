@@ -7,7 +7,7 @@ import {
   postPromotionEvent,
 } from '../core/hook-runs.ts';
 import type { Action } from '../core/model.ts';
-import { runHook } from '../hooks/index.ts';
+import { runHook } from '../hooks/run.ts';
 import type { Logger } from '../log/logger.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
 import type { ServiceLedger } from './ledger.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { diffConfig } from '../config/diff.ts';
 import { parseConfig } from '../config/load.ts';
 import type { CutoverConfig } from '../config/types.ts';
 import { planApply } from './apply.ts';
@@ -79,7 +80,14 @@ test('apply plan by kind of change (table)', () => {
     },
   ];
   for (const row of rows) {
-    const plan = planApply(base, row.next, statesOf(base), 1_000, row.dryRun ?? false);
+    const plan = planApply(
+      base,
+      row.next,
+      diffConfig(base, row.next),
+      statesOf(base),
+      1_000,
+      row.dryRun ?? false,
+    );
     assert.ok(plan.result.ok, row.name);
     assert.equal(plan.result.applied, row.applied, row.name);
     assert.equal(plan.config !== undefined, row.applied, row.name);
@@ -109,7 +117,7 @@ test('a new revision for a service mid-rollout refuses the whole apply', () => {
   assert.ok(rolling.ok);
   states.set('web', rolling.state);
   const next = config(service('web', 'v3') + service('api', 'v2', '/api'));
-  const plan = planApply(base, next, states, 20, false);
+  const plan = planApply(base, next, diffConfig(base, next), states, 20, false);
   assert.equal(plan.result.ok, false);
   assert.equal(!plan.result.ok && plan.result.code, 'rollout_in_progress');
   assert.match(!plan.result.ok ? plan.result.message : '', /service "web" is rolling out/);
@@ -122,7 +130,7 @@ test('a new revision for a service mid-rollout refuses the whole apply', () => {
 test('gateway and control settings are reported but keep their running values', () => {
   const base = config(service('web'));
   const next = config(service('web', 'v1', '/', 3), '127.0.0.1:9090');
-  const plan = planApply(base, next, statesOf(base), 1, false);
+  const plan = planApply(base, next, diffConfig(base, next), statesOf(base), 1, false);
   assert.ok(plan.result.ok && plan.result.applied);
   assert.ok(plan.result.changes.some((c) => c.effect === 'restart'));
   assert.equal(plan.config?.gateway, base.gateway);

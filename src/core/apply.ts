@@ -1,16 +1,21 @@
-import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
 import type { CoreEvent, ServiceState } from './model.ts';
 import { deploy, initialServiceState } from './service.ts';
 
-/** Outcome of `cutover apply`. */
-export type ApplyResult =
-  | { ok: true; applied: boolean; changes: ConfigChange[] }
-  | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
+/** One difference between two configs, as diffConfig (src/config/diff.ts) classifies it. */
+export interface ConfigChangeEffect {
+  path: string;
+  effect: 'live' | 'new-revision' | 'added' | 'removed' | 'restart';
+}
+
+/** Outcome of `cutover apply`, with the changes it was decided on. */
+export type ApplyResult<Change extends ConfigChangeEffect = ConfigChangeEffect> =
+  | { ok: true; applied: boolean; changes: Change[] }
+  | { ok: false; code: 'rollout_in_progress'; message: string; changes: Change[] };
 
 /** What the shell does to apply a config: the new config, states to store, services to remove. */
-export interface ApplyPlan {
-  result: ApplyResult;
+export interface ApplyPlan<Change extends ConfigChangeEffect> {
+  result: ApplyResult<Change>;
   /** The config in effect from now on; absent when nothing is applied (refused, dry run, no change). */
   config?: CutoverConfig;
   /** New or changed service states (added services, new revisions), to store with `events`. */
@@ -21,27 +26,32 @@ export interface ApplyPlan {
 }
 
 /** `services.<name>...` -> `<name>` ('' for a change outside the services). */
-function serviceOf(change: ConfigChange): string {
+function serviceOf(change: ConfigChangeEffect): string {
   return change.path.split('.')[1] ?? '';
 }
 
 /**
- * `cutover apply`, decided: diffs `next` against the config in effect. Route, traffic, probe,
+ * `cutover apply`, decided from `changes` (diffConfig of the config in effect and `next`). Route, traffic, probe,
  * replica and timeout changes take effect at the next reconcile; a changed version or run
  * template becomes a new revision rolled out with the service's strategy; added services start,
  * removed ones are drained and stopped. Gateway and control settings need a restart: reported,
  * not applied. All or nothing: a new revision for a service that is mid-rollout refuses the
  * whole apply. Pure.
  */
-export function planApply(
+export function planApply<Change extends ConfigChangeEffect>(
   current: CutoverConfig,
   next: CutoverConfig,
+  changes: Change[],
   states: ReadonlyMap<string, ServiceState>,
   now: number,
   dryRun: boolean,
-): ApplyPlan {
-  const changes = diffConfig(current, next);
-  const nothing = (result: ApplyResult): ApplyPlan => ({ result, states: [], removed: [], events: [] });
+): ApplyPlan<Change> {
+  const nothing = (result: ApplyResult<Change>): ApplyPlan<Change> => ({
+    result,
+    states: [],
+    removed: [],
+    events: [],
+  });
   const revised = [...new Set(changes.filter((change) => change.effect === 'new-revision').map(serviceOf))];
   const busy = revised.filter((name) => states.get(name)?.rollout);
   if (busy.length > 0) {
