@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { trafficSample } from '../analysis/gateway.ts';
 import { collectMeasurements } from '../analysis/measure.ts';
@@ -52,6 +53,8 @@ export class Controller {
   private pushing: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
+  /** Emits `service` with a name when that service's state, events or instances changed. */
+  private readonly changes = new EventEmitter();
 
   constructor(opts: {
     config: CutoverConfig;
@@ -94,6 +97,7 @@ export class Controller {
           createdAt: st.createdAt,
         });
       }
+      this.changes.emit('service', st.service);
       this.kick();
     });
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
@@ -261,6 +265,12 @@ export class Controller {
     return this.store.events(opts);
   }
 
+  /** Calls `listener` with a service's name whenever its status may have changed (the status stream); returns the unsubscribe. */
+  onChange(listener: (service: string) => void): () => void {
+    this.changes.on('service', listener);
+    return () => this.changes.off('service', listener);
+  }
+
   isLeaving(id: string): boolean {
     return this.leaving.has(id);
   }
@@ -268,6 +278,8 @@ export class Controller {
   /** Persists states and events together, then tells the webhooks. */
   private record(states: ServiceState[], events: CoreEvent[], now: number): void {
     this.store.commit(states, events, now);
+    for (const name of new Set([...states.map((s) => s.name), ...events.map((e) => e.service)]))
+      this.changes.emit('service', name);
     for (const e of events) {
       const version = e.revision
         ? this.states.get(e.service)?.revisions.find((r) => r.number === e.revision)?.version

@@ -136,12 +136,12 @@ interface Instance {
 
 type Patch = Partial<Omit<InstanceStatus, 'id' | 'service' | 'revision' | 'version' | 'createdAt'>>;
 
-const WATCHED: (keyof InstanceStatus)[] = ['phase', 'ready', 'pid', 'restarts', 'port'];
+const WATCHED: (keyof InstanceStatus)[] = ['phase', 'ready', 'pid', 'restarts', 'port', 'lastProbeError'];
 
 /**
  * Runs instances as process groups (`/bin/sh -c <command>`, detached), probes them, restarts
  * crashed ones with exponential backoff and stops them with SIGTERM -> SIGKILL. Emits
- * `change` with a status snapshot whenever phase, ready, pid, restarts (or port) change.
+ * `change` with a status snapshot whenever phase, ready, pid, restarts, port or the last probe error change.
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly log: Logger;
@@ -559,7 +559,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (!this.current(inst, proc)) return;
       const r = await probeHttp(inst.status.port, cfg.path, cfg.timeoutMs);
       if (!this.current(inst, proc)) return;
-      if (!r.ok) inst.status.lastProbeError = r.error;
+      if (!r.ok) this.update(inst, { lastProbeError: r.error });
       if (proc.readiness.record(r.ok)) {
         if (proc.readiness.value) {
           const now = this.now();
@@ -599,7 +599,7 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
       if (!this.current(inst, proc)) return;
       const r = await probeHttp(inst.status.port, cfg.path, cfg.timeoutMs);
       if (!this.current(inst, proc)) return;
-      if (!r.ok) inst.status.lastProbeError = r.error;
+      if (!r.ok) this.update(inst, { lastProbeError: r.error });
       if (threshold.record(r.ok) && !threshold.value) {
         inst.log.warn('liveness probe failed; restarting instance', {
           pid: proc.pid,
