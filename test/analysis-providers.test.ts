@@ -8,7 +8,7 @@ import { queryPrometheus } from '../src/analysis/providers/prometheus.ts';
 import { queryWeb } from '../src/analysis/providers/web.ts';
 import { finishAnalysis, startAnalysis, stepAnalysis } from '../src/analysis/run.ts';
 import type { TemplateVars } from '../src/analysis/template.ts';
-import { validateAnalysis } from '../src/analysis/validate.ts';
+import { validateAnalysis } from '../src/config/analysis.ts';
 import type { AnalysisConfig, PrometheusMetric, WebMetric } from '../src/config/types.ts';
 import { type PrometheusServer, startPrometheus } from './helpers/prometheus.ts';
 

@@ -25,6 +25,7 @@ Commands:
   reload [--master]   reload the gateway (new code/settings) without dropping a connection (admin)
   token create|list|revoke  manage API tokens (admin)
   audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
+  state check|restore check the state database / restore it from its last snapshot (controller stopped)
 
 Global options:
   -c, --config FILE   config file (default ./cutover.yaml); the CLI finds the controller

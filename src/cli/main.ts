@@ -1,3 +1,4 @@
+import { StateDamagedError } from '../store/integrity.ts';
 import { help } from './args.ts';
 import { ApiResponseError, UnreachableError } from './client.ts';
 import { cmdApply } from './commands/apply.ts';
@@ -10,6 +11,7 @@ import { cmdReload } from './commands/reload.ts';
 import { cmdRollout } from './commands/rollout.ts';
 import { cmdRules } from './commands/rules.ts';
 import { cmdService } from './commands/service.ts';
+import { cmdState } from './commands/state.ts';
 import { cmdStatus } from './commands/status.ts';
 import { cmdToken } from './commands/token.ts';
 import { cmdUndo } from './commands/undo.ts';
@@ -42,6 +44,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   rules: cmdRules,
   token: cmdToken,
   audit: cmdAudit,
+  state: cmdState,
 };
 
 /** Runs the CLI; resolves with the process exit code. */
@@ -63,6 +66,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UnreachableError) {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
       return EXIT.unreachable;
+    }
+    if (err instanceof StateDamagedError) {
+      process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
+      return EXIT.failed;
     }
     if (err instanceof ApiResponseError) {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);

@@ -11,9 +11,9 @@ import { undoOrSwitchBack } from '../core/commands.ts';
 import type { Action, CoreEvent, ObservedInstance, Revision, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
-import { type HookResult, runHook } from '../hooks/index.ts';
+import { type HookResult, runHook } from '../hooks/run.ts';
 import type { Logger } from '../log/logger.ts';
-import { Notifier, noticeFromEvent } from '../notify/index.ts';
+import { Notifier, noticeFromEvent } from '../notify/notifier.ts';
 import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/store.ts';
@@ -25,6 +25,8 @@ export type ApplyResult =
   | { ok: true; applied: boolean; changes: ConfigChange[] }
   | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
 
+/** Events that end a rollout (`onRolloutFinished`). */
+const ROLLOUT_FINISHED = new Set<CoreEvent['type']>(['RolloutSucceeded', 'RolloutFailed', 'RolloutAborted']);
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How often a draining instance's in-flight count is read from the gateway. */
@@ -55,6 +57,8 @@ export class Controller {
   private readonly now: () => number;
   /** Emits `service` with a name when that service's state, events or instances changed. */
   private readonly changes = new EventEmitter();
+  /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
+  onRolloutFinished?: (service: string) => void;
 
   constructor(opts: {
     config: CutoverConfig;
@@ -287,6 +291,7 @@ export class Controller {
       const notice = noticeFromEvent(e, version);
       if (notice) this.notifier?.notify(notice);
       if (e.type === 'RolloutSucceeded') this.runPostPromotion(e.service, e.revision);
+      if (ROLLOUT_FINISHED.has(e.type)) this.onRolloutFinished?.(e.service);
     }
   }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseJsonPath, validateAnalysis } from './validate.ts';
+import { validateAnalysis } from './analysis.ts';
+import { parseJsonPath } from './json-path.ts';
 
 const BRIEF = {
   interval: '1s',
