@@ -9,9 +9,6 @@ export {
 export type { LatencyHistogram, RevisionCounts, TrafficSample } from './counts.ts';
 export type { EngineOptions, MetricResult, MetricStatus } from './engine.ts';
 export { revisionCounts, trafficSample } from './gateway.ts';
-export { collectMeasurements, type MeasureContext } from './measure.ts';
-export { queryPrometheus } from './providers/prometheus.ts';
-export { queryWeb } from './providers/web.ts';
 export {
   type AnalysisPhase,
   type AnalysisState,

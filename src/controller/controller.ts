@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { trafficSample } from '../analysis/gateway.ts';
-import { collectMeasurements } from '../analysis/measure.ts';
+import { collectMeasurements } from '../analysis/providers/measure.ts';
 import { type AnalysisState, analysisDue, stepAnalysis } from '../analysis/run.ts';
 import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import { substituteRun } from '../config/template.ts';

@@ -39,6 +39,21 @@ export function family(name: string, type: MetricType, help: string): MetricFami
   return { name, help, type, samples: [] };
 }
 
+/** Name, type and help of a family. */
+export type FamilyDefinition = readonly [name: string, type: MetricType, help: string];
+
+/** Empty families, one per definition, under the same keys (and in the same order). */
+export function families<K extends string>(
+  defs: Readonly<Record<K, FamilyDefinition>>,
+): Record<K, MetricFamily> {
+  const out = {} as Record<K, MetricFamily>;
+  for (const k of Object.keys(defs) as K[]) {
+    const [name, type, help]: FamilyDefinition = defs[k];
+    out[k] = family(name, type, help);
+  }
+  return out;
+}
+
 /** Cumulative `_bucket{le}` samples for every bound and +Inf (= count), then `_sum` and `_count`. */
 export function histogramSamples(bounds: readonly number[], s: HistogramSeries): Sample[] {
   const out: Sample[] = [];
