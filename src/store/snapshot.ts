@@ -16,7 +16,7 @@ export const STATE_FILE_MODE = 0o600;
 export function snapshotInfo(dataDir: string): SnapshotInfo | undefined {
   const file = path.join(dataDir, SNAPSHOT_FILE);
   try {
-    return { file, takenAt: statSync(file).mtimeMs };
+    return { file, takenAt: Math.floor(statSync(file).mtimeMs) };
   } catch {
     return undefined;
   }
@@ -59,7 +59,7 @@ export function takeSnapshot(db: DatabaseSync, dataDir: string): SnapshotInfo & 
   }
   fsyncPath(dataDir);
   const st = statSync(file);
-  return { file, takenAt: st.mtimeMs, bytes: st.size };
+  return { file, takenAt: Math.floor(st.mtimeMs), bytes: st.size };
 }
 
 /** Keeps the snapshot fresh for a running controller: on demand and on a timer. */

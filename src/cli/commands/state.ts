@@ -138,6 +138,10 @@ async function restore(
     r = restoreSnapshot(dataDir, { force });
   } catch (err) {
     if (err instanceof RestoreRefusedError) return fail(err.message, EXIT.failed);
+    // A file system refusal (permissions, full disk) is the operator's to fix, not a bug.
+    if (typeof (err as NodeJS.ErrnoException).code === 'string') {
+      return fail(`cannot restore: ${(err as Error).message}`, EXIT.failed);
+    }
     throw err;
   }
   if (json) {
