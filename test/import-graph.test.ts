@@ -165,7 +165,8 @@ function reportStale(
   live: Set<string>,
 ) {
   for (const k of Object.keys(known)) {
-    if (!live.has(k)) t.diagnostic(`known exception no longer needed, remove it: ${k}`);
+    if (!live.has(k))
+      t.diagnostic(`known exception not in the graph (fixed already, or not landed yet): ${k}`);
   }
 }
 
