@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
@@ -53,6 +54,8 @@ export class Controller implements ServiceLedger {
   private stopped = false;
   private pushedKey = '';
   private pushing: Promise<void> = Promise.resolve();
+  /** Emits `service` with a name when that service's state, events or instances changed. */
+  private readonly changes = new EventEmitter();
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
 
@@ -80,6 +83,10 @@ export class Controller implements ServiceLedger {
       dataDir: opts.config.control.dataDir,
       tell: (event) => this.tell([event]),
       publishRoutes: () => this.syncRoutes(),
+      instanceChanged: (service) => {
+        this.changes.emit('service', service);
+        this.kick();
+      },
       changed: () => this.kick(),
     });
     this.hooks = new HookRunner({
@@ -176,6 +183,12 @@ export class Controller implements ServiceLedger {
     return this.store.events(opts);
   }
 
+  /** Calls `listener` with a service's name whenever its status may have changed (the status stream); returns the unsubscribe. */
+  onChange(listener: (service: string) => void): () => void {
+    this.changes.on('service', listener);
+    return () => this.changes.off('service', listener);
+  }
+
   isLeaving(id: string): boolean {
     return this.fleet.isLeaving(id);
   }
@@ -183,6 +196,8 @@ export class Controller implements ServiceLedger {
   /** Persists states and events together, then tells the webhooks. */
   private record(states: ServiceState[], events: CoreEvent[], now: number): void {
     this.store.commit(states, events, now);
+    for (const name of new Set([...states.map((s) => s.name), ...events.map((e) => e.service)]))
+      this.changes.emit('service', name);
     for (const event of events) {
       const version = event.revision
         ? this.states.get(event.service)?.revisions.find((r) => r.number === event.revision)?.version

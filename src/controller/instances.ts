@@ -21,6 +21,8 @@ export interface InstanceLifecycleOptions {
   tell: (event: CoreEvent) => void;
   /** Publishes the routing table (an instance leaves it before it is stopped). */
   publishRoutes: () => Promise<void>;
+  /** An instance of `service` changed (phase, readiness, pid, restarts). */
+  instanceChanged: (service: string) => void;
   /** Something changed that the next reconcile should see. */
   changed: () => void;
 }
@@ -80,7 +82,7 @@ export class InstanceLifecycle {
           createdAt: status.createdAt,
         });
       }
-      this.options.changed();
+      this.options.instanceChanged(status.service);
     });
   }
 

@@ -13,7 +13,7 @@ export interface SupervisorHost {
   now: () => number;
   logCheckIntervalMs: number;
   stableResetMs: number;
-  /** A status snapshot after phase, ready, pid, restarts or port changed. */
+  /** A status snapshot after phase, ready, pid, restarts, port or the last probe error changed. */
   changed: (status: InstanceStatus) => void;
 }
 
@@ -57,7 +57,8 @@ export type StatusPatch = Partial<
   Omit<InstanceStatus, 'id' | 'service' | 'revision' | 'version' | 'createdAt'>
 >;
 
-const WATCHED: (keyof InstanceStatus)[] = ['phase', 'ready', 'pid', 'restarts', 'port'];
+/** A change of these is reported (the controller reconciles, the status stream shows it). */
+const WATCHED: (keyof InstanceStatus)[] = ['phase', 'ready', 'pid', 'restarts', 'port', 'lastProbeError'];
 
 /** The bookkeeping of an instance, before any process exists; its log rotation runs from now on. */
 export function createInstance(

@@ -53,9 +53,7 @@ export function newProcess(
     },
     {
       active: () => isCurrent(inst, proc),
-      failed: (error) => {
-        inst.status.lastProbeError = error;
-      },
+      failed: (error) => updateStatus(inst, { lastProbeError: error }),
       ready: () => onReady(inst, proc),
       notReady: (error) => {
         clearTimeout(inst.stableTimer);

@@ -53,7 +53,7 @@ export function killProcessGroupsSync(pgids: number[], signal: NodeJS.Signals = 
 }
 
 /** One process as `/proc/<pid>/stat` describes it. */
-export interface ProcessEntry {
+interface ProcessEntry {
   pid: number;
   /** `R`, `S`, `D`, `Z` (zombie), `X` (dead), ... */
   state: string;
@@ -67,7 +67,7 @@ function running(entry: ProcessEntry): boolean {
 }
 
 /** `/proc/<pid>/stat` parsed, or undefined when the process is gone (or there is no procfs). */
-export function readProcessEntry(pid: number): ProcessEntry | undefined {
+function readProcessEntry(pid: number): ProcessEntry | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
@@ -80,7 +80,7 @@ export function readProcessEntry(pid: number): ProcessEntry | undefined {
 }
 
 /** Every process in `/proc` (read lazily: callers stop at the first match); undefined without procfs. */
-export function listProcesses(): Iterable<ProcessEntry> | undefined {
+function listProcesses(): Iterable<ProcessEntry> | undefined {
   let names: string[];
   try {
     names = readdirSync('/proc');

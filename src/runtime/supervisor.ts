@@ -33,7 +33,7 @@ export interface SupervisorEvents {
 /**
  * Runs instances as process groups (`/bin/sh -c <command>`, detached), probes them, restarts
  * crashed ones with exponential backoff and stops them with SIGTERM -> SIGKILL. Emits
- * `change` with a status snapshot whenever phase, ready, pid, restarts (or port) change.
+ * `change` with a status snapshot whenever phase, ready, pid, restarts, port or the last probe error change.
  */
 export class Supervisor extends EventEmitter<SupervisorEvents> {
   private readonly host: SupervisorHost;
