@@ -141,6 +141,15 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     assert.equal(runningInstanceIds(c.id).size, 2, 'instances still run without a controller');
     // And the next up adopts the very same processes
     await c.restart();
+    // (adoption probes each instance before calling it ready: wait for that, not for the API)
+    await c.waitFor(
+      async () => {
+        const s = await c.status();
+        return s.instances.length === 2 && s.instances.every((i) => i.state === 'ready');
+      },
+      20_000,
+      'adopted instances ready',
+    );
     const s1 = await c.status();
     assert.deepEqual(s1.instances.map((i) => `${i.id}:${i.pid}`).sort(), pids0, 'same instances, same pids');
     assert.ok(

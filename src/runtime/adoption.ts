@@ -17,6 +17,8 @@ const ADOPTED_POLL_MS = 250;
  */
 export async function adoptProcess(inst: Instance, pid: number, port: number): Promise<void> {
   const { spec } = inst;
+  // The pid is known before the probe answers: status shows it while adoption is under way.
+  updateStatus(inst, { pid });
   const first = await probeHttp(port, spec.readiness.path, spec.readiness.timeoutMs);
   const { proc, markExited } = newProcess(inst, pid, { readyAtStart: first.ok });
   inst.proc = proc;
