@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import {
 } from './helpers/gateway-helpers.ts';
 import { admin, type RunningGateway, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
+import { alive } from './helpers/processes.ts';
 
 const T = { timeout: 120_000 };
 /** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */
@@ -41,20 +42,6 @@ interface Health {
 
 async function health(sock: string): Promise<Health> {
   return (await admin(sock, 'GET', '/healthz')).json as unknown as Health;
-}
-
-/** Running (a zombie is not: orphaned processes may never be reaped in a container). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return true;
-  }
 }
 
 /** Kills a process group (a master re-executed by another one leads its own group). */
