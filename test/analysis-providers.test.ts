@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { collectMeasurements } from '../src/analysis/measure.ts';
+import { collectMeasurements } from '../src/analysis/providers/measure.ts';
 import { queryPrometheus } from '../src/analysis/providers/prometheus.ts';
 import { queryWeb } from '../src/analysis/providers/web.ts';
 import { finishAnalysis, startAnalysis, stepAnalysis } from '../src/analysis/run.ts';
 import type { TemplateVars } from '../src/analysis/template.ts';
-import { validateAnalysis } from '../src/analysis/validate.ts';
+import { validateAnalysis } from '../src/config/analysis.ts';
 import type { AnalysisConfig, PrometheusMetric, WebMetric } from '../src/config/types.ts';
 import { type PrometheusServer, startPrometheus } from './helpers/prometheus.ts';
 

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HookConfig } from '../src/config/types.ts';
-import { runHook, substituteHook } from '../src/hooks/index.ts';
+import { runHook } from '../src/hooks/run.ts';
+import { substituteHook } from '../src/hooks/vars.ts';
 import { silentLogger } from '../src/log/logger.ts';
 import { alive } from './helpers/processes.ts';
 

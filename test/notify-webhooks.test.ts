@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import type { NotificationConfig } from '../src/config/types.ts';
 import { createLogger, silentLogger } from '../src/log/logger.ts';
-import { Notifier, noticeFromEvent, type RolloutNotice, slackText } from '../src/notify/index.ts';
+import { noticeFromEvent, type RolloutNotice } from '../src/notify/notice.ts';
+import { Notifier } from '../src/notify/notifier.ts';
+import { slackText } from '../src/notify/payload.ts';
 
 interface Received {
   path: string;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/log/logger.ts';
 import { Supervisor, type SupervisorOptions } from '../src/runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../src/runtime/types.ts';
+import { sleep } from '../src/util/sleep.ts';
 import { alive } from './helpers/processes.ts';
 import { waitFor as waitUntil } from './helpers/wait.ts';
 
@@ -47,7 +48,6 @@ function getJson<T>(port: number, path: string): Promise<T> {
 }
 
 const get = (port: number, path: string) => getJson<unknown>(port, path).catch(() => undefined);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function isDead(pid: number): boolean {
   try {
