@@ -13,6 +13,7 @@ describe('control API', { timeout: 120_000 }, () => {
     await c.writeConfig();
     const routes = servedRoutes(t, c.configFile);
     const ops = describedOperations();
+    assert.ok(ops.length > 0 && routes.length > 0, `${ops.length} described, ${routes.length} served`);
     for (const op of ops) {
       assert.ok(
         routes.some(([m, re]) => m === op.method && re.test(op.path)),

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { useCluster } from './helpers/cluster.ts';
+import { allOnVersion, useCluster } from './helpers/cluster.ts';
 
 /** A real webhook receiver that records every JSON document posted to it. */
 async function webhookReceiver(t: { after: (fn: () => void | Promise<void>) => void }) {
@@ -122,8 +122,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
     const d = await c.cli(['deploy', 'web', '--version', 'v2', '--wait', '--timeout', '30s']);
     assert.equal(d.code, 1, d.stdout);
     const s = await c.status();
-    assert.ok(s.instances.length > 0, 'no instances');
-    assert.ok(s.instances.every((i) => i.version === 'v1'));
+    assert.ok(allOnVersion(s, 'v1'), JSON.stringify(s.instances));
     const ev = await c.cli(['events', 'web']);
     assert.match(ev.stdout, /HookFailed\s+preRollout hook failed: exit code 3/);
     assert.match(ev.stdout, /migration broke/);

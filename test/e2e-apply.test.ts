@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
-import { useCluster } from './helpers/cluster.ts';
+import { allOnVersion, useCluster } from './helpers/cluster.ts';
 
 describe('cutover apply', { timeout: 120_000 }, () => {
   test('an invalid file changes nothing; a valid one applies live changes and rolls out a new revision, 0 failed', async (t) => {
@@ -44,12 +44,7 @@ describe('cutover apply', { timeout: 120_000 }, () => {
     await c.waitFor(
       async () => {
         const s = await c.status();
-        return (
-          s.stable.revision === 2 &&
-          !s.rollout &&
-          s.instances.length === 3 &&
-          s.instances.every((i) => i.version === 'v2')
-        );
+        return s.stable.revision === 2 && !s.rollout && s.instances.length === 3 && allOnVersion(s, 'v2');
       },
       40_000,
       '3 instances of v2',

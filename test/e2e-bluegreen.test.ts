@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { useCluster } from './helpers/cluster.ts';
+import { allOnVersion, useCluster } from './helpers/cluster.ts';
 
 const BLUE_GREEN = `{ type: blueGreen, scaleDownDelay: 30s, preview: { header: "X-Cutover-Preview: true" }, progressDeadline: 20s }`;
 
@@ -43,11 +43,7 @@ describe('blue-green release end to end', { timeout: 120_000 }, () => {
     assert.equal(a.code, 0, a.stderr);
     await c.waitFor(async () => (await c.get('/')).version === 'v1', 5_000, 'blue serving again');
     for (let i = 0; i < 20; i++) assert.equal((await c.get('/')).version, 'v1');
-    await c.waitFor(
-      async () => (await c.status()).instances.every((i) => i.version === 'v1'),
-      20_000,
-      'green gone',
-    );
+    await c.waitFor(async () => allOnVersion(await c.status(), 'v1'), 20_000, 'green gone');
     const s = await c.status();
     assert.deepEqual(
       s.instances.map((i) => `${i.id}:${i.version}`).sort(),
@@ -71,11 +67,7 @@ describe('blue-green release end to end', { timeout: 120_000 }, () => {
     await c.waitFor(async () => (await c.status()).phase === 'Paused', 20_000, 'preview ready');
     const a = await c.cli(['abort', 'web']);
     assert.equal(a.code, 0, a.stderr);
-    await c.waitFor(
-      async () => (await c.status()).instances.every((i) => i.version === 'v1'),
-      20_000,
-      'green gone',
-    );
+    await c.waitFor(async () => allOnVersion(await c.status(), 'v1'), 20_000, 'green gone');
     const report = await load.stop();
     assert.equal(report.failed, 0, report.failures.join(' | '));
     assert.deepEqual(Object.keys(report.versions), ['v1']);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Cluster, runningInstanceIds, useCluster } from './helpers/cluster.ts';
+import { allOnVersion, type Cluster, runningInstanceIds, useCluster } from './helpers/cluster.ts';
 
 async function killController(c: Cluster): Promise<void> {
   const pid = c.upPid();
@@ -55,7 +55,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     await c.waitFor(
       async () => {
         const s = await c.status();
-        return s.stable.revision === 2 && !s.rollout && s.instances.every((i) => i.version === 'v2');
+        return s.stable.revision === 2 && !s.rollout && allOnVersion(s, 'v2');
       },
       40_000,
       'rollout finished after restart',
@@ -90,7 +90,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     await c.waitFor(
       async () => {
         const s = await c.status();
-        return s.stable.revision === 2 && !s.rollout && s.instances.every((i) => i.version === 'v2');
+        return s.stable.revision === 2 && !s.rollout && allOnVersion(s, 'v2');
       },
       30_000,
       'blue-green finished after restart',
@@ -117,11 +117,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     const p = await c.cli(['promote', 'web']);
     assert.equal(p.code, 0, p.stderr);
     await c.waitFor(async () => (await c.status()).stable.revision === 2, 20_000, 'promoted');
-    await c.waitFor(
-      async () => (await c.status()).instances.every((i) => i.version === 'v2'),
-      20_000,
-      'old gone',
-    );
+    await c.waitFor(async () => allOnVersion(await c.status(), 'v2'), 20_000, 'old gone');
     const report = await load.stop();
     assert.equal(report.failed, 0, report.failures.join(' | '));
     await assertNoDuplicates(c, 2);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bindListenHandle } from '../src/gateway/main.ts';
 import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
+import { alive } from './helpers/processes.ts';
 
 interface Health {
   ok: boolean;
@@ -17,20 +18,6 @@ interface Health {
 
 function pidFile(c: Cluster): number {
   return Number(readFileSync(path.join(c.dir, 'data', 'gateway.pid'), 'utf8'));
-}
-
-/** Running (a zombie is not: orphaned processes may never be reaped in a container). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return true;
-  }
 }
 
 describe('gateway reload through the controller', { timeout: 180_000 }, () => {

@@ -52,7 +52,12 @@ test(
     });
     const gate = new Gate();
     t.after(() => gate.releaseAll());
-    const hang = await startUpstream(t, 'hang', (_req, res) => gate.hold(() => res.end()));
+    // Called when the hanging upstream got a request (the client that leaves early waits for it).
+    let onHang = () => {};
+    const hang = await startUpstream(t, 'hang', (_req, res) => {
+      gate.hold(() => res.end());
+      onHang();
+    });
     const reset = await startUpstream(t, 'reset', (req) => req.socket.destroy());
     const dead = await deadPort();
     const routes = table(
@@ -92,7 +97,8 @@ test(
     await new Promise<void>((resolve) => {
       const req = http.get({ host: '127.0.0.1', port, path: '/t/gone', agent: false });
       req.on('error', () => resolve());
-      setTimeout(() => req.destroy(), 100);
+      // Leaves once its request is at the upstream, well before the 300 ms upstream timeout.
+      onHang = () => req.destroy();
     });
     await waitFor(() => gw.totalInflight() === 0, 5000, 'requests done');
 

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,11 +13,22 @@ import { WebSocketServer } from 'ws';
 import { bindListenHandle } from '../src/gateway/main.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
 import { killMarked } from './helpers/cluster.ts';
-import { request, service, startUpstream, table, upstream, waitFor } from './helpers/gateway-helpers.ts';
+import {
+  Gate,
+  request,
+  service,
+  startUpstream,
+  table,
+  upstream,
+  waitFor,
+} from './helpers/gateway-helpers.ts';
 import { admin, type RunningGateway, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
+import { alive } from './helpers/processes.ts';
 
 const T = { timeout: 120_000 };
+/** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */
+const HELD_MS = 60_000;
 const MAIN = fileURLToPath(new URL('../src/gateway/main.ts', import.meta.url));
 
 interface Health {
@@ -33,20 +44,6 @@ async function health(sock: string): Promise<Health> {
   return (await admin(sock, 'GET', '/healthz')).json as unknown as Health;
 }
 
-/** Running (a zombie is not: orphaned processes may never be reaped in a container). */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return true;
-  }
-}
-
 /** Kills a process group (a master re-executed by another one leads its own group). */
 function killGroup(pid: number): void {
   try {
@@ -57,7 +54,11 @@ function killGroup(pid: number): void {
 }
 
 /** Keep-alive clients (test/helpers/load.ts) plus clients opening a new connection per request. */
-function mixedLoad(port: number, opts: { keepAlive?: number; fresh?: number; pauseMs?: number } = {}) {
+function mixedLoad(
+  t: TestContext,
+  port: number,
+  opts: { keepAlive?: number; fresh?: number; pauseMs?: number } = {},
+) {
   const ka = startLoad(port, { concurrency: opts.keepAlive ?? 6, pauseMs: opts.pauseMs ?? 2 });
   const fresh: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
   let running = true;
@@ -79,7 +80,7 @@ function mixedLoad(port: number, opts: { keepAlive?: number; fresh?: number; pau
       await new Promise((r) => setTimeout(r, opts.pauseMs ?? 2));
     }
   });
-  return {
+  const load = {
     /** Waits until both kinds of clients got `n` more answers (ok or failed) than now: the load ran. */
     async more(n: number, what: string): Promise<void> {
       const target = fresh.ok + fresh.failed + n;
@@ -96,16 +97,24 @@ function mixedLoad(port: number, opts: { keepAlive?: number; fresh?: number; pau
       return { keepAlive: await ka.stop(), fresh };
     },
   };
+  // A failed assertion must not leave the clients running (the test file would never end).
+  t.after(() => load.stop());
+  return load;
 }
 
 function resets(r: LoadReport): number {
   return r.failures.filter((f) => /ECONNRESET|socket hang up|EPIPE/.test(f)).length;
 }
 
-/** An HTTP upstream that answers `/slow` after 3 s and relays WebSockets (echo). */
+/**
+ * An HTTP upstream that holds `/slow` until `slow.releaseAll()` (so a retiring generation is known to have a
+ * request in flight, however long a reload takes on a busy machine) and relays WebSockets (echo).
+ */
 async function startApp(t: TestContext, name: string) {
+  const slow = new Gate();
+  t.after(() => slow.releaseAll());
   const up = await startUpstream(t, name, (req, res) => {
-    if (req.url === '/slow') setTimeout(() => res.end(`slow ${name}`), 3000);
+    if (req.url === '/slow') slow.hold(() => res.end(`slow ${name}`));
     else res.end(`ok ${name}`);
   });
   const wss = new WebSocketServer({ noServer: true });
@@ -118,7 +127,7 @@ async function startApp(t: TestContext, name: string) {
     for (const c of wss.clients) c.terminate();
     wss.close();
   });
-  return up;
+  return Object.assign(up, { slow });
 }
 
 function openWs(port: number): Promise<WebSocket> {
@@ -142,12 +151,15 @@ async function reloadAndWait(gw: RunningGateway, query = ''): Promise<Record<str
 }
 
 test(
-  'reload under load: new generation on the same socket, 0 failed requests, in-flight 3 s request and WebSocket finish cleanly',
+  'reload under load: new generation on the same socket, 0 failed requests, in-flight long request and WebSocket finish cleanly',
   T,
   async (t) => {
     const dir = tempDir(t);
     const app = await startApp(t, 'web');
-    const gw = await spawnGateway(t, settingsIn(dir, { workers: 2, shutdownTimeoutMs: 10_000 }));
+    const gw = await spawnGateway(
+      t,
+      settingsIn(dir, { workers: 2, shutdownTimeoutMs: 10_000, upstreamTimeoutMs: HELD_MS }),
+    );
     assert.equal(
       (await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)]))))
         .status,
@@ -156,14 +168,14 @@ test(
     const before = await health(gw.admin);
     assert.equal(before.generation, 1);
 
-    const load = mixedLoad(gw.port);
+    const load = mixedLoad(t, gw.port);
     await load.more(10, 'before the first reload');
     const RELOADS = 3;
     const wsCloses: Array<{ code: number; wasClean: boolean }> = [];
     const slowReplies: Promise<{ status: number; body: string }>[] = [];
     let seenPids = new Set(before.workerPids);
     for (let i = 0; i < RELOADS; i++) {
-      // One in-flight 3 s request and one WebSocket on the generation about to retire.
+      // One long in-flight request (held at the upstream) and one WebSocket on the generation about to retire.
       const slow = request(gw.port, '/slow');
       slowReplies.push(slow);
       const ws = await openWs(gw.port);
@@ -189,6 +201,7 @@ test(
       const stats = (await admin(gw.admin, 'GET', '/stats')).json as { workers: number };
       assert.ok(stats.workers >= 3, `old generation included in /stats (workers ${stats.workers})`);
       wsCloses.push(await closed);
+      app.slow.releaseAll();
       const s = await slow;
       assert.equal(s.status, 200);
       assert.equal(s.body, 'slow web');
@@ -282,13 +295,16 @@ test(
     const dir = tempDir(t);
     const app = await startApp(t, 'web');
     const next = await startApp(t, 'next');
-    const gw = await spawnGateway(t, settingsIn(dir, { workers: 2, shutdownTimeoutMs: 10_000 }));
+    const gw = await spawnGateway(
+      t,
+      settingsIn(dir, { workers: 2, shutdownTimeoutMs: 10_000, upstreamTimeoutMs: HELD_MS }),
+    );
     const masters: number[] = [gw.child.pid!];
     t.after(() => {
       for (const p of masters) killGroup(p);
     });
     await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)])));
-    const load = mixedLoad(gw.port);
+    const load = mixedLoad(t, gw.port);
     await load.more(10, 'before the re-exec');
     const slow = request(gw.port, '/slow');
     await waitFor(() => app.requests.some((r) => r.url === '/slow'), 3000, 'slow request');
@@ -299,6 +315,7 @@ test(
     const h = await health(gw.admin);
     assert.equal(h.pid, newPid, 'the admin socket is served by the new master');
     assert.equal(h.ok, true);
+    app.slow.releaseAll();
     assert.equal((await slow).body, 'slow web');
     assert.equal(await gw.exited, 0, 'old master drained and exited 0');
     // The new master applies routes and re-execs again (a chain of upgrades).
@@ -337,7 +354,7 @@ test('kill -9 of one worker under load: failures bounded by the requests in flig
   });
   const gw = await spawnGateway(t, settingsIn(dir, { workers: 2 }));
   await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)])));
-  const load = mixedLoad(gw.port, { keepAlive: 8, fresh: 4, pauseMs: 1 });
+  const load = mixedLoad(t, gw.port, { keepAlive: 8, fresh: 4, pauseMs: 1 });
   await load.more(20, 'before the kill');
   const h = await health(gw.admin);
   const inflightBefore = (await admin(gw.admin, 'GET', '/inflight')).json.instances as Record<string, number>;
@@ -427,7 +444,7 @@ async function killMasterScenario(
   );
   const orphans = (await health(settings.adminSocket)).workerPids;
   assert.ok(orphans.length > 0, 'the first master has workers');
-  const load = mixedLoad(settings.listen.port);
+  const load = mixedLoad(t, settings.listen.port);
   await load.more(LOAD_AROUND_KILL, 'before the kill');
   const killedAt = Date.now();
   process.kill(first.pid!, 'SIGKILL');

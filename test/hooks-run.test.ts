@@ -10,6 +10,7 @@ import type { HookConfig } from '../src/config/types.ts';
 import { runHook } from '../src/hooks/run.ts';
 import { substituteHook } from '../src/hooks/vars.ts';
 import { silentLogger } from '../src/log/logger.ts';
+import { alive } from './helpers/processes.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-hooks-'));
 /** Generous on a busy machine, far short of the 100 s the hooks' sleeps would take if nothing killed them. */
@@ -33,17 +34,6 @@ const ctx = (extra: Partial<Parameters<typeof runHook>[1]> = {}) => ({
   log: silentLogger,
   ...extra,
 });
-
-/** A live (not zombie) process. */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 function readPid(file: string): number {
   const pid = Number(readFileSync(file, 'utf8').trim());

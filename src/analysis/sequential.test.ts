@@ -41,6 +41,7 @@ describe('sequential: Wald boundaries and the Bernoulli mixture SPRT', () => {
     assert.deepEqual(alternativesFor(0.1), [0.2, 0.4, 0.8]);
     assert.deepEqual(alternativesFor(0.6), [0.8]);
     assert.equal(alternativesFor(0.001).length, 9);
+    assert.ok(alternativesFor(0).length > 0);
     assert.ok(alternativesFor(0).every((p) => p > 0 && p < 1));
   });
 

@@ -341,6 +341,11 @@ export interface StatusLike {
   instances: Array<{ id: string; revision: number; version: string; state: string; pid?: number }>;
 }
 
+/** Every instance of the service runs `version`, and there is one at least: an empty list is not "all on v2". */
+export function allOnVersion(s: StatusLike, version: string): boolean {
+  return s.instances.length > 0 && s.instances.every((i) => i.version === version);
+}
+
 export interface GatewayStatsLike {
   services: Record<
     string,

@@ -149,17 +149,19 @@ export async function recordingUpstream(t: TestContext): Promise<RecordingUpstre
   const state: RecordingUpstream = { port: 0, seen: [], parseErrors: [], truncated: 0 };
   /** Upgraded sockets are not closed by closeAllConnections(): tracked so that cleanup cannot hang. */
   const upgraded = new Set<net.Socket>();
+  // An upgrade has no body to wait for: it is complete when its head arrives.
+  const seen = (req: http.IncomingMessage, upgrade: boolean): SeenRequest => ({
+    method: req.method!,
+    url: req.url!,
+    httpVersion: req.httpVersion,
+    rawHeaders: req.rawHeaders,
+    headers: req.headers,
+    body: '',
+    complete: upgrade,
+    upgrade,
+  });
   const server = http.createServer((req, res) => {
-    const rec: SeenRequest = {
-      method: req.method!,
-      url: req.url!,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      headers: req.headers,
-      body: '',
-      complete: false,
-      upgrade: false,
-    };
+    const rec = seen(req, false);
     state.seen.push(rec);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -171,16 +173,7 @@ export async function recordingUpstream(t: TestContext): Promise<RecordingUpstre
     });
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
-    state.seen.push({
-      method: req.method!,
-      url: req.url!,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      headers: req.headers,
-      body: '',
-      complete: true,
-      upgrade: true,
-    });
+    state.seen.push(seen(req, true));
     socket.on('error', () => {});
     upgraded.add(socket);
     socket.on('close', () => upgraded.delete(socket));
