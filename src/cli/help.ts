@@ -1,3 +1,5 @@
+import { SNAPSHOT_INTERVAL_MS } from '../store/snapshot.ts';
+
 /** The text of `cutover --help` and of `cutover COMMAND --help`, by command. */
 export const HELP: Record<string, string> = {
   main: `cutover — zero-downtime releases for HTTP and WebSocket services
@@ -141,4 +143,13 @@ the first edited or deleted entry (exit 0 intact, 1 broken).`,
 
 Checks the config file; prints every problem as FILE:LINE: path.to.key: what is wrong.
 Exit 0 when valid, 2 when not.`,
+  state: `Usage: cutover state check [-c FILE] [--json]
+       cutover state restore [-c FILE] [--force] [--json]
+
+check verifies <dataDir>/state.db and its snapshot (SQLite quick_check); exit 0 sound, 1 damaged.
+restore puts the last snapshot (<dataDir>/state.snapshot.db, taken at start-up, after every
+finished rollout, every ${SNAPSHOT_INTERVAL_MS / 60_000} minutes and at a clean stop) in place of a damaged
+state.db, which is kept as state.db.damaged-<time>. The controller must not run (a running gateway and its
+instances may: the next \`cutover up\` adopts them). An intact state.db is only replaced with
+--force, since what changed after the snapshot is lost.`,
 };

@@ -1,26 +1,17 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { formatIssues, loadConfigFile } from '../../config/load.ts';
 import { checkFile } from '../../store/integrity.ts';
 import { STATE_FILE } from '../../store/open.ts';
 import { RestoreRefusedError, restoreSnapshot } from '../../store/restore.ts';
-import { SNAPSHOT_INTERVAL_MS, snapshotInfo } from '../../store/snapshot.ts';
-import { EXIT } from '../exit.ts';
+import { snapshotInfo } from '../../store/snapshot.ts';
+import { help, parse } from '../args.ts';
+import { EXIT, UsageError } from '../exit.ts';
+import { HELP } from '../help.ts';
 
 /** How long a silent control port may take to accept before it counts as no controller. */
 const CONTROLLER_PROBE_TIMEOUT_MS = 1000;
-
-export const STATE_HELP = `Usage: cutover state check [-c FILE] [--json]
-       cutover state restore [-c FILE] [--force] [--json]
-
-check verifies <dataDir>/state.db and its snapshot (SQLite quick_check); exit 0 sound, 1 damaged.
-restore puts the last snapshot (<dataDir>/state.snapshot.db, taken at start-up, after every
-finished rollout, every ${SNAPSHOT_INTERVAL_MS / 60_000} minutes and at a clean stop) in place of a damaged state.db, which is
-kept as state.db.damaged-<time>. The controller must not run (a running gateway and its
-instances may: the next \`cutover up\` adopts them). An intact state.db is only replaced with
---force, since what changed after the snapshot is lost.`;
 
 /** True when something accepts connections on the controller's control port. */
 function controllerAnswers(host: string, port: number): Promise<boolean> {
@@ -48,25 +39,18 @@ function iso(ms: number): string {
 
 /** `cutover state check|restore`: works on the files, without a controller. */
 export async function cmdState(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseState>;
-  try {
-    parsed = parseState(argv);
-  } catch (err) {
-    return fail(`${(err as Error).message}\n\n${STATE_HELP}`, EXIT.usage);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(`${STATE_HELP}\n`);
-    return EXIT.ok;
-  }
+  const { values, positionals } = parse('state', argv, {
+    json: { type: 'boolean' },
+    force: { type: 'boolean' },
+  });
+  if (values.help) return help('state');
   const [sub, ...rest] = positionals;
   if ((sub !== 'check' && sub !== 'restore') || rest.length > 0) {
-    return fail(
-      `expected check or restore${sub ? `, got "${positionals.join(' ')}"` : ''}\n\n${STATE_HELP}`,
-      EXIT.usage,
+    throw new UsageError(
+      `expected check or restore${sub ? `, got "${positionals.join(' ')}"` : ''}\n\n${HELP.state}`,
     );
   }
-  if (values.force && sub !== 'restore') return fail('--force is only valid with restore', EXIT.usage);
+  if (values.force && sub !== 'restore') throw new UsageError('--force is only valid with restore');
   const configFile = values.config ?? 'cutover.yaml';
   const r = loadConfigFile(configFile);
   if (!r.ok) {
@@ -77,21 +61,6 @@ export async function cmdState(argv: string[]): Promise<number> {
   return sub === 'check'
     ? check(dataDir, values.json === true)
     : restore(dataDir, r.config.control.listen, values.force === true, values.json === true);
-}
-
-function parseState(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string', short: 'c' },
-      token: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      json: { type: 'boolean' },
-      force: { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
 }
 
 function check(dataDir: string, json: boolean): number {
