@@ -3,7 +3,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CutoverConfig } from '../config/types.ts';
-import { bindListenHandle, type ServerHandle } from '../gateway/main.ts';
+import { bindListenHandle, type ServerHandle } from '../gateway/listener.ts';
 import type { GatewaySettings } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import { GatewayClient } from './gateway-client.ts';

@@ -10,8 +10,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { createLogger } from '../log/logger.ts';
+import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
-import { Gateway } from './proxy.ts';
+import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
@@ -30,6 +31,8 @@ let adminSocket = '';
  * sends its next request within it gets `Connection: close` on the response instead of racing a close.
  */
 const RETIRE_IDLE_GRACE_MS = 1000;
+/** How often a retiring worker looks for connections that became idle. */
+const RETIRE_SWEEP_MS = 20;
 /** Client HTTP connections (not upgraded) and when each last finished a response (or was accepted). */
 const connections = new Map<net.Socket, number>();
 
@@ -64,9 +67,7 @@ async function retire(): Promise<void> {
   // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
   net.Server.prototype.close.call(gw.server);
-  for (const up of [...gw.instances.values(), ...gw.retired]) {
-    for (const relay of up.relays) relay.closeGoingAway('gateway reloading');
-  }
+  for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
   while (connections.size > 0 && Date.now() < deadline) {
@@ -75,7 +76,7 @@ async function retire(): Promise<void> {
       const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage;
       if (!busy && now - last >= RETIRE_IDLE_GRACE_MS) socket.destroy();
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(RETIRE_SWEEP_MS);
   }
   stopping = false;
   await shutdown('retired: a new generation serves the socket', Math.max(0, deadline - Date.now()));
