@@ -28,6 +28,8 @@ export interface WorkerSlot {
   generation: number;
   retiring: boolean;
   listening: boolean;
+  /** Has its table but does not accept yet (cold start): `accept()` lets it. */
+  held: boolean;
   /** Resolves when the process has loaded its code (or exited). */
   booted: Promise<void>;
   startedAt: number;
@@ -46,6 +48,8 @@ export interface WorkerHost {
   readonly settings: GatewaySettings;
   readonly table: RouteTable;
   readonly listenHandle: ServerHandle | null;
+  /** Cold start: new workers get the table but do not accept yet. */
+  readonly holding: boolean;
   readonly stopping: boolean;
   readonly logger: Logger;
 }
@@ -95,6 +99,7 @@ export class Workers {
       generation,
       retiring: false,
       listening: false,
+      held: false,
       booted: new Promise<void>((resolve) => {
         onBooted = resolve;
       }),
@@ -115,6 +120,15 @@ export class Workers {
           resolve(true);
           return;
         }
+        if (msg.type === 'held') {
+          this.host.logger.info('worker holds connections (cold start)', {
+            worker: index,
+            generation,
+            pid: child.pid,
+          });
+          resolve(true);
+          return;
+        }
         this.#onReply(slot, msg);
       });
       child.once('exit', (code, signal) => {
@@ -131,7 +145,9 @@ export class Workers {
         table: this.host.table,
         generation,
         masterPid: process.pid,
+        accept: !this.host.holding,
       };
+      slot.held = !init.accept;
       child.send(init, this.host.listenHandle as unknown as net.Server);
     };
     // The process boots (the slow part) while we wait for the port; init carries the socket.
@@ -179,9 +195,27 @@ export class Workers {
     for (const w of this.slots) {
       if (w.child.pid === undefined) continue;
       if (w.retiring) retiring.push(w.child.pid);
-      else if (w.listening) workerPids.push(w.child.pid);
+      else if (w.listening || w.held) workerPids.push(w.child.pid);
     }
     return { generation: this.generation, workerPids, retiring };
+  }
+
+  /** The cold start is over: every worker that holds connections starts accepting them. */
+  acceptAll(): void {
+    for (const slot of this.slots) {
+      if (!slot.held) continue;
+      slot.held = false;
+      try {
+        if (slot.child.connected) {
+          slot.child.send(
+            { type: 'accept' } satisfies MasterToWorker,
+            this.host.listenHandle as unknown as net.Server,
+          );
+        }
+      } catch {
+        // exiting: its replacement is forked accepting
+      }
+    }
   }
 
   /** Tells a worker to stop accepting, drain and exit (it is not re-forked). */
@@ -240,7 +274,7 @@ export class Workers {
   }
 
   #onReply(slot: WorkerSlot, msg: WorkerToMaster): void {
-    if (msg.type === 'listening' || msg.type === 'booted') return;
+    if (msg.type === 'listening' || msg.type === 'booted' || msg.type === 'held') return;
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
     if (msg.type === 'stats') slot.lastStats = msg.services;
     const ask = this.#asks.get(msg.id);

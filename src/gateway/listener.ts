@@ -9,6 +9,8 @@ import { sleep } from '../util/sleep.ts';
 
 /** Pause between bind attempts while another process still holds the port. */
 const BIND_RETRY_MS = 10;
+/** Node's default listen backlog (what a worker's server.listen(handle) uses too). */
+const LISTEN_BACKLOG = 511;
 
 /** A libuv TCP handle (what `net._createServerHandle` returns); `fd` is its file descriptor on Unix. */
 export interface ServerHandle {
@@ -67,6 +69,25 @@ export function handleFromFd(fd: number): { handle: ServerHandle; port: number }
   }
   const handle = result as ServerHandle;
   return { handle, port: portOf(handle) };
+}
+
+/** What a listening handle passed over IPC is to a worker before it wraps it in a server. */
+interface RawListenHandle {
+  listen(backlog: number): number;
+  close(): void;
+}
+
+/**
+ * Puts the shared socket into the listening state without this process accepting on it: the kernel then
+ * completes handshakes and queues connections (up to the backlog) until a worker accepts. `handle` must
+ * be this process's own copy of the socket (one received over IPC): it is closed right after listen(2),
+ * in the same tick, before libuv could poll it, while the master's copy keeps the socket open.
+ */
+export function listenWithoutAccepting(handle: unknown): void {
+  const raw = handle as RawListenHandle;
+  const err = raw.listen(LISTEN_BACKLOG);
+  raw.close();
+  if (err !== 0) throw new Error(`cannot listen on the shared socket: ${getSystemErrorName(err)}`);
 }
 
 /** Binds host:port, retrying while it is in use (EADDRINUSE) for up to waitMs. */

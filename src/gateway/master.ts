@@ -60,6 +60,10 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   #successor: ChildProcess | null = null;
   /** The admin socket path now belongs to a new master: do not unlink it on exit. */
   #handedOver = false;
+  /** Cold start: connections wait in the backlog until every service has an instance (see #hold). */
+  #holding = false;
+  #holdTimer: NodeJS.Timeout | undefined;
+  #holdStartedAt = 0;
 
   constructor(settings: GatewaySettings, logger: Logger, settingsFile?: string) {
     this.settings = settings;
@@ -78,9 +82,49 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   get listenHandle(): ServerHandle | null {
     return this.#handle;
   }
+  get holding(): boolean {
+    return this.#holding;
+  }
+
+  /**
+   * A cold start (no table yet, or one with a service that has no instance): workers get the table but
+   * do not accept, so a client's first request waits in the kernel backlog instead of getting a 404 or
+   * 503. Ends when a pushed table gives every service an instance (applied in every worker), or after
+   * `startupTimeoutMs`; from then on a service without a ready instance answers 503.
+   */
+  #hold(timeoutMs: number): void {
+    this.#holding = true;
+    this.#holdStartedAt = Date.now();
+    this.#holdTimer = setTimeout(() => this.#acceptAll('startup timeout'), timeoutMs);
+    this.logger.info('cold start: holding connections until every service has a ready instance', {
+      startupTimeoutMs: timeoutMs,
+    });
+  }
+
+  #acceptAll(reason: 'routed' | 'startup timeout'): void {
+    if (!this.#holding) return;
+    this.#holding = false;
+    clearTimeout(this.#holdTimer);
+    this.workers.acceptAll();
+    const waitedMs = Date.now() - this.#holdStartedAt;
+    if (reason === 'routed') {
+      this.logger.info('cold start over: every service routed; accepting connections', { waitedMs });
+      return;
+    }
+    const unready = this.table.services.filter((s) => s.upstreams.length === 0).map((s) => s.name);
+    this.logger.warn('startup timeout: accepting connections; services without a ready instance answer 503', {
+      waitedMs,
+      services: unready,
+      version: this.table.version,
+    });
+  }
 
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
+    // A new master taking over from an old one serves what the old one served: never held.
+    const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
+    if (!opts.takeover && startupTimeoutMs > 0 && !routesEveryService(this.table))
+      this.#hold(startupTimeoutMs);
     /** Set while the port is held by orphaned workers: our workers boot meanwhile and get it once bound. */
     let bound: Promise<void> | undefined;
     let bootedAll = () => {};
@@ -180,6 +224,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       generation: r.generation,
       retiringPids: r.retiring,
       ...(this.#waitingForPort ? { waitingForPort: true } : {}),
+      ...(this.#holding ? { holding: true } : {}),
     };
   }
 
@@ -278,6 +323,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
         services: table.services.length,
         workers: this.workers.size,
       });
+      if (this.#holding && routesEveryService(table)) this.#acceptAll('routed');
       return { version: table.version, ignored: false };
     };
     const p = this.#routeQueue.then(run, run);
@@ -297,6 +343,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   async stop(signal: string): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    clearTimeout(this.#holdTimer);
     this.logger.info('gateway stopping', { signal, workers: this.workers.size });
     const exits: Promise<void>[] = [];
     for (const slot of this.workers.slots) {
@@ -322,4 +369,9 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     }
     this.logger.info('gateway stopped');
   }
+}
+
+/** A table pushed to the gateway in which every service has an instance (a table with none counts too). */
+function routesEveryService(table: RouteTable): boolean {
+  return table.version > 0 && table.services.every((s) => s.upstreams.length > 0);
 }

@@ -45,5 +45,11 @@ export function checkSettings(s: unknown): string[] {
       errors.push(`${k} must be a number >= 0`);
     }
   }
+  if (
+    o.startupTimeoutMs !== undefined &&
+    !(typeof o.startupTimeoutMs === 'number' && o.startupTimeoutMs >= 0)
+  ) {
+    errors.push('startupTimeoutMs must be a number >= 0');
+  }
   return errors;
 }
