@@ -19,7 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { validateAnalysis } from '../src/analysis/validate.ts';
+import { validateAnalysis } from '../src/config/analysis.ts';
 import type { AnalysisConfig } from '../src/config/types.ts';
 import type { StatsReport } from '../src/gateway/protocol.ts';
 import { BenchCluster, type StatusDoc } from './lib/analysis-cluster.ts';

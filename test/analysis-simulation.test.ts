@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { validateAnalysis } from '../src/analysis/validate.ts';
+import { validateAnalysis } from '../src/config/analysis.ts';
 import type { AnalysisConfig } from '../src/config/types.ts';
 import { lognormal, type SideModel, simulate } from './helpers/analysis-sim.ts';
 

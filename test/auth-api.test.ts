@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Route } from '../src/api/server.ts';
+import type { Route } from '../src/api/routes.ts';
 import { Store } from '../src/store/store.ts';
 import { Cluster, ROOT } from './helpers/cluster.ts';
 import { servedRoutes } from './helpers/routes.ts';

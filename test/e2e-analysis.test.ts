@@ -47,7 +47,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
       topYaml: `notifications:\n  - url: ${hook.url}\n    retries: 1\n`,
     });
     const load = c.startLoad({ concurrency: 8 });
-    await new Promise((r) => setTimeout(r, 500));
+    await load.more(10, 'load running before the deploy');
 
     // When a revision that fails 5% of its requests is deployed
     const started = Date.now();
@@ -67,7 +67,12 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
     const failed = types.find((e) => e.type === 'AnalysisFailed');
     assert.ok(failed, types.map((e) => e.type).join(','));
     assert.match(failed.message, /analysis failed: (errors|vs-stable)/);
-    assert.ok(elapsed < 20_000, `taken back after ${elapsed} ms`);
+    // Taken back by the analysis during the 60 s pause, not after it: no wall-clock limit needed.
+    assert.ok(
+      !types.some((e) => e.type === 'StepCompleted' && /pause/.test(e.message)),
+      `the pause step completed: ${types.map((e) => `${e.type}: ${e.message}`).join(' | ')}`,
+    );
+    t.diagnostic(`taken back after ${elapsed} ms`);
     // Users saw only the canary's own 5% of its share, briefly
     assert.ok(report.failed < report.sent * 0.05, `failed ${report.failed} of ${report.sent}`);
     const after = await c.get('/');
@@ -117,6 +122,7 @@ describe('analysis, hooks and notifications end to end', { timeout: 150_000 }, (
     const d = await c.cli(['deploy', 'web', '--version', 'v2', '--wait', '--timeout', '30s']);
     assert.equal(d.code, 1, d.stdout);
     const s = await c.status();
+    assert.ok(s.instances.length > 0, 'no instances');
     assert.ok(s.instances.every((i) => i.version === 'v1'));
     const ev = await c.cli(['events', 'web']);
     assert.match(ev.stdout, /HookFailed\s+preRollout hook failed: exit code 3/);

@@ -37,10 +37,11 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
       'first v2 instance ready',
     );
     const before = (await c.status()).instances.filter((i) => i.state !== 'draining').map((i) => i.id);
+    assert.ok(before.length > 0, 'no instance before the kill');
 
-    // When the controller is killed and, a moment later, started again
+    // When the controller is killed and, after the gateway served on without it for a while, started again
     await killController(c);
-    await new Promise((r) => setTimeout(r, 1500));
+    await load.more(50, 'requests served without a controller');
     await c.restart();
 
     // Then the instances it had were adopted (not restarted) and the rollout completes
@@ -61,7 +62,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     );
     const report = await load.stop();
     assert.equal(report.failed, 0, report.failures.join(' | '));
-    assert.ok(report.ok > 300);
+    assert.ok(report.ok >= 50, `load actually ran (${report.ok} ok)`);
     await assertNoDuplicates(c, 4);
   });
 
@@ -135,14 +136,17 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     const load = c.startLoad({ concurrency: 4 });
     // When the controller gets SIGTERM
     assert.equal(await c.stop(), 0);
-    await new Promise((r) => setTimeout(r, 1000));
+    await load.more(50, 'requests served after the controller exited');
     // Then the instances still run (and the gateway still serves: the load sees no failure)
     assert.equal(runningInstanceIds(c.id).size, 2, 'instances still run without a controller');
     // And the next up adopts the very same processes
     await c.restart();
     const s1 = await c.status();
     assert.deepEqual(s1.instances.map((i) => `${i.id}:${i.pid}`).sort(), pids0, 'same instances, same pids');
-    assert.ok(s1.instances.every((i) => i.state === 'ready'));
+    assert.ok(
+      s1.instances.length > 0 && s1.instances.every((i) => i.state === 'ready'),
+      JSON.stringify(s1.instances),
+    );
     const report = await load.stop();
     assert.equal(report.failed, 0, report.failures.join(' | '));
   });

@@ -38,7 +38,7 @@ describe('gateway reload through the controller', { timeout: 180_000 }, () => {
     const c = useCluster(t);
     await c.up({ replicas: 2 });
     const load = c.startLoad({ concurrency: 6, pauseMs: 2 });
-    await new Promise((r) => setTimeout(r, 500));
+    await load.more(10, 'load running before the reloads');
 
     // Worker generation reload (CLI -> control API -> gateway admin API), twice.
     const first = await c.gatewayAdmin<Health>('/healthz');
@@ -58,7 +58,7 @@ describe('gateway reload through the controller', { timeout: 180_000 }, () => {
     assert.notEqual(newPid, first.pid);
     await c.waitFor(async () => pidFile(c) === newPid, 5000, 'gateway.pid follows the new master');
     await c.waitFor(async () => !alive(first.pid), 40_000, 'old master exited');
-    await new Promise((r) => setTimeout(r, 300));
+    await load.more(10, 'requests served by the new master alone');
     const reloadReport = { ...load.report };
     t.diagnostic(
       `2 reloads + 1 master re-exec via CLI: ${reloadReport.ok}/${reloadReport.sent} ok, ${reloadReport.failed} failed ${reloadReport.failures.slice(0, 5).join(' | ')}`,
@@ -70,6 +70,7 @@ describe('gateway reload through the controller', { timeout: 180_000 }, () => {
     const failedBefore = load.report.failed;
     const sentBefore = load.report.sent;
     const orphans = (await c.gatewayAdmin<Health>('/healthz')).workerPids;
+    assert.ok(orphans.length > 0, 'the master has workers');
     const killedAt = Date.now();
     process.kill(newPid, 'SIGKILL');
     let replacement = 0;
@@ -85,7 +86,7 @@ describe('gateway reload through the controller', { timeout: 180_000 }, () => {
     const readyMs = Date.now() - killedAt;
     await c.waitFor(async () => pidFile(c) === replacement, 5000, 'gateway.pid follows the replacement');
     await c.waitFor(async () => orphans.every((p) => !alive(p)), 40_000, 'orphaned workers drained');
-    await new Promise((r) => setTimeout(r, 300));
+    await load.more(10, 'requests served by the replacement alone');
     const report = await load.stop();
     const killFailed = report.failed - failedBefore;
     t.diagnostic(

@@ -179,6 +179,8 @@ test('a chunked body that turns bad after good chunks is cut, never completed up
   const statuses = parseResponses(r.text);
   assert.ok(statuses !== null && statuses.length <= 1, r.text);
   if (statuses !== null && statuses.length === 1) assert.ok(statuses[0] >= 400, r.text);
+  // Part of the scenario: a moment for a smuggled request to reach the upstream if the gateway passed it on.
+  // (Empty is fine: the gateway may cut the request before the upstream saw its head.)
   await new Promise((res) => setTimeout(res, 100));
   assert.ok(
     up.seen.every((s) => !s.complete && s.url === '/'),
@@ -224,9 +226,10 @@ test('slowloris: a client dribbling its head is cut at requestHeadTimeout', T, a
   const { up, port } = await setup(t, { requestHeadTimeoutMs: 600 });
   const dribble: Array<string | number> = [];
   for (const ch of `GET / HTTP/1.1\r\n${H}X-Slow: ${'z'.repeat(40)}`) dribble.push(ch, 50);
-  const r = await rawSend(port, dribble, { waitMs: 5000 });
+  const r = await rawSend(port, dribble);
   assert.equal(r.closedByServer, true, 'the gateway closed the connection');
-  assert.ok(r.ms < 600 + 800, `closed after ${r.ms} ms`);
+  // Cut while the client was still dribbling (the whole head takes ~5 s), not after it finished.
+  assert.ok(r.unsent > 0, `closed after the whole head was sent (${r.ms} ms)`);
   assert.ok(r.ms >= 500, `closed after ${r.ms} ms`);
   const statuses = parseResponses(r.text);
   assert.ok(statuses === null ? r.text === '' : statuses.length === 1 && statuses[0] === 408, r.text);
@@ -235,10 +238,10 @@ test('slowloris: a client dribbling its head is cut at requestHeadTimeout', T, a
 
 test('idle keep-alive client connections are closed after clientIdleTimeout', T, async (t) => {
   const { up, port } = await setup(t, { clientIdleTimeoutMs: 400 });
-  const r = await rawSend(port, [`GET / HTTP/1.1\r\n${H}\r\n`], { waitMs: 4000 });
+  const r = await rawSend(port, [`GET / HTTP/1.1\r\n${H}\r\n`]);
   assert.deepEqual(parseResponses(r.text), [200]);
   assert.equal(r.closedByServer, true);
-  assert.ok(r.ms >= 350 && r.ms < 2000, `closed after ${r.ms} ms`);
+  assert.ok(r.ms >= 350, `closed after ${r.ms} ms, before clientIdleTimeout`);
   assert.equal(up.seen.length, 1);
 });
 

@@ -234,8 +234,10 @@ test('the master outlives the process that started it', T, async (t) => {
       resolve(Number(d.toString().trim()));
     });
   });
+  const parentExited = new Promise((r) => parent.once('exit', r));
   process.kill(-parent.pid!, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 200));
+  // Gone (and reaped): its ends of the gateway's stdout/stderr pipes are closed.
+  await parentExited;
   // Its stdout/stderr pipes are now broken: logging (PUT /routes logs) must not kill it.
   const put = await admin(
     settings.adminSocket,

@@ -288,11 +288,11 @@ test('an upstream slower than upstreamTimeoutMs gets 504', T, async (t) => {
   const { port, gw } = await startGateway(t, table(1, service('slow', [upstream('s', slow.port)])), {
     upstreamTimeoutMs: 300,
   });
-  const started = Date.now();
+  // The upstream answers after 3 s: a 504 (not its 200 "late") is the proof the gateway did not wait for it.
   const reply = await request(port, '/');
   assert.equal(reply.status, 504);
   assert.match(reply.body, /service "slow" did not send response headers within 300ms/);
-  assert.ok(Date.now() - started < 2000);
+  assert.equal(slow.requests.length, 1, 'the request did reach the slow upstream');
   assert.deepEqual(gw.inflight(), { s: 0 });
 });
 
@@ -328,10 +328,12 @@ test('an instance with ejectAfterFailures connect failures is skipped for ejectF
     table(1, service('web', [upstream('dead', await deadPort()), upstream('live', live.port)])),
     { ejectAfterFailures: 2, ejectForMs: 60_000 },
   );
+  // Taken before the ejection, so the check holds however long the requests take on a busy machine.
+  const before = Date.now();
   for (let i = 0; i < 12; i++) assert.equal((await request(port, `/${i}`)).status, 200);
   const dead = gw.instances.get('dead')!;
   assert.equal(dead.failures, 2, 'not tried again once ejected');
-  assert.ok(dead.ejectedUntil > Date.now() + 50_000);
+  assert.ok(dead.ejectedUntil >= before + 60_000, 'ejected for ejectForMs');
   assert.equal(live.requests.length, 12);
 });
 
@@ -489,10 +491,9 @@ test(
       response += d.toString('latin1');
     });
     s.write('GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ');
-    const started = Date.now();
+    // The client never finishes its head: only the gateway's timeout can close the socket.
     await new Promise<void>((resolve) => s.on('close', () => resolve()));
     assert.match(response, /^HTTP\/1\.1 408 /);
-    assert.ok(Date.now() - started < 3000);
     assert.equal(up.requests.length, 0);
   },
 );

@@ -7,10 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { HookConfig } from '../src/config/types.ts';
-import { runHook, substituteHook } from '../src/hooks/index.ts';
+import { runHook } from '../src/hooks/run.ts';
+import { substituteHook } from '../src/hooks/vars.ts';
 import { silentLogger } from '../src/log/logger.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-hooks-'));
+/** Generous on a busy machine, far short of the 100 s the hooks' sleeps would take if nothing killed them. */
+const HANG_TIMEOUT = 60_000;
 const pids: number[] = [];
 
 after(() => {
@@ -56,7 +59,7 @@ describe('command hooks', () => {
     assert.equal(r.error, undefined);
     assert.match(r.output, /hello/);
     assert.match(r.output, /oops/);
-    assert.ok(r.durationMs >= 0 && r.durationMs < 5000);
+    assert.ok(Number.isFinite(r.durationMs) && r.durationMs >= 0, `durationMs ${r.durationMs}`);
   });
 
   test('non-zero exit: not ok, exit code and output', async () => {
@@ -111,9 +114,12 @@ describe('command hooks', () => {
     assert.ok(r.error);
   });
 
-  test('timeout kills the whole process group, background processes included', async () => {
+  // The group's members sleep 100 s: a kill that did not work would hold the test far past its generous
+  // timeout, so no wall-clock limit of our own is needed (HANG_TIMEOUT).
+  test('timeout kills the whole process group, background processes included', {
+    timeout: HANG_TIMEOUT,
+  }, async () => {
     const pidFile = join(dir, 'bg.pid');
-    const t0 = Date.now();
     const r = await runHook(
       { command: `sleep 100 & echo $! > ${pidFile}; echo started; sleep 100`, timeoutMs: 300 },
       ctx(),
@@ -121,12 +127,11 @@ describe('command hooks', () => {
     assert.equal(r.ok, false);
     assert.equal(r.error, 'timed out after 300ms');
     assert.match(r.output, /started/);
-    assert.ok(Date.now() - t0 < 3000, 'SIGTERM was enough');
     const bg = readPid(pidFile);
     assert.equal(alive(bg), false, 'background sleep is gone');
   });
 
-  test('timeout: SIGKILL after the grace when SIGTERM is ignored', async () => {
+  test('timeout: SIGKILL after the grace when SIGTERM is ignored', { timeout: HANG_TIMEOUT }, async () => {
     const pidFile = join(dir, 'stubborn.pid');
     const t0 = Date.now();
     const r = await runHook(
@@ -136,30 +141,27 @@ describe('command hooks', () => {
     const elapsed = Date.now() - t0;
     assert.equal(r.ok, false);
     assert.equal(r.error, 'timed out after 200ms');
-    assert.ok(elapsed >= 2000 && elapsed < 6000, `${elapsed} ms`);
+    assert.ok(elapsed >= 2000, `SIGKILL only after the 2 s grace, not after ${elapsed} ms`);
     assert.equal(alive(readPid(pidFile)), false);
   });
 
-  test('a successful hook leaves no background process behind', async () => {
+  test('a successful hook leaves no background process behind', { timeout: HANG_TIMEOUT }, async () => {
     const pidFile = join(dir, 'stray.pid');
-    const t0 = Date.now();
     const r = await runHook(
       { command: `sleep 100 & echo $! > ${pidFile}; echo done`, timeoutMs: 5000 },
       ctx(),
     );
     assert.equal(r.ok, true, r.error);
     assert.match(r.output, /done/);
-    assert.ok(Date.now() - t0 < 4000);
     assert.equal(alive(readPid(pidFile)), false);
   });
 
-  test('abort signal stops the command', async () => {
+  test('abort signal stops the command', { timeout: HANG_TIMEOUT }, async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);
     const r = await runHook({ command: 'sleep 100', timeoutMs: 10000 }, ctx({ signal: ac.signal }));
     assert.equal(r.ok, false);
     assert.equal(r.error, 'aborted');
-    assert.ok(r.durationMs < 3000);
   });
 });
 
@@ -243,11 +245,10 @@ describe('http hooks', () => {
   });
 
   test('timeout', async () => {
-    const t0 = Date.now();
     const r = await runHook(http(`${base}/slow`, {}, 300), ctx());
     assert.equal(r.ok, false);
     assert.equal(r.error, 'timed out after 300ms');
-    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(r.output.includes('late'), false, 'the slow answer was not waited for');
   });
 
   test('missing TARGET_URL: not ok', async () => {

@@ -1,10 +1,14 @@
 /** The analysis engine's public API (see docs/analysis.md). */
+
+export {
+  ANALYSIS_DEFAULTS,
+  type AnalysisResult,
+  validateAnalysis,
+  validateAnalysisAt,
+} from '../config/analysis.ts';
 export type { LatencyHistogram, RevisionCounts, TrafficSample } from './counts.ts';
 export type { EngineOptions, MetricResult, MetricStatus } from './engine.ts';
 export { revisionCounts, trafficSample } from './gateway.ts';
-export { collectMeasurements, type MeasureContext } from './measure.ts';
-export { queryPrometheus } from './providers/prometheus.ts';
-export { queryWeb } from './providers/web.ts';
 export {
   type AnalysisPhase,
   type AnalysisState,
@@ -19,4 +23,3 @@ export {
   stepAnalysis,
 } from './run.ts';
 export { TEMPLATE_VARS, type TemplateVars } from './template.ts';
-export { ANALYSIS_DEFAULTS, type AnalysisResult, validateAnalysis, validateAnalysisAt } from './validate.ts';

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { validateAnalysis } from '../config/analysis.ts';
 import type { AnalysisConfig } from '../config/types.ts';
 import { confidenceRank, diffCounts, quantileBound, quantileUpperConfidence, slowerThan } from './counts.ts';
 import { judgeValue } from './judge.ts';
@@ -11,7 +12,6 @@ import {
   startAnalysis,
   stepAnalysis,
 } from './run.ts';
-import { validateAnalysis } from './validate.ts';
 
 function cfgOf(raw: Record<string, unknown>): AnalysisConfig {
   const v = validateAnalysis(raw);

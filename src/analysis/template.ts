@@ -1,6 +1,9 @@
 /** `{{revision}}`, `{{version}}`, `{{service}}`, `{{role}}` in provider queries and URLs. */
 
-export const TEMPLATE_VARS = ['revision', 'version', 'service', 'role'] as const;
+import { ANALYSIS_TEMPLATE_VARS } from '../config/analysis.ts';
+
+// The config validator checks queries against the same list.
+export const TEMPLATE_VARS = ANALYSIS_TEMPLATE_VARS;
 export type TemplateVar = (typeof TEMPLATE_VARS)[number];
 export type TemplateVars = Record<TemplateVar, string>;
 

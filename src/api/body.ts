@@ -41,3 +41,15 @@ export async function readJson(
   }
   return v as Record<string, unknown>;
 }
+
+/** Checks a body has only `allowed` keys (400 naming the others). */
+export function onlyKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
+  const extra = Object.keys(body).filter((k) => !allowed.includes(k));
+  if (extra.length > 0) {
+    throw new ApiError(
+      400,
+      'invalid_body',
+      `request body: unknown field ${extra.map((k) => `"${k}"`).join(', ')} (allowed: ${allowed.join(', ')})`,
+    );
+  }
+}

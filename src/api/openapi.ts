@@ -30,11 +30,23 @@ const service = {
   description: 'Service name',
 };
 
+type QueryParam = { name: string; schema: Schema; description: string };
+const ONLY_SERVICE: QueryParam = {
+  name: 'service',
+  schema: { type: 'string' },
+  description: 'Only this service',
+};
+const newest = (description: string): QueryParam => ({
+  name: 'limit',
+  schema: { type: 'integer' },
+  description,
+});
+
 interface Op {
   summary: string;
   role: 'public' | 'viewer' | 'deployer' | 'admin';
   body?: Schema;
-  query?: Array<{ name: string; schema: Schema; description: string }>;
+  query?: QueryParam[];
   response?: Schema;
   produces?: string;
 }
@@ -150,10 +162,7 @@ const OPS: Record<string, Record<string, Op>> = {
     get: {
       summary: 'The event log',
       role: 'viewer',
-      query: [
-        { name: 'service', schema: { type: 'string' }, description: 'Only this service' },
-        { name: 'limit', schema: { type: 'integer' }, description: 'Newest N (default 100)' },
-      ],
+      query: [ONLY_SERVICE, newest('Newest N (default 100)')],
     },
   },
   '/v1/stream': {
@@ -161,7 +170,7 @@ const OPS: Record<string, Record<string, Op>> = {
       summary: 'Server-sent events: `status` (a service status when it changes) and `event` (new log events)',
       role: 'viewer',
       produces: 'text/event-stream',
-      query: [{ name: 'service', schema: { type: 'string' }, description: 'Only this service' }],
+      query: [ONLY_SERVICE],
     },
   },
   '/v1/tokens': {
@@ -190,10 +199,7 @@ const OPS: Record<string, Record<string, Op>> = {
     get: {
       summary: 'Audit trail (hash-chained)',
       role: 'admin',
-      query: [
-        { name: 'service', schema: { type: 'string' }, description: 'Only this service' },
-        { name: 'limit', schema: { type: 'integer' }, description: 'Newest N' },
-      ],
+      query: [ONLY_SERVICE, newest('Newest N')],
     },
   },
   '/v1/audit/verify': {

@@ -7,7 +7,8 @@ import { FailureLimiter } from '../auth/ratelimit.ts';
 import { admin, authorize, operate, type Principal, READ } from '../auth/roles.ts';
 import { TokenStore } from '../auth/tokens.ts';
 import { Store } from '../store/store.ts';
-import { AuditLog, auditParams, canonicalJson, type NewAuditEntry, redact } from './log.ts';
+import { AuditLog, canonicalJson, type NewAuditEntry } from './log.ts';
+import { auditParams, redact } from './params.ts';
 
 function withStore(t: { after: (fn: () => void) => void }): Store {
   const dir = mkdtempSync(path.join(tmpdir(), 'cutover-audit-'));

@@ -3,11 +3,6 @@ import type { DatabaseSync } from 'node:sqlite';
 
 /** `prev_hash` of the first entry. */
 export const GENESIS_HASH = '0'.repeat(64);
-/** Captured request bodies are cut at this many bytes. */
-export const MAX_PARAMS_BYTES = 16 * 1024;
-const REDACTED = '[redacted]';
-/** Keys (and `KEY=VALUE` settings) whose values never reach the audit trail. */
-const SECRET_KEY_RE = /token|secret|passw|pwd|credential|api[_-]?key|private[_-]?key|auth|cookie|session/i;
 
 /** One audit entry as stored and as `GET /v1/audit` returns it. */
 export interface AuditEntry {
@@ -74,34 +69,10 @@ export function entryHash(prevHash: string, e: Omit<AuditEntry, 'prevHash' | 'ha
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
-/** Replaces the values of secret-looking keys (and `run.env.PASSWORD=...` settings) recursively. */
-export function redact(v: unknown, depth = 0): unknown {
-  if (depth > 32) return REDACTED;
-  if (typeof v === 'string') {
-    const eq = v.indexOf('=');
-    return eq > 0 && SECRET_KEY_RE.test(v.slice(0, eq)) ? `${v.slice(0, eq + 1)}${REDACTED}` : v;
-  }
-  if (Array.isArray(v)) return v.map((x) => redact(x, depth + 1));
-  if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(
-      Object.entries(v as Record<string, unknown>).map(([k, x]) => [
-        k,
-        SECRET_KEY_RE.test(k) ? REDACTED : redact(x, depth + 1),
-      ]),
-    );
-  }
-  return v;
-}
-
-/** A request body as audit parameters: parsed JSON with secrets redacted, or a note. */
-export function auditParams(body: Buffer, truncated: boolean): string {
-  if (body.length === 0) return '{}';
-  if (truncated) return canonicalJson({ _unparsed: `body larger than ${MAX_PARAMS_BYTES} bytes` });
-  try {
-    return canonicalJson(redact(JSON.parse(body.toString('utf8'))));
-  } catch {
-    return canonicalJson({ _unparsed: `${body.length} bytes, not JSON` });
-  }
+/** Entries `from`..`to` are gone from the table. */
+function deleted(from: number, to: number): NonNullable<AuditVerification['broken']> {
+  const which = from === to ? `y ${from} is` : `ies ${from}..${to} are`;
+  return { seq: from, reason: 'deleted', message: `entr${which} missing (deleted)` };
 }
 
 function fromRow(r: Row): AuditEntry {
@@ -139,9 +110,7 @@ export class AuditLog {
   append(e: NewAuditEntry): AuditEntry {
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as
-        | { seq: number; hash: string }
-        | undefined;
+      const head = this.head();
       const seq = (head?.seq ?? 0) + 1;
       const prevHash = head?.hash ?? GENESIS_HASH;
       const base = { ...e, seq, time: this.now() };
@@ -178,6 +147,13 @@ export class AuditLog {
     }
   }
 
+  /** The last seq and hash written (absent before the first entry). */
+  private head(): { seq: number; hash: string } | undefined {
+    return this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as
+      | { seq: number; hash: string }
+      | undefined;
+  }
+
   /** The newest `limit` entries (oldest first), optionally of one service. */
   list(opts: { service?: string; limit?: number } = {}): AuditEntry[] {
     const limit = opts.limit ?? 100;
@@ -191,25 +167,14 @@ export class AuditLog {
 
   /** Recomputes the chain from the first entry; reports the first edited or deleted entry. */
   verify(): AuditVerification {
-    const head = this.db.prepare('SELECT seq, hash FROM audit_head WHERE id = 1').get() as
-      | { seq: number; hash: string }
-      | undefined;
+    const head = this.head();
     let prevHash = GENESIS_HASH;
     let expected = 1;
     let entries = 0;
     for (const r of this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<Row>) {
       const e = fromRow(r);
       if (e.seq !== expected) {
-        const last = e.seq - 1;
-        return {
-          ok: false,
-          entries,
-          broken: {
-            seq: expected,
-            reason: 'deleted',
-            message: `entr${last === expected ? `y ${expected} is` : `ies ${expected}..${last} are`} missing (deleted)`,
-          },
-        };
+        return { ok: false, entries, broken: deleted(expected, e.seq - 1) };
       }
       if (entryHash(e.prevHash, e) !== e.hash) {
         return {
@@ -237,17 +202,7 @@ export class AuditLog {
       entries++;
     }
     const headSeq = head?.seq ?? 0;
-    if (headSeq > entries) {
-      return {
-        ok: false,
-        entries,
-        broken: {
-          seq: expected,
-          reason: 'deleted',
-          message: `entr${headSeq === expected ? `y ${expected} is` : `ies ${expected}..${headSeq} are`} missing (deleted)`,
-        },
-      };
-    }
+    if (headSeq > entries) return { ok: false, entries, broken: deleted(expected, headSeq) };
     if (head && head.hash !== prevHash) {
       return {
         ok: false,

@@ -73,6 +73,9 @@ export class ApiResponseError extends Error {
   }
 }
 
+/** A request (or a quiet stream) with no bytes for this long is given up. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 /** Minimal JSON client for the control API. */
 export class ControlClient {
   readonly base: URL;
@@ -89,7 +92,12 @@ export class ControlClient {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
-  private raw(method: string, path: string, body?: unknown): Promise<http.IncomingMessage> {
+  private raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const url = new URL(path, this.base);
@@ -101,13 +109,14 @@ export class ControlClient {
           agent: false,
           ca: url.protocol === 'https:' ? resolveCa() : undefined,
           headers: {
+            ...headers,
             ...this.authorization(),
             ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}),
           },
         },
         resolve,
       );
-      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(
           new UnreachableError(
@@ -151,9 +160,16 @@ export class ControlClient {
     return `${message} (pass --token TOKEN or set CUTOVER_TOKEN; on the controller's host, -c FILE uses the admin token in its dataDir)`;
   }
 
-  /** Streams a text response to `out` (logs). */
-  async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
-    const res = await this.raw('GET', path);
+  /**
+   * Opens a streamed GET (logs, server-sent events) and resolves with the response once its status
+   * is known; a 4xx/5xx is thrown as an ApiResponseError. `idleTimeoutMs` replaces the request
+   * timeout once the response has begun (a stream may rightly be quiet for a while).
+   */
+  async open(
+    path: string,
+    opts: { headers?: Record<string, string>; idleTimeoutMs?: number } = {},
+  ): Promise<http.IncomingMessage> {
+    const res = await this.raw('GET', path, undefined, opts.headers);
     if ((res.statusCode ?? 500) >= 400) {
       const chunks: Buffer[] = [];
       for await (const c of res) chunks.push(c as Buffer);
@@ -164,6 +180,13 @@ export class ControlClient {
       } catch {}
       throw new ApiResponseError(res.statusCode ?? 500, 'error', this.explain(res, msg));
     }
+    if (opts.idleTimeoutMs !== undefined) res.socket.setTimeout(opts.idleTimeoutMs);
+    return res;
+  }
+
+  /** Streams a text response to `out` (logs). */
+  async stream(path: string, out: NodeJS.WritableStream): Promise<void> {
+    const res = await this.open(path);
     for await (const c of res) out.write(c as Buffer);
   }
 }

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { prng } from '../../test/helpers/prng.ts';
 import { parseConfig, validateService } from './load.ts';
+import { NOTIFICATION_EVENTS } from './notifications.ts';
 import { compilePattern } from './pattern.ts';
 import { validateTraffic, validateWeight } from './traffic.ts';
 import type { ConfigIssue, CutoverConfig } from './types.ts';
@@ -51,16 +52,7 @@ const VALID = {
     {
       url: 'http://127.0.0.1:9000/hook',
       format: 'json',
-      events: [
-        'rollout-started',
-        'step-completed',
-        'paused',
-        'promoted',
-        'aborted',
-        'rolled-back',
-        'analysis-failed',
-        'succeeded',
-      ],
+      events: [...NOTIFICATION_EVENTS],
       timeout: '5s',
       retries: 3,
     },
@@ -247,6 +239,15 @@ function assertInvariants(config: CutoverConfig, input: string): void {
   }
 }
 
+/** The property itself: whatever the text, parseConfig answers instead of throwing. */
+function parseNeverThrows(text: string, run: number): ReturnType<typeof parseConfig> {
+  try {
+    return parseConfig(text, { baseDir: '/srv' });
+  } catch (e) {
+    assert.fail(`parseConfig threw on run ${run}: ${String(e)}\n${text}`);
+  }
+}
+
 describe('fuzz', () => {
   test('the unmutated document is valid', () => {
     const r = parseConfig(stringify(VALID), { baseDir: '/srv' });
@@ -255,18 +256,15 @@ describe('fuzz', () => {
 
   test('thousands of structural mutations never throw', () => {
     const rand = prng(0xc0ffee);
-    const deadline = Date.now() + 8000;
+    // A fixed number of runs, not a time budget: the seeded sequence is then the same on every machine and
+    // a busy CI runner cannot fail the test by being slow.
+    const RUNS = 2000;
     let runs = 0;
     let okCount = 0;
-    for (; runs < 3000 && Date.now() < deadline; runs++) {
+    for (; runs < RUNS; runs++) {
       const doc = mutate(VALID as unknown as Json, rand);
       const text = stringify(doc);
-      let result: ReturnType<typeof parseConfig>;
-      try {
-        result = parseConfig(text, { baseDir: '/srv' });
-      } catch (e) {
-        assert.fail(`parseConfig threw on run ${runs}: ${String(e)}\n${text}`);
-      }
+      const result = parseNeverThrows(text, runs);
       assertWellFormed(result, text);
       if (result.ok) {
         okCount++;
@@ -276,7 +274,7 @@ describe('fuzz', () => {
       const web = service && typeof service === 'object' && !Array.isArray(service) ? service.web : doc;
       assertWellFormed(validateService('web', web, '/srv'), JSON.stringify(web));
     }
-    assert.ok(runs >= 500, `only ${runs} runs in the time budget`);
+    assert.equal(runs, RUNS);
     assert.ok(okCount > 0, 'some mutations should stay valid');
   });
 
@@ -341,9 +339,14 @@ describe('fuzz', () => {
       if (!r.ok) continue;
       accepted++;
       for (const input of inputs) {
-        const t0 = performance.now();
-        r.re.test(input);
-        const ms = performance.now() - t0;
+        // A blow-up on these inputs costs seconds on every run; a busy machine's pause costs one run. So only
+        // the fastest of three runs counts.
+        let ms = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < 3 && ms >= 50; i++) {
+          const t0 = performance.now();
+          r.re.test(input);
+          ms = Math.min(ms, performance.now() - t0);
+        }
         assert.ok(ms < 50, `${src} took ${ms.toFixed(1)}ms on ${JSON.stringify(input)}`);
       }
     }
@@ -354,9 +357,9 @@ describe('fuzz', () => {
     const rand = prng(42);
     const source = stringify(VALID);
     const alphabet = ':-{}[]#&*!|>\'"%@` \n\t,?0123456789abcXYZ${}\\\u00e9\ufeff';
-    const deadline = Date.now() + 6000;
+    const RUNS = 1500;
     let runs = 0;
-    for (; runs < 3000 && Date.now() < deadline; runs++) {
+    for (; runs < RUNS; runs++) {
       const chars = [...source];
       const edits = 1 + Math.floor(rand() * 5);
       for (let e = 0; e < edits; e++) {
@@ -368,14 +371,9 @@ describe('fuzz', () => {
         else chars[at] = c;
       }
       const text = chars.join('');
-      let result: ReturnType<typeof parseConfig>;
-      try {
-        result = parseConfig(text, { baseDir: '/srv' });
-      } catch (e) {
-        assert.fail(`parseConfig threw on run ${runs}: ${String(e)}\n${text}`);
-      }
+      const result = parseNeverThrows(text, runs);
       assertWellFormed(result, text);
     }
-    assert.ok(runs >= 500, `only ${runs} runs in the time budget`);
+    assert.equal(runs, RUNS);
   });
 });

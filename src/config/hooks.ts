@@ -1,18 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: messages name literal ${NAME} placeholders
 /** `services.<name>.hooks`: commands or HTTP checks around a rollout. */
+
+import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
-import {
-  type Ctx,
-  describe,
-  get,
-  isObj,
-  type Obj,
-  type Path,
-  readDuration,
-  readObj,
-  report,
-} from './read.ts';
-import { TOKEN_RE } from './strategy.ts';
+import { HTTP_TOKEN_RE } from './keys.ts';
+import { readDuration, readObj } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { HookConfig, HooksConfig } from './types.ts';
 
@@ -74,7 +66,7 @@ function validateHttp(ctx: Ctx, path: Path, raw: unknown, vars: readonly string[
     }
   }
   const method = get(o, 'method') ?? D.DEFAULT_HOOK_METHOD;
-  if (typeof method !== 'string' || !TOKEN_RE.test(method)) {
+  if (typeof method !== 'string' || !HTTP_TOKEN_RE.test(method)) {
     report(ctx, [...path, 'method'], `must be an HTTP method such as GET or POST, ${describe(method)}`);
     ok = false;
   }

@@ -5,8 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { type Ctx, newCtx, type Path } from './ctx.ts';
+import { validateServiceAt } from './service.ts';
 import type { ConfigIssue, CutoverConfig, ServiceConfig } from './types.ts';
-import { type Ctx, newCtx, type Path, validateRoot, validateServiceAt } from './validate.ts';
+import { validateRoot } from './validate.ts';
 
 export type ConfigResult = { ok: true; config: CutoverConfig } | { ok: false; issues: ConfigIssue[] };
 export type ServiceResult = { ok: true; service: ServiceConfig } | { ok: false; issues: ConfigIssue[] };

@@ -1,7 +1,9 @@
 /** `notifications`: webhooks that receive rollout events of every service. */
+
+import { type Ctx, describe, get, isObj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { checkHttpUrl } from './hooks.ts';
-import { type Ctx, describe, get, isObj, type Path, readDuration, readInt, readObj, report } from './read.ts';
+import { readDuration, readEach, readInt, readObj } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { NotificationConfig, NotificationEvent } from './types.ts';
 
@@ -26,12 +28,7 @@ export function validateNotificationsAt(ctx: Ctx, path: Path, raw: unknown): Not
     report(ctx, path, `must be ${HINT}, ${describe(raw)}`);
     return [];
   }
-  const out: NotificationConfig[] = [];
-  raw.forEach((item: unknown, i) => {
-    const n = validateNotification(ctx, [...path, String(i)], item);
-    if (n) out.push(n);
-  });
-  return out;
+  return readEach(raw, path, (p, item) => validateNotification(ctx, p, item));
 }
 
 function validateNotification(ctx: Ctx, path: Path, raw: unknown): NotificationConfig | undefined {

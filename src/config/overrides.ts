@@ -3,9 +3,10 @@
  * `run.env.KEY=VALUE`. Everything after the first "=" is the value (it may contain "=").
  */
 import { isAbsolute, resolve } from 'node:path';
+import { setOwn } from './ctx.ts';
+import { ENV_NAME_RE } from './keys.ts';
 import { closest } from './suggest.ts';
 import type { ConfigIssue, RunSpec } from './types.ts';
-import { ENV_NAME_RE, setOwn } from './validate.ts';
 
 export type RunOverrideResult = { ok: true; run: RunSpec } | { ok: false; issues: ConfigIssue[] };
 

@@ -75,9 +75,16 @@ describe('compilePattern', () => {
     const t0 = performance.now();
     /^(a+)+$/.test(input);
     const slow = performance.now() - t0;
-    const t1 = performance.now();
-    ok('^(?:a)+$').test(input);
-    assert.ok(performance.now() - t1 < slow);
+    // A relative comparison, not a time limit; the fastest of a few runs of the accepted pattern so that
+    // one descheduling of this process on a busy machine cannot make the linear pattern look slow.
+    const accepted = ok('^(?:a)+$');
+    let fast = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 5; i++) {
+      const t1 = performance.now();
+      accepted.test(input);
+      fast = Math.min(fast, performance.now() - t1);
+    }
+    assert.ok(fast < slow, `accepted ${fast.toFixed(3)} ms, rejected ${slow.toFixed(3)} ms`);
   });
 
   test('invalid patterns', () => {
@@ -95,10 +102,10 @@ describe('compilePattern', () => {
     assert.match(fail('a'.repeat(MAX_PATTERN_LENGTH + 1)), /too long \(257 > 256 characters\)/);
   });
 
-  test('is cheap', () => {
+  // The analysis must not grow exponentially with the number of alternations (3^10 paths here). The test's
+  // generous timeout is the bound: a blow-up misses it by far, a busy CI machine does not.
+  test('is cheap', { timeout: 60_000 }, () => {
     const src = `(?i)${'(?:alpha|beta|gamma)'.repeat(10)}`;
-    const t0 = performance.now();
     for (let i = 0; i < 200; i++) ok(src);
-    assert.ok(performance.now() - t0 < 2000);
   });
 });

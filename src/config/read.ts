@@ -2,61 +2,11 @@
  * Generic readers shared by the config validators: each reports problems into a `Ctx` and returns
  * a usable value (on a problem, the default; the overall result is then a failure anyway).
  */
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import { tryParseDuration } from './duration.ts';
 import { tryParseSize } from './size.ts';
 import { didYouMean } from './suggest.ts';
-import type { ConfigIssue } from './types.ts';
-
-export type Path = readonly string[];
-
-export interface Ctx {
-  issues: ConfigIssue[];
-  /** Directory relative paths are resolved against (absolute). */
-  baseDir: string;
-  /** 1-based line of the key at `path` (or of its nearest existing ancestor). */
-  line?: (path: Path) => number | undefined;
-  /** Original source text of the scalar at `path` (so `version: 1.10` stays "1.10"). */
-  source?: (path: Path) => string | undefined;
-}
-
-export function newCtx(baseDir: string): Ctx {
-  return { issues: [], baseDir: resolve(baseDir) };
-}
-
-export function report(ctx: Ctx, path: Path, message: string): void {
-  const issue: ConfigIssue = { path: path.join('.'), message };
-  const line = ctx.line?.(path);
-  if (line !== undefined) issue.line = line;
-  ctx.issues.push(issue);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Generic readers. Each returns a usable value: on a problem it reports and returns the default
-// (the overall result is then a failure anyway, so the value never escapes).
-
-export type Obj = Record<string, unknown>;
-
-/** Sets an own, enumerable property even for keys like `__proto__` (which `o[k] = v` would not). */
-export function setOwn<T>(o: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** A short rendering of a bad value for messages: `got "abc"`, `got a list`. */
-export function describe(v: unknown): string {
-  if (v === null) return 'got an empty value';
-  if (Array.isArray(v)) return 'got a list';
-  if (typeof v === 'object') return 'got a mapping';
-  if (typeof v === 'string') {
-    const s = v.length > 40 ? `${v.slice(0, 37)}...` : v;
-    return `got ${JSON.stringify(s)}`;
-  }
-  return `got ${String(v)}`;
-}
 
 /**
  * Reads a mapping: undefined/null -> {} (all defaults); anything else that is not a mapping is
@@ -80,11 +30,6 @@ export function readObj(
     if (!keys.includes(k)) report(ctx, [...path, k], `unknown key${didYouMean(k, keys)}`);
   }
   return raw;
-}
-
-export function get(o: Obj, key: string): unknown {
-  const v = Object.hasOwn(o, key) ? o[key] : undefined;
-  return v === null ? undefined : v;
 }
 
 export function readDuration(ctx: Ctx, o: Obj, path: Path, key: string, def: string, min: 0 | 1 = 1): number {
@@ -171,7 +116,7 @@ export function readBool(ctx: Ctx, o: Obj, path: Path, key: string, def: boolean
   return raw;
 }
 
-export type PercentResult = { ok: true; value: number } | { ok: false; error: string };
+export type PercentResult = Checked<number>;
 
 /** A traffic percentage 0..100: a number (fractions allowed) or a string "12.5%" / "12.5". */
 export function checkPercent(raw: unknown): PercentResult {
@@ -183,4 +128,39 @@ export function checkPercent(raw: unknown): PercentResult {
     return { ok: false, error: `must be a percentage between 0 and 100, ${describe(raw)}` };
   }
   return { ok: true, value: n === 0 ? 0 : n };
+}
+
+/** A directory, resolved against the config file's directory. */
+export function readDir(ctx: Ctx, o: Obj, path: Path, key: string, def: string): string {
+  const s = readString(ctx, o, path, key, def) ?? def;
+  if (s.trim() === '') {
+    report(ctx, [...path, key], 'must be a non-empty path');
+    return ctx.baseDir;
+  }
+  if (s.includes('\0')) report(ctx, [...path, key], 'must not contain NUL characters');
+  return isAbsolute(s) ? resolve(s) : resolve(ctx.baseDir, s);
+}
+
+/** A pure check's answer: the accepted value, or why not. */
+export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** The value `r` accepted, or undefined once its error is reported at `path`. */
+export function accept<T>(ctx: Ctx, path: Path, r: Checked<T>): T | undefined {
+  if (r.ok) return r.value;
+  report(ctx, path, r.error);
+  return undefined;
+}
+
+/** Validates each item of a list at `<path>.<i>` and keeps the ones that validate. */
+export function readEach<T>(
+  items: readonly unknown[],
+  path: Path,
+  validate: (path: Path, item: unknown) => T | undefined,
+): T[] {
+  const out: T[] = [];
+  items.forEach((item, i) => {
+    const value = validate([...path, String(i)], item);
+    if (value !== undefined) out.push(value);
+  });
+  return out;
 }

@@ -2,23 +2,12 @@
 /** Issue 4's keys: services.X.analysis, services.X.hooks, notifications, the canary `analysis` step. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatIssues, parseConfig, validateService } from './load.ts';
-import type { ConfigIssue, CutoverConfig, HooksConfig, NotificationConfig } from './types.ts';
+import { validateService } from './load.ts';
+import { issues, lines, parseOk } from './test-helpers.ts';
+import type { HooksConfig, NotificationConfig } from './types.ts';
 
-function parseOk(text: string): CutoverConfig {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  if (!r.ok) assert.fail(formatIssues(r.issues));
-  return r.config;
-}
-
-function issues(text: string): ConfigIssue[] {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  assert.equal(r.ok, false, 'expected issues');
-  return r.ok ? [] : r.issues;
-}
-
-/** `line: path: message` */
-const lines = (is: ConfigIssue[]) => is.map((i) => `${i.line}: ${i.path}: ${i.message}`);
+/** Lines 1-4 of most texts below: a minimal service `web`. */
+const WEB = 'services:\n  web:\n    version: v1\n    run: { command: x }\n';
 
 const BRIEF = `notifications:
   - url: http://127.0.0.1:9000/hook
@@ -109,11 +98,7 @@ describe('rollout keys: valid', () => {
   });
 
   test('hook defaults: timeout 60s, method GET, no expectStatus', () => {
-    const c = parseOk(`services:
-  web:
-    version: v1
-    run: { command: x }
-    hooks:
+    const c = parseOk(`${WEB}    hooks:
       preRollout: { command: ./migrate.sh }
       prePromotion: { http: { url: "http://127.0.0.1:8080/\${SERVICE}/\${REVISION}" } }
 `);
@@ -127,7 +112,7 @@ describe('rollout keys: valid', () => {
   });
 
   test('absent keys stay absent; empty ones are empty', () => {
-    const plain = parseOk('services:\n  web:\n    version: v1\n    run: { command: x }\n');
+    const plain = parseOk(WEB);
     assert.equal('notifications' in plain, false);
     assert.equal('analysis' in plain.services.web, false);
     assert.equal('hooks' in plain.services.web, false);
@@ -161,11 +146,7 @@ describe('rollout keys: valid', () => {
 
 describe('rollout keys: problems, with paths and lines', () => {
   test('bad hooks: both command and http, neither, bad timeout, bad http fields', () => {
-    const is = issues(`services:
-  web:
-    version: v1
-    run: { command: x }
-    hooks:
+    const is = issues(`${WEB}    hooks:
       preRollout: { command: ./migrate.sh, http: { url: "http://x/" } }
       prePromotion: { timeout: 10s }
       postPromotion: { command: ./x, timeout: 10 }
@@ -239,11 +220,7 @@ describe('rollout keys: problems, with paths and lines', () => {
   });
 
   test('an analysis step needs the service analysis', () => {
-    const is = issues(`services:
-  web:
-    version: v1
-    run: { command: x }
-    strategy:
+    const is = issues(`${WEB}    strategy:
       type: canary
       steps:
         - setWeight: 10
@@ -258,11 +235,7 @@ describe('rollout keys: problems, with paths and lines', () => {
   });
 
   test('analysis step values', () => {
-    const is = issues(`services:
-  web:
-    version: v1
-    run: { command: x }
-    analysis: { metrics: [{ name: errors, errorRate: { max: 0.01 } }] }
+    const is = issues(`${WEB}    analysis: { metrics: [{ name: errors, errorRate: { max: 0.01 } }] }
     strategy:
       type: canary
       steps:
@@ -287,11 +260,7 @@ describe('rollout keys: problems, with paths and lines', () => {
   });
 
   test('a bad analysis metric is reported at its line', () => {
-    const is = issues(`services:
-  web:
-    version: v1
-    run: { command: x }
-    analysis:
+    const is = issues(`${WEB}    analysis:
       interval: 1s
       metrics:
         - name: errors
@@ -312,17 +281,12 @@ describe('rollout keys: problems, with paths and lines', () => {
   });
 
   test('analysis needs metrics; an empty analysis is an error', () => {
-    const is = issues(
-      'services:\n  web:\n    version: v1\n    run: { command: x }\n    analysis: { interval: 1s }\n',
-    );
+    const is = issues(`${WEB}    analysis: { interval: 1s }\n`);
     assert.deepEqual(lines(is), [
       '5: services.web.analysis.metrics: must be a non-empty list of metrics, got undefined',
     ]);
-    assert.deepEqual(
-      lines(issues('services:\n  web:\n    version: v1\n    run: { command: x }\n    analysis: []\n')),
-      [
-        '5: services.web.analysis: must be a mapping of keys (interval, initialDelay, failureLimit, consecutiveErrorLimit, inconclusiveLimit, minRequests, alpha, metrics), got a list',
-      ],
-    );
+    assert.deepEqual(lines(issues(`${WEB}    analysis: []\n`)), [
+      '5: services.web.analysis: must be a mapping of keys (interval, initialDelay, failureLimit, consecutiveErrorLimit, inconclusiveLimit, minRequests, alpha, metrics), got a list',
+    ]);
   });
 });

@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatIssues, parseConfig } from './load.ts';
-import type { ConfigIssue, ServiceConfig, StrategyConfig } from './types.ts';
+import { indent, issues, lines, parseOk, where } from './test-helpers.ts';
+import type { ServiceConfig, StrategyConfig } from './types.ts';
 
 const svc = (strategy: string, extra = '') =>
-  `services:\n  web:\n    version: v1\n    replicas: 3\n    run: { command: x }\n${extra}    strategy:\n${strategy
-    .trim()
-    .split('\n')
-    .map((l) => `      ${l}`)
-    .join('\n')}\n`;
+  `services:\n  web:\n    version: v1\n    replicas: 3\n    run: { command: x }\n${extra}    strategy:\n${indent(strategy, '      ')}\n`;
 
-function web(text: string): ServiceConfig {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  if (!r.ok) assert.fail(formatIssues(r.issues));
-  return r.config.services.web;
-}
-
-function issues(text: string): ConfigIssue[] {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  assert.equal(r.ok, false, 'expected issues');
-  return r.ok ? [] : r.issues;
-}
-
-/** `line: path: message` */
-const lines = (is: ConfigIssue[]) => is.map((i) => `${i.line}: ${i.path}: ${i.message}`);
-const where = (is: ConfigIssue[]) => is.map((i) => `${i.line}: ${i.path}`);
+const web = (text: string): ServiceConfig => parseOk(text).services.web;
 
 describe('strategy: blueGreen', () => {
   test('every key parses into exactly the expected object', () => {

@@ -1,19 +1,17 @@
 /** `services.<name>.strategy`: rolling, blueGreen or canary. */
+
+import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
+import { HTTP_TOKEN_RE, MIRROR_KEYS } from './keys.ts';
 import {
-  type Ctx,
+  accept,
   checkPercent,
-  describe,
-  get,
-  isObj,
-  type Obj,
-  type Path,
   readBool,
   readDuration,
+  readEach,
   readInt,
   readObj,
   readSize,
-  report,
 } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type {
@@ -46,11 +44,7 @@ export const STRATEGY_KEYS: Record<StrategyType, readonly string[]> = {
 export const CANARY_STEP_KINDS = ['setWeight', 'pause', 'mirror', 'analysis'] as const;
 const PAUSE_KEYS = ['duration'] as const;
 const ANALYSIS_STEP_KEYS = ['duration'] as const;
-const MIRROR_KEYS = ['percent', 'methods', 'pathPrefix'] as const;
 const PREVIEW_KEYS = ['header'] as const;
-
-/** RFC 9110 token: header names and HTTP methods. */
-export const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const INT_OR_PERCENT_HINT = 'must be an integer >= 0 or a percentage like "25%"';
 
@@ -185,7 +179,7 @@ export function parseHeaderValue(
   const value = raw.slice(colon + 1).trim();
   if (colon < 0 || name === '' || value === '')
     return { ok: false, error: `${PREVIEW_HINT}, ${describe(raw)}` };
-  if (!TOKEN_RE.test(name)) {
+  if (!HTTP_TOKEN_RE.test(name)) {
     return { ok: false, error: `${PREVIEW_HINT}; ${JSON.stringify(name)} is not a valid header name` };
   }
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters
@@ -269,12 +263,7 @@ function validateSteps(ctx: Ctx, path: Path, raw: unknown): CanaryStep[] {
     report(ctx, path, `must contain at least one step (${STEP_HINT})`);
     return [];
   }
-  const steps: CanaryStep[] = [];
-  raw.forEach((item: unknown, i) => {
-    const step = validateStep(ctx, [...path, String(i)], item);
-    if (step) steps.push(step);
-  });
-  return steps;
+  return readEach(raw, path, (p, item) => validateStep(ctx, p, item));
 }
 
 function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefined {
@@ -346,9 +335,8 @@ function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefine
       'is required (0..100: the share of matching requests copied to the canary)',
     );
   } else {
-    const r = checkPercent(rawPercent);
-    if (r.ok) mirror.percent = r.value;
-    else report(ctx, [...kp, 'percent'], r.error);
+    const percent = accept(ctx, [...kp, 'percent'], checkPercent(rawPercent));
+    if (percent !== undefined) mirror.percent = percent;
   }
   const rawMethods = get(m, 'methods');
   if (rawMethods !== undefined) {
@@ -358,7 +346,7 @@ function validateStep(ctx: Ctx, path: Path, raw: unknown): CanaryStep | undefine
     } else {
       const methods: string[] = [];
       rawMethods.forEach((x: unknown, i) => {
-        if (typeof x === 'string' && TOKEN_RE.test(x)) methods.push(x.toUpperCase());
+        if (typeof x === 'string' && HTTP_TOKEN_RE.test(x)) methods.push(x.toUpperCase());
         else report(ctx, [...mp, String(i)], `must be an HTTP method such as GET, ${describe(x)}`);
       });
       mirror.methods = [...new Set(methods)];

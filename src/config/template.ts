@@ -7,14 +7,18 @@ const KNOWN = new Set<string>(TEMPLATE_VARS);
 const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
- * Replaces `${NAME}` for the known names (PORT, VERSION, INSTANCE, SERVICE, REVISION) that are
- * present in `vars`. Everything else — unknown names such as `${HOME}`, known names not given in
- * `vars`, `$NAME` without braces — is left untouched (for the shell, or a later substitution pass).
- * Substituted values are not rescanned.
+ * Replaces `${NAME}` for the `known` names (default: PORT, VERSION, INSTANCE, SERVICE, REVISION)
+ * that are present in `vars`. Everything else — unknown names such as `${HOME}`, known names not
+ * given in `vars`, `$NAME` without braces — is left untouched (for the shell, or a later
+ * substitution pass). Substituted values are not rescanned.
  */
-export function substitute(template: string, vars: Partial<Record<string, string>>): string {
+export function substitute(
+  template: string,
+  vars: Partial<Record<string, string>>,
+  known: ReadonlySet<string> = KNOWN,
+): string {
   return template.replace(PLACEHOLDER, (whole, name: string) => {
-    if (!KNOWN.has(name)) return whole;
+    if (!known.has(name)) return whole;
     const value = Object.hasOwn(vars, name) ? vars[name] : undefined;
     return value === undefined ? whole : value;
   });

@@ -1,31 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { formatIssues, parseConfig, validateService } from './load.ts';
+import { parseConfig, validateService } from './load.ts';
+import { indent, issues, lines, parseOk, where } from './test-helpers.ts';
 import { validateTraffic, validateWeight } from './traffic.ts';
-import type { ConfigIssue, TrafficConfig } from './types.ts';
+import type { TrafficConfig } from './types.ts';
 
 /** A service whose `traffic:` block is `body` (indented under it). Line 6 is `traffic:`. */
 const svc = (body: string) =>
-  `services:\n  web:\n    version: v1\n    run: { command: x }\n    strategy: { type: canary, steps: [{ setWeight: 10 }] }\n    traffic:\n${body
-    .trim()
-    .split('\n')
-    .map((l) => `      ${l}`)
-    .join('\n')}\n`;
+  `services:\n  web:\n    version: v1\n    run: { command: x }\n    strategy: { type: canary, steps: [{ setWeight: 10 }] }\n    traffic:\n${indent(body, '      ')}\n`;
 
-function traffic(text: string): TrafficConfig {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  if (!r.ok) assert.fail(formatIssues(r.issues));
-  return r.config.services.web.traffic;
-}
-
-function issues(text: string): ConfigIssue[] {
-  const r = parseConfig(text, { baseDir: '/srv' });
-  assert.equal(r.ok, false, 'expected issues');
-  return r.ok ? [] : r.issues;
-}
-
-const lines = (is: ConfigIssue[]) => is.map((i) => `${i.line}: ${i.path}: ${i.message}`);
-const where = (is: ConfigIssue[]) => is.map((i) => `${i.line}: ${i.path}`);
+const traffic = (text: string): TrafficConfig => parseOk(text).services.web.traffic;
 
 describe('traffic in the config file', () => {
   test('every rule kind parses into exactly the expected object', () => {

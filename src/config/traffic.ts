@@ -2,30 +2,22 @@
  * `services.<name>.traffic`: sticky key and request-level rules that route between stable and
  * canary. Also the runtime validators the control API uses (`cutover rules`, `cutover set-weight`).
  */
-import { compilePattern } from './pattern.ts';
+
+import { type Ctx, describe, get, isObj, newCtx, type Path, report, setOwn } from './ctx.ts';
 import {
-  type Ctx,
-  checkPercent,
-  describe,
-  get,
-  isObj,
-  newCtx,
-  type Path,
-  readObj,
-  report,
-  scalarText,
-  setOwn,
-} from './read.ts';
-import { TOKEN_RE } from './strategy.ts';
+  HTTP_TOKEN_RE,
+  MATCH_KEYS,
+  NAMED_MATCH_KINDS,
+  RULE_KEYS,
+  RULE_TARGETS,
+  STICKY_SOURCES,
+  STRING_MATCH_KINDS,
+  TRAFFIC_KEYS,
+} from './keys.ts';
+import { compilePattern } from './pattern.ts';
+import { accept, type Checked, checkPercent, readObj, scalarText } from './read.ts';
 import { didYouMean } from './suggest.ts';
 import type { ConfigIssue, RuleMatch, StringMatch, TrafficConfig, TrafficRule } from './types.ts';
-
-export const TRAFFIC_KEYS = ['stickyBy', 'rules'] as const;
-export const RULE_KEYS = ['match', 'to'] as const;
-export const MATCH_KEYS = ['header', 'cookie', 'query', 'userIn', 'userAgent'] as const;
-export const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
-export const STICKY_SOURCES = ['header', 'cookie', 'query'] as const;
-export const RULE_TARGETS = ['stable', 'canary'] as const;
 
 const STICKY_HINT = 'must be "header:NAME", "cookie:NAME" or "query:NAME" (e.g. header:X-User-Id)';
 
@@ -34,7 +26,7 @@ type Sticky = NonNullable<TrafficConfig['stickyBy']>;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters
 const CONTROL_RE = /[\x00-\x1f\x7f]/;
 
-function checkSticky(raw: unknown): { ok: true; value: Sticky } | { ok: false; error: string } {
+function checkSticky(raw: unknown): Checked<Sticky> {
   if (typeof raw !== 'string') return { ok: false, error: `${STICKY_HINT}, ${describe(raw)}` };
   const colon = raw.indexOf(':');
   if (colon < 0) return { ok: false, error: `${STICKY_HINT}, ${describe(raw)}` };
@@ -63,7 +55,7 @@ function nameError(kind: 'header' | 'cookie' | 'query', name: string): string | 
       ? `${JSON.stringify(name)} is not a valid query parameter name (no whitespace, "&", "=" or "#")`
       : undefined;
   }
-  return TOKEN_RE.test(name) ? undefined : `${JSON.stringify(name)} is not a valid ${kind} name`;
+  return HTTP_TOKEN_RE.test(name) ? undefined : `${JSON.stringify(name)} is not a valid ${kind} name`;
 }
 
 function readPattern(ctx: Ctx, path: Path, raw: unknown): string | undefined {
@@ -188,7 +180,7 @@ function validateMatch(ctx: Ctx, path: Path, raw: unknown, sticky: boolean, stic
     report(ctx, path, `must have at least one condition (${MATCH_KEYS.join(', ')})`);
     return match;
   }
-  for (const kind of ['header', 'cookie', 'query'] as const) {
+  for (const kind of NAMED_MATCH_KINDS) {
     const v = get(o, kind);
     if (v === undefined) continue;
     const m = readMatchMap(ctx, [...path, kind], v, kind);
@@ -247,9 +239,8 @@ export function validateTrafficAt(ctx: Ctx, path: Path, raw: unknown): TrafficCo
   if (o === undefined) return traffic;
   const rawSticky = get(o, 'stickyBy');
   if (rawSticky !== undefined) {
-    const r = checkSticky(rawSticky);
-    if (r.ok) traffic.stickyBy = r.value;
-    else report(ctx, [...path, 'stickyBy'], r.error);
+    const stickyBy = accept(ctx, [...path, 'stickyBy'], checkSticky(rawSticky));
+    if (stickyBy) traffic.stickyBy = stickyBy;
   }
   const rawRules = get(o, 'rules');
   if (rawRules !== undefined) {

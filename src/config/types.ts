@@ -230,7 +230,7 @@ export interface ConfigIssue {
 
 /**
  * `analysis`: automated judgement of a canary (or preview) revision. Durations in ms. See docs/analysis.md
- * and src/analysis/validate.ts (the parser of this shape).
+ * and src/config/analysis.ts (the parser of this shape).
  */
 export interface AnalysisConfig {
   /** Time between measurements. */

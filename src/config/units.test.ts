@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { formatDuration, parseDuration, tryParseDuration } from './duration.ts';
 import { formatSize, parseSize, tryParseSize } from './size.ts';
-import { checkIntOrPercent } from './validate.ts';
+import { checkIntOrPercent } from './strategy.ts';
 
 describe('durations', () => {
   const valid: [string, number][] = [

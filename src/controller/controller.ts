@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { trafficSample } from '../analysis/gateway.ts';
-import { collectMeasurements } from '../analysis/measure.ts';
+import { collectMeasurements } from '../analysis/providers/measure.ts';
 import { type AnalysisState, analysisDue, stepAnalysis } from '../analysis/run.ts';
 import { type ConfigChange, diffConfig } from '../config/diff.ts';
 import { substituteRun } from '../config/template.ts';
@@ -10,9 +11,9 @@ import { undoOrSwitchBack } from '../core/commands.ts';
 import type { Action, CoreEvent, ObservedInstance, Revision, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { type CommandResult, deploy, initialServiceState, reconcileService } from '../core/service.ts';
-import { type HookResult, runHook } from '../hooks/index.ts';
+import { type HookResult, runHook } from '../hooks/run.ts';
 import type { Logger } from '../log/logger.ts';
-import { Notifier, noticeFromEvent } from '../notify/index.ts';
+import { Notifier, noticeFromEvent } from '../notify/notifier.ts';
 import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/store.ts';
@@ -24,6 +25,8 @@ export type ApplyResult =
   | { ok: true; applied: boolean; changes: ConfigChange[] }
   | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
 
+/** Events that end a rollout (`onRolloutFinished`). */
+const ROLLOUT_FINISHED = new Set<CoreEvent['type']>(['RolloutSucceeded', 'RolloutFailed', 'RolloutAborted']);
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How often a draining instance's in-flight count is read from the gateway. */
@@ -52,6 +55,10 @@ export class Controller {
   private pushing: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly now: () => number;
+  /** Emits `service` with a name when that service's state, events or instances changed. */
+  private readonly changes = new EventEmitter();
+  /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
+  onRolloutFinished?: (service: string) => void;
 
   constructor(opts: {
     config: CutoverConfig;
@@ -94,6 +101,7 @@ export class Controller {
           createdAt: st.createdAt,
         });
       }
+      this.changes.emit('service', st.service);
       this.kick();
     });
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
@@ -261,6 +269,12 @@ export class Controller {
     return this.store.events(opts);
   }
 
+  /** Calls `listener` with a service's name whenever its status may have changed (the status stream); returns the unsubscribe. */
+  onChange(listener: (service: string) => void): () => void {
+    this.changes.on('service', listener);
+    return () => this.changes.off('service', listener);
+  }
+
   isLeaving(id: string): boolean {
     return this.leaving.has(id);
   }
@@ -268,6 +282,8 @@ export class Controller {
   /** Persists states and events together, then tells the webhooks. */
   private record(states: ServiceState[], events: CoreEvent[], now: number): void {
     this.store.commit(states, events, now);
+    for (const name of new Set([...states.map((s) => s.name), ...events.map((e) => e.service)]))
+      this.changes.emit('service', name);
     for (const e of events) {
       const version = e.revision
         ? this.states.get(e.service)?.revisions.find((r) => r.number === e.revision)?.version
@@ -275,6 +291,7 @@ export class Controller {
       const notice = noticeFromEvent(e, version);
       if (notice) this.notifier?.notify(notice);
       if (e.type === 'RolloutSucceeded') this.runPostPromotion(e.service, e.revision);
+      if (ROLLOUT_FINISHED.has(e.type)) this.onRolloutFinished?.(e.service);
     }
   }
 

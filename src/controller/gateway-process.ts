@@ -1,11 +1,19 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CutoverConfig } from '../config/types.ts';
 import { bindListenHandle, type ServerHandle } from '../gateway/listener.ts';
 import type { GatewaySettings } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
+import {
+  processAlive,
+  signalGroup,
+  signalProcess,
+  spawnGroup,
+  waitProcessGone,
+} from '../runtime/process-group.ts';
+import { sleep } from '../util/sleep.ts';
 import { GatewayClient } from './gateway-client.ts';
 
 const GATEWAY_MAIN = fileURLToPath(new URL('../gateway/main.ts', import.meta.url));
@@ -27,27 +35,10 @@ export function systemdListenFd(env: NodeJS.ProcessEnv = process.env, pid = proc
   return Number.isInteger(n) && n >= 1 ? 3 : undefined;
 }
 
-/** Whether `pid` runs (a zombie does not: a re-executed master is not our child, so nobody may reap it). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no procfs
-  }
-}
-
-function killGroup(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {}
-}
+/** How often a starting gateway is asked whether it serves yet. */
+const START_POLL_MS = 50;
+/** How long a stopping gateway may take beyond its shutdown timeout before its group is killed. */
+const STOP_GRACE_MS = GATEWAY_SHUTDOWN_TIMEOUT_MS + 5_000;
 
 /** The gateway settings derived from the config. */
 export function gatewaySettings(config: CutoverConfig): GatewaySettings {
@@ -135,7 +126,7 @@ export class GatewayProcess {
   async ensure(previousPid: number | undefined): Promise<'attached' | 'started'> {
     // After a master re-exec the pid file may be stale: the admin socket says who serves now.
     const h = await this.client.health();
-    const running = h !== null && pidAlive(h.pid) ? h.pid : undefined;
+    const running = h !== null && processAlive(h.pid) ? h.pid : undefined;
     if (running !== undefined) {
       this.attachedPid = running;
       this.log.info('attached to running gateway', { pid: running, previousPid });
@@ -143,7 +134,7 @@ export class GatewayProcess {
       return 'attached';
     }
     // A hung master goes with its workers; the workers of a dead one keep serving until ours serves.
-    if (previousPid && pidAlive(previousPid)) killGroup(previousPid);
+    if (previousPid && processAlive(previousPid)) signalGroup(previousPid, 'SIGKILL');
     await this.start();
     this.startMonitor();
     return 'started';
@@ -161,14 +152,14 @@ export class GatewayProcess {
       const h = await this.client.health();
       if (this.stopping || this.restarting) return;
       const current = this.pid;
-      if (h !== null && h.pid !== current && pidAlive(h.pid)) {
+      if (h !== null && h.pid !== current && processAlive(h.pid)) {
         this.adopt(h.pid);
         failures = 0;
         return;
       }
       if (this.attachedPid === undefined) return; // our child: its 'exit' event handles a death
       failures = h === null ? failures + 1 : 0;
-      const dead = !pidAlive(this.attachedPid);
+      const dead = !processAlive(this.attachedPid);
       if (!dead && failures < 3) return;
       this.log.error(
         dead ? 'gateway master died; starting a new one' : 'gateway stopped answering; starting a new one',
@@ -177,11 +168,7 @@ export class GatewayProcess {
         },
       );
       // The master only: its workers keep serving on the socket until the new master's workers do.
-      if (!dead) {
-        try {
-          process.kill(this.attachedPid, 'SIGKILL');
-        } catch {}
-      }
+      if (!dead) signalProcess(this.attachedPid, 'SIGKILL');
       this.attachedPid = undefined;
       this.restart();
     }, MONITOR_MS);
@@ -241,8 +228,7 @@ export class GatewayProcess {
   async start(): Promise<void> {
     const out = openSync(this.logFile, 'a');
     const fd = this.listenerFd();
-    const child = spawn(process.execPath, [GATEWAY_MAIN, '--settings', this.settingsFile], {
-      detached: true,
+    const child = spawnGroup(process.execPath, [GATEWAY_MAIN, '--settings', this.settingsFile], {
       stdio: fd === undefined ? ['ignore', out, out] : ['ignore', out, out, fd],
       env: fd === undefined ? process.env : { ...process.env, CUTOVER_LISTEN_FD: '3' },
     });
@@ -256,7 +242,7 @@ export class GatewayProcess {
       // A master re-exec whose old master exits before the monitor noticed: follow the new one.
       void this.client.health().then((h) => {
         if (this.stopping) return;
-        if (h !== null && h.pid !== child.pid && pidAlive(h.pid)) {
+        if (h !== null && h.pid !== child.pid && processAlive(h.pid)) {
           this.adopt(h.pid);
           return;
         }
@@ -273,7 +259,7 @@ export class GatewayProcess {
         this.log.info('gateway ready', { pid: child.pid, inheritedListener: fd !== undefined });
         return;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(START_POLL_MS);
     }
     throw new Error(`gateway did not become ready within ${GATEWAY_START_TIMEOUT_MS}ms; see ${this.logFile}`);
   }
@@ -286,31 +272,19 @@ export class GatewayProcess {
     this.releaseListener();
     if (this.attachedPid) {
       const pid = this.attachedPid;
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {}
-      const deadline = Date.now() + GATEWAY_SHUTDOWN_TIMEOUT_MS + 5_000;
-      while (pidAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      killGroup(pid);
+      signalProcess(pid, 'SIGTERM');
+      await waitProcessGone(pid, STOP_GRACE_MS);
+      signalGroup(pid, 'SIGKILL');
       return;
     }
     const child = this.child;
     if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+    const pid = child.pid;
     const done = new Promise<void>((r) => child.once('exit', () => r()));
-    try {
-      process.kill(child.pid, 'SIGTERM');
-    } catch {
-      return;
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {}
-    }, GATEWAY_SHUTDOWN_TIMEOUT_MS + 5_000);
+    if (!signalProcess(pid, 'SIGTERM')) return;
+    const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), STOP_GRACE_MS);
     await done;
     clearTimeout(timer);
-    try {
-      process.kill(-child.pid, 'SIGKILL');
-    } catch {}
+    signalGroup(pid, 'SIGKILL');
   }
 }

@@ -4,6 +4,7 @@ import { createApiServer, listen } from '../api/server.ts';
 import type { CutoverConfig } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { Supervisor } from '../runtime/supervisor.ts';
+import { Snapshots } from '../store/snapshot.ts';
 import { Store } from '../store/store.ts';
 import { Controller } from './controller.ts';
 import { GatewayProcess } from './gateway-process.ts';
@@ -21,13 +22,21 @@ export async function startUp(
   log: Logger,
   opts: { keepRunning?: boolean } = {},
 ): Promise<Running> {
+  // First: a damaged state database must stop `up` before anything is started or taken over.
   const store = new Store(config.control.dataDir);
+  const snapshots = new Snapshots({
+    db: store.db,
+    dataDir: config.control.dataDir,
+    log: log.child({ component: 'store' }),
+  });
   const pidFile = path.join(config.control.dataDir, 'gateway.pid');
   const gateway = new GatewayProcess(config, log.child({ component: 'gateway' }));
   const previous = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) || undefined : undefined;
   const supervisor = new Supervisor({ log: log.child({ component: 'supervisor' }) });
   const controller = new Controller({ config, store, supervisor, gateway: gateway.client, log });
   controller.load();
+  snapshots.start();
+  controller.onRolloutFinished = () => snapshots.take('rollout finished');
   // The control listener first: if its port is taken, fail before anything starts (and before an
   // instance could be handed that port).
   const api = createApiServer(controller, log.child({ component: 'api' }));
@@ -59,6 +68,8 @@ export async function startUp(
         await controller.shutdown();
         rmSync(pidFile, { force: true });
       }
+      snapshots.stop();
+      snapshots.take('shut down');
       store.close();
       log.info('shut down');
     })();

@@ -1,4 +1,4 @@
-import type { TrafficRule } from '../config/types.ts';
+import type { GatewayConfig, TrafficRule } from '../config/types.ts';
 
 /**
  * The contract between the controller and the gateway master process.
@@ -200,21 +200,27 @@ export interface StatsReport {
   services: Record<string, ServiceStats>;
 }
 
-/** Written by the controller as JSON; path passed as `--settings FILE` to `src/gateway/main.ts`. */
-export interface GatewaySettings {
+/**
+ * Written by the controller as JSON; path passed as `--settings FILE` to `src/gateway/main.ts`. The
+ * timeouts and limits are those of `gateway:` in the config (documented there), in the same units.
+ */
+export interface GatewaySettings
+  extends Pick<
+    GatewayConfig,
+    | 'workers'
+    | 'connectTimeoutMs'
+    | 'upstreamTimeoutMs'
+    | 'upstreamIdleTimeoutMs'
+    | 'clientIdleTimeoutMs'
+    | 'requestHeadTimeoutMs'
+    | 'maxBodyBytes'
+    | 'retries'
+    | 'ejectAfterFailures'
+    | 'ejectForMs'
+  > {
   listen: { host: string; port: number };
-  workers: number;
   adminSocket: string;
   routesFile: string;
-  connectTimeoutMs: number;
-  upstreamTimeoutMs: number;
-  upstreamIdleTimeoutMs: number;
-  clientIdleTimeoutMs: number;
-  requestHeadTimeoutMs: number;
-  maxBodyBytes: number;
-  retries: number;
-  ejectAfterFailures: number;
-  ejectForMs: number;
   shutdownTimeoutMs: number;
   /** Per-request JSON access log; absent = off. */
   accessLog?: AccessLogSettings;

@@ -1,18 +1,27 @@
+import { isObj } from '../config/ctx.ts';
+import {
+  HTTP_TOKEN_RE,
+  LOAD_BALANCERS,
+  MATCH_KEYS,
+  MIRROR_KEYS,
+  NAMED_MATCH_KINDS,
+  RULE_TARGETS,
+  STICKY_SOURCES,
+  STRING_MATCH_KINDS,
+  TRAFFIC_KEYS,
+} from '../config/keys.ts';
 import { compilePattern } from '../config/pattern.ts';
-import type { RouteTable } from './protocol.ts';
+import type { RouteTable, UpstreamRole } from './protocol.ts';
 
-const ROLES = ['stable', 'canary', 'preview'];
-const STICKY_SOURCES = ['header', 'cookie', 'query'];
-const MATCH_KEYS = ['header', 'cookie', 'query', 'userIn', 'userAgent'];
-const TRAFFIC_KEYS = ['canaryWeight', 'stickyBy', 'rules', 'preview', 'mirror'];
-const MIRROR_KEYS = ['percent', 'methods', 'pathPrefix', 'maxBodyBytes'];
-/** RFC 9110 token (header and cookie names, methods). */
-const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// The route table carries what config validated (same key sets), plus what the controller adds.
+const ROLES: readonly UpstreamRole[] = [...RULE_TARGETS, 'preview'];
+const ROUTE_TRAFFIC_KEYS = ['canaryWeight', ...TRAFFIC_KEYS, 'preview', 'mirror'];
+const ROUTE_MIRROR_KEYS = [...MIRROR_KEYS, 'maxBodyBytes'];
 
 /** Checks an untrusted value (a PUT /routes body or the persisted file) against `RouteTable`. */
 export function validateRouteTable(value: unknown): { table: RouteTable; errors: [] } | { errors: string[] } {
   const errors: string[] = [];
-  if (!isObject(value)) return { errors: ['body must be a JSON object {"version":N,"services":[...]}'] };
+  if (!isObj(value)) return { errors: ['body must be a JSON object {"version":N,"services":[...]}'] };
   if (!Number.isSafeInteger(value.version) || (value.version as number) < 0) {
     errors.push('version must be a non-negative integer');
   }
@@ -25,7 +34,7 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
   const instanceAddress = new Map<string, string>();
   value.services.forEach((s: unknown, i: number) => {
     const at = `services[${i}]`;
-    if (!isObject(s)) {
+    if (!isObj(s)) {
       errors.push(`${at} must be an object`);
       return;
     }
@@ -47,7 +56,7 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
         errors.push(`${label} has the same host and pathPrefix as service "${other}"`);
       } else seenRoutes.set(key, name ?? at);
     }
-    if (s.balance !== 'roundRobin' && s.balance !== 'leastInFlight') {
+    if (!(LOAD_BALANCERS as readonly unknown[]).includes(s.balance)) {
       errors.push(`${label}.balance must be "roundRobin" or "leastInFlight"`);
     }
     if (!Array.isArray(s.upstreams)) {
@@ -57,7 +66,7 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
     const seenInService = new Set<string>();
     s.upstreams.forEach((u: unknown, j: number) => {
       const uat = `${label}.upstreams[${j}]`;
-      if (!isObject(u)) {
+      if (!isObj(u)) {
         errors.push(`${uat} must be an object`);
         return;
       }
@@ -77,7 +86,7 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
         }
         instanceAddress.set(u.instance, u.address);
       }
-      if (u.role !== undefined && !ROLES.includes(u.role as string)) {
+      if (u.role !== undefined && !(ROLES as readonly unknown[]).includes(u.role)) {
         errors.push(`${uat}.role must be "stable", "canary" or "preview" (got ${JSON.stringify(u.role)})`);
       }
     });
@@ -92,23 +101,23 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
  * a table whose patterns do not compile is rejected before any worker sees it.
  */
 export function validateTraffic(t: unknown, at: string, errors: string[]): void {
-  if (!isObject(t)) {
+  if (!isObj(t)) {
     errors.push(`${at} must be an object`);
     return;
   }
-  unknownKeys(t, TRAFFIC_KEYS, at, errors);
+  unknownKeys(t, ROUTE_TRAFFIC_KEYS, at, errors);
   if (!isPercent(t.canaryWeight)) errors.push(`${at}.canaryWeight must be a number from 0 to 100`);
   let sticky = false;
   if (t.stickyBy !== undefined) {
     const s = t.stickyBy;
-    if (!isObject(s)) errors.push(`${at}.stickyBy must be an object {"source":...,"name":...}`);
+    if (!isObj(s)) errors.push(`${at}.stickyBy must be an object {"source":...,"name":...}`);
     else {
-      if (!STICKY_SOURCES.includes(s.source as string)) {
+      if (!(STICKY_SOURCES as readonly unknown[]).includes(s.source)) {
         errors.push(`${at}.stickyBy.source must be "header", "cookie" or "query"`);
       }
       if (typeof s.name !== 'string' || s.name === '')
         errors.push(`${at}.stickyBy.name must be a non-empty string`);
-      else if (s.source !== 'query' && !TOKEN_RE.test(s.name)) {
+      else if (s.source !== 'query' && !HTTP_TOKEN_RE.test(s.name)) {
         errors.push(`${at}.stickyBy.name ${JSON.stringify(s.name)} is not a valid ${String(s.source)} name`);
       }
       sticky = true;
@@ -118,19 +127,20 @@ export function validateTraffic(t: unknown, at: string, errors: string[]): void 
   else {
     t.rules.forEach((r: unknown, i: number) => {
       const rat = `${at}.rules[${i}]`;
-      if (!isObject(r)) {
+      if (!isObj(r)) {
         errors.push(`${rat} must be an object {"match":{...},"to":...}`);
         return;
       }
-      if (r.to !== 'stable' && r.to !== 'canary') errors.push(`${rat}.to must be "stable" or "canary"`);
+      if (!(RULE_TARGETS as readonly unknown[]).includes(r.to))
+        errors.push(`${rat}.to must be "stable" or "canary"`);
       validateMatch(r.match, `${rat}.match`, sticky, errors);
     });
   }
   if (t.preview !== undefined) {
     const p = t.preview;
-    if (!isObject(p)) errors.push(`${at}.preview must be an object {"header":...,"value":...}`);
+    if (!isObj(p)) errors.push(`${at}.preview must be an object {"header":...,"value":...}`);
     else {
-      if (typeof p.header !== 'string' || !TOKEN_RE.test(p.header)) {
+      if (typeof p.header !== 'string' || !HTTP_TOKEN_RE.test(p.header)) {
         errors.push(`${at}.preview.header must be a header name`);
       }
       if (typeof p.value !== 'string') errors.push(`${at}.preview.value must be a string`);
@@ -139,18 +149,18 @@ export function validateTraffic(t: unknown, at: string, errors: string[]): void 
   if (t.mirror !== undefined) {
     const m = t.mirror;
     const mat = `${at}.mirror`;
-    if (!isObject(m)) {
+    if (!isObj(m)) {
       errors.push(`${mat} must be an object`);
       return;
     }
-    unknownKeys(m, MIRROR_KEYS, mat, errors);
+    unknownKeys(m, ROUTE_MIRROR_KEYS, mat, errors);
     if (!isPercent(m.percent)) errors.push(`${mat}.percent must be a number from 0 to 100`);
     if (!Number.isSafeInteger(m.maxBodyBytes) || (m.maxBodyBytes as number) < 0) {
       errors.push(`${mat}.maxBodyBytes must be an integer >= 0`);
     }
     if (
       m.methods !== undefined &&
-      (!Array.isArray(m.methods) || !m.methods.every((x) => typeof x === 'string' && TOKEN_RE.test(x)))
+      (!Array.isArray(m.methods) || !m.methods.every((x) => typeof x === 'string' && HTTP_TOKEN_RE.test(x)))
     ) {
       errors.push(`${mat}.methods must be an array of method names`);
     }
@@ -161,27 +171,27 @@ export function validateTraffic(t: unknown, at: string, errors: string[]): void 
 }
 
 function validateMatch(m: unknown, at: string, sticky: boolean, errors: string[]): void {
-  if (!isObject(m)) {
+  if (!isObj(m)) {
     errors.push(`${at} must be an object`);
     return;
   }
   unknownKeys(m, MATCH_KEYS, at, errors);
   let conditions = 0;
-  for (const kind of ['header', 'cookie', 'query'] as const) {
+  for (const kind of NAMED_MATCH_KINDS) {
     const map = m[kind];
     if (map === undefined) continue;
-    if (!isObject(map)) {
+    if (!isObj(map)) {
       errors.push(`${at}.${kind} must be an object {NAME: {"exact"|"prefix"|"regex": ...}}`);
       continue;
     }
     for (const [name, sm] of Object.entries(map)) {
       const sat = `${at}.${kind}[${JSON.stringify(name)}]`;
       conditions++;
-      if (name === '' || (kind !== 'query' && !TOKEN_RE.test(name))) {
+      if (name === '' || (kind !== 'query' && !HTTP_TOKEN_RE.test(name))) {
         errors.push(`${sat}: ${JSON.stringify(name)} is not a valid ${kind} name`);
       }
-      const keys = isObject(sm) ? Object.keys(sm) : [];
-      if (keys.length !== 1 || !['exact', 'prefix', 'regex'].includes(keys[0])) {
+      const keys = isObj(sm) ? Object.keys(sm) : [];
+      if (keys.length !== 1 || !(STRING_MATCH_KINDS as readonly string[]).includes(keys[0])) {
         errors.push(`${sat} must be {"exact":S}, {"prefix":S} or {"regex":S}`);
         continue;
       }
@@ -242,8 +252,4 @@ export function parseAddress(address: string): { host: string; port: number } | 
   const port = Number(portText);
   if (port < 1 || port > 65535 || host === '' || /[\s/]/.test(host)) return undefined;
   return { host, port };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

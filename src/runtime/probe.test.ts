@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { sleep } from '../util/sleep.ts';
 import { freePort, freePortSync } from './ports.ts';
 import { ProbeThreshold, probeHttp } from './probe.ts';
 
@@ -125,7 +126,7 @@ describe('probeHttp', () => {
     const connections = () =>
       new Promise<number>((r, j) => server.getConnections((e, n) => (e ? j(e) : r(n))));
     const deadline = Date.now() + 1000;
-    while ((await connections()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await connections()) > 0 && Date.now() < deadline) await sleep(20);
     assert.equal(await connections(), 0);
   });
 });

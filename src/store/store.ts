@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import type { CoreEvent, ServiceState } from '../core/model.ts';
+import { openState } from './open.ts';
 
 /** Bump with a new entry in MIGRATIONS when the schema changes. */
 const MIGRATIONS: string[] = [
@@ -46,17 +46,7 @@ export class Store {
 
   constructor(dataDir: string) {
     mkdirSync(dataDir, { recursive: true });
-    this.db = new DatabaseSync(path.join(dataDir, 'state.db'));
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    // After an abrupt kill SQLite recovers from the WAL on open; verify before trusting it.
-    const check = this.db.prepare('PRAGMA quick_check').all() as Array<Record<string, string>>;
-    const verdict = check.map((r) => Object.values(r)[0]).join('; ');
-    if (verdict !== 'ok') {
-      this.db.close();
-      throw new Error(
-        `state database ${path.join(dataDir, 'state.db')} failed its integrity check: ${verdict}`,
-      );
-    }
+    this.db = openState(dataDir);
     this.migrate();
   }
 

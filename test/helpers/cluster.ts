@@ -1,12 +1,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/runtime/ports.ts';
+import {
+  processEnvironment,
+  processesWithEnvironment,
+  signalProcess,
+  spawnGroup,
+} from '../../src/runtime/process-group.ts';
 import { startLoad } from './load.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,11 +30,8 @@ export interface CliResult {
 export function runningInstanceIds(id: string): Set<string> {
   const out = new Set<string>();
   for (const pid of markedPids(id)) {
-    try {
-      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-      const inst = env.find((e) => e.startsWith('CUTOVER_INSTANCE='));
-      if (inst) out.add(inst.slice('CUTOVER_INSTANCE='.length));
-    } catch {}
+    const inst = processEnvironment(pid)?.find((e) => e.startsWith('CUTOVER_INSTANCE='));
+    if (inst) out.add(inst.slice('CUTOVER_INSTANCE='.length));
   }
   return out;
 }
@@ -38,29 +41,13 @@ export function killMarked(id: string): void {
   for (let round = 0; round < 3; round++) {
     const pids = markedPids(id);
     if (pids.length === 0) return;
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
+    for (const pid of pids) signalProcess(pid, 'SIGKILL');
   }
 }
 
 /** Pids of live processes carrying `MARKER=id` in their environment. */
 export function markedPids(id: string): number[] {
-  const needle = `${MARKER}=${id}`;
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const env = readFileSync(`/proc/${d}/environ`, 'latin1');
-      if (env.split('\0').includes(needle)) {
-        const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
-        if (!/\) Z /.test(stat)) out.push(Number(d));
-      }
-    } catch {}
-  }
-  return out;
+  return processesWithEnvironment(`${MARKER}=${id}`);
 }
 
 /** Service block options for the generated config. */
@@ -168,10 +155,9 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
 
   private async launch(extraArgs: string[] = []): Promise<void> {
     this.upStderr = '';
-    const proc = spawn(process.execPath, [BIN, 'up', '-c', this.configFile, ...extraArgs], {
+    const proc = spawnGroup(process.execPath, [BIN, 'up', '-c', this.configFile, ...extraArgs], {
       cwd: this.dir,
       env: this.env(),
-      detached: true,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.proc = proc;
@@ -322,9 +308,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
   /** SIGTERM to `cutover up`; resolves with its exit code. */
   async stop(): Promise<number | null> {
     if (!this.proc?.pid || this.proc.exitCode !== null || this.proc.signalCode !== null) return null;
-    try {
-      process.kill(this.proc.pid, 'SIGTERM');
-    } catch {}
+    signalProcess(this.proc.pid, 'SIGTERM');
     return this.upExit ?? null;
   }
 

@@ -194,18 +194,7 @@ export function request(
   });
 }
 
-/** Polls `check` every 10 ms until it returns true (throws after timeoutMs). */
-export async function waitFor(
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor } from './wait.ts';
 
 /** Holds requests at an upstream until released. */
 export class Gate {

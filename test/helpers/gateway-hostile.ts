@@ -12,11 +12,13 @@ export interface RawResult {
   closedByServer: boolean;
   /** ms from the first write to the close. */
   ms: number;
+  /** Chunks (writes and pauses) not yet sent when the connection ended: the server cut us short. */
+  unsent: number;
 }
 
 /**
  * Connects, writes `chunks` (strings are latin1; numbers are pauses in ms), then reads until the server
- * closes or `waitMs` passes. `halfClose` ends our side after writing (note: node:http drops a request whose
+ * closes or `waitMs` passes (generous: it only turns a connection left open into `closedByServer: false`). `halfClose` ends our side after writing (note: node:http drops a request whose
  * client half-closed before the response; send `Connection: close` to have the gateway close instead).
  */
 export function rawSend(
@@ -24,13 +26,14 @@ export function rawSend(
   chunks: ReadonlyArray<string | Buffer | number>,
   opts: { waitMs?: number; halfClose?: boolean } = {},
 ): Promise<RawResult> {
-  const waitMs = opts.waitMs ?? 3000;
+  const waitMs = opts.waitMs ?? 10_000;
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
     const got: Buffer[] = [];
     let start = 0;
     let serverClosed = false;
     let done = false;
+    let sent = 0;
     const finish = (): void => {
       if (done) return;
       done = true;
@@ -40,6 +43,7 @@ export function rawSend(
         text: Buffer.concat(got).toString('latin1'),
         closedByServer: serverClosed,
         ms: Date.now() - start,
+        unsent: chunks.length - sent,
       });
     };
     const timer = setTimeout(finish, waitMs);
@@ -59,6 +63,7 @@ export function rawSend(
         if (s.destroyed) return;
         if (typeof c === 'number') await new Promise((r) => setTimeout(r, c));
         else s.write(typeof c === 'string' ? Buffer.from(c, 'latin1') : c);
+        sent++;
       }
       if (opts.halfClose) s.end();
     });

@@ -1,6 +1,6 @@
 /** Spawns the real gateway master (`src/gateway/main.ts`) as a detached process group, killed in t.after. */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { GatewaySettings } from '../../src/gateway/protocol.ts';
+import { signalGroup, spawnGroup } from '../../src/runtime/process-group.ts';
 import { killMarked } from './cluster.ts';
 import { gatewaySettings } from './gateway-helpers.ts';
 
@@ -46,17 +47,12 @@ export async function spawnGateway(t: TestContext, settings: GatewaySettings): P
   const marker = randomUUID();
   const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_TEST_RUN: marker };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawn(process.execPath, [MAIN, '--settings', file], {
-    detached: true,
+  const child = spawnGroup(process.execPath, [MAIN, '--settings', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   });
   t.after(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      // already gone
-    }
+    if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
     killMarked(marker);
   });
   let err = '';

@@ -1,4 +1,8 @@
 import http from 'node:http';
+import { waitFor } from './wait.ts';
+
+/** Bound of `more()`: generous, a busy machine serves slowly but does serve. */
+const MORE_TIMEOUT_MS = 30_000;
 
 /** What a load run observed. Every non-2xx response and every socket error is a failure. */
 export interface LoadReport {
@@ -72,6 +76,11 @@ export function startLoad(
   });
   return {
     report,
+    /** Waits until `n` more requests were answered (ok or failed) than now: proof the load ran, not a time. */
+    more(n: number, what = `${n} more answered requests`): Promise<void> {
+      const target = report.ok + report.failed + n;
+      return waitFor(() => report.ok + report.failed >= target, MORE_TIMEOUT_MS, what);
+    },
     async stop(): Promise<LoadReport> {
       running = false;
       await Promise.all(workers);

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/ports.ts';
+import { signalGroup, spawnGroup } from '../../src/runtime/process-group.ts';
 
 export interface ScrapeTarget {
   /** `host:port` of the endpoint. */
@@ -97,7 +98,7 @@ export async function startPrometheus(opts: {
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
+  const child: ChildProcess = spawnGroup(
     PROMETHEUS_BIN,
     [
       `--config.file=${config}`,
@@ -105,7 +106,7 @@ export async function startPrometheus(opts: {
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
     ],
-    { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let err = '';
   child.stderr?.on('data', (c: Buffer) => {
@@ -120,13 +121,9 @@ export async function startPrometheus(opts: {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    try {
-      if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGTERM');
-    } catch {}
+    if (child.pid !== undefined && child.exitCode === null) signalGroup(child.pid, 'SIGTERM');
     const timer = setTimeout(() => {
-      try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-      } catch {}
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
     }, 5000);
     if (child.pid !== undefined && spawnError === null) await exited;
     clearTimeout(timer);

@@ -2,10 +2,11 @@
  * Web provider: GET (or POST) a URL, pick a value out of the JSON answer with `jsonPath`. A non-2xx
  * status, a timeout, a body that is not JSON or a path that does not exist are errors.
  */
+
+import { type JsonPathStep, parseJsonPath } from '../../config/json-path.ts';
 import type { WebMetric } from '../../config/types.ts';
 import type { ProviderOutcome } from '../run.ts';
 import { renderTemplate, type TemplateVars } from '../template.ts';
-import { type JsonPathStep, parseJsonPath } from '../validate.ts';
 import { fetchJson } from './http.ts';
 
 export function webUrl(m: WebMetric, vars: TemplateVars): string {

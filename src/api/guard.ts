@@ -1,11 +1,12 @@
 import type http from 'node:http';
-import { ApiError } from '../api/errors.ts';
-import { AuditLog, auditParams, canonicalJson, MAX_PARAMS_BYTES } from '../audit/log.ts';
+import { AuditLog, canonicalJson } from '../audit/log.ts';
+import { auditParams, MAX_PARAMS_BYTES, REDACTED } from '../audit/params.ts';
+import { FailureLimiter } from '../auth/ratelimit.ts';
+import { type Access, actionName, authorize, type Principal } from '../auth/roles.ts';
+import { looksLikeToken, TokenStore } from '../auth/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { Store } from '../store/store.ts';
-import { FailureLimiter } from './ratelimit.ts';
-import { type Access, actionName, authorize, type Principal } from './roles.ts';
-import { looksLikeToken, TokenStore } from './tokens.ts';
+import { ApiError } from './errors.ts';
 
 /** How long a refused request's body is awaited for the audit entry. */
 const BODY_WAIT_MS = 2000;
@@ -195,7 +196,7 @@ export class Security {
         typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
           ? (parsed as Record<string, unknown>)
           : { body: parsed };
-      for (const [k, v] of extra) o[k] = looksLikeToken(v) ? '[redacted]' : v;
+      for (const [k, v] of extra) o[k] = looksLikeToken(v) ? REDACTED : v;
       params = canonicalJson(o);
     }
     this.audit.append({

@@ -1,25 +1,16 @@
 /**
  * `analysis:` as written in a config file (or an API body) -> `AnalysisConfig`, or every problem as a
- * `ConfigIssue` (`path.to.key: message`, like the rest of the config).
+ * `ConfigIssue` (`path.to.key: message`, like the rest of the config). The analysis engine (src/analysis)
+ * consumes the result; it imports this side, never the other way round.
  */
-import {
-  type Ctx,
-  describe,
-  get,
-  isObj,
-  newCtx,
-  type Obj,
-  type Path,
-  readDuration,
-  readInt,
-  readObj,
-  readString,
-  report,
-} from '../config/read.ts';
-import { didYouMean } from '../config/suggest.ts';
-import type { AnalysisConfig, AnalysisMetricConfig, ConfigIssue, ValueCondition } from '../config/types.ts';
-import { absoluteFloorFor } from './sequential.ts';
-import { TEMPLATE_VARS } from './template.ts';
+
+import { type Ctx, describe, get, isObj, newCtx, type Obj, type Path, report } from './ctx.ts';
+import { absoluteFloorFor } from './error-rate-floor.ts';
+import { parseJsonPath } from './json-path.ts';
+import { HTTP_TOKEN_RE } from './keys.ts';
+import { readDuration, readInt, readObj, readString } from './read.ts';
+import { didYouMean } from './suggest.ts';
+import type { AnalysisConfig, AnalysisMetricConfig, ConfigIssue, ValueCondition } from './types.ts';
 
 export const ANALYSIS_KEYS = [
   'interval',
@@ -32,6 +23,8 @@ export const ANALYSIS_KEYS = [
   'metrics',
 ] as const;
 export const METRIC_KINDS = ['errorRate', 'latency', 'prometheus', 'web'] as const;
+/** `{{revision}}` ... in provider queries and URLs (rendered by src/analysis/template.ts). */
+export const ANALYSIS_TEMPLATE_VARS = ['revision', 'version', 'service', 'role'] as const;
 
 export const ANALYSIS_DEFAULTS = {
   interval: '1s',
@@ -235,7 +228,7 @@ function readMetric(ctx: Ctx, path: Path, raw: unknown): AnalysisMetricConfig | 
           report(ctx, [...kp, 'headers'], `must be a mapping of header names to values, ${describe(rh)}`);
         else
           for (const [k, v] of Object.entries(rh)) {
-            if (typeof v !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) {
+            if (typeof v !== 'string' || !HTTP_TOKEN_RE.test(k)) {
               report(
                 ctx,
                 [...kp, 'headers', k],
@@ -321,36 +314,12 @@ function readCondition(ctx: Ctx, b: Obj, kp: Path, allowEquals: boolean): ValueC
 
 function checkTemplate(ctx: Ctx, path: Path, s: string): void {
   for (const m of s.matchAll(/\{\{\s*([^}]*?)\s*\}\}/g)) {
-    if (!(TEMPLATE_VARS as readonly string[]).includes(m[1])) {
+    if (!(ANALYSIS_TEMPLATE_VARS as readonly string[]).includes(m[1])) {
       report(
         ctx,
         path,
-        `unknown variable {{${m[1]}}}${didYouMean(m[1], TEMPLATE_VARS)} (known: ${TEMPLATE_VARS.map((v) => `{{${v}}}`).join(', ')})`,
+        `unknown variable {{${m[1]}}}${didYouMean(m[1], ANALYSIS_TEMPLATE_VARS)} (known: ${ANALYSIS_TEMPLATE_VARS.map((v) => `{{${v}}}`).join(', ')})`,
       );
     }
   }
-}
-
-export type JsonPathStep = string | number;
-
-/** `$`, `$.a.b`, `$.a[0]`, `$['a-b']`, `$["a"]` -> steps; nothing fancier (no filters, no wildcards). */
-export function parseJsonPath(p: string): { ok: true; steps: JsonPathStep[] } | { ok: false; error: string } {
-  const bad = (why: string) => ({
-    ok: false as const,
-    error: `must be a JSON path like $.a.b[0] or $['key'] (${why}), ${describe(p)}`,
-  });
-  if (!p.startsWith('$')) return bad('it starts with $');
-  const steps: JsonPathStep[] = [];
-  const re = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]|\["((?:[^"\\]|\\.)*)"\]/y;
-  let pos = 1;
-  while (pos < p.length) {
-    re.lastIndex = pos;
-    const m = re.exec(p);
-    if (!m) return bad(`unexpected ${JSON.stringify(p.slice(pos, pos + 10))}`);
-    if (m[1] !== undefined) steps.push(m[1]);
-    else if (m[2] !== undefined) steps.push(Number(m[2]));
-    else steps.push((m[3] ?? m[4]).replace(/\\(.)/g, '$1'));
-    pos = re.lastIndex;
-  }
-  return { ok: true, steps };
 }

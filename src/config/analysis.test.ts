@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseJsonPath, validateAnalysis } from './validate.ts';
+import { ANALYSIS_DEFAULTS, validateAnalysis } from './analysis.ts';
+import { parseJsonPath } from './json-path.ts';
 
+// The documented example spells out the defaults.
+const { interval, initialDelay, failureLimit, consecutiveErrorLimit, inconclusiveLimit, minRequests } =
+  ANALYSIS_DEFAULTS;
 const BRIEF = {
-  interval: '1s',
-  initialDelay: '0s',
-  failureLimit: 0,
-  consecutiveErrorLimit: 4,
-  inconclusiveLimit: 0,
-  minRequests: 50,
+  interval,
+  initialDelay,
+  failureLimit,
+  consecutiveErrorLimit,
+  inconclusiveLimit,
+  minRequests,
   metrics: [
     { name: 'errors', errorRate: { max: 0.01 } },
     { name: 'vs-stable', errorRate: { maxIncreaseOver: 'stable', by: 0.005 } },

@@ -1,8 +1,8 @@
-import { type Handler, readJson } from '../api/body.ts';
-import { ApiError } from '../api/errors.ts';
+import { type Access, admin, isRole, ROLES } from '../auth/roles.ts';
+import { ADMIN_TOKEN_NAME, TOKEN_NAME_RE } from '../auth/tokens.ts';
+import { type Handler, onlyKeys, readJson } from './body.ts';
+import { ApiError } from './errors.ts';
 import type { Security } from './guard.ts';
-import { type Access, admin, isRole, ROLES } from './roles.ts';
-import { ADMIN_TOKEN_NAME, TOKEN_NAME_RE } from './tokens.ts';
 
 /** Token requests are small. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -27,14 +27,7 @@ export function securityRoutes(sec: Security, services: () => string[]): Securit
       /^\/v1\/tokens$/,
       async (req, res) => {
         const body = await readJson(req, MAX_BODY_BYTES);
-        const extra = Object.keys(body).filter((k) => !['name', 'role', 'services'].includes(k));
-        if (extra.length > 0) {
-          throw new ApiError(
-            400,
-            'invalid_body',
-            `request body: unknown field ${extra.map((k) => `"${k}"`).join(', ')} (allowed: name, role, services)`,
-          );
-        }
+        onlyKeys(body, ['name', 'role', 'services']);
         const { name, role } = body;
         if (typeof name !== 'string' || !TOKEN_NAME_RE.test(name)) {
           throw new ApiError(400, 'invalid_body', 'name: required, 1-64 letters, digits, ".", "_" or "-"');

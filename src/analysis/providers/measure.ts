@@ -1,11 +1,14 @@
-/** The impure part of an analysis round: read the gateway stats and query the providers, in parallel. */
-import type { AnalysisConfig } from '../config/types.ts';
-import type { TrafficSample } from './counts.ts';
-import { isGatewayMetric } from './engine.ts';
-import { queryPrometheus } from './providers/prometheus.ts';
-import { queryWeb } from './providers/web.ts';
-import type { Measurements, ProviderOutcome } from './run.ts';
-import type { TemplateVars } from './template.ts';
+/**
+ * The impure part of an analysis round: read the gateway stats and query the providers, in parallel.
+ * The runner (the controller) passes the result to the pure `stepAnalysis` (run.ts).
+ */
+import type { AnalysisConfig } from '../../config/types.ts';
+import type { TrafficSample } from '../counts.ts';
+import { isGatewayMetric } from '../engine.ts';
+import type { Measurements, ProviderOutcome } from '../run.ts';
+import type { TemplateVars } from '../template.ts';
+import { queryPrometheus } from './prometheus.ts';
+import { queryWeb } from './web.ts';
 
 export interface MeasureContext {
   /** Template variables of the revision under analysis. */

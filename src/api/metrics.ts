@@ -1,13 +1,14 @@
 /**
  * Gathers what `GET /metrics` shows: the controller's status of every service and the gateway's merged
- * counters (asked over the gateway's admin socket at each scrape; the gateway answers in milliseconds).
+ * counters (asked over the gateway's admin socket at each scrape; the gateway answers in milliseconds),
+ * and renders them (src/metrics is a pure function of this snapshot).
  */
-import { serviceStatus } from '../api/status.ts';
 import type { Controller } from '../controller/controller.ts';
 import { GatewayClient } from '../controller/gateway-client.ts';
 import { gatewaySettings } from '../controller/gateway-process.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
-import { CONTENT_TYPE, renderMetrics } from './exposition.ts';
+import { CONTENT_TYPE, renderMetrics } from '../metrics/exposition.ts';
+import { type ServiceStatus, serviceStatus } from './status.ts';
 
 /** How long a scrape waits for the gateway before showing controller metrics only. */
 const GATEWAY_STATS_TIMEOUT_MS = 2_000;
@@ -31,10 +32,10 @@ export async function gatewayMetrics(c: Controller): Promise<{ contentType: stri
   } catch {
     gateway = null; // shown as cutover_gateway_up 0
   }
-  const services = [];
+  const services: ServiceStatus[] = [];
   for (const svc of c.services()) {
     const s = serviceStatus(c, svc.name);
     if (s !== undefined) services.push(s);
   }
-  return { contentType: CONTENT_TYPE, text: await renderMetrics({ services, gateway }) };
+  return { contentType: CONTENT_TYPE, text: renderMetrics({ services, gateway }) };
 }

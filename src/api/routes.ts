@@ -1,0 +1,294 @@
+/**
+ * The control API's routes: method, path pattern, handler and who may call it. The server
+ * (server.ts) matches them and wraps each call in the guard (guard.ts).
+ */
+import path from 'node:path';
+import { type Access, admin, operate, PUBLIC, READ } from '../auth/roles.ts';
+import { parseConfig } from '../config/load.ts';
+import { applyRunOverrides } from '../config/overrides.ts';
+import { validateTraffic, validateWeight } from '../config/traffic.ts';
+import type { ConfigIssue } from '../config/types.ts';
+import type { Controller } from '../controller/controller.ts';
+import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
+import { CUTOVER_VERSION } from '../util/version.ts';
+import { type Handler, onlyKeys, readJson } from './body.ts';
+import { ApiError } from './errors.ts';
+import type { Security } from './guard.ts';
+import { logFiles, streamLogs } from './logs.ts';
+import { gatewayMetrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { securityRoutes } from './security-routes.ts';
+import { serviceStatus } from './status.ts';
+import { streamStatus } from './stream.ts';
+
+const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
+export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
+
+/** A 400 listing every validation issue as `path: message`. */
+function invalid(issues: ConfigIssue[]): ApiError {
+  const text = issues.map((i) => `${i.path}: ${i.message}${i.line ? ` (line ${i.line})` : ''}`).join('; ');
+  return new ApiError(400, 'invalid_body', text, issues);
+}
+
+/** The control API's service routes (exported so tests can enumerate every endpoint). */
+export function apiRoutes(c: Controller): Route[] {
+  // `--set run.cwd=rel/path` is relative to the config file, like run.cwd in the file.
+  const configDir = c.config.file ? path.dirname(c.config.file) : process.cwd();
+  const need = (name: string) => {
+    const svc = c.service(name);
+    if (!svc) {
+      const known = c
+        .services()
+        .map((s) => s.name)
+        .join(', ');
+      throw new ApiError(404, 'unknown_service', `unknown service "${name}" (services: ${known})`);
+    }
+    return svc;
+  };
+  const changeThenStatus = async (name: string, change: Parameters<Controller['run']>[1]) => {
+    const r = c.run(name, change);
+    if (!r.ok) throw new ApiError(409, r.code, r.message);
+    // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+    await c.syncRoutes().catch(() => {});
+    return serviceStatus(c, name);
+  };
+  const routes: Route[] = [
+    ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
+    ['GET', /^\/openapi\.json$/, async () => openApiDocument(CUTOVER_VERSION), READ],
+    [
+      'POST',
+      /^\/v1\/gateway\/reload$/,
+      async (req) => {
+        const body = await readJson(req);
+        onlyKeys(body, ['master']);
+        if (body.master !== undefined && typeof body.master !== 'boolean') {
+          throw new ApiError(400, 'invalid_body', 'master: must be true or false');
+        }
+        try {
+          return await c.gatewayAdmin.reload(body.master === true);
+        } catch (err) {
+          throw new ApiError(502, 'gateway_reload_failed', (err as Error).message);
+        }
+      },
+      admin('gateway reload'),
+    ],
+    [
+      'GET',
+      /^\/v1\/stream$/,
+      async (req, res, _p, url) => {
+        const only = url.searchParams.get('service') ?? undefined;
+        if (only) need(only);
+        streamStatus(c, req, res, only);
+        return undefined;
+      },
+      READ,
+    ],
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_q, res) => {
+        // Prometheus text; scrapers authenticate like the CLI (a token with the read role).
+        const m = await gatewayMetrics(c);
+        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.text) });
+        res.end(m.text);
+        return undefined;
+      },
+      READ,
+    ],
+    [
+      'GET',
+      /^\/v1\/services$/,
+      async () => ({ services: c.services().map((s) => serviceStatus(c, s.name)) }),
+      READ,
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)$/,
+      async (_q, _s, p) => {
+        need(p.name);
+        return serviceStatus(c, p.name);
+      },
+      READ,
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/deploy$/,
+      async (req, res, p) => {
+        const svc = need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['version', 'set']);
+        if (typeof body.version !== 'string' || !VERSION_RE.test(body.version)) {
+          throw new ApiError(
+            400,
+            'invalid_body',
+            'version: required, letters, digits, ".", "_" or "-" (e.g. v2)',
+          );
+        }
+        const sets = body.set ?? [];
+        if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
+          throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
+        }
+        const o = applyRunOverrides(svc.run, sets as string[], configDir);
+        if (!o.ok) {
+          throw invalid(o.issues);
+        }
+        const r = c.deploy(p.name, body.version, o.run);
+        if (!r.ok) throw new ApiError(409, r.code, r.message);
+        res.statusCode = 202;
+        return { service: p.name, revision: r.revision, version: body.version };
+      },
+      operate('deploy'),
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/undo$/,
+      async (req, res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['toRevision']);
+        const to = body.toRevision;
+        if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to) || to < 1)) {
+          throw new ApiError(400, 'invalid_body', 'toRevision: must be a revision number (integer >= 1)');
+        }
+        const r = c.undo(p.name, to as number | undefined);
+        if (!r.ok) throw new ApiError(r.code === 'no_such_revision' ? 404 : 409, r.code, r.message);
+        res.statusCode = 202;
+        const rev = r.state.revisions.find((x) => x.number === r.revision);
+        return { service: p.name, revision: r.revision, version: rev?.version };
+      },
+      operate('undo'),
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/(?<op>promote|abort|pause|resume|retry)$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, p.op === 'promote' ? ['full'] : []);
+        if (body.full !== undefined && typeof body.full !== 'boolean') {
+          throw new ApiError(400, 'invalid_body', 'full: must be true or false');
+        }
+        return changeThenStatus(p.name, (svc, s, now) => {
+          switch (p.op) {
+            case 'promote':
+              return promote(svc, s, now, body.full === true);
+            case 'abort':
+              return abort(s, now);
+            case 'pause':
+              return setPaused(s, true);
+            case 'resume':
+              return setPaused(s, false);
+            default:
+              return retry(svc, s, now);
+          }
+        });
+      },
+      operate('{op}'),
+    ],
+    [
+      'PUT',
+      /^\/v1\/services\/(?<name>[^/]+)\/weight$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['weight']);
+        const v = validateWeight(body.weight);
+        if (!v.ok) throw invalid(v.issues);
+        return changeThenStatus(p.name, (svc, s) => setWeight(svc, s, v.weight));
+      },
+      operate('weight'),
+    ],
+    [
+      'PUT',
+      /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
+      async (req, _res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['traffic']);
+        const v = validateTraffic(body.traffic, 'traffic');
+        if (!v.ok) throw invalid(v.issues);
+        return changeThenStatus(p.name, (svc, s) => setTraffic(svc, s, v.traffic));
+      },
+      operate('rules.set'),
+    ],
+    [
+      'DELETE',
+      /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
+      async (_req, _res, p) => {
+        need(p.name);
+        return changeThenStatus(p.name, (svc, s) => setTraffic(svc, s, undefined));
+      },
+      operate('rules.reset'),
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)\/history$/,
+      async (_q, _s, p) => {
+        need(p.name);
+        const st = c.state(p.name)!;
+        return { service: p.name, stable: st.stable, revisions: st.revisions };
+      },
+      READ,
+    ],
+    [
+      'POST',
+      /^\/v1\/config$/,
+      async (req) => {
+        const body = await readJson(req);
+        onlyKeys(body, ['yaml', 'file', 'dryRun']);
+        if (typeof body.yaml !== 'string')
+          throw new ApiError(400, 'invalid_body', 'yaml: required, the config file text');
+        if (body.file !== undefined && typeof body.file !== 'string') {
+          throw new ApiError(400, 'invalid_body', 'file: must be the config file path');
+        }
+        const file = typeof body.file === 'string' ? path.resolve(body.file) : c.config.file;
+        const parsed = parseConfig(body.yaml, { file, baseDir: file ? path.dirname(file) : process.cwd() });
+        if (!parsed.ok) throw invalid(parsed.issues);
+        const r = c.applyConfig(parsed.config, body.dryRun === true);
+        if (!r.ok) throw new ApiError(409, r.code, r.message, r.changes);
+        return { applied: r.applied, changes: r.changes };
+      },
+    ],
+    [
+      'GET',
+      /^\/v1\/events$/,
+      async (_q, _s, _p, url) => {
+        const service = url.searchParams.get('service') ?? undefined;
+        if (service) need(service);
+        const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 10_000);
+        return { events: c.events({ service, limit }) };
+      },
+      READ,
+    ],
+    [
+      'GET',
+      /^\/v1\/services\/(?<name>[^/]+)\/logs$/,
+      async (_q, res, p, url) => {
+        need(p.name);
+        const instance = url.searchParams.get('instance');
+        const all = logFiles(c.config.control.dataDir, p.name);
+        let files: typeof all;
+        if (instance) {
+          files = all.filter((f) => f.instance === instance);
+          if (files.length === 0)
+            throw new ApiError(404, 'unknown_instance', `no logs for instance "${instance}"`);
+        } else {
+          const live = new Set(c.instances(p.name).map((i) => i.id));
+          files = all.filter((f) => live.has(f.instance));
+        }
+        const tailLines = Math.min(Number(url.searchParams.get('tail') ?? 100) || 100, 100_000);
+        await streamLogs(res, files, tailLines, url.searchParams.get('follow') === '1');
+        return undefined;
+      },
+      READ,
+    ],
+  ];
+  return routes;
+}
+
+/** Every route the control API serves: the service routes plus tokens and audit (src/auth). */
+export function allRoutes(c: Controller, security: Security): Route[] {
+  return [...apiRoutes(c), ...securityRoutes(security, () => c.services().map((s) => s.name))];
+}

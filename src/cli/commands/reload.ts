@@ -1,0 +1,32 @@
+import { help, parse, resolveAddr } from '../args.ts';
+import { ControlClient } from '../client.ts';
+import { EXIT, UsageError } from '../exit.ts';
+import { HELP } from '../help.ts';
+
+/** `cutover reload [--master]`: a new generation of gateway workers (or a new master) on the same socket. */
+export async function cmdReload(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('reload', argv, {
+    master: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (values.help) return help('reload');
+  if (positionals.length > 0)
+    throw new UsageError(`reload: unexpected ${positionals.join(' ')}\n\n${HELP.reload}`);
+  const client = new ControlClient(resolveAddr(values.config));
+  const r = await client.json<{ pid: number; generation: number; workerPids: number[]; retiring: number[] }>(
+    'POST',
+    '/v1/gateway/reload',
+    values.master ? { master: true } : {},
+  );
+  if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+  else if (values.master) {
+    process.stdout.write(
+      `gateway master replaced: new master pid ${r.pid}; the old one drains ${r.retiring.length} worker(s) and exits\n`,
+    );
+  } else {
+    process.stdout.write(
+      `gateway reloaded: generation ${r.generation}, workers ${r.workerPids.join(' ')}; draining ${r.retiring.length} old worker(s)\n`,
+    );
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,144 @@
+/** The text of `cutover --help` and of `cutover COMMAND --help`, by command. */
+export const HELP: Record<string, string> = {
+  main: `cutover — zero-downtime releases for HTTP and WebSocket services
+
+Usage: cutover <command> [options]
+
+Commands:
+  up                  run gateway, supervisor and controller in the foreground
+  deploy SERVICE      roll out a new version (--version V [--set run.env.K=V] [--wait])
+  status [SERVICE]    show services, rollouts and instances (--json, --watch)
+  history SERVICE     list revisions (--json)
+  undo SERVICE        roll back to the previous (or --to-revision N) revision (--wait)
+  promote SERVICE     canary: pass the current pause (--full: skip all steps);
+                      blue-green: switch all traffic to the preview side
+  abort SERVICE       all traffic back to stable at once; the new revision is drained
+  pause SERVICE       freeze a rollout's steps; resume SERVICE continues
+  retry SERVICE       start the last failed/aborted rollout again
+  set-weight SERVICE N  canary share of traffic (0..100), applied at once
+  rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
+  logs SERVICE        show instance logs (--instance ID, -f, --tail N)
+  events [SERVICE]    show the event log (--json)
+  validate            check a config file and change nothing
+  apply               apply a changed config file to the running controller (--dry-run)
+  service install     write systemd units (socket activation, restarts keep serving)
+  reload [--master]   reload the gateway (new code/settings) without dropping a connection (admin)
+  token create|list|revoke  manage API tokens (admin)
+  audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
+  state check|restore check the state database / restore it from its last snapshot (controller stopped)
+
+Global options:
+  -c, --config FILE   config file (default ./cutover.yaml); the CLI finds the controller
+                      from its control.listen, or from CUTOVER_ADDR (host:port) if set
+  --token TOKEN       API token (default: CUTOVER_TOKEN, else the admin token in the config's
+                      dataDir when the CLI runs where the controller does)
+  -h, --help          help for a command
+
+Exit codes: 0 ok, 1 the operation failed (rollout failed/rolled back, refused),
+            2 bad usage or invalid config, 3 controller unreachable.`,
+  up: `Usage: cutover up [-c FILE] [--keep-running]
+
+Runs the gateway, the process supervisor and the controller in the foreground.
+SIGINT/SIGTERM: the gateway stops accepting and finishes in-flight requests, then every
+instance is stopped (SIGTERM, SIGKILL after stopTimeout). Nothing is left running.
+--keep-running: on SIGINT/SIGTERM only the controller exits; the gateway keeps serving and
+the instances keep running, and the next \`cutover up\` adopts them (upgrades of Cutover,
+systemd restarts). The same happens after a crash of the controller.
+Logs are JSON lines on stderr.`,
+  deploy: `Usage: cutover deploy SERVICE --version V [--set run.env.KEY=VALUE ...] [--wait] [--timeout 10m]
+
+Creates a new revision from the service's run template with \${VERSION}=V and rolls it out
+with the service's strategy. --set overrides run.command, run.cwd or run.env.KEY for this
+revision. --wait: follow the rollout; exit 0 when it succeeded, 1 when it failed (Cutover
+then rolls back automatically).`,
+  status: `Usage: cutover status [SERVICE] [--json] [--watch]
+
+Phase (Healthy, Progressing, Degraded), stable revision, rollout progress and instances.
+--watch redraws every second until interrupted.`,
+  history: `Usage: cutover history SERVICE [--json]
+
+Revisions: number (* = stable), version, created, outcome (stable, superseded, failed,
+progressing, pending).`,
+  undo: `Usage: cutover undo SERVICE [--to-revision N] [--wait] [--timeout 10m]
+
+Rolls the service back to the previous good revision (or revision N) with its strategy;
+the rolled-back-to spec becomes a new revision.`,
+  logs: `Usage: cutover logs SERVICE [--instance ID] [-f|--follow] [--tail N]
+
+Prints the captured stdout/stderr of the service's live instances (or of one instance,
+live or stopped), each line prefixed with its instance id.`,
+  events: `Usage: cutover events [SERVICE] [--json] [--limit N]`,
+  service: `Usage: cutover service install [-c FILE] [--name cutover] [--user USER] [--dir DIR] [--print]
+
+Writes NAME.service and NAME.socket (default dir /etc/systemd/system). The socket unit owns
+the gateway's listener (connections queue while Cutover restarts); the service runs
+\`cutover up --keep-running\` with KillMode=process, so \`systemctl restart NAME\` replaces only
+the controller and the new one adopts the running gateway and instances.
+Then: systemctl daemon-reload && systemctl enable --now NAME.socket NAME.service
+--print writes both units to stdout instead. Windows: see the README (nssm).`,
+  reload: `Usage: cutover reload [-c FILE] [--master] [--json]
+
+Reloads the gateway without dropping or resetting a connection. A new generation of gateway workers
+(code and gateway settings re-read from disk, e.g. after upgrading Cutover) starts on the SAME
+listening socket; once every new worker listens with the current routes, the old ones stop
+accepting, finish in-flight requests (keep-alive clients get Connection: close, WebSockets a
+1001 close) and exit. --master also replaces the gateway master process: the new master inherits
+the listening socket, takes over the admin socket, starts its workers, then the old master drains
+and exits (the controller follows the new pid). Also: SIGHUP (workers) / SIGUSR2 (master) to the
+gateway master, whose pid is in <dataDir>/gateway.pid.`,
+  apply: `Usage: cutover apply [-c FILE] [--dry-run]
+
+Validates the file (every problem listed, nothing changes when it is invalid), shows the
+difference with the running config and applies it: route, traffic, probe, replica and
+timeout changes live; a changed version or run template becomes a new revision rolled out
+with the service's strategy; added services start, removed ones are drained and stopped.
+gateway/control changes need a restart (reported, not applied). Refused as a whole while a
+changed service is rolling out. --dry-run shows the difference only.`,
+  promote: `Usage: cutover promote SERVICE [--full]
+
+Canary: continues past the current indefinite (or timed) pause; --full skips every remaining
+step and promotes the canary now. Blue-green: switches all new requests to the preview side
+once it has full size and is ready; the old side stays warm for scaleDownDelay.`,
+  abort: `Usage: cutover abort SERVICE
+
+Sends all traffic back to the stable revision at once and drains the new one. Blue-green after
+the switch (within scaleDownDelay): switches back instantly. Status shows Aborted; the next
+deploy or retry starts again.`,
+  pause: `Usage: cutover pause SERVICE
+
+Freezes the rollout's steps (weights and instances stay as they are) until resume.`,
+  resume: `Usage: cutover resume SERVICE`,
+  retry: `Usage: cutover retry SERVICE [--wait]
+
+Starts the last failed or aborted rollout again, from the first step.`,
+  'set-weight': `Usage: cutover set-weight SERVICE WEIGHT
+
+Sets the canary's share of traffic (0..100) of a running canary rollout, at once, without
+restarting anything. Later setWeight steps still apply.`,
+  rules: `Usage: cutover rules SERVICE [--file FILE | --reset] [--json]
+
+Without options: shows the traffic rules in effect. --file FILE (YAML or JSON, the same
+shape as a service's "traffic" key: stickyBy, rules) validates and replaces them at runtime;
+--reset goes back to the config file's rules.`,
+  token: `Usage: cutover token create --name NAME --role viewer|deployer|admin [--service NAME]...
+       cutover token list [--json]
+       cutover token revoke NAME
+
+create prints the new token alone on stdout (it is shown only once; Cutover stores a hash).
+Roles: viewer reads everything; deployer also deploys, promotes, aborts, pauses, resumes,
+retries, undoes and changes weight/rules of its --service services (all when none given);
+admin can do everything, including tokens and the audit trail. revoke takes effect at once.
+The "admin" token is the local one in <dataDir>/admin.token: delete that file and restart
+\`cutover up\` to rotate it.`,
+  audit: `Usage: cutover audit [--service S] [--json] [--limit N]
+       cutover audit verify [--json]
+
+Lists the audit trail: every mutating API request, allowed or refused, with time, actor (token
+name or "anonymous"), role, action, service and revision, parameters (secrets redacted),
+source address and outcome. Entries are hash-chained; verify recomputes the chain and reports
+the first edited or deleted entry (exit 0 intact, 1 broken).`,
+  validate: `Usage: cutover validate [-c FILE]
+
+Checks the config file; prints every problem as FILE:LINE: path.to.key: what is wrong.
+Exit 0 when valid, 2 when not.`,
+};

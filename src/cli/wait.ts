@@ -1,0 +1,66 @@
+import type { ServiceStatus } from '../api/status.ts';
+import type { Revision } from '../core/model.ts';
+import { servicePath } from './args.ts';
+import type { ControlClient } from './client.ts';
+import { EXIT } from './exit.ts';
+import { followEvents } from './sse.ts';
+
+/** One line of progress for stderr: what the rollout is doing, or what serves when none runs. */
+function progressLine(s: ServiceStatus): string {
+  const r = s.rollout;
+  if (!r) return `revision ${s.stable.revision} (${s.stable.version}) serving, phase ${s.phase}`;
+  const p = r.progress;
+  return `${r.kind === 'rollback' ? 'rolling back to' : 'rolling out'} revision ${r.to} (${r.version}): ${p.available}/${p.replicas} available, ${p.old} old, ${p.draining} draining`;
+}
+
+/**
+ * `--wait`: follows the rollout to `revision` on the status stream until it finishes; prints
+ * progress to stderr as it changes and the outcome to stdout. Returns the exit code: 0 when the
+ * revision became stable, 1 when it failed (or was rolled back) or the timeout passed.
+ */
+export async function waitForRollout(
+  client: ControlClient,
+  service: string,
+  revision: number,
+  timeoutMs: number,
+): Promise<number> {
+  let last = '';
+  let code: number = EXIT.failed;
+  const outcome = await followEvents(client, `/v1/stream?service=${encodeURIComponent(service)}`, {
+    deadline: Date.now() + timeoutMs,
+    onEvent: async (e) => {
+      if (e.event !== 'status') return false;
+      const s = JSON.parse(e.data) as ServiceStatus;
+      if (s.name !== service) return false;
+      const line = progressLine(s);
+      if (line !== last) {
+        process.stderr.write(`${line}\n`);
+        last = line;
+      }
+      const l = s.lastRollout;
+      if (s.rollout || !l) return false;
+      if (l.to === revision && l.phase === 'Succeeded' && l.kind !== 'rollback') {
+        process.stdout.write(`revision ${revision} of ${service} is stable\n`);
+        code = EXIT.ok;
+        return true;
+      }
+      if (l.kind === 'rollback' || l.phase === 'Failed') {
+        const hist = await client.json<{ revisions: Revision[] }>('GET', servicePath(service, '/history'));
+        const rev = hist.revisions.find((x) => x.number === revision);
+        process.stdout.write(
+          `revision ${revision} of ${service} failed: ${rev?.message ?? l.message ?? 'rollout failed'}; serving revision ${s.stable.revision} (${s.stable.version})\n`,
+        );
+        code = EXIT.failed;
+        return true;
+      }
+      return false;
+    },
+  });
+  if (outcome === 'timeout') {
+    process.stdout.write(
+      `timed out waiting for revision ${revision} of ${service}; it continues in the background\n`,
+    );
+    return EXIT.failed;
+  }
+  return code;
+}

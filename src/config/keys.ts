@@ -1,0 +1,78 @@
+/**
+ * The key sets, enumerations and name patterns of the config concepts. A leaf module (no imports but
+ * types) so the gateway's route-table validation (src/gateway/validate.ts) checks the same names as the
+ * config validators without importing them.
+ */
+import type { LoadBalancer } from './types.ts';
+
+export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services', 'notifications'] as const;
+export const GATEWAY_KEYS = [
+  'listen',
+  'workers',
+  'connectTimeout',
+  'upstreamTimeout',
+  'upstreamIdleTimeout',
+  'clientIdleTimeout',
+  'requestHeadTimeout',
+  'maxBodySize',
+  'maxHeaderSize',
+  'maxHeaders',
+  'trustedProxies',
+  'accessLog',
+  'retries',
+  'ejectAfterFailures',
+  'ejectFor',
+] as const;
+export const ACCESS_LOG_KEYS = ['enabled', 'sample', 'file'] as const;
+export const CONTROL_KEYS = ['listen', 'dataDir', 'tls'] as const;
+export const TLS_KEYS = ['cert', 'key'] as const;
+export const SERVICE_KEYS = [
+  'route',
+  'version',
+  'replicas',
+  'loadBalancer',
+  'run',
+  'readiness',
+  'liveness',
+  'drainTimeout',
+  'stopTimeout',
+  'logMaxSize',
+  'restartBackoff',
+  'restartBackoffMax',
+  'strategy',
+  'traffic',
+  'analysis',
+  'hooks',
+  'revisionHistoryLimit',
+] as const;
+export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
+export const RUN_KEYS = ['command', 'cwd', 'env'] as const;
+export const PROBE_KEYS = [
+  'path',
+  'interval',
+  'timeout',
+  'successThreshold',
+  'failureThreshold',
+  'initialDelay',
+] as const;
+export const LOAD_BALANCERS: readonly LoadBalancer[] = ['roundRobin', 'leastInFlight'];
+
+/** `services.<name>.traffic` (the route table's traffic adds the weight, preview and mirror). */
+export const TRAFFIC_KEYS = ['stickyBy', 'rules'] as const;
+export const RULE_KEYS = ['match', 'to'] as const;
+/** Rule conditions that name a header, cookie or query parameter and match its value. */
+export const NAMED_MATCH_KINDS = ['header', 'cookie', 'query'] as const;
+export const MATCH_KEYS = [...NAMED_MATCH_KINDS, 'userIn', 'userAgent'] as const;
+export const STRING_MATCH_KINDS = ['exact', 'prefix', 'regex'] as const;
+export const STICKY_SOURCES = ['header', 'cookie', 'query'] as const;
+export const RULE_TARGETS = ['stable', 'canary'] as const;
+/** A canary `mirror` step (the route table's mirror adds maxBodyBytes). */
+export const MIRROR_KEYS = ['percent', 'methods', 'pathPrefix'] as const;
+
+export const SERVICE_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const VERSION_RE = /^[A-Za-z0-9._-]+$/;
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const HOSTNAME_RE =
+  /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+/** RFC 9110 token: header and cookie names, methods. */
+export const HTTP_TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
