@@ -63,6 +63,7 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     ejectAfterFailures: g.ejectAfterFailures,
     ejectForMs: g.ejectForMs,
     shutdownTimeoutMs: GATEWAY_SHUTDOWN_TIMEOUT_MS,
+    startupTimeoutMs: g.startupTimeoutMs,
   };
 }
 
