@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { bindListenHandle } from '../src/gateway/main.ts';
+import { bindListenHandle } from '../src/gateway/listener.ts';
 import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
 import { alive } from './helpers/processes.ts';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { bindListenHandle } from '../src/gateway/main.ts';
+import { bindListenHandle } from '../src/gateway/listener.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
 import { killMarked } from './helpers/cluster.ts';
 import {

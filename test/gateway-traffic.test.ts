@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { MAX_MIRRORS_IN_FLIGHT } from '../src/gateway/mirror.ts';
 import type { RouteTraffic } from '../src/gateway/protocol.ts';
-import { MAX_MIRRORS_IN_FLIGHT } from '../src/gateway/proxy.ts';
 import { bucketOf } from '../src/gateway/traffic.ts';
 import {
   closeServer,

@@ -4,7 +4,8 @@ import type http from 'node:http';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { FrameScanner, type WsRelay } from '../src/gateway/websocket.ts';
+import type { WsRelay } from '../src/gateway/websocket.ts';
+import { FrameScanner } from '../src/gateway/ws-frame.ts';
 import { deadPort, service, startGateway, table, upstream, waitFor } from './helpers/gateway-helpers.ts';
 
 const T = { timeout: 20_000 };

@@ -20,6 +20,8 @@ export const DEFAULT_MAX_HEADERS = 100;
 export const DEFAULT_RETRIES = 2;
 export const DEFAULT_EJECT_AFTER_FAILURES = 3;
 export const DEFAULT_EJECT_FOR = '5s';
+/** How long a cold-started gateway holds connections waiting for the first ready instances. */
+export const DEFAULT_STARTUP_TIMEOUT = '30s';
 
 export const DEFAULT_CONTROL_LISTEN = '127.0.0.1:8081';
 export const DEFAULT_DATA_DIR = './.cutover';

@@ -30,6 +30,7 @@ test('docs/config.md states the defaults the code uses', () => {
     ['retries', String(D.DEFAULT_RETRIES)],
     ['ejectAfterFailures', String(D.DEFAULT_EJECT_AFTER_FAILURES)],
     ['ejectFor', D.DEFAULT_EJECT_FOR],
+    ['startupTimeout', D.DEFAULT_STARTUP_TIMEOUT],
     ['dataDir', D.DEFAULT_DATA_DIR],
     ['replicas', String(D.DEFAULT_REPLICAS)],
     ['loadBalancer', D.DEFAULT_LOAD_BALANCER],

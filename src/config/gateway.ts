@@ -26,6 +26,7 @@ export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     retries: readInt(ctx, o, path, 'retries', D.DEFAULT_RETRIES, 0),
     ejectAfterFailures: readInt(ctx, o, path, 'ejectAfterFailures', D.DEFAULT_EJECT_AFTER_FAILURES, 1),
     ejectForMs: readDuration(ctx, o, path, 'ejectFor', D.DEFAULT_EJECT_FOR),
+    startupTimeoutMs: readDuration(ctx, o, path, 'startupTimeout', D.DEFAULT_STARTUP_TIMEOUT),
     ...(o.accessLog === undefined
       ? {}
       : { accessLog: readAccessLog(ctx, [...path, 'accessLog'], o.accessLog) }),

@@ -22,6 +22,7 @@ export const GATEWAY_KEYS = [
   'retries',
   'ejectAfterFailures',
   'ejectFor',
+  'startupTimeout',
 ] as const;
 export const ACCESS_LOG_KEYS = ['enabled', 'sample', 'file'] as const;
 export const CONTROL_KEYS = ['listen', 'dataDir', 'tls'] as const;

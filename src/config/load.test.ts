@@ -38,6 +38,7 @@ gateway:
   retries: 1
   ejectAfterFailures: 5
   ejectFor: 10s
+  startupTimeout: 45s
 control:
   listen: 9001
   dataDir: state
@@ -98,6 +99,7 @@ describe('parseConfig: valid files', () => {
         retries: 1,
         ejectAfterFailures: 5,
         ejectForMs: 10_000,
+        startupTimeoutMs: 45_000,
       },
       control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state' },
       services: {
@@ -193,6 +195,7 @@ describe('parseConfig: valid files', () => {
         retries: 2,
         ejectAfterFailures: 3,
         ejectForMs: 5000,
+        startupTimeoutMs: 30_000,
       });
       assert.deepEqual(c.control, {
         listen: { host: '127.0.0.1', port: 8081 },

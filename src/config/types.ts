@@ -50,6 +50,8 @@ export interface GatewayConfig {
   /** Passive ejection after this many consecutive connect failures. */
   ejectAfterFailures: number;
   ejectForMs: number;
+  /** Cold start: connections wait in the kernel backlog until every service has a ready instance, this long at most. */
+  startupTimeoutMs: number;
   /** Sampled JSON access log (request id, traceparent); absent = off. `file` default: dataDir/logs/access.log. */
   accessLog?: { enabled: boolean; sample: number; file?: string };
 }

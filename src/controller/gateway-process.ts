@@ -3,7 +3,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CutoverConfig } from '../config/types.ts';
-import { bindListenHandle, type ServerHandle } from '../gateway/main.ts';
+import { bindListenHandle, type ServerHandle } from '../gateway/listener.ts';
 import type { GatewaySettings } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import {
@@ -63,6 +63,7 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     ejectAfterFailures: g.ejectAfterFailures,
     ejectForMs: g.ejectForMs,
     shutdownTimeoutMs: GATEWAY_SHUTDOWN_TIMEOUT_MS,
+    startupTimeoutMs: g.startupTimeoutMs,
   };
 }
 

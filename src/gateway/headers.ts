@@ -45,10 +45,13 @@ export function buildUpstreamHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
+    const hop = hopByHop(name);
+    if (hop !== HOP_NONE) {
+      if (hop === HOP_CONNECTION) connectionTokens = collectConnectionTokens(value, connectionTokens);
+      else if (hop === HOP_TRANSFER_ENCODING) info.chunked = true;
+      continue;
+    }
     switch (name.length) {
-      case 2:
-        if (name.toLowerCase() === 'te') continue;
-        break;
       case 4:
         if (name.toLowerCase() === 'host') {
           if (info.host === undefined) info.host = value;
@@ -57,22 +60,12 @@ export function buildUpstreamHeaders(
       case 6:
         if (name.toLowerCase() === 'expect') continue;
         break;
-      case 7:
-        if (name.toLowerCase() === 'upgrade') continue;
-        break;
-      case 10: {
-        const lower = name.toLowerCase();
-        if (lower === 'keep-alive') continue;
-        if (lower === 'connection') {
-          connectionTokens = collectConnectionTokens(value, connectionTokens);
-          continue;
-        }
-        if (lower === 'tracestate') {
+      case 10:
+        if (name.toLowerCase() === 'tracestate') {
           tracestate = tracestate === undefined ? value : `${tracestate},${value}`;
           continue;
         }
         break;
-      }
       case 11:
         if (name.toLowerCase() === 'traceparent') {
           // Repeated traceparent fields are invalid: a second one makes the gateway start a new trace.
@@ -98,25 +91,19 @@ export function buildUpstreamHeaders(
       case 16: {
         const lower = name.toLowerCase();
         // x-cutover-mirror marks the gateway's own mirror copies: a client cannot claim to be one.
-        if (lower === 'proxy-connection' || lower === 'x-cutover-mirror') continue;
+        if (lower === 'x-cutover-mirror') continue;
         if (lower === 'x-forwarded-host') {
           if (xfHost === undefined) xfHost = value;
           continue;
         }
         break;
       }
-      case 17: {
-        const lower = name.toLowerCase();
-        if (lower === 'transfer-encoding') {
-          info.chunked = true;
-          continue;
-        }
-        if (lower === 'x-forwarded-proto') {
+      case 17:
+        if (name.toLowerCase() === 'x-forwarded-proto') {
           if (xfProto === undefined) xfProto = value;
           continue;
         }
         break;
-      }
     }
     out.push(name, value);
   }
@@ -161,6 +148,34 @@ export function buildUpstreamHeaders(
   return out;
 }
 
+const HOP_NONE = 0;
+const HOP_DROP = 1;
+const HOP_CONNECTION = 2;
+const HOP_TRANSFER_ENCODING = 3;
+
+/**
+ * Whether a field is hop-by-hop (never forwarded, either way): HOP_NONE, or which one. Switches on the
+ * length first so most fields cost no lower-casing.
+ */
+function hopByHop(name: string): number {
+  switch (name.length) {
+    case 2:
+      return name.toLowerCase() === 'te' ? HOP_DROP : HOP_NONE;
+    case 7:
+      return name.toLowerCase() === 'upgrade' ? HOP_DROP : HOP_NONE;
+    case 10: {
+      const lower = name.toLowerCase();
+      return lower === 'connection' ? HOP_CONNECTION : lower === 'keep-alive' ? HOP_DROP : HOP_NONE;
+    }
+    case 16:
+      return name.toLowerCase() === 'proxy-connection' ? HOP_DROP : HOP_NONE;
+    case 17:
+      return name.toLowerCase() === 'transfer-encoding' ? HOP_TRANSFER_ENCODING : HOP_NONE;
+    default:
+      return HOP_NONE;
+  }
+}
+
 /** Tokens of a Connection header that name other fields (not the usual keep-alive/close/upgrade). */
 function collectConnectionTokens(value: string, acc: string[] | undefined): string[] | undefined {
   const lowerValue = value.toLowerCase();
@@ -194,30 +209,11 @@ export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
   let connectionTokens: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1');
-    switch (name.length) {
-      case 2:
-        if (name.toLowerCase() === 'te') continue;
-        break;
-      case 7:
-        if (name.toLowerCase() === 'upgrade') continue;
-        break;
-      case 10: {
-        const lower = name.toLowerCase();
-        if (lower === 'keep-alive') continue;
-        if (lower === 'connection') {
-          connectionTokens = collectConnectionTokens(raw[i + 1].toString('latin1'), connectionTokens);
-          continue;
-        }
-        break;
-      }
-      case 16:
-        if (name.toLowerCase() === 'proxy-connection') continue;
-        break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') continue;
-        break;
+    const hop = hopByHop(name);
+    if (hop === HOP_NONE) out.push(name, raw[i + 1].toString('latin1'));
+    else if (hop === HOP_CONNECTION) {
+      connectionTokens = collectConnectionTokens(raw[i + 1].toString('latin1'), connectionTokens);
     }
-    out.push(name, raw[i + 1].toString('latin1'));
   }
   if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
   return out;

@@ -4,9 +4,19 @@ import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
 export type MasterToWorker =
   /**
    * Sent with the listening handle as the second argument of `child.send`. `masterPid` lets a worker
-   * whose master died recognise the master that replaces it (see worker.ts, orphan mode).
+   * whose master died recognise the master that replaces it (see worker.ts, orphan mode). `accept` false:
+   * a cold start holds connections in the backlog; the worker accepts once it gets `accept`.
    */
-  | { type: 'init'; settings: GatewaySettings; table: RouteTable; generation: number; masterPid: number }
+  | {
+      type: 'init';
+      settings: GatewaySettings;
+      table: RouteTable;
+      generation: number;
+      masterPid: number;
+      accept: boolean;
+    }
+  /** Start accepting (the cold start is over); sent with the listening handle again. */
+  | { type: 'accept' }
   | { type: 'routes'; id: number; table: RouteTable }
   | { type: 'inflight'; id: number }
   | { type: 'stats'; id: number }
@@ -19,6 +29,8 @@ export type WorkerToMaster =
   /** Code loaded, waiting for `init`. */
   | { type: 'booted' }
   | { type: 'listening' }
+  /** Has its table; does not accept yet (cold start, see `accept` in init). */
+  | { type: 'held' }
   | { type: 'ack'; id: number; version: number }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
   | { type: 'stats'; id: number; services: Record<string, ServiceStats> };

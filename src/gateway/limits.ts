@@ -47,6 +47,11 @@ function bad(reason: string): Rejection {
   return { status: 400, reason };
 }
 
+/** The body of the answer to a rejected request head. */
+export function rejectionBody(rej: Rejection): string {
+  return `cutover: ${STATUS_TEXT[rej.status].toLowerCase()}: ${rej.reason}\n`;
+}
+
 /**
  * Checks a parsed request head; null when it may be proxied. `upgrade`: the head came with
  * `Connection: upgrade` (Node's 'upgrade' event).

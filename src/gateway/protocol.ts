@@ -234,6 +234,12 @@ export interface GatewaySettings
    * they are replaced by the gateway's own view. Default: none.
    */
   trustedProxies?: string[];
+  /**
+   * Cold start (`gateway.startupTimeout`): a master started with no routable table holds new connections
+   * in the kernel backlog (no worker accepts) until a pushed table gives every service an instance, or
+   * for this long at most. Absent or 0: accept at once (a gateway started without a controller).
+   */
+  startupTimeoutMs?: number;
 }
 
 /**

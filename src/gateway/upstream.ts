@@ -122,7 +122,8 @@ export interface ServiceTraffic {
   mirror: MirrorFilter | null;
 }
 
-export class ServiceState extends UpstreamGroup {
+/** A service as this worker routes it: its balancing group(s), counters and precomputed error bodies. */
+export class RoutedService extends UpstreamGroup {
   readonly name: string;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;

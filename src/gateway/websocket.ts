@@ -6,89 +6,12 @@
 import net from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import type { UpstreamRole } from './protocol.ts';
-import type { Closable, ServiceState, Upstream } from './upstream.ts';
+import { writeRawResponse } from './raw-response.ts';
+import type { Closable, RoutedService, Upstream } from './upstream.ts';
+import { closeFrame, FrameScanner, OPCODE_CLOSE } from './ws-frame.ts';
 
-const OPCODE_CLOSE = 8;
 /** Time the peers get to finish the close handshake before the gateway ends both TCP connections. */
 export const CLOSE_GRACE_MS = 1000;
-
-/** Tracks frame boundaries in one direction of a WebSocket stream (header parsing only). */
-export class FrameScanner {
-  /** Payload bytes left in the current frame. */
-  #remaining = 0;
-  readonly #hdr = Buffer.alloc(14);
-  /** Header bytes collected so far (0 and #remaining 0: at a frame boundary). */
-  #hdrLen = 0;
-  #opcode = -1;
-  /** Opcode of the frame that ended at the offset last returned by next(). */
-  lastOpcode = -1;
-
-  get atBoundary(): boolean {
-    return this.#remaining === 0 && this.#hdrLen === 0;
-  }
-
-  /**
-   * Consumes chunk from `pos` up to the end of the current frame and returns that offset (a boundary), or -1
-   * when the chunk ends mid-frame (everything consumed).
-   */
-  next(chunk: Buffer, pos: number): number {
-    const len = chunk.length;
-    while (pos < len) {
-      if (this.#remaining > 0) {
-        const avail = len - pos;
-        if (avail < this.#remaining) {
-          this.#remaining -= avail;
-          return -1;
-        }
-        pos += this.#remaining;
-        this.#remaining = 0;
-        this.lastOpcode = this.#opcode;
-        return pos;
-      }
-      // Collect the frame header.
-      const hdr = this.#hdr;
-      if (this.#hdrLen < 2) {
-        hdr[this.#hdrLen++] = chunk[pos++];
-        if (this.#hdrLen < 2) continue;
-      }
-      const len7 = hdr[1] & 0x7f;
-      const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (hdr[1] & 0x80 ? 4 : 0);
-      while (this.#hdrLen < need && pos < len) hdr[this.#hdrLen++] = chunk[pos++];
-      if (this.#hdrLen < need) return -1;
-      let payload = len7;
-      if (len7 === 126) payload = hdr.readUInt16BE(2);
-      else if (len7 === 127) payload = hdr.readUInt32BE(2) * 0x100000000 + hdr.readUInt32BE(6);
-      this.#opcode = hdr[0] & 0x0f;
-      this.#hdrLen = 0;
-      this.#remaining = payload;
-      if (payload === 0) {
-        this.lastOpcode = this.#opcode;
-        return pos;
-      }
-    }
-    return -1;
-  }
-}
-
-/** A Close frame; masked (client -> server) or not (server -> client). */
-export function closeFrame(code: number, reason: string, masked: boolean): Buffer {
-  const reasonBytes = Buffer.from(reason.slice(0, 120), 'utf8');
-  const payloadLen = 2 + reasonBytes.length;
-  const frame = Buffer.alloc(2 + (masked ? 4 : 0) + payloadLen);
-  frame[0] = 0x80 | OPCODE_CLOSE;
-  frame[1] = (masked ? 0x80 : 0) | payloadLen;
-  let off = 2;
-  const payload = Buffer.alloc(payloadLen);
-  payload.writeUInt16BE(code, 0);
-  reasonBytes.copy(payload, 2);
-  if (masked) {
-    const mask = frame.subarray(2, 6);
-    for (let i = 0; i < 4; i++) mask[i] = Math.floor(Math.random() * 256);
-    off = 6;
-    for (let i = 0; i < payloadLen; i++) frame[off + i] = payload[i] ^ mask[i & 3];
-  } else payload.copy(frame, off);
-  return frame;
-}
 
 export interface RelayHost {
   readonly logger: Logger;
@@ -98,7 +21,7 @@ export interface RelayHost {
   connectFailed(up: Upstream, err: Error): void;
   connectSucceeded(up: Upstream): void;
   release(up: Upstream): void;
-  currentService(service: ServiceState): ServiceState;
+  currentService(service: RoutedService): RoutedService;
 }
 
 type State = 'connecting' | 'handshake' | 'open' | 'plain' | 'done';
@@ -169,7 +92,7 @@ class Direction {
 /** One relayed WebSocket connection (counted in flight on its instance until both sockets closed). */
 export class WsRelay implements Closable {
   readonly host: RelayHost;
-  service: ServiceState;
+  service: RoutedService;
   upstream: Upstream;
   readonly client: net.Socket;
   up!: net.Socket;
@@ -191,7 +114,7 @@ export class WsRelay implements Closable {
 
   constructor(
     host: RelayHost,
-    service: ServiceState,
+    service: RoutedService,
     upstream: Upstream,
     client: net.Socket,
     requestHead: Buffer,
@@ -404,20 +327,3 @@ export class WsRelay implements Closable {
 }
 
 const connectTimeoutError = Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' });
-
-/** Writes a complete HTTP/1.1 error response on a raw socket and closes it. */
-export function writeRawResponse(
-  socket: net.Socket,
-  status: number,
-  reason: string,
-  body: string,
-  requestId: string | undefined,
-): void {
-  if (socket.destroyed) return;
-  const head =
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n` +
-    (requestId ? `X-Request-Id: ${requestId}\r\n` : '') +
-    '\r\n';
-  socket.end(head + body, () => socket.destroy());
-}

@@ -10,8 +10,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import { createLogger } from '../log/logger.ts';
+import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
-import { Gateway } from './proxy.ts';
+import { listenWithoutAccepting } from './listener.ts';
+import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
 process.stderr.on('error', () => {});
@@ -30,6 +32,8 @@ let adminSocket = '';
  * sends its next request within it gets `Connection: close` on the response instead of racing a close.
  */
 const RETIRE_IDLE_GRACE_MS = 1000;
+/** How often a retiring worker looks for connections that became idle. */
+const RETIRE_SWEEP_MS = 20;
 /** Client HTTP connections (not upgraded) and when each last finished a response (or was accepted). */
 const connections = new Map<net.Socket, number>();
 
@@ -64,9 +68,7 @@ async function retire(): Promise<void> {
   // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
   net.Server.prototype.close.call(gw.server);
-  for (const up of [...gw.instances.values(), ...gw.retired]) {
-    for (const relay of up.relays) relay.closeGoingAway('gateway reloading');
-  }
+  for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
   while (connections.size > 0 && Date.now() < deadline) {
@@ -75,10 +77,28 @@ async function retire(): Promise<void> {
       const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage;
       if (!busy && now - last >= RETIRE_IDLE_GRACE_MS) socket.destroy();
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(RETIRE_SWEEP_MS);
   }
   stopping = false;
   await shutdown('retired: a new generation serves the socket', Math.max(0, deadline - Date.now()));
+}
+
+let accepting = false;
+
+function accept(gw: Gateway, handle: unknown): void {
+  if (accepting) return;
+  accepting = true;
+  gw.listen(handle).then(
+    () => {
+      send({ type: 'listening' });
+      // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
+      setInterval(() => send({ type: 'stats', id: 0, services: gw.statsReport() }), STATS_PUSH_MS).unref();
+    },
+    (err: Error) => {
+      logger.error('worker cannot listen', { error: err });
+      process.exit(1);
+    },
+  );
 }
 
 function send(msg: WorkerToMaster): void {
@@ -109,23 +129,25 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
       trackConnections(gw.server);
+      // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
-      gw.listen(handle).then(
-        () => {
-          send({ type: 'listening' });
-          // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
-          setInterval(
-            () => send({ type: 'stats', id: 0, services: gw.statsReport() }),
-            STATS_PUSH_MS,
-          ).unref();
-        },
-        (err: Error) => {
-          logger.error('worker cannot listen', { error: err });
-          process.exit(1);
-        },
-      );
+      if (msg.accept) {
+        accept(gw, handle);
+        return;
+      }
+      // Cold start: the socket listens (the kernel queues connections) but nobody accepts them yet.
+      try {
+        listenWithoutAccepting(handle);
+      } catch (err) {
+        logger.error('worker cannot listen', { error: err });
+        process.exit(1);
+      }
+      send({ type: 'held' });
       return;
     }
+    case 'accept':
+      if (gateway !== null && !stopping) accept(gateway, handle);
+      return;
     case 'routes':
       gateway?.applyTable(msg.table);
       send({ type: 'ack', id: msg.id, version: msg.table.version });
@@ -162,7 +184,8 @@ process.on('disconnect', () => {
   const poll = async () => {
     if (stopping) return;
     const h = await healthz(adminSocket);
-    if (h !== null && h.pid !== masterPid && h.ok) {
+    // A new master still holding connections at a cold start accepts nothing yet: serve on meanwhile.
+    if (h !== null && h.pid !== masterPid && h.ok && !h.holding) {
       // The new master's workers serve the same socket (it was inherited): retire gently.
       logger.info('new master took over', { pid: h.pid });
       void retire();
@@ -182,7 +205,14 @@ process.on('disconnect', () => {
 });
 
 /** The admin /healthz of whatever master serves the admin socket now (null: none answers). */
-function healthz(socketPath: string): Promise<{ pid: number; ok: boolean; waitingForPort?: boolean } | null> {
+interface MasterHealth {
+  pid: number;
+  ok: boolean;
+  waitingForPort?: boolean;
+  holding?: boolean;
+}
+
+function healthz(socketPath: string): Promise<MasterHealth | null> {
   return new Promise((resolve) => {
     const req = http.get({ socketPath, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
       let text = '';
@@ -190,7 +220,7 @@ function healthz(socketPath: string): Promise<{ pid: number; ok: boolean; waitin
       res.on('data', (c: string) => (text += c));
       res.on('end', () => {
         try {
-          resolve(JSON.parse(text) as { pid: number; ok: boolean; waitingForPort?: boolean });
+          resolve(JSON.parse(text) as MasterHealth);
         } catch {
           resolve(null);
         }

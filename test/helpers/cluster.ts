@@ -63,6 +63,8 @@ export interface ClusterOptions {
   /** Extra top-level keys (e.g. notifications), as YAML. */
   topYaml?: string;
   gatewayWorkers?: number;
+  /** Extra keys of `gateway`, as YAML lines indented by 2 spaces. */
+  gatewayYaml?: string;
   drainTimeout?: string;
   /** Extra arguments for `cutover up`. */
   upArgs?: string[];
@@ -102,7 +104,7 @@ export class Cluster {
       `gateway:
   listen: 127.0.0.1:${this.gatewayPort}
   workers: ${o.gatewayWorkers ?? 2}
-control:
+${o.gatewayYaml ?? ''}control:
   listen: 127.0.0.1:${this.controlPort}
   dataDir: ./data
 ${o.controlTls ? `  tls: { cert: "${o.controlTls.cert}", key: "${o.controlTls.key}" }\n` : ''}services:

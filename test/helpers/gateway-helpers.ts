@@ -9,7 +9,7 @@ import type {
   RouteUpstream,
   UpstreamRole,
 } from '../../src/gateway/protocol.ts';
-import { Gateway } from '../../src/gateway/proxy.ts';
+import { Gateway } from '../../src/gateway/server.ts';
 import { silentLogger } from '../../src/log/logger.ts';
 
 export function gatewaySettings(overrides: Partial<GatewaySettings> = {}): GatewaySettings {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gatewaySettings } from '../../test/helpers/gateway-helpers.ts';
-import { checkSettings } from './main.ts';
+import { checkSettings } from './settings.ts';
 
 test('checkSettings accepts complete settings and names every bad field', () => {
   assert.deepEqual(checkSettings(gatewaySettings()), []);

@@ -1,0 +1,334 @@
+/**
+ * One proxied request: its dispatch upstream through undici (a custom dispatch handler, the response
+ * streamed back with backpressure), retries, error classification and answers, and the accounting when it
+ * ends (counters, access log, releasing its instance).
+ */
+import http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { Logger } from '../log/logger.ts';
+import type { AccessLog } from './accesslog.ts';
+import { type BodyOwner, streamBody } from './body.ts';
+import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import type { MirrorPlan } from './mirror.ts';
+import type { GatewaySettings, UpstreamRole } from './protocol.ts';
+import {
+  latencyBucket,
+  methodSlot,
+  statusClass,
+  UPSTREAM_CONNECT,
+  UPSTREAM_OTHER,
+  UPSTREAM_RESET,
+} from './stats.ts';
+import type { Routing } from './table.ts';
+import type { RoutedService, Upstream } from './upstream.ts';
+import { errorCode, isIdempotent, isSocketError, sentErrorSlot } from './upstream-errors.ts';
+
+export class GatewayRequest extends http.IncomingMessage {}
+
+export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
+  exchange: Exchange | null = null;
+}
+
+/** What an exchange needs of its worker. */
+export interface ExchangeHost {
+  readonly settings: GatewaySettings;
+  readonly logger: Logger;
+  readonly routing: Routing;
+  readonly draining: boolean;
+  readonly bodyTooLargeBody: string;
+  /** Null when `accessLog` is off. */
+  readonly accessLog: AccessLog | null;
+}
+
+const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
+const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
+
+/** Wired once per response (a shared function, no closure per request). */
+export function onResClose(this: GatewayResponse): void {
+  const ex = this.exchange;
+  if (ex !== null && !ex.finished) ex.clientClosed();
+}
+
+function onResDrain(this: GatewayResponse): void {
+  this.exchange?.resumeUpstream();
+}
+
+/** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
+export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner {
+  readonly gw: ExchangeHost;
+  readonly req: GatewayRequest;
+  readonly res: GatewayResponse;
+  readonly start = performance.now();
+  service: RoutedService | null = null;
+  upstream: Upstream | null = null;
+  /** The role the traffic policy chose (null without `traffic`); retries stay with it. */
+  role: UpstreamRole | null = null;
+  mirror: MirrorPlan | null = null;
+  /** The response is a gateway-generated 502/503/504. */
+  gatewayError = false;
+  // RequestHeadInfo
+  host: string | undefined = undefined;
+  contentLength: string | undefined = undefined;
+  chunked = false;
+  requestId: string | undefined = undefined;
+  traceparent: string | undefined = undefined;
+  /** Response body bytes relayed (for the access log). */
+  bytes = 0;
+
+  opts: Dispatcher.DispatchOptions | null = null;
+  abortFn: ((err?: Error) => void) | null = null;
+  resumeFn: (() => void) | null = null;
+  attempts = 0;
+  tried: Upstream[] | null = null;
+  connected = false;
+  reused = false;
+  responded = false;
+  finished = false;
+  clientGone = false;
+  hasBody = false;
+  bodyStarted = false;
+  bodyTooLarge = false;
+  drainHooked = false;
+
+  constructor(gw: ExchangeHost, req: GatewayRequest, res: GatewayResponse) {
+    this.gw = gw;
+    this.req = req;
+    this.res = res;
+  }
+
+  get maxBodyBytes(): number {
+    return this.gw.settings.maxBodyBytes;
+  }
+
+  assign(up: Upstream): void {
+    this.upstream = up;
+    up.inflight++;
+  }
+
+  dispatch(): void {
+    this.connected = false;
+    this.reused = false;
+    this.abortFn = null;
+    this.upstream!.pool.dispatch(this.opts!, this);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    this.connected = true;
+    // undici writes the first request on a new connection synchronously after its 'connect' event.
+    const up = this.upstream!;
+    this.reused = !up.justConnected;
+    up.justConnected = false;
+    if (this.clientGone) abort(CLIENT_GONE);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (this.finished) return true;
+    if (statusCode < 200) return true;
+    const up = this.upstream!;
+    this.gw.routing.connectSucceeded(up);
+    this.responded = true;
+    this.resumeFn = resume;
+    const res = this.res;
+    if (this.gw.draining) res.shouldKeepAlive = false;
+    try {
+      if (statusText) res.writeHead(statusCode, statusText, filterResponseHeaders(rawHeaders));
+      else res.writeHead(statusCode, filterResponseHeaders(rawHeaders));
+    } catch (err) {
+      this.responded = false;
+      up.stats.upstreamErrors[UPSTREAM_OTHER]++;
+      this.gw.logger.warn('invalid upstream response head', {
+        service: this.service!.name,
+        instance: up.instance,
+        error: err as Error,
+      });
+      this.sendError(502, this.service!.upstreamErrorBody, false);
+      this.abortFn?.(err as Error);
+      return false;
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return true;
+    this.bytes += chunk.length;
+    const res = this.res;
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.on('drain', onResDrain);
+    }
+    return false;
+  }
+
+  resumeUpstream(): void {
+    if (!this.finished) this.resumeFn?.();
+  }
+
+  onComplete(): void {
+    if (this.finished) return;
+    this.res.end();
+    this.finish();
+  }
+
+  onError(err: Error): void {
+    if (this.finished) return;
+    const service = this.service!;
+    const up = this.upstream!;
+    if (this.responded) {
+      // Mid-response: nothing honest can be sent any more; cut the client connection.
+      up.stats.upstreamErrors[UPSTREAM_RESET]++;
+      this.gw.logger.warn('upstream failed mid-response', {
+        service: service.name,
+        instance: up.instance,
+        error: err,
+      });
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    if (this.bodyTooLarge) {
+      this.sendError(413, this.gw.bodyTooLargeBody, true);
+      return;
+    }
+    const code = errorCode(err);
+    if (code === 'UND_ERR_INVALID_ARG') {
+      this.sendError(400, `cutover: request rejected: ${err.message}\n`, true);
+      return;
+    }
+    if (!this.connected) {
+      // The request never left the gateway: safe to send elsewhere for any method, unless body bytes were read.
+      if (code !== 'UND_ERR_CLOSED' && code !== 'UND_ERR_DESTROYED') {
+        up.stats.upstreamErrors[UPSTREAM_CONNECT]++;
+        this.gw.routing.connectFailed(up, err);
+      }
+      if (!this.bodyConsumed() && this.retry(false)) return;
+      this.gw.logger.warn('upstream connect failed', {
+        service: service.name,
+        instance: up.instance,
+        attempts: this.attempts + 1,
+        error: err,
+      });
+      this.sendError(502, service.connectFailedBody, false);
+      return;
+    }
+    up.stats.upstreamErrors[sentErrorSlot(code)]++;
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      this.gw.logger.warn('upstream response timeout', { service: service.name, instance: up.instance });
+      this.sendError(504, service.timeoutBody, false);
+      return;
+    }
+    if (
+      this.reused &&
+      !this.hasBody &&
+      isSocketError(code) &&
+      isIdempotent(this.req.method!) &&
+      this.retry(true)
+    ) {
+      return;
+    }
+    this.gw.logger.warn('upstream failed before responding', {
+      service: service.name,
+      instance: up.instance,
+      error: err,
+    });
+    this.sendError(502, service.upstreamErrorBody, false);
+  }
+
+  bodyConsumed(): boolean {
+    if (!this.hasBody) return false;
+    return this.chunked ? this.bodyStarted : this.req.readableDidRead;
+  }
+
+  retry(allowSame: boolean): boolean {
+    if (this.attempts >= this.gw.settings.retries || this.clientGone) return false;
+    const prev = this.upstream!;
+    const service = this.gw.routing.current(this.service!);
+    this.service = service;
+    if (this.tried === null) this.tried = [prev];
+    else this.tried.push(prev);
+    let next = this.role === null ? service.pick(this.tried) : service.pickFor(this.role, this.tried);
+    if (next === null) {
+      if (!allowSame || prev.retired) return false;
+      next = prev;
+    }
+    this.attempts++;
+    service.stats.retries++;
+    prev.inflight--;
+    this.gw.routing.release(prev);
+    this.assign(next);
+    if (this.mirror !== null || this.chunked)
+      this.opts!.body = streamBody(this, this.mirror) as unknown as Readable;
+    this.dispatch();
+    return true;
+  }
+
+  clientClosed(): void {
+    this.clientGone = true;
+    this.finish();
+    this.abortFn?.(CLIENT_GONE);
+  }
+
+  sendError(status: number, body: string, close: boolean): void {
+    if (status >= 502 && status <= 504) this.gatewayError = true;
+    const res = this.res;
+    if (res.headersSent || res.destroyed) res.destroy();
+    else {
+      if (close || this.gw.draining) res.shouldKeepAlive = false;
+      const length = Buffer.byteLength(body);
+      this.bytes += length;
+      res.writeHead(status, [
+        'content-type',
+        ERROR_HEADERS_CT,
+        'content-length',
+        `${length}`,
+        'x-request-id',
+        this.requestId ?? '',
+      ]);
+      res.end(body);
+    }
+    this.finish();
+  }
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const up = this.upstream;
+    const res = this.res;
+    const ms = performance.now() - this.start;
+    if (up !== null) {
+      up.inflight--;
+      if (up.retired) this.gw.routing.release(up);
+      const s = up.stats;
+      s.requests++;
+      let cls = 0;
+      if (res.headersSent) {
+        cls = statusClass(res.statusCode);
+        s.status[cls]++;
+        s.latencyMsSum += ms;
+        s.latencyCount++;
+        s.latencyBuckets[latencyBucket(ms)]++;
+      }
+      s.byMethod[methodSlot(this.req.method!, cls)]++;
+      if (this.gatewayError) s.errors++;
+    } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
+    if (this.mirror !== null) this.mirror.skip();
+    const log = this.gw.accessLog;
+    if (log?.sampled()) {
+      log.write({
+        service: this.service?.name ?? null,
+        revision: up?.stats.revision ?? null,
+        instance: up?.instance ?? null,
+        method: this.req.method!,
+        path: this.req.url!,
+        status: res.headersSent ? res.statusCode : 0,
+        durationMs: ms,
+        bytes: this.bytes,
+        requestId: this.requestId,
+        traceparent: this.traceparent,
+      });
+    }
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Master re-exec (SIGUSR2, `POST /reload?master=1`): a new master (new code) starts on the inherited
+ * listening socket (fd 3, `CUTOVER_LISTEN_FD`) with an IPC channel to the old one (`CUTOVER_TAKEOVER=1`),
+ * starts its workers, takes the admin socket over and reports ready; then the old master retires its
+ * workers and exits. Both sides of that conversation are here.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../log/logger.ts';
+import { RELOAD_TIMEOUT_MS } from './generation.ts';
+import type { NewMasterToOld, OldMasterToNew } from './ipc.ts';
+import type { RouteTable } from './protocol.ts';
+
+const MAIN_PATH = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/**
+ * Starts a new master on the listening socket `fd` and resolves once it is ready (its pid), or throws
+ * (the new master killed) when it exits or is not ready within RELOAD_TIMEOUT_MS. `started` gets the
+ * child at once: route tables applied meanwhile are relayed to it.
+ */
+export async function startSuccessor(
+  settingsFile: string,
+  fd: number,
+  logger: Logger,
+  started: (child: ChildProcess | null) => void,
+): Promise<{ child: ChildProcess; pid: number }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_LISTEN_FD: '3', CUTOVER_TAKEOVER: '1' };
+  delete env.NODE_CHANNEL_FD;
+  const child = spawn(process.execPath, [MAIN_PATH, '--settings', settingsFile], {
+    detached: true,
+    stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
+    env,
+    serialization: 'json',
+  });
+  started(child);
+  logger.info('master re-exec: new master starting on the inherited socket', { pid: child.pid });
+  const ready = await new Promise<NewMasterToOld | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), RELOAD_TIMEOUT_MS);
+    child.on('message', (msg: NewMasterToOld) => {
+      if (msg.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve(msg);
+    });
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+  });
+  if (ready === null) {
+    started(null);
+    try {
+      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+    } catch {}
+    throw new Error('the new master did not become ready; the old one keeps serving (see the log)');
+  }
+  return { child, pid: ready.pid };
+}
+
+/** Old master side: a table applied after the successor was started goes to it too. */
+export function relayRoutes(successor: ChildProcess | null, table: RouteTable): void {
+  if (!successor?.connected) return;
+  try {
+    successor.send({ type: 'routes', table } satisfies OldMasterToNew);
+  } catch {}
+}
+
+/** New master side: tables the old master applies until we are ready. */
+export function onRelayedRoutes(apply: (table: RouteTable) => void): void {
+  process.on('message', (msg: OldMasterToNew) => {
+    if (msg.type === 'routes') apply(msg.table);
+  });
+}
+
+/** New master side: ready (workers listening, admin socket ours). */
+export function reportReady(workers: number): void {
+  if (process.send) process.send({ type: 'ready', pid: process.pid, workers } satisfies NewMasterToOld);
+}

@@ -1,0 +1,317 @@
+/**
+ * One gateway worker's HTTP server and the per-request path, in stages: admit the head, route it, frame
+ * its body, choose an instance (and maybe a mirror), dispatch. Each stage answers the request itself when
+ * it stops it. The WebSocket path is upgrade.ts; one request's life upstream is exchange.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import type { Readable } from 'node:stream';
+import type { Logger } from '../log/logger.ts';
+import { AccessLog } from './accesslog.ts';
+import { streamBody } from './body.ts';
+import { drain } from './drain.ts';
+import { Exchange, GatewayRequest, GatewayResponse, onResClose } from './exchange.ts';
+import { buildUpstreamHeaders } from './headers.ts';
+import { checkRequestHead, maxHeaderSize, maxHeaders, rejectionBody, whenBodyStarts } from './limits.ts';
+import { Mirrors } from './mirror.ts';
+import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
+import { writeRawResponse } from './raw-response.ts';
+import type { GatewayStats } from './stats.ts';
+import { noRouteBody, Routing } from './table.ts';
+import { trustMatcher } from './trust.ts';
+import { handleUpgrade, type UpgradeHost } from './upgrade.ts';
+import type { RoutedService, ServiceTraffic, Upstream } from './upstream.ts';
+
+export { GatewayRequest, GatewayResponse } from './exchange.ts';
+
+export class Gateway implements UpgradeHost {
+  readonly settings: GatewaySettings;
+  readonly logger: Logger;
+  readonly bodyTooLargeBody: string;
+  readonly server: http.Server<typeof GatewayRequest, typeof GatewayResponse>;
+  readonly routing: Routing;
+  readonly mirrors: Mirrors;
+  /** Per-request JSON lines (null when `accessLog` is off). */
+  readonly accessLog: AccessLog | null;
+  draining = false;
+  #idPrefix = `${randomBytes(4).toString('hex')}-`;
+  #idCounter = 0;
+  readonly makeRequestId = (): string => this.#idPrefix + (this.#idCounter++).toString(36);
+  /** Peers allowed to set X-Forwarded-* (`trustedProxies`). */
+  readonly trusted: (peer: string | undefined) => boolean;
+  /**
+   * Connections on which a request was rejected as malformed: answered with `Connection: close`, and
+   * nothing else parsed from them (pipelined requests behind a bad one) is ever proxied.
+   */
+  readonly rejected = new WeakSet<net.Socket>();
+  #shutdown: Promise<void> | null = null;
+
+  constructor(settings: GatewaySettings, logger: Logger) {
+    this.settings = settings;
+    this.logger = logger;
+    this.bodyTooLargeBody = `cutover: request body larger than ${settings.maxBodyBytes} bytes\n`;
+    this.accessLog = AccessLog.fromSettings(settings, logger);
+    this.trusted = trustMatcher(settings.trustedProxies);
+    this.routing = new Routing(settings, logger);
+    this.mirrors = new Mirrors(this);
+    const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
+      {
+        IncomingMessage: GatewayRequest,
+        ServerResponse: GatewayResponse,
+        keepAliveTimeout: settings.clientIdleTimeoutMs,
+        headersTimeout: settings.requestHeadTimeoutMs,
+        requestTimeout: Math.max(300_000, settings.requestHeadTimeoutMs),
+        // Node enforces headersTimeout only when it sweeps connections (default every 30 s).
+        connectionsCheckingInterval: Math.max(
+          50,
+          Math.min(1000, Math.floor(settings.requestHeadTimeoutMs / 4)),
+        ),
+        // Never the lenient parser: it accepts what a smuggler needs (see limits.ts for what we add).
+        insecureHTTPParser: false,
+        maxHeaderSize: maxHeaderSize(settings),
+        requireHostHeader: true,
+      },
+      (req, res) => this.handleRequest(req, res),
+    );
+    server.keepAliveTimeout = settings.clientIdleTimeoutMs;
+    // Node silently drops fields beyond maxHeadersCount; keep one more than allowed so checkRequestHead sees it.
+    server.maxHeadersCount = maxHeaders(settings) + 1;
+    server.headersTimeout = settings.requestHeadTimeoutMs;
+    server.on('upgrade', (req: GatewayRequest, socket: net.Socket, head: Buffer) =>
+      handleUpgrade(this, req, socket, head),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) =>
+      this.#clientError(err, socket),
+    );
+    // CONNECT (tunnels) is not something a reverse proxy offers.
+    server.on('connect', (req: GatewayRequest, socket: net.Socket) => {
+      socket.on('error', noop);
+      this.rejected.add(socket);
+      writeRawResponse(socket, 400, 'Bad Request', 'cutover: CONNECT is not supported\n', undefined);
+      req.destroy();
+    });
+    this.server = server;
+  }
+
+  /** A head Node's parser refused (or a timeout): answered once with `Connection: close`. */
+  #clientError(err: NodeJS.ErrnoException, socket: net.Socket): void {
+    const inProgress = (socket as net.Socket & { _httpMessage?: { headersSent?: boolean } | null })
+      ._httpMessage;
+    if (this.rejected.has(socket)) {
+      // Already answered (400/431/505 with Connection: close): let that response flush, then close.
+      socket.end();
+      return;
+    }
+    if (socket.writable && !socket.destroyed && err.code !== 'ECONNRESET' && !inProgress?.headersSent) {
+      this.rejected.add(socket);
+      const status =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      const reason =
+        status === 408
+          ? 'Request Timeout'
+          : status === 431
+            ? 'Request Header Fields Too Large'
+            : 'Bad Request';
+      writeRawResponse(socket, status, reason, `cutover: ${reason.toLowerCase()}\n`, undefined);
+    } else socket.destroy();
+  }
+
+  // ---- the per-request path ----------------------------------------------------------------------------
+
+  handleRequest(req: GatewayRequest, res: GatewayResponse): void {
+    const ex = new Exchange(this, req, res);
+    res.exchange = ex;
+    res.sendDate = false;
+    res.on('close', onResClose);
+    const peer = req.socket.remoteAddress;
+    if (this.rejected.has(req.socket)) {
+      // Pipelined behind a rejected request: its framing cannot be trusted.
+      res.destroy();
+      ex.finish();
+      return;
+    }
+    const headers = buildUpstreamHeaders(req.rawHeaders, peer, ex, this.makeRequestId, this.trusted(peer));
+    const path = this.#admit(ex);
+    if (path === null) return;
+    const service = this.routing.router.match(ex.host, path);
+    if (service === undefined) {
+      ex.sendError(404, noRouteBody(ex.host, path), false);
+      return;
+    }
+    ex.service = service;
+    if (!this.#frameBody(ex, path, headers)) return;
+    const up = this.#choose(ex, service, path, headers);
+    if (up === null) return;
+    ex.assign(up);
+    this.#dispatch(ex);
+  }
+
+  /** The head passes the hostile-input checks and its target is understood: its path, or null (answered). */
+  #admit(ex: Exchange): string | null {
+    const rejection = checkRequestHead(ex.req, this.settings, false);
+    if (rejection !== null) {
+      this.rejected.add(ex.req.socket);
+      ex.sendError(rejection.status, rejectionBody(rejection), true);
+      return null;
+    }
+    const target = ex.req.url!;
+    if (target.charCodeAt(0) === 47 /* / */) return target;
+    const abs = absoluteForm(target);
+    if (abs === null) {
+      ex.sendError(400, 'cutover: unsupported request target\n', false);
+      return null;
+    }
+    ex.host = abs.host;
+    return abs.path;
+  }
+
+  /** The body as it goes upstream (a declared length over the limit is answered 413 here: false). */
+  #frameBody(ex: Exchange, path: string, headers: string[]): boolean {
+    let body: Readable | null = null;
+    if (ex.contentLength !== undefined && !ex.chunked) {
+      const n = Number(ex.contentLength);
+      if (n > this.settings.maxBodyBytes) {
+        ex.sendError(413, this.bodyTooLargeBody, true);
+        return false;
+      }
+      if (n > 0) body = ex.req;
+    } else if (ex.chunked) {
+      body = streamBody(ex, null) as unknown as Readable;
+    }
+    ex.hasBody = body !== null;
+    ex.opts = { method: ex.req.method!, path, headers, body };
+    return true;
+  }
+
+  /** The instance that serves the request (by traffic role when the service has `traffic`), or null (503). */
+  #choose(ex: Exchange, service: RoutedService, path: string, headers: string[]): Upstream | null {
+    const traffic = service.traffic;
+    if (traffic === null) {
+      const up = service.pick(null);
+      if (up === null) ex.sendError(503, service.noInstanceBody, false);
+      return up;
+    }
+    const role = traffic.decide(ex.req.headers, path);
+    const group = service.groupFor(role);
+    const up = group === null ? null : group.pick(null);
+    if (up === null) {
+      ex.sendError(503, role === 'preview' ? service.noPreviewBody : service.noInstanceBody, false);
+      return null;
+    }
+    ex.role = role;
+    if (group === traffic.stable && traffic.mirror !== null) this.#mirror(ex, traffic, path, headers);
+    return up;
+  }
+
+  /** A sampled request served by stable also goes to canary: its body is then copied as it streams. */
+  #mirror(ex: Exchange, traffic: ServiceTraffic, path: string, headers: string[]): void {
+    const opts = ex.opts!;
+    const declared = ex.chunked ? Number.NaN : Number(ex.contentLength);
+    const plan = this.mirrors.sample(traffic, opts.method, path, headers, opts.body !== null, declared);
+    if (plan === null) return;
+    ex.mirror = plan;
+    opts.body = streamBody(ex, plan) as unknown as Readable;
+  }
+
+  #dispatch(ex: Exchange): void {
+    if (!ex.chunked) {
+      ex.dispatch();
+      return;
+    }
+    // A chunked body is only sent once its first chunk has parsed: broken chunk framing gets a 400 from
+    // clientError and the upstream sees nothing.
+    whenBodyStarts(ex.req, (ok) => {
+      if (ex.finished) return;
+      if (ok) ex.dispatch();
+      else {
+        ex.res.destroy();
+        ex.clientClosed();
+      }
+    });
+  }
+
+  // ---- the route table, and what the master and the relays ask of it -----------------------------------
+
+  applyTable(table: RouteTable): void {
+    this.routing.apply(table);
+  }
+  get instances(): Map<string, Upstream> {
+    return this.routing.instances;
+  }
+  get retired(): Set<Upstream> {
+    return this.routing.retired;
+  }
+  get stats(): GatewayStats {
+    return this.routing.stats;
+  }
+  get version(): number {
+    return this.routing.version;
+  }
+  get mirrorsInFlight(): number {
+    return this.mirrors.inFlight;
+  }
+  statsReport(): Record<string, ServiceStats> {
+    return this.routing.statsReport();
+  }
+  inflight(): Record<string, number> {
+    return this.routing.inflight();
+  }
+  totalInflight(): number {
+    return this.routing.totalInflight();
+  }
+  get connectTimeoutMs(): number {
+    return this.settings.connectTimeoutMs;
+  }
+  get upstreamTimeoutMs(): number {
+    return this.settings.upstreamTimeoutMs;
+  }
+  get retries(): number {
+    return this.settings.retries;
+  }
+  connectFailed(up: Upstream, err: Error): void {
+    this.routing.connectFailed(up, err);
+  }
+  connectSucceeded(up: Upstream): void {
+    this.routing.connectSucceeded(up);
+  }
+  release(up: Upstream): void {
+    this.routing.release(up);
+  }
+  currentService(service: RoutedService): RoutedService {
+    return this.routing.current(service);
+  }
+
+  // ---- lifetime -----------------------------------------------------------------------------------------
+
+  listen(handle: unknown): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(handle as net.Server, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Drains once (see drain.ts); every later call gets the same promise. */
+  shutdown(timeoutMs: number): Promise<void> {
+    if (this.#shutdown === null) {
+      this.draining = true;
+      this.#shutdown = drain(this.server, this.routing, this.accessLog, this.logger, timeoutMs);
+    }
+    return this.#shutdown;
+  }
+}
+
+function absoluteForm(target: string): { host: string; path: string } | null {
+  if (!target.startsWith('http://') && !target.startsWith('https://')) return null;
+  try {
+    const u = new URL(target);
+    return { host: u.host, path: u.pathname + u.search };
+  } catch {
+    return null;
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,81 @@
+/**
+ * The WebSocket upgrade path: the same admission checks and routing as a plain request, then the handshake
+ * checks, an instance for the service (and traffic role), and a relay that owns both sockets from there.
+ */
+import type net from 'node:net';
+import type { GatewayRequest } from './exchange.ts';
+import { buildUpstreamHeaders, type RequestHeadInfo } from './headers.ts';
+import { checkRequestHead, checkWebSocketHandshake, rejectionBody, STATUS_TEXT } from './limits.ts';
+import type { GatewaySettings, UpstreamRole } from './protocol.ts';
+import { writeRawResponse } from './raw-response.ts';
+import { noRouteBody, type Routing } from './table.ts';
+import type { Upstream } from './upstream.ts';
+import { type RelayHost, WsRelay } from './websocket.ts';
+
+/** What the upgrade path needs of its worker. */
+export interface UpgradeHost extends RelayHost {
+  readonly settings: GatewaySettings;
+  readonly routing: Routing;
+  readonly draining: boolean;
+  readonly rejected: WeakSet<net.Socket>;
+  readonly makeRequestId: () => string;
+  readonly trusted: (peer: string | undefined) => boolean;
+}
+
+export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.Socket, head: Buffer): void {
+  socket.on('error', noop);
+  if (gw.rejected.has(socket)) {
+    socket.destroy();
+    return;
+  }
+  const info: RequestHeadInfo = {
+    host: undefined,
+    contentLength: undefined,
+    chunked: false,
+    requestId: undefined,
+  };
+  const peer = socket.remoteAddress;
+  const headers = buildUpstreamHeaders(req.rawHeaders, peer, info, gw.makeRequestId, gw.trusted(peer));
+  if (gw.draining) {
+    writeRawResponse(socket, 503, 'Service Unavailable', 'cutover: gateway shutting down\n', info.requestId);
+    return;
+  }
+  const rejection = checkRequestHead(req, gw.settings, true);
+  if (rejection !== null) {
+    gw.rejected.add(socket);
+    const reason = STATUS_TEXT[rejection.status];
+    writeRawResponse(socket, rejection.status, reason, rejectionBody(rejection), info.requestId);
+    return;
+  }
+  const invalid = checkWebSocketHandshake(req);
+  if (invalid !== null) {
+    gw.rejected.add(socket);
+    const body = `cutover: bad upgrade request: ${invalid}\n`;
+    writeRawResponse(socket, 400, 'Bad Request', body, info.requestId);
+    return;
+  }
+  const path = req.url!;
+  const service = gw.routing.router.match(info.host, path);
+  if (service === undefined) {
+    writeRawResponse(socket, 404, 'Not Found', noRouteBody(info.host, path), info.requestId);
+    return;
+  }
+  let role: UpstreamRole | null = null;
+  let up: Upstream | null;
+  if (service.traffic === null) up = service.pick(null);
+  else {
+    role = service.traffic.decide(req.headers, path);
+    up = service.groupFor(role)?.pick(null) ?? null;
+  }
+  if (up === null) {
+    const body = role === 'preview' ? service.noPreviewBody : service.noInstanceBody;
+    writeRawResponse(socket, 503, 'Service Unavailable', body, info.requestId);
+    return;
+  }
+  let text = `GET ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
+  new WsRelay(gw, service, up, socket, Buffer.from(text, 'latin1'), head, info.requestId!, role);
+}
+
+function noop(): void {}
