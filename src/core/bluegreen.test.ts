@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { BlueGreenStrategy, RunSpec } from '../config/types.ts';
+import type { BlueGreenStrategy } from '../config/types.ts';
 import { abort, promote, undoOrSwitchBack } from './commands.ts';
 import type { ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
 import { blueGreenRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
+import { run } from './test-fixtures.ts';
 import { routingView } from './traffic.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
 const bg = (o: Partial<BlueGreenStrategy> = {}): ServiceSpec => ({
   name: 'web',
   replicas: 2,

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { CanaryStrategy, RunSpec } from '../config/types.ts';
+import type { CanaryStrategy } from '../config/types.ts';
 import { abort, promote, retry, setPaused, setWeight } from './commands.ts';
 import type { CoreEvent, ObservedInstance, Plan, ServiceSpec, ServiceState } from './model.ts';
 import { canaryRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
+import { run } from './test-fixtures.ts';
 import { routingView } from './traffic.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
 const strategy: CanaryStrategy = {
   type: 'canary',
   canaryReplicas: 1,

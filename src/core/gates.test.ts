@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { stepAnalysis } from '../analysis/run.ts';
-import type { AnalysisConfig, CanaryStrategy, RunSpec } from '../config/types.ts';
+import type { CanaryStrategy } from '../config/types.ts';
 import { promote } from './commands.ts';
-import type { ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
+import type { ServiceSpec, ServiceState } from './model.ts';
 import { canaryRollout } from './rollout.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
+import { analysis, ready, run } from './test-fixtures.ts';
 import { routingView } from './traffic.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
-const analysis: AnalysisConfig = {
-  intervalMs: 1000,
-  initialDelayMs: 0,
-  failureLimit: 0,
-  consecutiveErrorLimit: 4,
-  inconclusiveLimit: 0,
-  minRequests: 50,
-  alpha: 0.01,
-  metrics: [{ name: 'errors', type: 'errorRate', max: 0.01 }],
-};
 const strategy: CanaryStrategy = {
   type: 'canary',
   canaryReplicas: 1,
@@ -34,13 +24,6 @@ const spec: ServiceSpec = {
   traffic: { rules: [] },
   analysis,
 };
-const ready = (id: string, revision: number): ObservedInstance => ({
-  id,
-  revision,
-  state: 'ready',
-  readySince: 0,
-  restarts: 0,
-});
 const observed = [ready('a', 1), ready('b', 1), ready('c', 2)];
 
 function canaryAt10(): ServiceState {

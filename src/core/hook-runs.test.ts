@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { HooksConfig, RunSpec, StrategyConfig } from '../config/types.ts';
+import type { HooksConfig, StrategyConfig } from '../config/types.ts';
 import { hookFinished, hookStarted, hookWanted, postPromotionEvent } from './hook-runs.ts';
 import type { Action, CoreEvent, ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
 import { deploy, initialServiceState, reconcileService } from './service.ts';
+import { run } from './test-fixtures.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
 const hook = { command: 'true', timeoutMs: 1000 };
 const strategies: Record<string, StrategyConfig> = {
   rolling: {

@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type AnalysisState, startAnalysis } from '../analysis/run.ts';
-import type { AnalysisConfig, RunSpec, StrategyConfig } from '../config/types.ts';
+import type { StrategyConfig } from '../config/types.ts';
 import { measurementDue, recordMeasurements } from './measure.ts';
 import type { Rollout, RolloutCommon, ServiceSpec, ServiceState } from './model.ts';
 import { initialServiceState } from './service.ts';
+import { analysis, run } from './test-fixtures.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
-const analysis: AnalysisConfig = {
-  intervalMs: 1000,
-  initialDelayMs: 0,
-  failureLimit: 0,
-  consecutiveErrorLimit: 4,
-  inconclusiveLimit: 0,
-  minRequests: 50,
-  alpha: 0.01,
-  metrics: [{ name: 'errors', type: 'errorRate', max: 0.01 }],
-};
 const canary: StrategyConfig = {
   type: 'canary',
   canaryReplicas: 1,

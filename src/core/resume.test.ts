@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { RunSpec } from '../config/types.ts';
 import type { ServiceState, StrategyType } from './model.ts';
 import { type ResumeSpec, resumeServices } from './resume.ts';
 import { fromStored } from './rollout.ts';
 import { deploy, initialServiceState } from './service.ts';
+import { run } from './test-fixtures.ts';
 
-const run: RunSpec = { command: 'x', cwd: '/', env: {} };
 const spec = (name: string, type: StrategyType): ResumeSpec =>
   ({ name, version: 'v1', run, strategy: { type } }) as ResumeSpec;
 

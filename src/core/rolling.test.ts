@@ -4,6 +4,7 @@ import type { RollingStrategy } from '../config/types.ts';
 import type { ObservedInstance } from './model.ts';
 import { rollingBudget } from './replicas.ts';
 import { isAvailable, planRolling } from './rolling.ts';
+import { ready } from './test-fixtures.ts';
 
 const strategy = (
   maxSurge: number | string,
@@ -15,14 +16,6 @@ const strategy = (
   maxUnavailable,
   minReadySeconds,
   progressDeadlineMs: 60_000,
-});
-
-const ready = (id: string, revision: number, readySince = 0): ObservedInstance => ({
-  id,
-  revision,
-  state: 'ready',
-  readySince,
-  restarts: 0,
 });
 
 /**

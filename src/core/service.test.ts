@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import type { RunSpec } from '../config/types.ts';
 import type { ObservedInstance, ServiceSpec, ServiceState } from './model.ts';
 import { deploy, initialServiceState, reconcileService, undo } from './service.ts';
+import { ready } from './test-fixtures.ts';
 
 const run = (v: string): RunSpec => ({
   command: `./releases/${v}/server --port \${PORT}`,
@@ -21,13 +22,6 @@ const spec: ServiceSpec = {
     progressDeadlineMs: 10_000,
   },
 };
-const ready = (id: string, revision: number): ObservedInstance => ({
-  id,
-  revision,
-  state: 'ready',
-  readySince: 0,
-  restarts: 0,
-});
 
 function healthyV1(): ServiceState {
   const s = initialServiceState('web', 'v1', run('v1'), 0);

@@ -1,0 +1,26 @@
+// Shared fixtures of the core's table tests (imported by *.test.ts only).
+import type { AnalysisConfig, RunSpec } from '../config/types.ts';
+import type { ObservedInstance } from './model.ts';
+
+export const run: RunSpec = { command: 'x', cwd: '/', env: {} };
+
+/** One error-rate metric, no delays or limits: a verdict as soon as the counts allow one. */
+export const analysis: AnalysisConfig = {
+  intervalMs: 1000,
+  initialDelayMs: 0,
+  failureLimit: 0,
+  consecutiveErrorLimit: 4,
+  inconclusiveLimit: 0,
+  minRequests: 50,
+  alpha: 0.01,
+  metrics: [{ name: 'errors', type: 'errorRate', max: 0.01 }],
+};
+
+/** An instance of `revision` that is ready (since `readySince`). */
+export const ready = (id: string, revision: number, readySince = 0): ObservedInstance => ({
+  id,
+  revision,
+  state: 'ready',
+  readySince,
+  restarts: 0,
+});
