@@ -1,5 +1,6 @@
 import type { RouteService, StatsReport } from '../gateway/protocol.ts';
-import { killProcessGroupsSync, type Supervisor } from '../runtime/supervisor.ts';
+import { killProcessGroupsSync } from '../runtime/process-group.ts';
+import type { Supervisor } from '../runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../runtime/types.ts';
 import type { GatewayClient, GatewayReload } from './gateway-client.ts';
 

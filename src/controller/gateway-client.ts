@@ -11,7 +11,7 @@ export interface GatewayHealth {
   version: number;
 }
 
-/** Answer of the gateway's `POST /reload` (see ReloadResult in src/gateway/main.ts). */
+/** Answer of the gateway's `POST /reload` (see ReloadResult in src/gateway/admin.ts). */
 export interface GatewayReload {
   pid: number;
   generation: number;

@@ -9,7 +9,6 @@ import { processGroupAlive } from './process-group.ts';
 import type { InstanceSpec, InstanceStatus } from './types.ts';
 
 // The controller's emergency cleanup imports it from here.
-export { killProcessGroupsSync } from './process-group.ts';
 
 /** How often each instance's log file size is checked for copytruncate. */
 const DEFAULT_LOG_CHECK_INTERVAL_MS = 1000;
