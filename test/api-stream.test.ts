@@ -1,9 +1,10 @@
 /** `GET /v1/stream` against a running controller: fed by its changes, shared by subscribers, resumable. */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { describe, type TestContext, test } from 'node:test';
 import { type ServerSentEvent, SseParser } from '../src/cli/sse.ts';
-import { type Cluster, useCluster } from './helpers/cluster.ts';
+import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
 
 interface InstanceDoc {
   id: string;
@@ -42,6 +43,18 @@ async function subscribe(
   });
   return events;
 }
+
+/** A second service, removed again by apply. */
+const API_SERVICE = `  api:
+    route: { host: "api.test", pathPrefix: / }
+    version: v1
+    replicas: 1
+    run:
+      command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
+    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
+    stopTimeout: 5s
+    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }
+`;
 
 const statuses = (events: ServerSentEvent[]) =>
   events
@@ -119,6 +132,31 @@ describe('status stream', { timeout: 120_000 }, () => {
         ),
       20_000,
       'the new instance with its probe error on the stream',
+    );
+  });
+
+  test('a service removed by apply is announced once with `removed` (status --watch drops it on that frame)', async (t) => {
+    // Given two services, a stream subscriber and a watching CLI
+    const c = useCluster(t);
+    await c.up({ replicas: 1, extraService: API_SERVICE });
+    const events = await subscribe(t, c);
+    await c.waitFor(async () => statuses(events).some((s) => s.name === 'api'), 10_000, 'api on the stream');
+    // When apply removes the api service
+    const config = readFileSync(c.configFile, 'utf8');
+    writeFileSync(c.configFile, config.replace(API_SERVICE, ''));
+    const applied = await c.cli(['apply', '-c', c.configFile]);
+    assert.equal(applied.code, 0, applied.stderr);
+    // Then the stream says so, once, naming it
+    await c.waitFor(async () => events.some((e) => e.event === 'removed'), 10_000, 'a removed frame');
+    const removed = events
+      .filter((e) => e.event === 'removed')
+      .map((e) => JSON.parse(e.data) as { name: string });
+    assert.deepEqual(removed, [{ name: 'api' }]);
+    // And the service list agrees
+    const services = (await c.api<{ services: { name: string }[] }>('GET', '/v1/services')).body.services;
+    assert.deepEqual(
+      services.map((s) => s.name),
+      ['web'],
     );
   });
 });

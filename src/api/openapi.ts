@@ -167,7 +167,8 @@ const OPS: Record<string, Record<string, Op>> = {
   },
   '/v1/stream': {
     get: {
-      summary: 'Server-sent events: `status` (a service status when it changes) and `event` (new log events)',
+      summary:
+        'Server-sent events: `status` (a service status when it changes), `removed` (a service that apply removed) and `event` (new log events)',
       role: 'viewer',
       produces: 'text/event-stream',
       query: [ONLY_SERVICE],

@@ -88,8 +88,9 @@ class StatusFeed {
     for (const name of services) {
       const previous = this.sent.get(name);
       const doc = this.serialize(name);
-      if (doc === undefined || doc === previous) continue;
-      const frame = statusFrame(doc);
+      if (doc === previous) continue;
+      // A service that was streamed and is gone (removed by apply) is said so once.
+      const frame = doc === undefined ? removedFrame(name) : statusFrame(doc);
       for (const sub of this.subscribers) if (!sub.only || sub.only === name) sub.res.write(frame);
     }
     for (const e of this.controller.events({ afterId: this.eventCursor, limit: EVENT_PAGE })) {
@@ -118,6 +119,10 @@ class StatusFeed {
 
 function statusFrame(doc: string): string {
   return `event: status\ndata: ${doc}\n\n`;
+}
+
+function removedFrame(service: string): string {
+  return `event: removed\ndata: ${JSON.stringify({ name: service })}\n\n`;
 }
 
 function eventFrame(e: StoredEvent): string {

@@ -156,6 +156,7 @@ export class Controller implements ServiceLedger {
       this.states.delete(svc.name);
       this.store.deleteService(svc.name);
       for (const instance of this.instances(svc.name)) this.fleet.drain(svc, instance.id, 'service removed');
+      this.changes.emit('service', svc.name);
     }
     this.record(plan.states, plan.events, now);
     this.log.info('config applied', { changes: plan.result.changes.length });

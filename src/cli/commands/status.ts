@@ -42,6 +42,11 @@ export async function cmdStatus(argv: string[]): Promise<number> {
     await followEvents(client, only ? `/v1/stream?service=${encodeURIComponent(only)}` : '/v1/stream', {
       deadline: Number.POSITIVE_INFINITY,
       onEvent: (e) => {
+        if (e.event === 'removed') {
+          docs.delete((JSON.parse(e.data) as { name: string }).name);
+          draw();
+          return false;
+        }
         if (e.event !== 'status') return false;
         const s = JSON.parse(e.data) as ServiceStatus;
         if (only && s.name !== only) return false;
