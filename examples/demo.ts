@@ -11,11 +11,11 @@ import { fileURLToPath } from 'node:url';
 import type { ServiceStatus } from '../src/api/status.ts';
 import { ControlClient } from '../src/cli/client.ts';
 import { freePort } from '../src/runtime/ports.ts';
+import { sleep } from '../src/util/sleep.ts';
 import { startLoad } from '../test/helpers/load.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tty = process.stdout.isTTY;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(path.join(tmpdir(), 'cutover-demo-'));
 const gatewayPort = await freePort();
