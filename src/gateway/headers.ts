@@ -45,11 +45,16 @@ export function buildUpstreamHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
-    const hop = hopByHop(name);
-    if (hop !== HOP_NONE) {
-      if (hop === HOP_CONNECTION) connectionTokens = collectConnectionTokens(value, connectionTokens);
-      else if (hop === HOP_TRANSFER_ENCODING) info.chunked = true;
-      continue;
+    // Lower-cased once, and only at a hop-by-hop name's length (which covers cases 10, 16 and 17 below).
+    let lower = '';
+    if (hopByHopLength(name.length)) {
+      lower = name.toLowerCase();
+      const hop = hopByHop(lower);
+      if (hop !== HOP_NONE) {
+        if (hop === HOP_CONNECTION) connectionTokens = collectConnectionTokens(value, connectionTokens);
+        else if (hop === HOP_TRANSFER_ENCODING) info.chunked = true;
+        continue;
+      }
     }
     switch (name.length) {
       case 4:
@@ -61,7 +66,7 @@ export function buildUpstreamHeaders(
         if (name.toLowerCase() === 'expect') continue;
         break;
       case 10:
-        if (name.toLowerCase() === 'tracestate') {
+        if (lower === 'tracestate') {
           tracestate = tracestate === undefined ? value : `${tracestate},${value}`;
           continue;
         }
@@ -88,8 +93,7 @@ export function buildUpstreamHeaders(
           continue;
         }
         break;
-      case 16: {
-        const lower = name.toLowerCase();
+      case 16:
         // x-cutover-mirror marks the gateway's own mirror copies: a client cannot claim to be one.
         if (lower === 'x-cutover-mirror') continue;
         if (lower === 'x-forwarded-host') {
@@ -97,9 +101,8 @@ export function buildUpstreamHeaders(
           continue;
         }
         break;
-      }
       case 17:
-        if (name.toLowerCase() === 'x-forwarded-proto') {
+        if (lower === 'x-forwarded-proto') {
           if (xfProto === undefined) xfProto = value;
           continue;
         }
@@ -153,24 +156,23 @@ const HOP_DROP = 1;
 const HOP_CONNECTION = 2;
 const HOP_TRANSFER_ENCODING = 3;
 
-/**
- * Whether a field is hop-by-hop (never forwarded, either way): HOP_NONE, or which one. Switches on the
- * length first so most fields cost no lower-casing.
- */
-function hopByHop(name: string): number {
-  switch (name.length) {
-    case 2:
-      return name.toLowerCase() === 'te' ? HOP_DROP : HOP_NONE;
-    case 7:
-      return name.toLowerCase() === 'upgrade' ? HOP_DROP : HOP_NONE;
-    case 10: {
-      const lower = name.toLowerCase();
-      return lower === 'connection' ? HOP_CONNECTION : lower === 'keep-alive' ? HOP_DROP : HOP_NONE;
-    }
-    case 16:
-      return name.toLowerCase() === 'proxy-connection' ? HOP_DROP : HOP_NONE;
-    case 17:
-      return name.toLowerCase() === 'transfer-encoding' ? HOP_TRANSFER_ENCODING : HOP_NONE;
+/** Whether a name of this length could be hop-by-hop: only those are lower-cased to be checked. */
+function hopByHopLength(length: number): boolean {
+  return length === 2 || length === 7 || length === 10 || length === 16 || length === 17;
+}
+
+/** Whether a lower-cased field name is hop-by-hop (never forwarded, either way): HOP_NONE, or which one. */
+function hopByHop(lower: string): number {
+  switch (lower) {
+    case 'te':
+    case 'upgrade':
+    case 'keep-alive':
+    case 'proxy-connection':
+      return HOP_DROP;
+    case 'connection':
+      return HOP_CONNECTION;
+    case 'transfer-encoding':
+      return HOP_TRANSFER_ENCODING;
     default:
       return HOP_NONE;
   }
@@ -209,7 +211,7 @@ export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
   let connectionTokens: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toString('latin1');
-    const hop = hopByHop(name);
+    const hop = hopByHopLength(name.length) ? hopByHop(name.toLowerCase()) : HOP_NONE;
     if (hop === HOP_NONE) out.push(name, raw[i + 1].toString('latin1'));
     else if (hop === HOP_CONNECTION) {
       connectionTokens = collectConnectionTokens(raw[i + 1].toString('latin1'), connectionTokens);
