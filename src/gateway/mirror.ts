@@ -32,7 +32,8 @@ export class Mirrors {
 
   /**
    * Samples a request served by stable. Returns the plan that must receive its body, or null: not
-   * mirrored, or (no body) the copy is already on its way. `declaredLength` is NaN for a chunked body.
+   * mirrored, or (no body) the copy is already on its way. `contentLength`: the declared length (undefined
+   * for a chunked body), parsed only for a sampled request.
    */
   sample(
     traffic: ServiceTraffic,
@@ -40,7 +41,7 @@ export class Mirrors {
     path: string,
     headers: string[],
     hasBody: boolean,
-    declaredLength: number,
+    contentLength: string | undefined,
   ): MirrorPlan | null {
     const m = traffic.mirror!;
     if (!(Math.random() * 100 < m.percent) || !m.matches(method, path)) return null;
@@ -55,7 +56,7 @@ export class Mirrors {
       setImmediate(() => this.send(target, method, path, headers, null));
       return null;
     }
-    if (declaredLength > m.maxBodyBytes) {
+    if (Number(contentLength) > m.maxBodyBytes) {
       target.stats.mirrorSkipped++;
       return null;
     }

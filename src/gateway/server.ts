@@ -207,8 +207,8 @@ export class Gateway implements UpgradeHost {
   /** A sampled request served by stable also goes to canary: its body is then copied as it streams. */
   #mirror(ex: Exchange, traffic: ServiceTraffic, path: string, headers: string[]): void {
     const opts = ex.opts!;
-    const declared = ex.chunked ? Number.NaN : Number(ex.contentLength);
-    const plan = this.mirrors.sample(traffic, opts.method, path, headers, opts.body !== null, declared);
+    const declared = ex.chunked ? undefined : ex.contentLength;
+    const plan = this.mirrors.sample(traffic, opts.method, path, headers, ex.hasBody, declared);
     if (plan === null) return;
     ex.mirror = plan;
     opts.body = streamBody(ex, plan) as unknown as Readable;
