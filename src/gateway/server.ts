@@ -245,9 +245,6 @@ export class Gateway implements UpgradeHost {
   get stats(): GatewayStats {
     return this.routing.stats;
   }
-  get version(): number {
-    return this.routing.version;
-  }
   get mirrorsInFlight(): number {
     return this.mirrors.inFlight;
   }

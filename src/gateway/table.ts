@@ -20,7 +20,6 @@ export class Routing {
   readonly retired = new Set<Upstream>();
   /** Counters behind GET /stats, since this worker started. */
   readonly stats = new GatewayStats();
-  version = -1;
 
   constructor(settings: GatewaySettings, logger: Logger) {
     this.settings = settings;
@@ -41,7 +40,6 @@ export class Routing {
     this.instances = next;
     this.services = services;
     this.router = router;
-    this.version = table.version;
     for (const [id, up] of old) if (next.get(id) !== up) this.retire(up);
   }
 
