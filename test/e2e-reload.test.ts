@@ -6,15 +6,8 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bindListenHandle } from '../src/gateway/listener.ts';
 import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
+import type { GatewayHealth as Health } from './helpers/gateway-process.ts';
 import { alive } from './helpers/processes.ts';
-
-interface Health {
-  ok: boolean;
-  pid: number;
-  workerPids: number[];
-  generation: number;
-  retiringPids: number[];
-}
 
 function pidFile(c: Cluster): number {
   return Number(readFileSync(path.join(c.dir, 'data', 'gateway.pid'), 'utf8'));

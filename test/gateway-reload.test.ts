@@ -22,7 +22,14 @@ import {
   upstream,
   waitFor,
 } from './helpers/gateway-helpers.ts';
-import { admin, type RunningGateway, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
+import {
+  admin,
+  gatewayHealth as health,
+  type RunningGateway,
+  settingsIn,
+  spawnGateway,
+  tempDir,
+} from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
 import { alive } from './helpers/processes.ts';
 
@@ -30,19 +37,6 @@ const T = { timeout: 120_000 };
 /** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */
 const HELD_MS = 60_000;
 const MAIN = fileURLToPath(new URL('../src/gateway/main.ts', import.meta.url));
-
-interface Health {
-  ok: boolean;
-  pid: number;
-  workers: number;
-  workerPids: number[];
-  generation: number;
-  retiringPids: number[];
-}
-
-async function health(sock: string): Promise<Health> {
-  return (await admin(sock, 'GET', '/healthz')).json as unknown as Health;
-}
 
 /** Kills a process group (a master re-executed by another one leads its own group). */
 function killGroup(pid: number): void {

@@ -95,3 +95,17 @@ export function admin(
     req.end(body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body));
   });
 }
+
+/** The body of the gateway's GET /healthz (the fields the tests read). */
+export interface GatewayHealth {
+  ok: boolean;
+  pid: number;
+  workers: number;
+  workerPids: number[];
+  generation: number;
+  retiringPids: number[];
+}
+
+export async function gatewayHealth(socketPath: string): Promise<GatewayHealth> {
+  return (await admin(socketPath, 'GET', '/healthz')).json as unknown as GatewayHealth;
+}
