@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { bindListenHandle } from '../src/gateway/listener.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
+import { signalGroup } from '../src/runtime/process-group.ts';
 import { killMarked } from './helpers/cluster.ts';
 import {
   Gate,
@@ -37,15 +38,6 @@ const T = { timeout: 120_000 };
 /** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */
 const HELD_MS = 60_000;
 const MAIN = fileURLToPath(new URL('../src/gateway/main.ts', import.meta.url));
-
-/** Kills a process group (a master re-executed by another one leads its own group). */
-function killGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // gone
-  }
-}
 
 /** Keep-alive clients (test/helpers/load.ts) plus clients opening a new connection per request. */
 function mixedLoad(
@@ -295,7 +287,7 @@ test(
     );
     const masters: number[] = [gw.child.pid!];
     t.after(() => {
-      for (const p of masters) killGroup(p);
+      for (const p of masters) signalGroup(p, 'SIGKILL');
     });
     await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)])));
     const load = mixedLoad(t, gw.port);
@@ -389,7 +381,7 @@ function spawnMaster(t: TestContext, settingsFile: string, fd?: number) {
     },
   });
   t.after(() => {
-    killGroup(child.pid!);
+    signalGroup(child.pid!, 'SIGKILL');
     // Masters it re-execs and orphaned workers live in other groups: the marker finds them.
     killMarked(marker);
   });
