@@ -1,7 +1,7 @@
 /** The request body as sent upstream: streamed with backpressure, cut at the limit, copied for a mirror. */
 import type http from 'node:http';
 
-export const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), {
+const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), {
   code: 'CUTOVER_BODY_TOO_LARGE',
 });
 

@@ -23,8 +23,6 @@ import { trustMatcher } from './trust.ts';
 import { handleUpgrade, type UpgradeHost } from './upgrade.ts';
 import type { RoutedService, ServiceTraffic, Upstream } from './upstream.ts';
 
-export { GatewayRequest, GatewayResponse } from './exchange.ts';
-
 export class Gateway implements UpgradeHost {
   readonly settings: GatewaySettings;
   readonly logger: Logger;
