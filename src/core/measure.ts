@@ -1,7 +1,6 @@
 import { type AnalysisState, analysisDue, type Measurements, stepAnalysis } from '../analysis/run.ts';
 import type { AnalysisConfig } from '../config/types.ts';
 import type { Rollout, ServiceSpec, ServiceState } from './model.ts';
-import { rolloutFor } from './rollout.ts';
 
 /** What to measure for a service's running analyses now. */
 export interface MeasurementRequest {
@@ -31,7 +30,7 @@ export function measurementDue(
   state: ServiceState,
   now: number,
 ): MeasurementRequest | undefined {
-  const rollout = rolloutFor(spec, state);
+  const rollout = state.rollout;
   if (!rollout || rollout.strategy === 'rolling' || !spec.analysis) return undefined;
   const stepAnalysisState = rollout.strategy === 'canary' ? rollout.stepAnalysis : undefined;
   if (!due(rollout.analysis, now) && !due(stepAnalysisState, now)) return undefined;
