@@ -224,7 +224,7 @@ export class Controller implements ServiceLedger {
   }
 
   /** Schedules a reconcile; coalesces bursts of changes into one pass. */
-  kick(): void {
+  private kick(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
