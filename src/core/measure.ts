@@ -1,6 +1,6 @@
 import { type AnalysisState, analysisDue, type Measurements, stepAnalysis } from '../analysis/run.ts';
 import type { AnalysisConfig } from '../config/types.ts';
-import type { Rollout, ServiceSpec, ServiceState } from './model.ts';
+import { findRevision, type Rollout, type ServiceSpec, type ServiceState } from './model.ts';
 
 /** What to measure for a service's running analyses now. */
 export interface MeasurementRequest {
@@ -37,7 +37,7 @@ export function measurementDue(
   const afterSwitch = rollout.strategy === 'blueGreen' && rollout.analysisStage === 'post';
   const role = rollout.strategy === 'blueGreen' ? (afterSwitch ? 'stable' : 'preview') : 'canary';
   const mirror = rollout.strategy === 'canary' && rollout.canaryWeight === 0 && rollout.mirror !== undefined;
-  const version = state.revisions.find((revision) => revision.number === rollout.to)?.version ?? '';
+  const version = findRevision(state, rollout.to)?.version ?? '';
   return {
     service: spec.name,
     revision: rollout.to,
