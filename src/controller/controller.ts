@@ -200,9 +200,8 @@ export class Controller implements ServiceLedger {
     for (const name of new Set([...states.map((s) => s.name), ...events.map((e) => e.service)]))
       this.changes.emit('service', name);
     for (const event of events) {
-      const version = event.revision
-        ? this.states.get(event.service)?.revisions.find((r) => r.number === event.revision)?.version
-        : undefined;
+      const state = this.states.get(event.service);
+      const version = event.revision && state ? findRevision(state, event.revision)?.version : undefined;
       const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
       if (ROLLOUT_FINISHED.has(event.type)) this.onRolloutFinished?.(event.service);
@@ -224,7 +223,7 @@ export class Controller implements ServiceLedger {
   }
 
   /** Schedules a reconcile; coalesces bursts of changes into one pass. */
-  kick(): void {
+  private kick(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;

@@ -6,7 +6,7 @@ import {
   hookWanted,
   postPromotionEvent,
 } from '../core/hook-runs.ts';
-import type { Action } from '../core/model.ts';
+import { type Action, findRevision } from '../core/model.ts';
 import { runHook } from '../hooks/run.ts';
 import type { Logger } from '../log/logger.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
@@ -75,7 +75,7 @@ export class HookRunner {
     const config = svc.hooks?.[action.hook];
     if (!config) return undefined;
     const state = this.options.ledger.state(svc.name);
-    const version = state?.revisions.find((r) => r.number === action.revision)?.version ?? '';
+    const version = (state && findRevision(state, action.revision)?.version) ?? '';
     const target = this.options.instances(svc.name).find((i) => i.revision === action.revision && ready(i));
     return runHook(config, {
       service: svc.name,

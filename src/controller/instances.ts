@@ -69,19 +69,9 @@ export class InstanceLifecycle {
 
   /** Keeps the store's pids current (a crashed instance restarts with a new one). */
   watch(): void {
-    const { agent, store } = this.options;
+    const { agent } = this.options;
     agent.onInstanceChange((status) => {
-      if (status.pid !== undefined && this.recorded.get(status.id) !== status.pid) {
-        this.recorded.set(status.id, status.pid);
-        store.putInstance({
-          id: status.id,
-          service: status.service,
-          revision: status.revision,
-          pid: status.pid,
-          port: status.port,
-          createdAt: status.createdAt,
-        });
-      }
+      if (status.pid !== undefined && this.recorded.get(status.id) !== status.pid) this.record(status);
       this.options.instanceChanged(status.service);
     });
   }
@@ -115,23 +105,28 @@ export class InstanceLifecycle {
   }
 
   start(svc: ServiceConfig, revision: Revision): void {
-    const { agent, store, log, dataDir } = this.options;
+    const { agent, log, dataDir } = this.options;
     const id = newInstanceId(svc.name, revision.number);
     const status = agent.startInstance(instanceSpec(svc, revision, id, dataDir));
-    if (status.pid) this.recorded.set(id, status.pid);
-    store.putInstance({
-      id,
-      service: svc.name,
-      revision: revision.number,
-      pid: status.pid,
-      port: status.port,
-      createdAt: status.createdAt,
-    });
+    this.record(status);
     log.info('instance started', {
       service: svc.name,
       revision: revision.number,
       instance: id,
       port: status.port,
+    });
+  }
+
+  /** Writes where an instance runs to the store (and remembers the pid written). */
+  private record(status: InstanceStatus): void {
+    if (status.pid !== undefined) this.recorded.set(status.id, status.pid);
+    this.options.store.putInstance({
+      id: status.id,
+      service: status.service,
+      revision: status.revision,
+      pid: status.pid,
+      port: status.port,
+      createdAt: status.createdAt,
     });
   }
 

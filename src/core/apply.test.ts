@@ -137,3 +137,20 @@ test('gateway and control settings are reported but keep their running values', 
   assert.equal(plan.config?.control, base.control);
   assert.equal(plan.config?.services.web.replicas, 3);
 });
+
+test('a changed strategy type takes over the running rollout once, at apply', () => {
+  const base = config(service('web'));
+  const states = statesOf(base);
+  const web = base.services.web;
+  const rolling = deploy(web, states.get('web') as ServiceState, 'v2', web.run, 10);
+  assert.ok(rolling.ok);
+  assert.equal(rolling.state.rollout?.strategy, 'rolling');
+  states.set('web', rolling.state);
+  const next = config(`${service('web')}    strategy: { type: canary, steps: [ { pause: {} } ] }\n`);
+  const plan = planApply(base, next, diffConfig(base, next), states, 20, false);
+  assert.ok(plan.result.ok && plan.result.applied);
+  const converted = plan.states.find((s) => s.name === 'web')?.rollout;
+  assert.equal(converted?.strategy, 'canary');
+  assert.equal(converted?.to, 2, 'the same rollout goes on');
+  assert.equal(converted?.startedAt, 10);
+});

@@ -1,5 +1,6 @@
 import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
 import type { CoreEvent, ServiceState } from './model.ts';
+import { asStrategy } from './rollout.ts';
 import { deploy, initialServiceState } from './service.ts';
 
 /** One difference between two configs, as diffConfig (src/config/diff.ts) classifies it. */
@@ -77,6 +78,13 @@ export function planApply<Change extends ConfigChangeEffect>(
     } else if (change.effect === 'removed') {
       removed.push(current.services[name]);
     }
+  }
+  // A rollout whose service changed strategy type goes on under the new one (converted once, here).
+  for (const [name, spec] of Object.entries(next.services)) {
+    const state = states.get(name);
+    if (!state?.rollout || changed.has(name)) continue;
+    const rollout = asStrategy(state.rollout, spec.strategy.type);
+    if (rollout !== state.rollout) changed.set(name, { ...state, rollout });
   }
   for (const name of revised) {
     const spec = next.services[name];

@@ -1,5 +1,6 @@
 import { startAnalysis } from '../analysis/run.ts';
 import type { BlueGreenStrategy } from '../config/types.ts';
+import { type ReconcileContext, reconcileContext } from './context.ts';
 import { analysisGate, type Gate, hookGate, promotionGate } from './gates.ts';
 import type {
   Action,
@@ -11,18 +12,9 @@ import type {
   ServiceState,
 } from './model.ts';
 import { failRollout, succeedRollout } from './outcome.ts';
-import { drainOthers, readyCount, scaleRevision } from './scale.ts';
+import { drainOthers, scaleRevision } from './scale.ts';
 
-/** What one reconcile of a blue-green rollout works on. */
-interface BlueGreenContext {
-  spec: ServiceSpec;
-  strategy: BlueGreenStrategy;
-  state: ServiceState;
-  instances: ObservedInstance[];
-  now: number;
-  /** Ready instances of the new side. */
-  ready: number;
-}
+type BlueGreenContext = ReconcileContext<BlueGreenStrategy>;
 
 /**
  * One reconcile of a blue-green rollout (the preRollout gate is passed). Before the switch the
@@ -39,14 +31,7 @@ export function reconcileBlueGreen(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  const context: BlueGreenContext = {
-    spec,
-    strategy,
-    state,
-    instances,
-    now,
-    ready: readyCount(instances, rollout.to),
-  };
+  const context = reconcileContext(spec, strategy, state, rollout.to, instances, now);
   // Before the switch the preview is torn down; after it, traffic switches back to the warm old side.
   const gate = analysisGate(rollout.analysis);
   if (gate.kind === 'fail')

@@ -1,5 +1,6 @@
 import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { CanaryStep, CanaryStrategy } from '../config/types.ts';
+import { type ReconcileContext, reconcileContext } from './context.ts';
 import { analysisGate, hookGate } from './gates.ts';
 import type {
   Action,
@@ -13,7 +14,7 @@ import type {
 } from './model.ts';
 import { after, failRollout, succeedRollout } from './outcome.ts';
 import { resolveIntOrPercent } from './replicas.ts';
-import { drainOthers, readyCount, scaleRevision } from './scale.ts';
+import { drainOthers, scaleRevision } from './scale.ts';
 
 /** Canary instances for a weight: the configured base (at least 1), growing with the weight. */
 export function canaryReplicas(strategy: CanaryStrategy, replicas: number, weight: number): number {
@@ -30,16 +31,7 @@ export function describeStep(step: CanaryStep): string {
   return `mirror ${step.mirror.percent}%`;
 }
 
-/** What one reconcile of a canary works on. */
-interface CanaryContext {
-  spec: ServiceSpec;
-  strategy: CanaryStrategy;
-  state: ServiceState;
-  instances: ObservedInstance[];
-  now: number;
-  /** Ready instances of the canary revision. */
-  ready: number;
-}
+type CanaryContext = ReconcileContext<CanaryStrategy>;
 
 /**
  * What a step handler decided: the step is done (go on to the next), the rollout waits here
@@ -203,14 +195,7 @@ export function reconcileCanary(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  const context: CanaryContext = {
-    spec,
-    strategy,
-    state,
-    instances,
-    now,
-    ready: readyCount(instances, rollout.to),
-  };
+  const context = reconcileContext(spec, strategy, state, rollout.to, instances, now);
   // The background analysis judges the canary during the whole rollout.
   const background = analysisGate(rollout.analysis);
   if (background.kind === 'fail') {

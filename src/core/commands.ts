@@ -3,7 +3,7 @@ import type { TrafficConfig } from '../config/types.ts';
 import { describeStep } from './canary.ts';
 import type { CanaryRollout, CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
 import { abortRollout, withOutcome } from './outcome.ts';
-import { analysesOf, asStrategy, blueGreenRollout, rolloutFor } from './rollout.ts';
+import { analysesOf, blueGreenRollout, canaryRollout } from './rollout.ts';
 import { type CommandError, type CommandResult, startRollout, undo } from './service.ts';
 
 const refuse = (code: CommandError['code'], message: string): CommandError => ({ ok: false, code, message });
@@ -25,7 +25,7 @@ const undecided = (analysis?: AnalysisState) =>
  * switch all traffic to the preview side (once it has full size and is ready).
  */
 export function promote(spec: ServiceSpec, state: ServiceState, now: number, full: boolean): CommandResult {
-  const rollout = rolloutFor(spec, state);
+  const rollout = state.rollout;
   if (!rollout) return noRollout(state);
   if (rollout.strategy === 'rolling') {
     return refuse(
@@ -155,8 +155,8 @@ export function setWeight(spec: ServiceSpec, state: ServiceState, weight: number
       `service "${state.name}" uses ${spec.strategy.type}; weights apply to canary rollouts`,
     );
   }
-  const rollout = state.rollout && asStrategy(state.rollout, 'canary');
-  if (rollout?.strategy !== 'canary') return noRollout(state);
+  const rollout = canaryRollout(state);
+  if (!rollout) return noRollout(state);
   return ok({ ...state, rollout: { ...rollout, canaryWeight: weight } }, [
     {
       service: state.name,

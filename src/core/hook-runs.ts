@@ -1,4 +1,4 @@
-import type { CoreEvent, GateHookName, Rollout } from './model.ts';
+import type { CoreEvent, GateHookName, HookName, Rollout } from './model.ts';
 
 /** How a hook run ended (see runHook in src/hooks). */
 export interface HookOutcome {
@@ -32,19 +32,30 @@ export function hookFinished(
     output: outcome.output,
     at: now,
   };
-  const message = `${hook} hook ${outcome.ok ? 'succeeded' : `failed: ${outcome.error ?? ''}`} (${outcome.durationMs} ms)${outcome.output ? `\n${outcome.output}` : ''}`;
   return {
     rollout: { ...rollout, hooks: { ...rollout.hooks, [hook]: run } },
-    events: [{ service, type: outcome.ok ? 'HookSucceeded' : 'HookFailed', revision: rollout.to, message }],
+    events: [hookEvent(service, hook, rollout.to, outcome, ` (${outcome.durationMs} ms)`)],
   };
 }
 
 /** postPromotion runs after the rollout succeeded: its outcome is only told, there is nothing to abort. */
 export function postPromotionEvent(service: string, revision: number, outcome: HookOutcome): CoreEvent {
+  return hookEvent(service, 'postPromotion', revision, outcome);
+}
+
+/** `<hook> hook succeeded` or `... failed: <error>`, then `took`, then the hook's output on the next lines. */
+function hookEvent(
+  service: string,
+  hook: HookName,
+  revision: number,
+  outcome: HookOutcome,
+  took = '',
+): CoreEvent {
+  const result = outcome.ok ? 'succeeded' : `failed: ${outcome.error ?? ''}`;
   return {
     service,
     type: outcome.ok ? 'HookSucceeded' : 'HookFailed',
     revision,
-    message: `postPromotion hook ${outcome.ok ? 'succeeded' : `failed: ${outcome.error ?? ''}`}${outcome.output ? `\n${outcome.output}` : ''}`,
+    message: `${hook} hook ${result}${took}${outcome.output ? `\n${outcome.output}` : ''}`,
   };
 }

@@ -1,7 +1,6 @@
 import { type AnalysisState, analysisDue, type Measurements, stepAnalysis } from '../analysis/run.ts';
 import type { AnalysisConfig } from '../config/types.ts';
-import type { Rollout, ServiceSpec, ServiceState } from './model.ts';
-import { rolloutFor } from './rollout.ts';
+import { findRevision, type Rollout, type ServiceSpec, type ServiceState } from './model.ts';
 
 /** What to measure for a service's running analyses now. */
 export interface MeasurementRequest {
@@ -31,14 +30,14 @@ export function measurementDue(
   state: ServiceState,
   now: number,
 ): MeasurementRequest | undefined {
-  const rollout = rolloutFor(spec, state);
+  const rollout = state.rollout;
   if (!rollout || rollout.strategy === 'rolling' || !spec.analysis) return undefined;
   const stepAnalysisState = rollout.strategy === 'canary' ? rollout.stepAnalysis : undefined;
   if (!due(rollout.analysis, now) && !due(stepAnalysisState, now)) return undefined;
   const afterSwitch = rollout.strategy === 'blueGreen' && rollout.analysisStage === 'post';
   const role = rollout.strategy === 'blueGreen' ? (afterSwitch ? 'stable' : 'preview') : 'canary';
   const mirror = rollout.strategy === 'canary' && rollout.canaryWeight === 0 && rollout.mirror !== undefined;
-  const version = state.revisions.find((revision) => revision.number === rollout.to)?.version ?? '';
+  const version = findRevision(state, rollout.to)?.version ?? '';
   return {
     service: spec.name,
     revision: rollout.to,

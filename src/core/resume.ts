@@ -1,5 +1,5 @@
 import type { CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
-import { fromStored } from './rollout.ts';
+import { asStrategy, fromStored } from './rollout.ts';
 import { initialServiceState } from './service.ts';
 
 /** A configured service, with what its first revision needs. */
@@ -32,7 +32,7 @@ export function resumeRollout(rollout: Rollout, now: number): Rollout {
 /**
  * The rules for starting up: a configured service without stored state gets revision 1 (stable
  * from the start); one with state gets it back (rows of an older shape converted), its rollout
- * resumed. Stored services no longer configured are left alone. Pure.
+ * resumed under the strategy type configured now. Stored services no longer configured are left alone. Pure.
  */
 export function resumeServices(
   specs: ResumeSpec[],
@@ -55,7 +55,9 @@ export function resumeServices(
     } else {
       state = fromStored(found, spec.strategy.type);
       if (state.rollout) {
-        state = { ...state, rollout: resumeRollout(state.rollout, now) };
+        // The config may name another strategy type than the rollout was started with: it goes on under the new one.
+        const rollout = asStrategy(state.rollout, spec.strategy.type);
+        state = { ...state, rollout: resumeRollout(rollout, now) };
         plan.changed.push(state);
         plan.resumed.push({ service: spec.name, revision: state.rollout?.to ?? state.stable });
       }

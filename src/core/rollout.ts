@@ -30,8 +30,8 @@ function commonPart(rollout: RolloutCommon): RolloutCommon {
 /**
  * Any rollout-like record as a rollout of `strategy`: the shared fields are kept, the strategy's
  * own fields are taken when present and defaulted when not (a canary starts at step 0, weight 0).
- * Used for rows written before rollouts were tagged, and when `apply` changed a service's
- * strategy type while a rollout ran.
+ * Used for rows written before rollouts were tagged, and once when the configured strategy type
+ * of a service changed while its rollout ran (`apply`, or another config at start-up).
  */
 export function asStrategy(common: RolloutCommon, strategy: StrategyType): Rollout {
   const rollout = common as RolloutCommon & Record<string, unknown>;
@@ -116,14 +116,6 @@ export function canaryRollout(state: ServiceState): CanaryRollout | undefined {
 /** The service's rollout when it is a blue-green switch. */
 export function blueGreenRollout(state: ServiceState): BlueGreenRollout | undefined {
   return state.rollout?.strategy === 'blueGreen' ? state.rollout : undefined;
-}
-
-/** The service's rollout under the strategy its spec has now (see `asStrategy`). */
-export function rolloutFor(
-  spec: { strategy: { type: StrategyType } },
-  state: ServiceState,
-): Rollout | undefined {
-  return state.rollout && asStrategy(state.rollout, spec.strategy.type);
 }
 
 /** The same rollout (not a later one of the same service): same target, same start. */

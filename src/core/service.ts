@@ -18,7 +18,6 @@ import {
   type ServiceState,
 } from './model.ts';
 import { planRolling, reconcileRolling } from './rolling.ts';
-import { rolloutFor } from './rollout.ts';
 import { drainOthers, readyCount, scaleRevision } from './scale.ts';
 
 /** A new service's state: revision 1 from the config, stable from the start (it has nothing to replace). */
@@ -176,8 +175,7 @@ export function reconcileService(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  // `apply` may have changed the strategy type while the rollout ran: it goes on under the new one.
-  const rollout = rolloutFor(spec, state);
+  const rollout = state.rollout;
   if (!rollout) return reconcileSteady(spec, state, instances, now);
   const strategy = spec.strategy;
   const gated = preRolloutGate(spec, state, rollout, now);

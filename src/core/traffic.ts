@@ -1,7 +1,6 @@
 import type { TrafficConfig } from '../config/types.ts';
 import type { RouteTraffic, UpstreamRole } from '../gateway/protocol.ts';
 import type { ServiceSpec, ServiceState } from './model.ts';
-import { rolloutFor } from './rollout.ts';
 
 /** Which revisions get traffic, in which role, and how requests are split between roles. */
 export interface RoutingView {
@@ -23,7 +22,7 @@ export function routingView(
   state: ServiceState,
   mirrorMaxBodyBytes = 64 * 1024,
 ): RoutingView {
-  const rollout = rolloutFor(spec, state);
+  const rollout = state.rollout;
   const strategy = spec.strategy;
   const roles = new Map<number, UpstreamRole>([[state.stable, 'stable']]);
   if (strategy.type === 'rolling') return { roles, all: true };
