@@ -146,7 +146,7 @@ export class Controller implements ServiceLedger {
   }
 
   /** `cutover apply` (see planApply): the caller validated `next`. */
-  applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult<ConfigChange> {
+  applyConfig(next: CutoverConfig, dryRun: boolean): ApplyResult {
     const now = this.now();
     const plan = planApply(this.current, next, diffConfig(this.current, next), this.states, now, dryRun);
     if (!plan.config) return plan.result;

@@ -1,22 +1,17 @@
+import type { ConfigChange } from '../config/diff.ts';
 import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
 import type { CoreEvent, ServiceState } from './model.ts';
 import { asStrategy } from './rollout.ts';
 import { deploy, initialServiceState } from './service.ts';
 
-/** One difference between two configs, as diffConfig (src/config/diff.ts) classifies it. */
-export interface ConfigChangeEffect {
-  path: string;
-  effect: 'live' | 'new-revision' | 'added' | 'removed' | 'restart';
-}
-
 /** Outcome of `cutover apply`, with the changes it was decided on. */
-export type ApplyResult<Change extends ConfigChangeEffect = ConfigChangeEffect> =
-  | { ok: true; applied: boolean; changes: Change[] }
-  | { ok: false; code: 'rollout_in_progress'; message: string; changes: Change[] };
+export type ApplyResult =
+  | { ok: true; applied: boolean; changes: ConfigChange[] }
+  | { ok: false; code: 'rollout_in_progress'; message: string; changes: ConfigChange[] };
 
 /** What the shell does to apply a config: the new config, states to store, services to remove. */
-export interface ApplyPlan<Change extends ConfigChangeEffect> {
-  result: ApplyResult<Change>;
+export interface ApplyPlan {
+  result: ApplyResult;
   /** The config in effect from now on; absent when nothing is applied (refused, dry run, no change). */
   config?: CutoverConfig;
   /** New or changed service states (added services, new revisions), to store with `events`. */
@@ -27,7 +22,7 @@ export interface ApplyPlan<Change extends ConfigChangeEffect> {
 }
 
 /** `services.<name>...` -> `<name>` ('' for a change outside the services). */
-function serviceOf(change: ConfigChangeEffect): string {
+function serviceOf(change: ConfigChange): string {
   return change.path.split('.')[1] ?? '';
 }
 
@@ -39,15 +34,15 @@ function serviceOf(change: ConfigChangeEffect): string {
  * not applied. All or nothing: a new revision for a service that is mid-rollout refuses the
  * whole apply. Pure.
  */
-export function planApply<Change extends ConfigChangeEffect>(
+export function planApply(
   current: CutoverConfig,
   next: CutoverConfig,
-  changes: Change[],
+  changes: ConfigChange[],
   states: ReadonlyMap<string, ServiceState>,
   now: number,
   dryRun: boolean,
-): ApplyPlan<Change> {
-  const nothing = (result: ApplyResult<Change>): ApplyPlan<Change> => ({
+): ApplyPlan {
+  const nothing = (result: ApplyResult): ApplyPlan => ({
     result,
     states: [],
     removed: [],
