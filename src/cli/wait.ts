@@ -43,7 +43,7 @@ function progressLine(s: ServiceStatus): string {
  * progress to stderr as it changes and the outcome to stdout. Returns the exit code: 0 when the
  * revision became stable, 1 when it failed (or was rolled back) or the timeout passed.
  */
-export async function waitForRollout(
+async function waitForRollout(
   client: ControlClient,
   service: string,
   revision: number,
