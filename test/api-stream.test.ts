@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { describe, type TestContext, test } from 'node:test';
 import { type ServerSentEvent, SseParser } from '../src/cli/sse.ts';
-import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
+import { API_SERVICE, type Cluster, useCluster } from './helpers/cluster.ts';
 
 interface InstanceDoc {
   id: string;
@@ -43,18 +43,6 @@ async function subscribe(
   });
   return events;
 }
-
-/** A second service, removed again by apply. */
-const API_SERVICE = `  api:
-    route: { host: "api.test", pathPrefix: / }
-    version: v1
-    replicas: 1
-    run:
-      command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
-    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
-    stopTimeout: 5s
-    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }
-`;
 
 const statuses = (events: ServerSentEvent[]) =>
   events

@@ -5,20 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Route } from '../src/api/routes.ts';
 import { SqliteStore } from '../src/store/store.ts';
-import { Cluster, ROOT } from './helpers/cluster.ts';
+import { API_SERVICE, Cluster } from './helpers/cluster.ts';
 import { servedRoutes } from './helpers/routes.ts';
-
-/** A second service, so that per-service deployer tokens can be checked. */
-const API_SERVICE = `  api:
-    route: { host: "api.test", pathPrefix: / }
-    version: v1
-    replicas: 1
-    run:
-      command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
-    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
-    stopTimeout: 5s
-    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }
-`;
 
 interface Reply {
   status: number;

@@ -1,23 +1,15 @@
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { describe, test } from 'node:test';
 import { type CliResult, type Cluster, runningInstanceIds, useCluster } from './helpers/cluster.ts';
+import { damageTable } from './helpers/damage.ts';
 
 /** Overwrites the root page of `table` in the stopped cluster's state.db, as a disk fault would. */
 function damagePage(c: Cluster, table: string): void {
   const file = path.join(c.dir, 'data', 'state.db');
   assert.ok(!existsSync(`${file}-wal`), 'the stopped controller checkpointed its WAL');
-  const db = new DatabaseSync(file, { readOnly: true });
-  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(table) as {
-    rootpage: number;
-  };
-  const { page_size } = db.prepare('PRAGMA page_size').get() as { page_size: number };
-  db.close();
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(page_size, 0xa5), 0, page_size, (rootpage - 1) * page_size);
-  closeSync(fd);
+  damageTable(file, table);
 }
 
 /** `cutover up` on a damaged database: exit 1, one line saying what is wrong and what to do. */

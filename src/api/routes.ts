@@ -32,8 +32,8 @@ function invalid(issues: ConfigIssue[]): ApiError {
   return new ApiError(400, 'invalid_body', text, issues);
 }
 
-/** The control API's service routes (exported so tests can enumerate every endpoint). */
-export function apiRoutes(c: Controller): Route[] {
+/** The control API's service routes (tests enumerate every endpoint through allRoutes). */
+function apiRoutes(c: Controller): Route[] {
   // `--set run.cwd=rel/path` is relative to the config file, like run.cwd in the file.
   const configDir = c.config.file ? path.dirname(c.config.file) : process.cwd();
   const need = (name: string) => {

@@ -5,9 +5,6 @@ import { setCredentials } from './client.ts';
 import { EXIT, UsageError } from './exit.ts';
 import { HELP } from './help.ts';
 
-/** How long --wait follows a rollout unless --timeout says otherwise. */
-export const DEFAULT_WAIT_TIMEOUT_MS = 30 * 60_000;
-
 /** Options every command takes. */
 const COMMON = {
   config: { type: 'string', short: 'c' },

@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
+import { readBody } from '../util/http-json.ts';
 
 /** Where the CLI's token comes from: --token, else CUTOVER_TOKEN, else the local admin token file. */
 interface Credentials {
@@ -130,9 +131,7 @@ export class ControlClient {
 
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.raw(method, path, body);
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await readBody(res, Number.POSITIVE_INFINITY);
     let data: unknown;
     try {
       data = JSON.parse(text);
@@ -171,9 +170,7 @@ export class ControlClient {
   ): Promise<http.IncomingMessage> {
     const res = await this.raw('GET', path, undefined, opts.headers);
     if ((res.statusCode ?? 500) >= 400) {
-      const chunks: Buffer[] = [];
-      for await (const c of res) chunks.push(c as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
+      const text = await readBody(res, Number.POSITIVE_INFINITY);
       let msg = text;
       try {
         msg = (JSON.parse(text) as { error: { message: string } }).error.message;

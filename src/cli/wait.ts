@@ -1,9 +1,34 @@
 import type { ServiceStatus } from '../api/status.ts';
 import type { Revision } from '../core/model.ts';
-import { servicePath } from './args.ts';
-import type { ControlClient } from './client.ts';
+import { parseDurationArg, resolveAddr, servicePath } from './args.ts';
+import { ControlClient } from './client.ts';
 import { EXIT } from './exit.ts';
 import { followEvents } from './sse.ts';
+
+/** How long --wait follows a rollout unless --timeout says otherwise. */
+const DEFAULT_WAIT_TIMEOUT_MS = 30 * 60_000;
+
+/** The options of the commands that start or steer a rollout (deploy, undo, promote, ...). */
+export const WAIT_OPTIONS = {
+  wait: { type: 'boolean' },
+  timeout: { type: 'string' },
+} as const;
+
+/**
+ * For a command that starts or steers a rollout: parses --timeout (a usage error even without
+ * --wait, before anything is sent) and connects to the controller. `follow(service, revision)`
+ * waits for that revision with --wait and returns the exit code; without --wait it returns 0.
+ */
+export function rolloutClient(values: { config?: string; wait?: boolean; timeout?: string }): {
+  client: ControlClient;
+  follow: (service: string, revision: number) => Promise<number>;
+} {
+  const timeout = parseDurationArg(values.timeout, '--timeout') ?? DEFAULT_WAIT_TIMEOUT_MS;
+  const client = new ControlClient(resolveAddr(values.config));
+  const follow = async (service: string, revision: number) =>
+    values.wait ? waitForRollout(client, service, revision, timeout) : EXIT.ok;
+  return { client, follow };
+}
 
 /** One line of progress for stderr: what the rollout is doing, or what serves when none runs. */
 function progressLine(s: ServiceStatus): string {
@@ -18,7 +43,7 @@ function progressLine(s: ServiceStatus): string {
  * progress to stderr as it changes and the outcome to stdout. Returns the exit code: 0 when the
  * revision became stable, 1 when it failed (or was rolled back) or the timeout passed.
  */
-export async function waitForRollout(
+async function waitForRollout(
   client: ControlClient,
   service: string,
   revision: number,

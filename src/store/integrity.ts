@@ -60,18 +60,11 @@ export interface SnapshotInfo {
 
 /** The state database cannot be trusted; the message says what to do, in one line. */
 export class StateDamagedError extends Error {
-  readonly file: string;
-  readonly reason: string;
-  readonly snapshot?: SnapshotInfo;
-
   constructor(file: string, reason: string, snapshot: SnapshotInfo | undefined) {
     const remedy = snapshot
       ? `restore the last snapshot with 'cutover state restore' (taken ${new Date(snapshot.takenAt).toISOString()}) or move the file away to start empty`
       : 'there is no snapshot to restore; move the file away to start empty';
     super(`state database ${file} is damaged (${reason}); ${remedy}`);
     this.name = 'StateDamagedError';
-    this.file = file;
-    this.reason = reason;
-    this.snapshot = snapshot;
   }
 }

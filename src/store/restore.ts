@@ -32,7 +32,7 @@ export interface RestoreResult {
  * True when another connection holds the database (a running controller keeps it open): an
  * exclusive lock is only granted to the sole user of a WAL database.
  */
-export function stateInUse(file: string): boolean {
+function stateInUse(file: string): boolean {
   if (!existsSync(file)) return false;
   const db = new DatabaseSync(file);
   try {

@@ -1,18 +1,10 @@
 import assert from 'node:assert/strict';
-import {
-  closeSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
+import { damageTable } from '../../test/helpers/damage.ts';
 import { initialServiceState } from '../core/service.ts';
 import { createLogger } from '../log/logger.ts';
 import { StateDamagedError } from './integrity.ts';
@@ -33,20 +25,6 @@ function seed(dir: string): SqliteStore {
   return st;
 }
 
-/** Overwrites the root page of `table` with garbage, as a disk fault would. */
-function damageTable(dir: string, table: string): void {
-  const file = path.join(dir, 'state.db');
-  const db = new DatabaseSync(file, { readOnly: true });
-  const { rootpage } = db.prepare('SELECT rootpage FROM sqlite_master WHERE name = ?').get(table) as {
-    rootpage: number;
-  };
-  const { page_size } = db.prepare('PRAGMA page_size').get() as { page_size: number };
-  db.close();
-  const fd = openSync(file, 'r+');
-  writeSync(fd, Buffer.alloc(page_size, 0xa5), 0, page_size, (rootpage - 1) * page_size);
-  closeSync(fd);
-}
-
 test('a damaged page makes opening fail with one line that names the snapshot to restore', (t) => {
   const dir = tempDir(t);
   const st = seed(dir);
@@ -57,7 +35,7 @@ test('a damaged page makes opening fail with one line that names the snapshot to
     readdirSync(dir).filter((f) => f.includes('tmp')),
     [],
   );
-  damageTable(dir, 'services');
+  damageTable(path.join(dir, 'state.db'), 'services');
   assert.throws(
     () => new SqliteStore(dir),
     (err: unknown) => {
@@ -75,7 +53,7 @@ test('a damaged page makes opening fail with one line that names the snapshot to
 test('without a snapshot the message says to move the file away', (t) => {
   const dir = tempDir(t);
   seed(dir).close();
-  damageTable(dir, 'events');
+  damageTable(path.join(dir, 'state.db'), 'events');
   assert.throws(
     () => new SqliteStore(dir),
     /is damaged .*there is no snapshot to restore; move the file away/,
@@ -88,7 +66,7 @@ test('restore puts the snapshot in place and keeps the damaged file beside it', 
   const st = seed(dir);
   takeSnapshot(st.db, dir);
   st.close();
-  damageTable(dir, 'services');
+  damageTable(path.join(dir, 'state.db'), 'services');
   const r = restoreSnapshot(dir, { now: Date.UTC(2026, 0, 2, 3, 4, 5) });
   assert.equal(r.kept, path.join(dir, 'state.db.damaged-2026-01-02T03-04-05-000Z'));
   assert.ok(r.damage);

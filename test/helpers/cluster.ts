@@ -50,6 +50,18 @@ export function markedPids(id: string): number[] {
   return processesWithEnvironment(`${MARKER}=${id}`);
 }
 
+/** A second service (`api`, host api.test, one replica) for ClusterOptions.extraService. */
+export const API_SERVICE = `  api:
+    route: { host: "api.test", pathPrefix: / }
+    version: v1
+    replicas: 1
+    run:
+      command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
+    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
+    stopTimeout: 5s
+    strategy: { type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }
+`;
+
 /** Service block options for the generated config. */
 export interface ClusterOptions {
   replicas?: number;

@@ -28,9 +28,10 @@ function controllerAnswers(host: string, port: number): Promise<boolean> {
   });
 }
 
-function fail(message: string, code: number): number {
+/** A refusal of `state restore`: one line on stderr, exit 1. */
+function fail(message: string): number {
   process.stderr.write(`cutover state: ${message}\n`);
-  return code;
+  return EXIT.failed;
 }
 
 function iso(ms: number): string {
@@ -99,17 +100,16 @@ async function restore(
   if (await controllerAnswers(listen.host, listen.port)) {
     return fail(
       `the controller is running (its control API at ${listen.host}:${listen.port} answers); stop it first, nothing was changed`,
-      EXIT.failed,
     );
   }
   let r: ReturnType<typeof restoreSnapshot>;
   try {
     r = restoreSnapshot(dataDir, { force });
   } catch (err) {
-    if (err instanceof RestoreRefusedError) return fail(err.message, EXIT.failed);
+    if (err instanceof RestoreRefusedError) return fail(err.message);
     // A file system refusal (permissions, full disk) is the operator's to fix, not a bug.
     if (typeof (err as NodeJS.ErrnoException).code === 'string') {
-      return fail(`cannot restore: ${(err as Error).message}`, EXIT.failed);
+      return fail(`cannot restore: ${(err as Error).message}`);
     }
     throw err;
   }

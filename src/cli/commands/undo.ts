@@ -1,22 +1,12 @@
-import {
-  DEFAULT_WAIT_TIMEOUT_MS,
-  help,
-  one,
-  parse,
-  parseDurationArg,
-  resolveAddr,
-  servicePath,
-} from '../args.ts';
-import { ControlClient } from '../client.ts';
-import { EXIT, UsageError } from '../exit.ts';
-import { waitForRollout } from '../wait.ts';
+import { help, one, parse, servicePath } from '../args.ts';
+import { UsageError } from '../exit.ts';
+import { rolloutClient, WAIT_OPTIONS } from '../wait.ts';
 
 /** `cutover undo SERVICE`: rolls back to the previous good revision (or --to-revision N). */
 export async function cmdUndo(argv: string[]): Promise<number> {
   const { values, positionals } = parse('undo', argv, {
     'to-revision': { type: 'string' },
-    wait: { type: 'boolean' },
-    timeout: { type: 'string' },
+    ...WAIT_OPTIONS,
   });
   if (values.help) return help('undo');
   const service = one(positionals, 'undo');
@@ -26,13 +16,12 @@ export async function cmdUndo(argv: string[]): Promise<number> {
     if (!Number.isInteger(to) || to < 1)
       throw new UsageError(`--to-revision: expected a revision number, got "${values['to-revision']}"`);
   }
-  const timeout = parseDurationArg(values.timeout, '--timeout') ?? DEFAULT_WAIT_TIMEOUT_MS;
-  const client = new ControlClient(resolveAddr(values.config));
+  const { client, follow } = rolloutClient(values);
   const r = await client.json<{ revision: number; version: string }>(
     'POST',
     servicePath(service, '/undo'),
     to === undefined ? {} : { toRevision: to },
   );
   process.stdout.write(`rolling out revision ${r.revision} (${r.version}) of ${service}\n`);
-  return values.wait ? waitForRollout(client, service, r.revision, timeout) : EXIT.ok;
+  return follow(service, r.revision);
 }
