@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { type ConfigChange, diffConfig } from '../config/diff.ts';
+import { diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
