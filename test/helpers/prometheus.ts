@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/ports.ts';
 import { signalGroup, spawnGroup } from '../../src/runtime/process-group.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 export interface ScrapeTarget {
   /** `host:port` of the endpoint. */
@@ -142,7 +143,7 @@ export async function startPrometheus(opts: {
       await stop();
       throw new Error(`prometheus not ready within the timeout\n${err}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const query: PrometheusServer['query'] = async (expr) => {
     const r = await getJson(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -166,7 +167,7 @@ export async function startPrometheus(opts: {
       if (Date.now() > end) {
         throw new Error(`prometheus: ${expr} never matched; last result ${JSON.stringify(last)}\n${err}`);
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   };
   return { url, query, waitFor, stop, stderr: () => err };
