@@ -5,8 +5,8 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bindListenHandle } from '../src/gateway/listener.ts';
+import { processAlive as alive } from '../src/runtime/process-group.ts';
 import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
-import { alive } from './helpers/processes.ts';
 
 interface Health {
   ok: boolean;

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { bindListenHandle } from '../src/gateway/listener.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
+import { processAlive as alive } from '../src/runtime/process-group.ts';
 import { killMarked } from './helpers/cluster.ts';
 import {
   Gate,
@@ -24,7 +25,6 @@ import {
 } from './helpers/gateway-helpers.ts';
 import { admin, type RunningGateway, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
-import { alive } from './helpers/processes.ts';
 
 const T = { timeout: 120_000 };
 /** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */
