@@ -5,9 +5,9 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { bindListenHandle } from '../src/gateway/listener.ts';
+import { processAlive as alive } from '../src/runtime/process-group.ts';
 import { type Cluster, ROOT, useCluster } from './helpers/cluster.ts';
 import type { GatewayHealth as Health } from './helpers/gateway-process.ts';
-import { alive } from './helpers/processes.ts';
 
 function pidFile(c: Cluster): number {
   return Number(readFileSync(path.join(c.dir, 'data', 'gateway.pid'), 'utf8'));

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { bindListenHandle } from '../src/gateway/listener.ts';
 import type { GatewaySettings } from '../src/gateway/protocol.ts';
-import { signalGroup } from '../src/runtime/process-group.ts';
+import { processAlive as alive, signalGroup } from '../src/runtime/process-group.ts';
 import { killMarked } from './helpers/cluster.ts';
 import {
   Gate,
@@ -32,7 +32,6 @@ import {
   tempDir,
 } from './helpers/gateway-process.ts';
 import { type LoadReport, startLoad } from './helpers/load.ts';
-import { alive } from './helpers/processes.ts';
 
 const T = { timeout: 120_000 };
 /** Upstream timeout of the gateways that relay a held `/slow` request: beyond any reload on a busy machine. */

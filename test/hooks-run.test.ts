@@ -10,7 +10,7 @@ import type { HookConfig } from '../src/config/types.ts';
 import { runHook } from '../src/hooks/run.ts';
 import { substituteHook } from '../src/hooks/vars.ts';
 import { silentLogger } from '../src/log/logger.ts';
-import { alive } from './helpers/processes.ts';
+import { processAlive as alive } from '../src/runtime/process-group.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cutover-hooks-'));
 /** Generous on a busy machine, far short of the 100 s the hooks' sleeps would take if nothing killed them. */

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '../src/log/logger.ts';
+import { processAlive as alive } from '../src/runtime/process-group.ts';
 import { Supervisor, type SupervisorOptions } from '../src/runtime/supervisor.ts';
 import type { InstanceSpec, InstanceStatus } from '../src/runtime/types.ts';
 import { sleep } from '../src/util/sleep.ts';
-import { alive } from './helpers/processes.ts';
 import { waitFor as waitUntil } from './helpers/wait.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/runtime-server.mjs', import.meta.url));

@@ -3,6 +3,8 @@
  * sequential test per metric, fed one tick of traffic increments at a time. Pure; state is plain data.
  * The method (hypotheses, error rates, why every-second looks are safe) is in docs/analysis.md.
  */
+
+import { absoluteFloorFor } from '../config/error-rate-floor.ts';
 import type {
   AnalysisMetricConfig,
   ErrorRateMetric,
@@ -20,7 +22,6 @@ import {
   slowerThan,
 } from './counts.ts';
 import {
-  absoluteFloorFor,
   addBernoulli,
   addOddsRatio,
   type BernoulliTest,

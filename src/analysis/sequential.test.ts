@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { absoluteFloorFor } from '../config/error-rate-floor.ts';
 import {
-  absoluteFloorFor,
   addBernoulli,
   addOddsRatio,
   alternativesFor,

@@ -133,6 +133,3 @@ export function addOddsRatio(
   const llr = t.alts.map((w1, k) => t.llr[k] + fnchLlr(nc, ns, xc, xs, w1, t.w0));
   return { ...t, xc: t.xc + xc, xs: t.xs + xs, llr };
 }
-
-// The config validator rejects a `by` no rate could exceed, so the floor lives beside it.
-export { absoluteFloorFor } from '../config/error-rate-floor.ts';

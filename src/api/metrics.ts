@@ -7,7 +7,8 @@ import type { Controller } from '../controller/controller.ts';
 import { GatewayClient } from '../controller/gateway-client.ts';
 import { gatewaySettings } from '../controller/gateway-process.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
-import { CONTENT_TYPE, renderMetrics } from '../metrics/exposition.ts';
+import { renderMetrics } from '../metrics/exposition.ts';
+import { CONTENT_TYPE } from '../metrics/text.ts';
 import { type ServiceStatus, serviceStatus } from './status.ts';
 
 /** How long a scrape waits for the gateway before showing controller metrics only. */

@@ -8,8 +8,6 @@ import { runCommand } from './command.ts';
 import { runHttp } from './http.ts';
 import type { HookContext, HookOutcome, HookResult } from './types.ts';
 
-export type { HookContext, HookResult } from './types.ts';
-
 /** Runs one hook. Never throws. */
 export async function runHook(hook: HookConfig, ctx: HookContext): Promise<HookResult> {
   const started = performance.now();

@@ -23,8 +23,6 @@ import {
   writeExposition,
 } from './text.ts';
 
-export { CONTENT_TYPE } from './text.ts';
-
 const PHASES: readonly ServicePhase[] = ['Healthy', 'Progressing', 'Paused', 'Degraded', 'Aborted'];
 const CODE_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'none', 'other'] as const;
 const MIRROR_CODE_CLASSES = ['2xx', '3xx', '4xx', '5xx'] as const;

@@ -9,9 +9,6 @@ import type { RolloutNotice } from './notice.ts';
 import { renderNotice } from './payload.ts';
 import { Webhook } from './webhook.ts';
 
-// What the controller needs besides the Notifier: turning its core events into notices.
-export { noticeFromEvent, type RolloutNotice } from './notice.ts';
-
 export class Notifier {
   private readonly hooks: Webhook[];
   private readonly log: Logger;

@@ -5,10 +5,10 @@
  * to 30 s); other 4xx (and 3xx) are not retried. A queue holds at most `MAX_QUEUE` notices: beyond
  * that the oldest is dropped with a warning.
  */
+import { setTimeout as delayFor } from 'node:timers/promises';
 import type { NotificationConfig, NotificationEvent } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
 import { errorText } from '../util/error-text.ts';
-import { sleep } from '../util/sleep.ts';
 
 export const MAX_QUEUE = 1000;
 export const BACKOFF_BASE_MS = 200;
@@ -126,7 +126,7 @@ export class Webhook {
         retryInMs: delay,
       });
       // A pending retry does not keep the process alive.
-      await sleep(delay, { unref: true });
+      await delayFor(delay, undefined, { ref: false });
     }
   }
 

@@ -23,7 +23,6 @@ export interface InstanceProcess {
   child?: ChildProcess;
   /** Also the process group id: the process leads its own group. */
   pid: number;
-  gen: number;
   alive: boolean;
   exited: Promise<void>;
   probes: ProcessProbes;
@@ -40,7 +39,7 @@ export interface Instance {
   log: Logger;
   command: string;
   env: NodeJS.ProcessEnv;
-  gen: number;
+  /** The newest process (a restart replaces it). */
   proc?: InstanceProcess;
   /** Crashes since the instance was last stable; drives the backoff. */
   consecutiveCrashes: number;
@@ -101,7 +100,6 @@ export function createInstance(
     log,
     command: substitute(spec.run.command, vars),
     env,
-    gen: 0,
     consecutiveCrashes: 0,
     stopping: false,
     logTimer: startLogRotation(spec.logFile, spec.logMaxBytes, host.logCheckIntervalMs, log),
@@ -129,9 +127,7 @@ export function snapshot(inst: Instance): InstanceStatus {
 
 /** Whether `proc` is still the process to probe and supervise. */
 export function isCurrent(inst: Instance, proc: InstanceProcess): boolean {
-  return (
-    !inst.stopping && inst.proc === proc && proc.alive && !proc.killedForLiveness && inst.gen === proc.gen
-  );
+  return !inst.stopping && inst.proc === proc && proc.alive && !proc.killedForLiveness;
 }
 
 /** Ends the probes and the stable timer of the current process. */

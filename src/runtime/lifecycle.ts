@@ -30,7 +30,7 @@ const KILLED_GROUP_REAP_MS = 2000;
 const LEFTOVER_REAP_MS = 1000;
 
 /**
- * A new process record for `inst` (the next generation), its probes wired to the instance's status.
+ * A new process record for `inst` (the caller makes it `inst.proc`), its probes wired to the instance's status.
  * `exited` resolves through the returned `markExited`, after `handleExit` ran.
  */
 export function newProcess(
@@ -73,7 +73,6 @@ export function newProcess(
   const proc: InstanceProcess = {
     child: opts.child,
     pid,
-    gen: ++inst.gen,
     alive: true,
     exited,
     probes,

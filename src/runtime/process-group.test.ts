@@ -28,21 +28,27 @@ function spawnShell(
   return { child, pgid: child.pid!, exited, ready };
 }
 
+/** terminateGroup on the shell's group; `killed`: whether it came to SIGKILL. */
+async function terminate(g: { pgid: number; exited: Promise<void> }, graceMs: number, reapMs: number) {
+  let killed = false;
+  const gone = await terminateGroup(g.pgid, {
+    graceMs,
+    reapMs,
+    leaderExited: g.exited,
+    onKill: () => {
+      killed = true;
+    },
+  });
+  return { gone, killed };
+}
+
 describe('process groups', () => {
   test('a spawned group is alive until terminated; SIGTERM suffices for a willing group', async (t) => {
     const g = spawnShell(t, false);
     await g.ready;
     assert.ok(processGroupAlive(g.pgid));
     assert.ok(processAlive(g.pgid));
-    let killed = false;
-    const gone = await terminateGroup(g.pgid, {
-      graceMs: 5000,
-      reapMs: 1000,
-      leaderExited: g.exited,
-      onKill: () => {
-        killed = true;
-      },
-    });
+    const { gone, killed } = await terminate(g, 5000, 1000);
     assert.equal(gone, true);
     assert.equal(killed, false, 'no SIGKILL needed');
     assert.equal(processGroupAlive(g.pgid), false);
@@ -51,15 +57,7 @@ describe('process groups', () => {
   test('a group that ignores SIGTERM is killed after the grace', async (t) => {
     const g = spawnShell(t, true);
     await g.ready;
-    let killed = false;
-    const gone = await terminateGroup(g.pgid, {
-      graceMs: 200,
-      reapMs: 2000,
-      leaderExited: g.exited,
-      onKill: () => {
-        killed = true;
-      },
-    });
+    const { gone, killed } = await terminate(g, 200, 2000);
     assert.equal(gone, true);
     assert.equal(killed, true);
     assert.equal(processGroupAlive(g.pgid), false);

@@ -8,8 +8,6 @@ import { freePortSync } from './ports.ts';
 import { processGroupAlive } from './process-group.ts';
 import type { InstanceSpec, InstanceStatus } from './types.ts';
 
-// The controller's emergency cleanup imports it from here.
-
 /** How often each instance's log file size is checked for copytruncate. */
 const DEFAULT_LOG_CHECK_INTERVAL_MS = 1000;
 /** Attempts at a port no other instance holds (one in backoff has no listener, so the kernel may reissue it). */

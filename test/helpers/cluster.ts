@@ -13,6 +13,7 @@ import {
   signalProcess,
   spawnGroup,
 } from '../../src/runtime/process-group.ts';
+import { sleep } from '../../src/util/sleep.ts';
 import { startLoad } from './load.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -292,7 +293,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
       } catch (err) {
         lastErr = err;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error(
       `timed out waiting for ${what}${lastErr ? ` (last error: ${(lastErr as Error).message})` : ''}\n${this.upStderr.slice(-3000)}`,

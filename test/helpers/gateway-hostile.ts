@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
+import { sleep } from '../../src/util/sleep.ts';
 import { closeServer } from './gateway-helpers.ts';
 
 export interface RawResult {
@@ -61,7 +62,7 @@ export function rawSend(
       start = Date.now();
       for (const c of chunks) {
         if (s.destroyed) return;
-        if (typeof c === 'number') await new Promise((r) => setTimeout(r, c));
+        if (typeof c === 'number') await sleep(c);
         else s.write(typeof c === 'string' ? Buffer.from(c, 'latin1') : c);
         sent++;
       }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { sleep } from '../../src/util/sleep.ts';
 import { waitFor } from './wait.ts';
 
 /** Bound of `more()`: generous, a busy machine serves slowly but does serve. */
@@ -71,7 +72,7 @@ export function startLoad(
   const workers = Array.from({ length: opts.concurrency ?? 8 }, async () => {
     while (running) {
       await one();
-      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+      if (opts.pauseMs) await sleep(opts.pauseMs);
     }
   });
   return {

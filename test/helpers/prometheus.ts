@@ -9,7 +9,8 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/ports.ts';
-import { signalGroup, spawnGroup } from '../../src/runtime/process-group.ts';
+import { spawnGroup, terminateGroup } from '../../src/runtime/process-group.ts';
+import { sleep } from '../../src/util/sleep.ts';
 
 export interface ScrapeTarget {
   /** `host:port` of the endpoint. */
@@ -121,12 +122,8 @@ export async function startPrometheus(opts: {
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
-    if (child.pid !== undefined && child.exitCode === null) signalGroup(child.pid, 'SIGTERM');
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL');
-    }, 5000);
-    if (child.pid !== undefined && spawnError === null) await exited;
-    clearTimeout(timer);
+    if (child.pid !== undefined && spawnError === null)
+      await terminateGroup(child.pid, { graceMs: 5000, reapMs: 1000, leaderExited: exited });
     rmSync(dir, { recursive: true, force: true });
   };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
@@ -142,7 +139,7 @@ export async function startPrometheus(opts: {
       await stop();
       throw new Error(`prometheus not ready within the timeout\n${err}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const query: PrometheusServer['query'] = async (expr) => {
     const r = await getJson(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
@@ -166,7 +163,7 @@ export async function startPrometheus(opts: {
       if (Date.now() > end) {
         throw new Error(`prometheus: ${expr} never matched; last result ${JSON.stringify(last)}\n${err}`);
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   };
   return { url, query, waitFor, stop, stderr: () => err };

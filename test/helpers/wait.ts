@@ -4,6 +4,8 @@
  * what it waited for.
  */
 
+import { sleep } from '../../src/util/sleep.ts';
+
 /** Default overall bound of `waitFor`. */
 export const WAIT_TIMEOUT_MS = 5000;
 const POLL_INTERVAL_MS = 10;
@@ -17,6 +19,6 @@ export async function waitFor(
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, POLL_INTERVAL_MS));
+    await sleep(POLL_INTERVAL_MS);
   }
 }
