@@ -80,3 +80,18 @@ export const DEFAULT_HOOK_METHOD = 'GET';
 export const DEFAULT_NOTIFICATION_FORMAT = 'json';
 export const DEFAULT_NOTIFICATION_TIMEOUT = '5s';
 export const DEFAULT_NOTIFICATION_RETRIES = 3;
+
+/** `gateway.tls`: a TLS handshake must be done within this (slow or stuck clients are dropped). */
+export const DEFAULT_TLS_HANDSHAKE_TIMEOUT = '10s';
+/** `gateway.tls.listen` when `tls` is given without it. */
+export const DEFAULT_TLS_LISTEN = '0.0.0.0:443';
+/** `gateway.http2.maxConcurrentStreams`: what nginx and Go's net/http default to (128 / 250): a bound. */
+export const DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS = 128;
+/** `services.<name>.grpc.failureCodes`: statuses that mean the server failed, not the caller. */
+export const DEFAULT_GRPC_FAILURE_CODES = [
+  'UNKNOWN',
+  'DEADLINE_EXCEEDED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+];

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { type Ctx, describe, get, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
+import { readGatewayTls, readHttp2 } from './gateway-tls.ts';
 import { ACCESS_LOG_KEYS, GATEWAY_KEYS } from './keys.ts';
 import { readListen } from './listen.ts';
 import { readBool, readDuration, readInt, readObj, readSize, readString } from './read.ts';
@@ -27,6 +28,8 @@ export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     ejectAfterFailures: readInt(ctx, o, path, 'ejectAfterFailures', D.DEFAULT_EJECT_AFTER_FAILURES, 1),
     ejectForMs: readDuration(ctx, o, path, 'ejectFor', D.DEFAULT_EJECT_FOR),
     startupTimeoutMs: readDuration(ctx, o, path, 'startupTimeout', D.DEFAULT_STARTUP_TIMEOUT),
+    http2: readHttp2(ctx, [...path, 'http2'], o.http2),
+    ...(o.tls === undefined ? {} : { tls: readGatewayTls(ctx, [...path, 'tls'], o.tls) }),
     ...(o.accessLog === undefined
       ? {}
       : { accessLog: readAccessLog(ctx, [...path, 'accessLog'], o.accessLog) }),

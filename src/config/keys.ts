@@ -23,7 +23,43 @@ export const GATEWAY_KEYS = [
   'ejectAfterFailures',
   'ejectFor',
   'startupTimeout',
+  'tls',
+  'http2',
 ] as const;
+/** `gateway.tls`: the HTTPS listener, its certificates and ACME. */
+export const GATEWAY_TLS_KEYS = [
+  'listen',
+  'certificates',
+  'acme',
+  'redirectHttp',
+  'hsts',
+  'handshakeTimeout',
+] as const;
+export const CERTIFICATE_KEYS = ['hosts', 'cert', 'key', 'default'] as const;
+export const ACME_KEYS = ['directory', 'email', 'caCert'] as const;
+export const HTTP2_KEYS = ['maxConcurrentStreams', 'cleartext'] as const;
+export const UPSTREAM_PROTOCOLS = ['http', 'h2c', 'grpc'] as const;
+export const GRPC_KEYS = ['failureCodes'] as const;
+/** gRPC status codes by name (the numbers are the wire values). */
+export const GRPC_CODES: Readonly<Record<string, number>> = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
 export const ACCESS_LOG_KEYS = ['enabled', 'sample', 'file'] as const;
 export const CONTROL_KEYS = ['listen', 'dataDir', 'tls'] as const;
 export const TLS_KEYS = ['cert', 'key'] as const;
@@ -45,6 +81,8 @@ export const SERVICE_KEYS = [
   'analysis',
   'hooks',
   'revisionHistoryLimit',
+  'protocol',
+  'grpc',
 ] as const;
 export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
 export const RUN_KEYS = ['command', 'cwd', 'env'] as const;

@@ -100,6 +100,7 @@ describe('parseConfig: valid files', () => {
         ejectAfterFailures: 5,
         ejectForMs: 10_000,
         startupTimeoutMs: 45_000,
+        http2: { maxConcurrentStreams: 128, cleartext: false },
       },
       control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state' },
       services: {
@@ -144,6 +145,7 @@ describe('parseConfig: valid files', () => {
           logMaxBytes: 1024 * 1024,
           restartBackoffMs: 250,
           restartBackoffMaxMs: 60_000,
+          protocol: 'http',
         },
         api: {
           name: 'api',
@@ -167,6 +169,7 @@ describe('parseConfig: valid files', () => {
           logMaxBytes: 10 * 1024 * 1024,
           restartBackoffMs: 500,
           restartBackoffMaxMs: 30_000,
+          protocol: 'http',
         },
       },
     };
@@ -196,6 +199,7 @@ describe('parseConfig: valid files', () => {
         ejectAfterFailures: 3,
         ejectForMs: 5000,
         startupTimeoutMs: 30_000,
+        http2: { maxConcurrentStreams: 128, cleartext: false },
       });
       assert.deepEqual(c.control, {
         listen: { host: '127.0.0.1', port: 8081 },

@@ -1,10 +1,18 @@
 /** `services.<name>`: one service, from its name and version to its strategy, analysis and hooks. */
 import { validateAnalysisAt } from './analysis.ts';
-import { type Ctx, describe, get, isObj, type Path, report } from './ctx.ts';
+import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { formatDuration } from './duration.ts';
 import { validateHooksAt } from './hooks.ts';
-import { LOAD_BALANCERS, SERVICE_KEYS, SERVICE_NAME_RE, VERSION_RE } from './keys.ts';
+import {
+  GRPC_CODES,
+  GRPC_KEYS,
+  LOAD_BALANCERS,
+  SERVICE_KEYS,
+  SERVICE_NAME_RE,
+  UPSTREAM_PROTOCOLS,
+  VERSION_RE,
+} from './keys.ts';
 import { validateProbe } from './probe.ts';
 import { readDuration, readInt, readObj, readSize, scalarText } from './read.ts';
 import { validateRoute } from './routes.ts';
@@ -87,7 +95,14 @@ export function validateServiceAt(
     logMaxBytes: readSize(ctx, o, path, 'logMaxSize', D.DEFAULT_LOG_MAX_SIZE, 1),
     restartBackoffMs: readDuration(ctx, o, path, 'restartBackoff', D.DEFAULT_RESTART_BACKOFF),
     restartBackoffMaxMs: readDuration(ctx, o, path, 'restartBackoffMax', D.DEFAULT_RESTART_BACKOFF_MAX),
+    protocol: readProtocol(ctx, o, path),
   };
+  const grpcRaw = get(o, 'grpc');
+  if (grpcRaw !== undefined && service.protocol !== 'grpc') {
+    report(ctx, [...path, 'grpc'], 'applies only to protocol: grpc (set protocol: grpc or remove it)');
+  } else if (service.protocol === 'grpc') {
+    service.grpcFailureCodes = readGrpcFailureCodes(ctx, [...path, 'grpc'], grpcRaw);
+  }
   const liveness = get(o, 'liveness');
   if (liveness !== undefined) {
     service.liveness = validateProbe(ctx, [...path, 'liveness'], liveness, D.DEFAULT_LIVENESS, 'liveness');
@@ -126,4 +141,49 @@ function checkAnalysisSteps(ctx: Ctx, path: Path, rawStrategy: unknown, service:
       );
     }
   });
+}
+
+function readProtocol(ctx: Ctx, o: Obj, path: Path): ServiceConfig['protocol'] {
+  const raw = get(o, 'protocol') ?? 'http';
+  if (typeof raw === 'string' && (UPSTREAM_PROTOCOLS as readonly string[]).includes(raw)) {
+    return raw as ServiceConfig['protocol'];
+  }
+  const hint = typeof raw === 'string' ? didYouMean(raw, UPSTREAM_PROTOCOLS) : '';
+  report(
+    ctx,
+    [...path, 'protocol'],
+    `must be "http" (HTTP/1.1), "h2c" (HTTP/2 cleartext) or "grpc", ${describe(raw)}${hint}`,
+  );
+  return 'http';
+}
+
+/** `grpc.failureCodes`: names (UNAVAILABLE) or numbers (14); OK cannot be a failure. */
+function readGrpcFailureCodes(ctx: Ctx, path: Path, raw: unknown): number[] {
+  const o = readObj(ctx, path, raw ?? {}, GRPC_KEYS) ?? {};
+  const list = get(o, 'failureCodes') ?? D.DEFAULT_GRPC_FAILURE_CODES;
+  const p = [...path, 'failureCodes'];
+  if (!Array.isArray(list)) {
+    report(
+      ctx,
+      p,
+      `must be a list of gRPC status names or numbers (e.g. [UNAVAILABLE, INTERNAL]), ${describe(list)}`,
+    );
+    return [];
+  }
+  const out: number[] = [];
+  list.forEach((item: unknown, i: number) => {
+    const code =
+      typeof item === 'number' ? item : typeof item === 'string' ? GRPC_CODES[item.toUpperCase()] : undefined;
+    if (code === undefined || !Number.isInteger(code) || code < 1 || code > 16) {
+      const hint = typeof item === 'string' ? didYouMean(item.toUpperCase(), Object.keys(GRPC_CODES)) : '';
+      report(
+        ctx,
+        [...p, String(i)],
+        `must be a gRPC status other than OK (1-16 or a name like UNAVAILABLE), ${describe(item)}${hint}`,
+      );
+      return;
+    }
+    if (!out.includes(code)) out.push(code);
+  });
+  return out;
 }

@@ -54,6 +54,20 @@ export interface GatewayConfig {
   startupTimeoutMs: number;
   /** Sampled JSON access log (request id, traceparent); absent = off. `file` default: dataDir/logs/access.log. */
   accessLog?: { enabled: boolean; sample: number; file?: string };
+  /** HTTPS with HTTP/2 on a second listener; absent = plain HTTP only. */
+  tls?: GatewayTlsConfig;
+  /** HTTP/2 limits; `cleartext`: the plain listener also takes h2c (prior knowledge). */
+  http2: { maxConcurrentStreams: number; cleartext: boolean };
+}
+
+export interface GatewayTlsConfig {
+  listen: HostPort;
+  /** PEM files (absolute paths); `default` marks the one for handshakes no other certificate matches. */
+  certificates: { hosts: string[]; cert: string; key: string; default: boolean }[];
+  acme?: { directory: string; email: string; caCert?: string };
+  redirectHttp: boolean;
+  hstsSeconds?: number;
+  handshakeTimeoutMs: number;
 }
 
 export interface ControlConfig {
@@ -176,6 +190,10 @@ export interface ServiceConfig {
   /** Crash restart backoff: initial delay, doubled per consecutive crash, capped. */
   restartBackoffMs: number;
   restartBackoffMaxMs: number;
+  /** How the gateway speaks to the instances (`http` = HTTP/1.1; `h2c`, `grpc` = HTTP/2 cleartext). */
+  protocol: 'http' | 'h2c' | 'grpc';
+  /** `protocol: grpc` only: the grpc-status codes that count as failed requests. */
+  grpcFailureCodes?: number[];
 }
 
 /**

@@ -64,6 +64,23 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     ejectForMs: g.ejectForMs,
     shutdownTimeoutMs: GATEWAY_SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: g.startupTimeoutMs,
+    http2: g.http2,
+    ...(g.tls === undefined
+      ? {}
+      : {
+          tls: {
+            listen: g.tls.listen,
+            // The default certificate first: the gateway serves the first one to names nothing matches.
+            certificates: [...g.tls.certificates]
+              .sort((a, b) => Number(b.default) - Number(a.default))
+              .map((c) => ({ hosts: c.hosts, cert: c.cert, key: c.key })),
+            ...(g.tls.acme === undefined ? {} : { acme: g.tls.acme }),
+            redirectHttp: g.tls.redirectHttp,
+            ...(g.tls.hstsSeconds === undefined ? {} : { hstsSeconds: g.tls.hstsSeconds }),
+            handshakeTimeoutMs: g.tls.handshakeTimeoutMs,
+            certDir: path.join(dir, 'certs'),
+          },
+        }),
   };
 }
 

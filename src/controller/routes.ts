@@ -39,6 +39,8 @@ export function buildRoutes(
       balance: svc.loadBalancer,
       upstreams,
     };
+    if (svc.protocol !== 'http') route.protocol = svc.protocol;
+    if (svc.grpcFailureCodes !== undefined) route.grpcFailureCodes = svc.grpcFailureCodes;
     if (view?.traffic) route.traffic = view.traffic;
     return route;
   });

@@ -1,5 +1,5 @@
 /** The request body as sent upstream: streamed with backpressure, cut at the limit, copied for a mirror. */
-import type http from 'node:http';
+import type { Readable } from 'node:stream';
 
 const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), {
   code: 'CUTOVER_BODY_TOO_LARGE',
@@ -7,7 +7,8 @@ const BODY_TOO_LARGE = Object.assign(new Error('request body too large'), {
 
 /** What the body stream reads and marks on its exchange. */
 export interface BodyOwner {
-  readonly req: http.IncomingMessage;
+  /** The client request (HTTP/1.x or HTTP/2), read as a stream. */
+  readonly req: Readable;
   readonly chunked: boolean;
   /** The gateway's maxBodyBytes. */
   readonly maxBodyBytes: number;

@@ -4,6 +4,7 @@
  * ends (counters, access log, releasing its instance).
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -31,6 +32,17 @@ export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
   exchange: Exchange | null = null;
 }
 
+/** A request from an HTTP/2 client (TLS with ALPN h2, or h2c), through node:http2's compatibility API. */
+export class GatewayH2Request extends http2.Http2ServerRequest {}
+
+export class GatewayH2Response extends http2.Http2ServerResponse {
+  exchange: Exchange | null = null;
+}
+
+/** The client side of an exchange: HTTP/1.x or HTTP/2 (`Exchange.h2` says which). */
+export type ClientRequest = GatewayRequest | GatewayH2Request;
+export type ClientResponse = GatewayResponse | GatewayH2Response;
+
 /** What an exchange needs of its worker. */
 export interface ExchangeHost {
   readonly settings: GatewaySettings;
@@ -40,26 +52,32 @@ export interface ExchangeHost {
   readonly bodyTooLargeBody: string;
   /** Null when `accessLog` is off. */
   readonly accessLog: AccessLog | null;
+  /** `Strict-Transport-Security` value for HTTPS responses, or null. */
+  readonly hsts: string | null;
 }
 
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
 
 /** Wired once per response (a shared function, no closure per request). */
-export function onResClose(this: GatewayResponse): void {
+export function onResClose(this: ClientResponse): void {
   const ex = this.exchange;
   if (ex !== null && !ex.finished) ex.clientClosed();
 }
 
-function onResDrain(this: GatewayResponse): void {
+function onResDrain(this: ClientResponse): void {
   this.exchange?.resumeUpstream();
 }
 
 /** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
 export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner {
   readonly gw: ExchangeHost;
-  readonly req: GatewayRequest;
-  readonly res: GatewayResponse;
+  readonly req: ClientRequest;
+  readonly res: ClientResponse;
+  /** The client speaks HTTP/2 (req and res are the http2 compatibility objects). */
+  readonly h2: boolean;
+  /** The client connection is TLS. */
+  tls = false;
   readonly start = performance.now();
   service: RoutedService | null = null;
   upstream: Upstream | null = null;
@@ -92,10 +110,24 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   bodyTooLarge = false;
   drainHooked = false;
 
-  constructor(gw: ExchangeHost, req: GatewayRequest, res: GatewayResponse) {
+  constructor(gw: ExchangeHost, req: ClientRequest, res: ClientResponse, h2: boolean) {
     this.gw = gw;
     this.req = req;
     this.res = res;
+    this.h2 = h2;
+  }
+
+  /** Writes the response head; HTTP/2 has no reason phrase and no connection management. */
+  writeHead(status: number, statusText: string, headers: string[]): void {
+    if (this.tls && this.gw.hsts !== null) headers.push('strict-transport-security', this.gw.hsts);
+    if (this.h2) {
+      (this.res as GatewayH2Response).writeHead(status, headers as unknown as http.OutgoingHttpHeaders);
+      return;
+    }
+    const res = this.res as GatewayResponse;
+    if (this.gw.draining) res.shouldKeepAlive = false;
+    if (statusText) res.writeHead(status, statusText, headers);
+    else res.writeHead(status, headers);
   }
 
   get maxBodyBytes(): number {
@@ -131,11 +163,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     this.gw.routing.connectSucceeded(up);
     this.responded = true;
     this.resumeFn = resume;
-    const res = this.res;
-    if (this.gw.draining) res.shouldKeepAlive = false;
     try {
-      if (statusText) res.writeHead(statusCode, statusText, filterResponseHeaders(rawHeaders));
-      else res.writeHead(statusCode, filterResponseHeaders(rawHeaders));
+      this.writeHead(statusCode, statusText, filterResponseHeaders(rawHeaders));
     } catch (err) {
       this.responded = false;
       up.stats.upstreamErrors[UPSTREAM_OTHER]++;
@@ -154,7 +183,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
     this.bytes += chunk.length;
-    const res = this.res;
+    const res = this.res as GatewayResponse;
     if (res.write(chunk)) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
@@ -271,15 +300,25 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     this.abortFn?.(CLIENT_GONE);
   }
 
+  /** A response the gateway makes itself (not an error of any instance): an ACME token, a redirect. */
+  answer(status: number, headers: string[], body: string): void {
+    const length = Buffer.byteLength(body);
+    this.bytes += length;
+    headers.push('content-length', `${length}`);
+    this.writeHead(status, '', headers);
+    this.res.end(body);
+    this.finish();
+  }
+
   sendError(status: number, body: string, close: boolean): void {
     if (status >= 502 && status <= 504) this.gatewayError = true;
     const res = this.res;
     if (res.headersSent || res.destroyed) res.destroy();
     else {
-      if (close || this.gw.draining) res.shouldKeepAlive = false;
+      if (close && !this.h2) (res as GatewayResponse).shouldKeepAlive = false;
       const length = Buffer.byteLength(body);
       this.bytes += length;
-      res.writeHead(status, [
+      this.writeHead(status, '', [
         'content-type',
         ERROR_HEADERS_CT,
         'content-length',

@@ -10,7 +10,14 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import type { ServerHandle } from './listener.ts';
-import type { GatewaySettings, InflightReport, RouteTable, ServiceStats, StatsReport } from './protocol.ts';
+import type {
+  CertificateMaterial,
+  GatewaySettings,
+  InflightReport,
+  RouteTable,
+  ServiceStats,
+  StatsReport,
+} from './protocol.ts';
 import { addExited, addStats } from './stats.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -52,6 +59,13 @@ export interface WorkerHost {
   readonly holding: boolean;
   readonly stopping: boolean;
   readonly logger: Logger;
+  /** The TLS listening socket (`settings.tls`), or null. */
+  readonly tlsHandle: ServerHandle | null;
+  /** The certificates and ACME tokens a new worker starts with. */
+  readonly certificates: CertificateMaterial[];
+  readonly challengeTokens: Record<string, string>;
+  /** A worker saw a TLS handshake for a host no certificate covers. */
+  certWanted(host: string): void;
 }
 
 /** Pids of the workers (answer of `POST /reload` and part of `/healthz`). */
@@ -146,9 +160,14 @@ export class Workers {
         generation,
         masterPid: process.pid,
         accept: !this.host.holding,
+        ...(this.host.settings.tls === undefined ? {} : { certs: this.host.certificates }),
       };
       slot.held = !init.accept;
+      this.#sendTlsHandle(child);
       child.send(init, this.host.listenHandle as unknown as net.Server);
+      const tokens = this.host.challengeTokens;
+      if (Object.keys(tokens).length > 0)
+        child.send({ type: 'challenges', id: 0, tokens } satisfies MasterToWorker);
     };
     // The process boots (the slow part) while we wait for the port; init carries the socket.
     if (bound === undefined) sendInit();
@@ -207,6 +226,7 @@ export class Workers {
       slot.held = false;
       try {
         if (slot.child.connected) {
+          this.#sendTlsHandle(slot.child);
           slot.child.send(
             { type: 'accept' } satisfies MasterToWorker,
             this.host.listenHandle as unknown as net.Server,
@@ -216,6 +236,15 @@ export class Workers {
         // exiting: its replacement is forked accepting
       }
     }
+  }
+
+  /** The TLS handle goes in a message of its own, right before the one with the plain handle. */
+  #sendTlsHandle(child: ChildProcess): void {
+    if (this.host.tlsHandle === null) return;
+    child.send(
+      { type: 'tls-listener' } satisfies MasterToWorker,
+      this.host.tlsHandle as unknown as net.Server,
+    );
   }
 
   /** Tells a worker to stop accepting, drain and exit (it is not re-forked). */
@@ -275,6 +304,10 @@ export class Workers {
 
   #onReply(slot: WorkerSlot, msg: WorkerToMaster): void {
     if (msg.type === 'listening' || msg.type === 'booted' || msg.type === 'held') return;
+    if (msg.type === 'cert-wanted') {
+      this.host.certWanted(msg.host);
+      return;
+    }
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
     if (msg.type === 'stats') slot.lastStats = msg.services;
     const ask = this.#asks.get(msg.id);

@@ -2,7 +2,8 @@
  * Master re-exec (SIGUSR2, `POST /reload?master=1`): a new master (new code) starts on the inherited
  * listening socket (fd 3, `CUTOVER_LISTEN_FD`) with an IPC channel to the old one (`CUTOVER_TAKEOVER=1`),
  * starts its workers, takes the admin socket over and reports ready; then the old master retires its
- * workers and exits. Both sides of that conversation are here.
+ * workers and exits. With TLS its listening socket goes along as fd 4 (`CUTOVER_TLS_LISTEN_FD`). Both sides
+ * of that conversation are here.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +22,20 @@ const MAIN_PATH = fileURLToPath(new URL('./main.ts', import.meta.url));
 export async function startSuccessor(
   settingsFile: string,
   fd: number,
+  tlsFd: number | undefined,
   logger: Logger,
   started: (child: ChildProcess | null) => void,
 ): Promise<{ child: ChildProcess; pid: number }> {
   const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_LISTEN_FD: '3', CUTOVER_TAKEOVER: '1' };
   delete env.NODE_CHANNEL_FD;
+  delete env.CUTOVER_TLS_LISTEN_FD;
+  if (tlsFd !== undefined) env.CUTOVER_TLS_LISTEN_FD = '4';
   const child = spawn(process.execPath, [MAIN_PATH, '--settings', settingsFile], {
     detached: true,
-    stdio: ['ignore', 'inherit', 'inherit', fd, 'ipc'],
+    stdio:
+      tlsFd === undefined
+        ? ['ignore', 'inherit', 'inherit', fd, 'ipc']
+        : ['ignore', 'inherit', 'inherit', fd, tlsFd, 'ipc'],
     env,
     serialization: 'json',
   });

@@ -17,6 +17,8 @@ export interface RequestHeadInfo {
   requestId: string | undefined;
   /** The `traceparent` sent upstream (the client's when valid, else a new one). */
   traceparent?: string;
+  /** The client sent `TE: trailers` (re-added for HTTP/2 upstreams: gRPC needs it; HTTP/1.1 ones never see it). */
+  teTrailers?: boolean;
 }
 
 /** Names a client may not make us drop through `Connection:` (end-to-end framing and routing). */
@@ -34,8 +36,11 @@ export function buildUpstreamHeaders(
   info: RequestHeadInfo,
   makeRequestId: () => string,
   trustedPeer = false,
+  scheme: 'http' | 'https' = 'http',
 ): string[] {
   const out: string[] = [];
+  /** Index in `out` of the first Cookie field: HTTP/2 clients send one field per cookie (RFC 9113 8.2.3). */
+  let cookieAt = -1;
   let xff: string | undefined;
   let xfProto: string | undefined;
   let xfHost: string | undefined;
@@ -45,6 +50,14 @@ export function buildUpstreamHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
     const value = raw[i + 1];
+    if (name.charCodeAt(0) === 58 /* : */) {
+      // HTTP/2 pseudo-headers: only :authority goes on, as Host (:method, :path, :scheme are the request line).
+      if (name === ':authority' && info.host === undefined) {
+        info.host = value;
+        out.push('host', value);
+      }
+      continue;
+    }
     // Lower-cased once, and only at a hop-by-hop name's length (which covers cases 10, 16 and 17 below).
     let lower = '';
     if (hopByHopLength(name.length)) {
@@ -59,12 +72,23 @@ export function buildUpstreamHeaders(
     switch (name.length) {
       case 4:
         if (name.toLowerCase() === 'host') {
-          if (info.host === undefined) info.host = value;
+          // An HTTP/2 request with both :authority and Host: :authority wins (RFC 9113 8.3.1).
+          if (info.host !== undefined) continue;
+          info.host = value;
         }
         break;
-      case 6:
-        if (name.toLowerCase() === 'expect') continue;
+      case 6: {
+        const lower6 = name.toLowerCase();
+        if (lower6 === 'expect') continue;
+        if (lower6 === 'cookie') {
+          if (cookieAt !== -1) {
+            out[cookieAt + 1] = `${out[cookieAt + 1]}; ${value}`;
+            continue;
+          }
+          cookieAt = out.length;
+        }
         break;
+      }
       case 10:
         if (lower === 'tracestate') {
           tracestate = tracestate === undefined ? value : `${tracestate},${value}`;
@@ -132,7 +156,7 @@ export function buildUpstreamHeaders(
     'x-forwarded-for',
     xff === undefined ? addr : `${xff}, ${addr}`,
     'x-forwarded-proto',
-    xfProto ?? 'http',
+    xfProto ?? scheme,
   );
   const fwdHost = xfHost ?? info.host;
   if (fwdHost !== undefined) out.push('x-forwarded-host', fwdHost);

@@ -1,5 +1,5 @@
 /** Messages between the gateway master and its workers (Node IPC, JSON serialization). */
-import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
+import type { CertificateMaterial, GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
 
 export type MasterToWorker =
   /**
@@ -14,7 +14,18 @@ export type MasterToWorker =
       generation: number;
       masterPid: number;
       accept: boolean;
+      /** With `settings.tls`: the certificates in force (PEM). */
+      certs?: CertificateMaterial[];
     }
+  /**
+   * Sent with the TLS listening handle (`settings.tls`) right before `init` and `accept`: one handle per
+   * message is all Node's IPC carries.
+   */
+  | { type: 'tls-listener' }
+  /** A new certificate set (ACME issued or renewed one, files reloaded): used by the next handshake. */
+  | { type: 'certs'; id: number; certs: CertificateMaterial[] }
+  /** ACME HTTP-01 tokens the plain listener answers (`/.well-known/acme-challenge/TOKEN`), the whole set. */
+  | { type: 'challenges'; id: number; tokens: Record<string, string> }
   /** Start accepting (the cold start is over); sent with the listening handle again. */
   | { type: 'accept' }
   | { type: 'routes'; id: number; table: RouteTable }
@@ -32,6 +43,10 @@ export type WorkerToMaster =
   /** Has its table; does not accept yet (cold start, see `accept` in init). */
   | { type: 'held' }
   | { type: 'ack'; id: number; version: number }
+  /** Reply to `certs` / `challenges`. */
+  | { type: 'done'; id: number }
+  /** A TLS handshake named a host no certificate covers (ACME may get one on demand). */
+  | { type: 'cert-wanted'; host: string }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
   | { type: 'stats'; id: number; services: Record<string, ServiceStats> };
 

@@ -37,6 +37,9 @@ async function main(): Promise<void> {
   }
   // How we were started: an inherited socket (old master, controller, systemd) and/or as a successor.
   const fdText = process.env.CUTOVER_LISTEN_FD;
+  const tlsFdText = process.env.CUTOVER_TLS_LISTEN_FD;
+  delete process.env.CUTOVER_TLS_LISTEN_FD;
+  const tlsListenFd = tlsFdText !== undefined && /^\d+$/.test(tlsFdText) ? Number(tlsFdText) : undefined;
   const takeover = process.env.CUTOVER_TAKEOVER === '1' && typeof process.send === 'function';
   delete process.env.CUTOVER_LISTEN_FD;
   delete process.env.CUTOVER_TAKEOVER;
@@ -63,7 +66,7 @@ async function main(): Promise<void> {
     logger.error('gateway master error', { error: err, stack: err.stack }),
   );
   try {
-    await master.start({ listenFd, takeover });
+    await master.start({ listenFd, tlsListenFd, takeover });
   } catch (err) {
     logger.error('gateway failed to start', { error: err });
     process.exit(1);

@@ -16,7 +16,14 @@ import { RELOAD_TIMEOUT_MS, type WorkerHost, Workers } from './generation.ts';
 import { onRelayedRoutes, relayRoutes, reportReady, startSuccessor } from './handover.ts';
 import type { MasterToWorker } from './ipc.ts';
 import { bindListenHandle, bindWhenFree, handleFromFd, type ServerHandle } from './listener.ts';
-import type { GatewaySettings, InflightReport, RouteTable, StatsReport } from './protocol.ts';
+import { MasterCertificates } from './master-certs.ts';
+import type {
+  CertificateMaterial,
+  GatewaySettings,
+  InflightReport,
+  RouteTable,
+  StatsReport,
+} from './protocol.ts';
 import { RoutesFile } from './routes-file.ts';
 import { readSettingsFile } from './settings.ts';
 
@@ -31,6 +38,8 @@ const STOP_GRACE_MS = 3000;
 export interface StartOptions {
   /** An inherited listening socket (`CUTOVER_LISTEN_FD`). */
   listenFd?: number;
+  /** An inherited TLS listening socket (`CUTOVER_TLS_LISTEN_FD`, with `settings.tls`). */
+  tlsListenFd?: number;
   /** Started by an old master (`CUTOVER_TAKEOVER=1`): take its admin socket over, report ready over IPC. */
   takeover?: boolean;
 }
@@ -49,6 +58,11 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
    */
   #handle: ServerHandle | null = null;
   #port = 0;
+  /** The TLS listening socket (`settings.tls`), held the same way. */
+  #tlsHandle: ServerHandle | null = null;
+  #tlsPort = 0;
+  /** Certificates in force (static files, ACME) and the ACME tokens the plain listener answers. */
+  readonly certs: MasterCertificates;
   #admin: http.Server | null = null;
   #stopping = false;
   #ready = false;
@@ -71,10 +85,26 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     this.settingsFile = settingsFile;
     this.workers = new Workers(this);
     this.routesFile = new RoutesFile(settings.routesFile, logger);
+    this.certs = new MasterCertificates(this, logger);
   }
 
   get port(): number {
     return this.#port;
+  }
+  get tlsPort(): number {
+    return this.#tlsPort;
+  }
+  get tlsHandle(): ServerHandle | null {
+    return this.#tlsHandle;
+  }
+  get certificates(): CertificateMaterial[] {
+    return this.certs.material;
+  }
+  get challengeTokens(): Record<string, string> {
+    return this.certs.tokens;
+  }
+  certWanted(host: string): void {
+    this.certs.wanted(host);
   }
   get stopping(): boolean {
     return this.#stopping;
@@ -121,6 +151,9 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
 
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
+    // Certificate files are checked before any socket is taken: a broken one fails the start, loudly.
+    this.certs.loadStatic(true);
+    if (this.settings.tls !== undefined) this.#bindTls(opts.tlsListenFd);
     // A new master taking over from an old one serves what the old one served: never held.
     const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
     if (!opts.takeover && startupTimeoutMs > 0 && !routesEveryService(this.table))
@@ -188,10 +221,21 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       admin: this.settings.adminSocket,
       workers: this.workers.size,
     });
+    const tls =
+      this.#tlsHandle === null ? {} : { tlsListen: `${this.settings.tls!.listen.host}:${this.#tlsPort}` };
     process.stdout.write(
-      `${JSON.stringify({ event: 'ready', listen, admin: this.settings.adminSocket, pid: process.pid, workers: this.workers.size })}\n`,
+      `${JSON.stringify({ event: 'ready', listen, ...tls, admin: this.settings.adminSocket, pid: process.pid, workers: this.workers.size })}\n`,
     );
+    this.certs.start(this.table);
     if (opts.takeover) reportReady(this.workers.size);
+  }
+
+  #bindTls(fd: number | undefined): void {
+    const { host, port } = this.settings.tls!.listen;
+    const { handle, port: bound } = fd !== undefined ? handleFromFd(fd) : bindListenHandle(host, port);
+    this.#tlsHandle = handle;
+    this.#tlsPort = bound;
+    if (fd !== undefined) this.logger.info('using inherited TLS listening socket', { fd, port: bound });
   }
 
   async #waitForPort(): Promise<void> {
@@ -223,6 +267,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       workerPids: r.workerPids,
       generation: r.generation,
       retiringPids: r.retiring,
+      ...(this.#tlsHandle === null ? {} : { tlsPort: this.#tlsPort }),
       ...(this.#waitingForPort ? { waitingForPort: true } : {}),
       ...(this.#holding ? { holding: true } : {}),
     };
@@ -233,6 +278,8 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     const run = async (): Promise<ReloadResult> => {
       if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
+      // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
+      this.certs.loadStatic(false);
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();
       if (!ok) {
@@ -261,9 +308,18 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     if (next.listen.host !== cur.listen.host || next.listen.port !== cur.listen.port) kept.push('listen');
     if (next.adminSocket !== cur.adminSocket) kept.push('adminSocket');
     if (next.routesFile !== cur.routesFile) kept.push('routesFile');
+    if (JSON.stringify(next.tls?.listen) !== JSON.stringify(cur.tls?.listen)) kept.push('tls.listen');
     if (kept.length > 0)
       this.logger.warn('reload cannot change these settings; restart the gateway', { kept });
-    return { ...next, listen: cur.listen, adminSocket: cur.adminSocket, routesFile: cur.routesFile };
+    const tls =
+      next.tls === undefined || cur.tls === undefined ? cur.tls : { ...next.tls, listen: cur.tls.listen };
+    return {
+      ...next,
+      listen: cur.listen,
+      adminSocket: cur.adminSocket,
+      routesFile: cur.routesFile,
+      ...(tls === undefined ? {} : { tls }),
+    };
   }
 
   /**
@@ -277,7 +333,8 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       readSettingsFile(this.settingsFile); // fail early on a broken file
       const fd = this.#handle?.fd;
       if (typeof fd !== 'number' || fd < 0) throw new Error('listening socket has no file descriptor');
-      const successor = await startSuccessor(this.settingsFile, fd, this.logger, (child) => {
+      const tlsFd = this.#tlsHandle?.fd;
+      const successor = await startSuccessor(this.settingsFile, fd, tlsFd, this.logger, (child) => {
         this.#successor = child;
       });
       this.#handedOver = true;
@@ -324,6 +381,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
         workers: this.workers.size,
       });
       if (this.#holding && routesEveryService(table)) this.#acceptAll('routed');
+      this.certs.routed(table);
       return { version: table.version, ignored: false };
     };
     const p = this.#routeQueue.then(run, run);
@@ -344,6 +402,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     if (this.#stopping) return;
     this.#stopping = true;
     clearTimeout(this.#holdTimer);
+    this.certs.stop();
     this.logger.info('gateway stopping', { signal, workers: this.workers.size });
     const exits: Promise<void>[] = [];
     for (const slot of this.workers.slots) {

@@ -20,6 +20,9 @@ import type { GatewayConfig, TrafficRule } from '../config/types.ts';
  * to `routesFile` so a restarted worker (or gateway) starts with it.
  */
 
+/** How the gateway speaks to a service's instances. */
+export type UpstreamProtocol = 'http' | 'h2c' | 'grpc';
+
 /** Which side of a release an instance serves. Absent means `stable`. */
 export type UpstreamRole = 'stable' | 'canary' | 'preview';
 
@@ -69,6 +72,14 @@ export interface RouteService {
   /** Longest matching prefix wins; `/api` matches `/api` and `/api/x`, not `/apix`. */
   pathPrefix: string;
   balance: 'roundRobin' | 'leastInFlight';
+  /**
+   * How the gateway talks to the instances: `http` (HTTP/1.1, the default when absent), `h2c` (HTTP/2
+   * cleartext with prior knowledge, one multiplexed connection per instance and worker) or `grpc` (h2c,
+   * trailers relayed, and a `grpc-status` in `grpcFailureCodes` counts as an error of the revision).
+   */
+  protocol?: UpstreamProtocol;
+  /** gRPC status codes (numbers) that count as a failed request; only with `protocol: grpc`. */
+  grpcFailureCodes?: number[];
   /** Ready, routable instances. Empty -> 503. */
   upstreams: RouteUpstream[];
   traffic?: RouteTraffic;
@@ -240,6 +251,50 @@ export interface GatewaySettings
    * for this long at most. Absent or 0: accept at once (a gateway started without a controller).
    */
   startupTimeoutMs?: number;
+  /** HTTPS (and HTTP/2 by ALPN) on a second listener; absent = plain HTTP only. */
+  tls?: TlsSettings;
+  /** HTTP/2 limits, for clients on the TLS listener and h2c clients on the plain one. */
+  http2?: Http2Settings;
+}
+
+/** A certificate from PEM files (absolute paths), for the hosts listed (exact names or `*.` wildcards). */
+export interface StaticCertificate {
+  hosts: string[];
+  cert: string;
+  key: string;
+}
+
+export interface TlsSettings {
+  listen: { host: string; port: number };
+  certificates: StaticCertificate[];
+  /** Automatic certificates (RFC 8555, HTTP-01 on the plain listener) for routed hosts not covered above. */
+  acme?: { directory: string; email: string; caCert?: string };
+  /** Answer plain-HTTP requests with 308 to https (ACME challenges excepted). */
+  redirectHttp: boolean;
+  /** `Strict-Transport-Security: max-age=N` on HTTPS responses; absent = not sent. */
+  hstsSeconds?: number;
+  /** A TLS handshake not done within this is dropped (slow or stuck clients). */
+  handshakeTimeoutMs: number;
+  /** Where ACME keeps its account key and the certificates it obtained (mode 0600). */
+  certDir: string;
+}
+
+export interface Http2Settings {
+  /** Concurrent streams a client may open on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** The plain listener also takes HTTP/2 with prior knowledge (h2c: gRPC clients without TLS). */
+  cleartext: boolean;
+}
+
+/**
+ * A certificate as the master hands it to its workers: the PEM text itself (workers read no files), the
+ * hosts it serves, and where it came from.
+ */
+export interface CertificateMaterial {
+  hosts: string[];
+  certPem: string;
+  keyPem: string;
+  source: 'static' | 'acme' | 'default';
 }
 
 /**

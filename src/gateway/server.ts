@@ -5,25 +5,38 @@
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Readable } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { AccessLog } from './accesslog.ts';
 import { streamBody } from './body.ts';
-import { drain } from './drain.ts';
-import { Exchange, GatewayRequest, GatewayResponse, onResClose } from './exchange.ts';
+import { type DrainableServer, drain } from './drain.ts';
+import {
+  Exchange,
+  type GatewayH2Request,
+  type GatewayH2Response,
+  GatewayRequest,
+  GatewayResponse,
+  onResClose,
+} from './exchange.ts';
+import { checkH2RequestHead } from './h2-limits.ts';
+import { H2Clients, type H2Host } from './h2-server.ts';
 import { buildUpstreamHeaders } from './headers.ts';
 import { checkRequestHead, maxHeaderSize, maxHeaders, rejectionBody, whenBodyStarts } from './limits.ts';
 import { Mirrors } from './mirror.ts';
+import { answerPlain, type PlainAnswersHost } from './plain-answers.ts';
+import { PlainFront } from './plain-front.ts';
 import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
 import { writeRawResponse } from './raw-response.ts';
 import type { GatewayStats } from './stats.ts';
 import { noRouteBody, Routing } from './table.ts';
+import { TlsFront } from './tls-front.ts';
 import { trustMatcher } from './trust.ts';
 import { handleUpgrade, type UpgradeHost } from './upgrade.ts';
 import type { RoutedService, ServiceTraffic, Upstream } from './upstream.ts';
 
-export class Gateway implements UpgradeHost {
+export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   readonly settings: GatewaySettings;
   readonly logger: Logger;
   readonly bodyTooLargeBody: string;
@@ -43,6 +56,22 @@ export class Gateway implements UpgradeHost {
    * nothing else parsed from them (pipelined requests behind a bad one) is ever proxied.
    */
   readonly rejected = new WeakSet<net.Socket>();
+  /** `Strict-Transport-Security` for HTTPS responses (`tls.hsts`), or null. */
+  readonly hsts: string | null;
+  /**
+   * Answers a plain-HTTP request itself (ACME challenge, redirect to https) and returns true, or returns
+   * false to route it; null when nothing on the plain listener is answered by the gateway (no `tls`).
+   */
+  plainAnswer: ((ex: Exchange, path: string) => boolean) | null = null;
+  /** ACME HTTP-01 tokens -> key authorizations (the master publishes them). */
+  challenges = new Map<string, string>();
+  readonly redirectHttp: boolean;
+  /** HTTP/2 clients (TLS with ALPN h2, and h2c when cleartext is on). */
+  readonly h2: H2Clients;
+  /** The HTTPS listener (`tls`), or null. */
+  readonly tlsFront: TlsFront | null;
+  /** Sorts h2c from HTTP/1 on the plain listener (`http2.cleartext`), or null: the HTTP/1 server listens itself. */
+  readonly plainFront: PlainFront | null;
   #shutdown: Promise<void> | null = null;
 
   constructor(settings: GatewaySettings, logger: Logger) {
@@ -51,6 +80,10 @@ export class Gateway implements UpgradeHost {
     this.bodyTooLargeBody = `cutover: request body larger than ${settings.maxBodyBytes} bytes\n`;
     this.accessLog = AccessLog.fromSettings(settings, logger);
     this.trusted = trustMatcher(settings.trustedProxies);
+    const hstsSeconds = settings.tls?.hstsSeconds;
+    this.hsts = hstsSeconds === undefined ? null : `max-age=${hstsSeconds}`;
+    this.redirectHttp = settings.tls?.redirectHttp === true;
+    if (settings.tls !== undefined) this.plainAnswer = (ex, path) => answerPlain(this, ex, path);
     this.routing = new Routing(settings, logger);
     this.mirrors = new Mirrors(this);
     const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
@@ -90,6 +123,12 @@ export class Gateway implements UpgradeHost {
       req.destroy();
     });
     this.server = server;
+    this.h2 = new H2Clients(this);
+    this.tlsFront = settings.tls === undefined ? null : new TlsFront(settings.tls, server, this.h2, logger);
+    this.plainFront =
+      settings.http2?.cleartext === true
+        ? new PlainFront(server, this.h2, settings.requestHeadTimeoutMs)
+        : null;
   }
 
   /** A head Node's parser refused (or a timeout): answered once with `Connection: close`. */
@@ -118,20 +157,66 @@ export class Gateway implements UpgradeHost {
   // ---- the per-request path ----------------------------------------------------------------------------
 
   handleRequest(req: GatewayRequest, res: GatewayResponse): void {
-    const ex = new Exchange(this, req, res);
+    const ex = new Exchange(this, req, res, false);
     res.exchange = ex;
     res.sendDate = false;
     res.on('close', onResClose);
-    const peer = req.socket.remoteAddress;
-    if (this.rejected.has(req.socket)) {
+    const socket = req.socket;
+    const peer = socket.remoteAddress;
+    if (this.rejected.has(socket)) {
       // Pipelined behind a rejected request: its framing cannot be trusted.
       res.destroy();
       ex.finish();
       return;
     }
-    const headers = buildUpstreamHeaders(req.rawHeaders, peer, ex, this.makeRequestId, this.trusted(peer));
+    ex.tls = (socket as TLSSocket).encrypted === true;
+    const headers = buildUpstreamHeaders(
+      req.rawHeaders,
+      peer,
+      ex,
+      this.makeRequestId,
+      this.trusted(peer),
+      ex.tls ? 'https' : 'http',
+    );
     const path = this.#admit(ex);
     if (path === null) return;
+    if (!ex.tls && this.plainAnswer !== null && this.plainAnswer(ex, path)) return;
+    this.#route(ex, path, headers);
+  }
+
+  /** A request from an HTTP/2 client: the same path once its head is checked (h2-limits.ts). */
+  handleH2Request(
+    req: GatewayH2Request,
+    res: GatewayH2Response,
+    peer: string | undefined,
+    tls: boolean,
+  ): void {
+    const ex = new Exchange(this, req, res, true);
+    res.exchange = ex;
+    res.on('close', onResClose);
+    ex.tls = tls;
+    const headers = buildUpstreamHeaders(
+      req.rawHeaders,
+      peer,
+      ex,
+      this.makeRequestId,
+      this.trusted(peer),
+      tls ? 'https' : 'http',
+    );
+    const rejection = checkH2RequestHead(req, this.settings);
+    if (rejection !== null) {
+      ex.sendError(rejection.status, rejectionBody(rejection), false);
+      return;
+    }
+    // A body of unknown length (no content-length, not ended with the head) streams like a chunked one.
+    if (ex.contentLength === undefined && !req.stream.endAfterHeaders) ex.chunked = true;
+    const path = req.url;
+    if (!tls && this.plainAnswer !== null && this.plainAnswer(ex, path)) return;
+    this.#route(ex, path, headers);
+  }
+
+  /** Routing, body framing, the instance, dispatch: shared by HTTP/1 and HTTP/2 clients. */
+  #route(ex: Exchange, path: string, headers: string[]): void {
     const service = this.routing.router.match(ex.host, path);
     if (service === undefined) {
       ex.sendError(404, noRouteBody(ex.host, path), false);
@@ -147,9 +232,10 @@ export class Gateway implements UpgradeHost {
 
   /** The head passes the hostile-input checks and its target is understood: its path, or null (answered). */
   #admit(ex: Exchange): string | null {
-    const rejection = checkRequestHead(ex.req, this.settings, false);
+    const req = ex.req as GatewayRequest;
+    const rejection = checkRequestHead(req, this.settings, false);
     if (rejection !== null) {
-      this.rejected.add(ex.req.socket);
+      this.rejected.add(req.socket);
       ex.sendError(rejection.status, rejectionBody(rejection), true);
       return null;
     }
@@ -213,13 +299,13 @@ export class Gateway implements UpgradeHost {
   }
 
   #dispatch(ex: Exchange): void {
-    if (!ex.chunked) {
+    if (!ex.chunked || ex.h2) {
       ex.dispatch();
       return;
     }
     // A chunked body is only sent once its first chunk has parsed: broken chunk framing gets a 400 from
     // clientError and the upstream sees nothing.
-    whenBodyStarts(ex.req, (ok) => {
+    whenBodyStarts(ex.req as GatewayRequest, (ok) => {
       if (ex.finished) return;
       if (ok) ex.dispatch();
       else {
@@ -280,6 +366,7 @@ export class Gateway implements UpgradeHost {
   // ---- lifetime -----------------------------------------------------------------------------------------
 
   listen(handle: unknown): Promise<void> {
+    if (this.plainFront !== null) return this.plainFront.listen(handle);
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(handle as net.Server, () => {
@@ -289,13 +376,54 @@ export class Gateway implements UpgradeHost {
     });
   }
 
+  tlsPort(): number {
+    return this.tlsFront?.port ?? 0;
+  }
+
+  /** Serves the shared HTTPS listening handle (only with `tls`). */
+  listenTls(handle: unknown): Promise<void> {
+    if (this.tlsFront === null) return Promise.reject(new Error('no tls settings for a TLS listener'));
+    return this.tlsFront.listen(handle);
+  }
+
+  /** Stops accepting on every listener (other processes holding the handles keep accepting). */
+  stopAccepting(): void {
+    if (this.plainFront !== null) this.plainFront.stopAccepting();
+    else net.Server.prototype.close.call(this.server);
+    this.tlsFront?.stopAccepting();
+  }
+
   /** Drains once (see drain.ts); every later call gets the same promise. */
   shutdown(timeoutMs: number): Promise<void> {
     if (this.#shutdown === null) {
       this.draining = true;
-      this.#shutdown = drain(this.server, this.routing, this.accessLog, this.logger, timeoutMs);
+      this.#shutdown = drain(this.#drainable(), this.routing, this.accessLog, this.logger, timeoutMs);
     }
     return this.#shutdown;
+  }
+
+  /** Every client connection of this worker as one drainable server: HTTP/1 (plain and TLS) and HTTP/2. */
+  #drainable(): DrainableServer {
+    return {
+      close: (cb: () => void) => {
+        this.tlsFront?.stopAccepting();
+        // GOAWAY: HTTP/2 clients finish their streams here and open new ones elsewhere.
+        this.h2.goAway();
+        if (this.plainFront === null) this.server.close(cb);
+        else {
+          this.plainFront.stopAccepting();
+          cb();
+        }
+      },
+      closeIdleConnections: () => {
+        this.server.closeIdleConnections();
+        this.h2.closeIdle();
+      },
+      closeAllConnections: () => {
+        this.server.closeAllConnections();
+        this.h2.destroyAll();
+      },
+    };
   }
 }
 

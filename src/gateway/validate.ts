@@ -9,6 +9,7 @@ import {
   STICKY_SOURCES,
   STRING_MATCH_KINDS,
   TRAFFIC_KEYS,
+  UPSTREAM_PROTOCOLS,
 } from '../config/keys.ts';
 import { compilePattern } from '../config/pattern.ts';
 import type { RouteTable, UpstreamRole } from './protocol.ts';
@@ -55,6 +56,15 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
       if (other !== undefined) {
         errors.push(`${label} has the same host and pathPrefix as service "${other}"`);
       } else seenRoutes.set(key, name ?? at);
+    }
+    if (s.protocol !== undefined && !(UPSTREAM_PROTOCOLS as readonly unknown[]).includes(s.protocol)) {
+      errors.push(`${label}.protocol must be "http", "h2c" or "grpc"`);
+    }
+    if (s.grpcFailureCodes !== undefined) {
+      const codes = s.grpcFailureCodes;
+      if (s.protocol !== 'grpc') errors.push(`${label}.grpcFailureCodes applies only to protocol "grpc"`);
+      else if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 1 && c <= 16))
+        errors.push(`${label}.grpcFailureCodes must be a list of gRPC status numbers 1-16`);
     }
     if (!(LOAD_BALANCERS as readonly unknown[]).includes(s.balance)) {
       errors.push(`${label}.balance must be "roundRobin" or "leastInFlight"`);

@@ -8,7 +8,7 @@
  * new master it drains after ORPHAN_MAX_MS.
  */
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
@@ -67,7 +67,9 @@ async function retire(): Promise<void> {
   gw.draining = true;
   // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
-  net.Server.prototype.close.call(gw.server);
+  gw.stopAccepting();
+  // HTTP/2 clients get GOAWAY: their open streams finish here, new ones go to the new generation.
+  gw.h2.goAway();
   for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
@@ -84,11 +86,21 @@ async function retire(): Promise<void> {
 }
 
 let accepting = false;
+/** The TLS listening handle from the last `tls-listener` message (it precedes `init` and `accept`). */
+let tlsHandle: unknown = null;
 
 function accept(gw: Gateway, handle: unknown): void {
   if (accepting) return;
   accepting = true;
-  gw.listen(handle).then(
+  const listening = [gw.listen(handle)];
+  if (gw.tlsFront !== null) {
+    if (tlsHandle === null) {
+      logger.error('worker has tls settings but got no TLS listening socket');
+      process.exit(1);
+    }
+    listening.push(gw.listenTls(tlsHandle));
+  }
+  Promise.all(listening).then(
     () => {
       send({ type: 'listening' });
       // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
@@ -120,6 +132,27 @@ async function shutdown(why: string, timeoutMs?: number): Promise<void> {
   process.exit(0);
 }
 
+/** Handshakes waiting for a certificate the master is getting (ACME on demand), by host. */
+const certWaiters = new Map<string, Array<() => void>>();
+/** Longest a TLS handshake for an uncovered host waits for ACME before it gets the default certificate. */
+const CERT_WAIT_MS = 15_000;
+
+function certArrival(host: string): Promise<void> {
+  return new Promise((resolve) => {
+    const list = certWaiters.get(host) ?? [];
+    list.push(resolve);
+    certWaiters.set(host, list);
+    setTimeout(resolve, CERT_WAIT_MS).unref();
+  });
+}
+
+/** A new certificate set arrived: every waiting handshake looks again (covered now, or the default). */
+function certsChanged(): void {
+  const waiting = [...certWaiters.values()].flat();
+  certWaiters.clear();
+  for (const resume of waiting) resume();
+}
+
 process.on('message', (msg: MasterToWorker, handle: unknown) => {
   switch (msg.type) {
     case 'init': {
@@ -131,6 +164,13 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       trackConnections(gw.server);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
+      if (msg.certs !== undefined) gw.tlsFront?.setCertificates(msg.certs);
+      if (gw.tlsFront !== null) {
+        gw.tlsFront.contexts.onMissing = (host) => {
+          send({ type: 'cert-wanted', host });
+          return certArrival(host);
+        };
+      }
       if (msg.accept) {
         accept(gw, handle);
         return;
@@ -138,6 +178,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       // Cold start: the socket listens (the kernel queues connections) but nobody accepts them yet.
       try {
         listenWithoutAccepting(handle);
+        if (gw.tlsFront !== null && tlsHandle !== null) listenWithoutAccepting(tlsHandle);
       } catch (err) {
         logger.error('worker cannot listen', { error: err });
         process.exit(1);
@@ -147,6 +188,18 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
     }
     case 'accept':
       if (gateway !== null && !stopping) accept(gateway, handle);
+      return;
+    case 'tls-listener':
+      tlsHandle = handle;
+      return;
+    case 'certs':
+      gateway?.tlsFront?.setCertificates(msg.certs);
+      certsChanged();
+      send({ type: 'done', id: msg.id });
+      return;
+    case 'challenges':
+      if (gateway !== null) gateway.challenges = new Map(Object.entries(msg.tokens));
+      send({ type: 'done', id: msg.id });
       return;
     case 'routes':
       gateway?.applyTable(msg.table);

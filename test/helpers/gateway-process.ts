@@ -18,6 +18,8 @@ const MAIN = fileURLToPath(new URL('../../src/gateway/main.ts', import.meta.url)
 export interface RunningGateway {
   child: ChildProcess;
   port: number;
+  /** The HTTPS listener's port (0 without `tls`). */
+  tlsPort: number;
   admin: string;
   settings: GatewaySettings;
   stderr: () => string;
@@ -60,7 +62,7 @@ export async function spawnGateway(t: TestContext, settings: GatewaySettings): P
     err += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ready = await new Promise<{ listen: string }>((resolve, reject) => {
+  const ready = await new Promise<{ listen: string; tlsListen?: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`gateway not ready in 10s; stderr:\n${err}`)), 10_000);
     child.stdout!.on('data', (d: Buffer) => {
@@ -74,7 +76,9 @@ export async function spawnGateway(t: TestContext, settings: GatewaySettings): P
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}; stderr:\n${err}`)));
   });
   const port = Number(ready.listen.slice(ready.listen.lastIndexOf(':') + 1));
-  return { child, port, admin: settings.adminSocket, settings, stderr: () => err, exited };
+  const tlsPort =
+    ready.tlsListen === undefined ? 0 : Number(ready.tlsListen.slice(ready.tlsListen.lastIndexOf(':') + 1));
+  return { child, port, tlsPort, admin: settings.adminSocket, settings, stderr: () => err, exited };
 }
 
 export function admin(
