@@ -20,6 +20,8 @@ export interface CertificatesHost {
 export interface CertificateStatus {
   hosts: string[];
   source: 'static' | 'acme';
+  /** ACME: valid, ordering (an order is in progress) or failed (the last one failed). */
+  state?: 'valid' | 'ordering' | 'failed';
   issuer?: string;
   notAfter?: string;
   /** When it is renewed (ACME) or needs replacing (static: a third of its lifetime before expiry). */
@@ -63,9 +65,9 @@ export class MasterCertificates {
    * (Re)reads the static certificate files. `fatal`: a broken file throws (start); otherwise it is
    * refused with an error in the log and in `status()`, and what loaded before is kept.
    */
-  loadStatic(fatal: boolean): void {
+  loadStatic(fatal: boolean): string[] {
     const tls = this.#host.settings.tls;
-    if (tls === undefined) return;
+    if (tls === undefined) return [];
     const next = new Map<string, StaticEntry>();
     const errors = new Map<string, string>();
     const now = Date.now();
@@ -89,6 +91,7 @@ export class MasterCertificates {
     }
     this.#static = next;
     this.#staticErrors = errors;
+    return [...errors.values()];
   }
 
   /** Sends the current set to every worker (resolves once each has it). */
@@ -115,6 +118,15 @@ export class MasterCertificates {
       if (error !== undefined) s.error = error;
       return s;
     });
+  }
+
+  /** A forced renewal (ACME hosts only). */
+  renew(host: string): Promise<CertificateStatus> {
+    return Promise.reject(
+      Object.assign(new Error(`no ACME certificate for ${host}: only ACME certificates can be renewed`), {
+        status: 404,
+      }),
+    );
   }
 
   // ACME hooks (see acme wiring): the routed hosts, a host a handshake asked for, the timers.
