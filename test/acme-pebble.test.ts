@@ -295,6 +295,27 @@ describe('ACME manager against pebble', { timeout: 240_000 }, () => {
     await m.stop();
   });
 
+  test('start() renews a stored certificate once its renewal time has come', {
+    timeout: ISSUE_TIMEOUT_MS,
+  }, async () => {
+    const store = new CertStore(path.join(dir, 'certs'));
+    const stored = await store.load('api.example.test');
+    assert.ok(stored !== undefined);
+    const old = new X509Certificate(stored.certPem);
+    const notBefore = old.validFromDate.getTime();
+    const notAfter = old.validToDate.getTime();
+    // A clock past renewAt (two thirds of the lifetime) but before expiry.
+    const now = notBefore + (notAfter - notBefore) * 0.7;
+    const issued: IssuedCertificate[] = [];
+    const m = manager({ now: () => now, onIssued: (_h, c) => issued.push(c) });
+    await m.start(['api.example.test']);
+    await waitFor(() => issued.some((c) => c.source === 'ca'), ISSUE_TIMEOUT_MS, 'the renewal');
+    assert.equal(issued[0].source, 'store');
+    const renewed = issued.find((c) => c.source === 'ca');
+    assert.notEqual(renewed?.info.serialNumber, old.serialNumber.toUpperCase());
+    await m.stop();
+  });
+
   test('the ACME server CA is trusted only for the ACME origin, not by other HTTPS in the process', {
     timeout: ISSUE_TIMEOUT_MS,
   }, async () => {
