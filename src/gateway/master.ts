@@ -152,7 +152,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
     // Certificate files are checked before any socket is taken: a broken one fails the start, loudly.
-    this.certs.loadStatic(true);
+    await this.certs.loadStatic(true);
     if (this.settings.tls !== undefined) this.#bindTls(opts.tlsListenFd);
     // A new master taking over from an old one serves what the old one served: never held.
     const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
@@ -287,7 +287,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
       // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
-      const certificateErrors = this.certs.loadStatic(false);
+      const certificateErrors = await this.certs.loadStatic(false);
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();
       if (!ok) {

@@ -34,6 +34,8 @@ export interface Pebble {
   caCertPem: string;
   /** The root that signs the certificates pebble issues (from its management API). */
   rootsPem(): Promise<string>;
+  /** Makes the DNS answer `ip` for `host` (challtestsrv's management API): validation then goes there. */
+  pointHost(host: string, ip: string): Promise<void>;
   /** Both processes' output so far (for failure messages). */
   output(): string;
   /** Kills both processes, waits for them to exit, removes the temp dir. Idempotent. */
@@ -142,6 +144,8 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
       managementUrl: `https://127.0.0.1:${managementPort}`,
       caCertPem: tls.caPem,
       rootsPem: () => httpsText(`https://127.0.0.1:${managementPort}/roots/0`, tls.caPem),
+      pointHost: (host: string, ip: string) =>
+        postJson(`http://127.0.0.1:${dnsManagementPort}/add-a`, { host: `${host}.`, addresses: [ip] }),
       output: () => out,
       stop,
     };
@@ -297,5 +301,22 @@ function httpsText(url: string, ca: string): Promise<string> {
     });
     req.on('timeout', () => req.destroy(new Error(`GET ${url}: timed out`)));
     req.on('error', reject);
+  });
+}
+
+function postJson(url: string, body: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve() : reject(new Error(`${url} answered ${res.statusCode}`)),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
   });
 }
