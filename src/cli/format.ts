@@ -122,6 +122,7 @@ const EFFECT_NOTE: Record<ConfigChange['effect'], string> = {
   added: 'added',
   removed: 'removed: drained and stopped',
   restart: 'needs a restart of cutover up: not applied',
+  reload: 'gateway reloaded: new handshakes use it',
 };
 
 /** One line per config change: `~ path: from -> to (effect)`. */

@@ -161,6 +161,15 @@ export class Controller implements ServiceLedger {
     };
   }
 
+  /** Rewrites the gateway's settings file from the config in effect (set by the composition root). */
+  writeGatewaySettings?: (config: CutoverConfig) => void;
+
+  /** After an apply that changed reloadable gateway settings: write them and reload the gateway. */
+  async reloadGatewaySettings(): Promise<GatewayReload> {
+    this.writeGatewaySettings?.(this.current);
+    return this.agent.reloadGateway(false);
+  }
+
   /** The config in effect (`apply` replaces the services part live). */
   get config(): CutoverConfig {
     return this.current;
