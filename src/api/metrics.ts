@@ -9,6 +9,7 @@ import { gatewaySettings } from '../controller/gateway-process.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
 import { certificateFamilies } from '../metrics/certificates.ts';
 import { renderMetrics } from '../metrics/exposition.ts';
+import { listenerFamilies } from '../metrics/listeners.ts';
 import { CONTENT_TYPE, writeExposition } from '../metrics/text.ts';
 import { type ServiceStatus, serviceStatus } from './status.ts';
 
@@ -39,7 +40,7 @@ export async function gatewayMetrics(c: Controller): Promise<{ contentType: stri
     const s = serviceStatus(c, svc.name);
     if (s !== undefined) services.push(s);
   }
-  const certs = certificateFamilies(c.certs?.latest() ?? []);
+  const certs = [...listenerFamilies(gateway?.listeners), ...certificateFamilies(c.certs?.latest() ?? [])];
   const text = renderMetrics({ services, gateway }) + (certs.length > 0 ? writeExposition(certs) : '');
   return { contentType: CONTENT_TYPE, text };
 }

@@ -105,7 +105,10 @@ function accept(gw: Gateway, handle: unknown): void {
     () => {
       send({ type: 'listening' });
       // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
-      setInterval(() => send({ type: 'stats', id: 0, services: gw.statsReport() }), STATS_PUSH_MS).unref();
+      setInterval(
+        () => send({ type: 'stats', id: 0, services: gw.statsReport(), listeners: gw.listenerCounters() }),
+        STATS_PUSH_MS,
+      ).unref();
     },
     (err: Error) => {
       logger.error('worker cannot listen', { error: err });
@@ -221,7 +224,12 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
     case 'stats':
-      send({ type: 'stats', id: msg.id, services: gateway?.statsReport() ?? {} });
+      send({
+        type: 'stats',
+        id: msg.id,
+        services: gateway?.statsReport() ?? {},
+        ...(gateway === null ? {} : { listeners: gateway.listenerCounters() }),
+      });
       return;
     case 'shutdown':
       void shutdown('master asked');
