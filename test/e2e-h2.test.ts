@@ -1,0 +1,134 @@
+/**
+ * Releases under HTTP/2 load over TLS, through a real `cutover up` serving HTTPS: rolling (node:http2 and
+ * h2load), blue-green and canary, gateway reload and master re-exec. Every stream's outcome is counted.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { processAlive } from '../src/runtime/process-group.ts';
+import { allOnVersion, type Cluster, useCluster } from './helpers/cluster.ts';
+import type { GatewayHealth } from './helpers/gateway-process.ts';
+import type { H2LoadReport } from './helpers/h2-load.ts';
+import { h2Get } from './helpers/tls-client.ts';
+import { h2LoadOn, requestsCounted, upWithTls, WEB_HOST } from './helpers/tls-cluster.ts';
+import { waitFor } from './helpers/wait.ts';
+
+/** Streams of one h2load run (one rolling release needs several runs; each run's count is checked). */
+const H2LOAD_REQUESTS = 1500;
+
+function describeH2(r: H2LoadReport): string {
+  return `${r.ok}/${r.sent} ok, ${r.failed} failed, ${r.retried} refused and sent again, ${r.goaways} GOAWAY, ${r.connections} connections; versions ${JSON.stringify(r.versions)}; failures: ${r.failures.slice(0, 5).join(' | ')}; session errors: ${r.sessionErrors.slice(0, 5).join(' | ')}`;
+}
+
+interface H2loadRun {
+  code: number | null;
+  total: number;
+  succeeded: number;
+  failed: number;
+  errored: number;
+  timeout: number;
+  ok2xx: number;
+  output: string;
+}
+
+/** One h2load run of H2LOAD_REQUESTS requests through the cluster's HTTPS port (SNI web.test). */
+function h2load(c: Cluster): Promise<H2loadRun> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(
+      'h2load',
+      [
+        '-n',
+        String(H2LOAD_REQUESTS),
+        '-c',
+        '2',
+        '-m',
+        '4',
+        `--connect-to=127.0.0.1:${c.tlsPort}`,
+        `https://${WEB_HOST}:${c.tlsPort}/`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    p.stdout.on('data', (x: Buffer) => (output += x));
+    p.stderr.on('data', (x: Buffer) => (output += x));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+        output,
+      );
+      const s = /status codes: (\d+) 2xx/.exec(output);
+      resolve({
+        code,
+        total: Number(m?.[1] ?? -1),
+        succeeded: Number(m?.[2] ?? -1),
+        failed: Number(m?.[3] ?? -1),
+        errored: Number(m?.[4] ?? -1),
+        timeout: Number(m?.[5] ?? -1),
+        ok2xx: Number(s?.[1] ?? -1),
+        output,
+      });
+    });
+  });
+}
+
+describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
+  test('rolling release under h2 load: 0 failed streams, the revision counts the h2 streams exactly; h2load through a second rolling release: every request succeeded', async (t) => {
+    // Given v1 behind the HTTPS listener, under HTTP/2 load (2 connections x 4 concurrent streams)
+    const c = useCluster(t);
+    const f = await upWithTls(c, { replicas: 2 });
+    const load = h2LoadOn(c, f, { sessions: 2, streams: 4, pauseMs: 2 });
+    await waitFor(() => (load.report.versions.v1 ?? 0) >= 10, 20_000, '10 h2 responses from v1');
+
+    // When v2 rolls out
+    const r = await c.cli(['deploy', 'web', '--version', 'v2', '--wait']);
+    assert.equal(r.code, 0, `stdout=${r.stdout} stderr=${r.stderr}`);
+    await waitFor(() => (load.report.versions.v2 ?? 0) >= 10, 20_000, '10 h2 responses from v2');
+    const report = await load.stop();
+    t.diagnostic(`rolling under node:http2 load: ${describeH2(report)}`);
+
+    // Then no stream failed or had to be sent again, and both revisions answered
+    assert.equal(report.failed, 0, describeH2(report));
+    assert.equal(report.retried, 0, describeH2(report));
+    assert.equal(report.ok, report.sent, describeH2(report));
+    assert.ok((report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0, JSON.stringify(report.versions));
+    assert.deepEqual(load.handshakes.failures, []);
+
+    // And the analysis data (the revision's request counter) counts h2 streams one for one
+    const before = await requestsCounted(c, 2);
+    assert.ok(before > 0, `revision 2 counted the h2 load (${before})`);
+    const fixed = await h2LoadOn(c, f, { sessions: 2, streams: 4, count: 200 }).done();
+    assert.equal(fixed.ok, 200, describeH2(fixed));
+    await c.waitFor(async () => (await requestsCounted(c, 2)) >= before + 200, 10_000, 'counters caught up');
+    assert.equal(await requestsCounted(c, 2), before + 200);
+
+    // When v1 rolls out again (revision 3) while h2load runs back to back until it is done
+    const all = await requestsCounted(c);
+    let deployed = false;
+    const deploy = c.cli(['deploy', 'web', '--version', 'v1', '--wait']).finally(() => {
+      deployed = true;
+    });
+    const runs: H2loadRun[] = [];
+    do runs.push(await h2load(c));
+    while (!deployed || runs.length < 2);
+    const d = await deploy;
+    assert.equal(d.code, 0, d.stderr);
+    t.diagnostic(
+      `h2load during the second rolling release: ${runs.length} runs of ${H2LOAD_REQUESTS}: ${runs.map((x) => `${x.succeeded} ok/${x.failed + x.errored + x.timeout} bad`).join(', ')}`,
+    );
+
+    // Then every h2load request of every run succeeded with a 2xx, and the gateway counted each one
+    for (const run of runs) {
+      assert.equal(run.code, 0, run.output);
+      assert.deepEqual(
+        [run.total, run.succeeded, run.failed, run.errored, run.timeout, run.ok2xx],
+        [H2LOAD_REQUESTS, H2LOAD_REQUESTS, 0, 0, 0, H2LOAD_REQUESTS],
+        run.output,
+      );
+    }
+    const sent = runs.length * H2LOAD_REQUESTS;
+    await c.waitFor(async () => (await requestsCounted(c)) >= all + sent, 10_000, 'counters caught up');
+    assert.equal(await requestsCounted(c), all + sent);
+    assert.ok(allOnVersion(await c.status(), 'v1'));
+  });
+});
