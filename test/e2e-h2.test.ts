@@ -14,11 +14,14 @@ import { h2Get } from './helpers/tls-client.ts';
 import { h2LoadOn, requestsCounted, upWithTls, WEB_HOST } from './helpers/tls-cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 
+const BLUE_GREEN = `{ type: blueGreen, scaleDownDelay: 30s, preview: { header: "X-Cutover-Preview: true" }, progressDeadline: 20s }`;
+const CANARY = `{ type: canary, canaryReplicas: 1, progressDeadline: 20s, steps: [ { setWeight: 50 }, { pause: {} }, { setWeight: 100 } ] }`;
+
 /** Streams of one h2load run (one rolling release needs several runs; each run's count is checked). */
 const H2LOAD_REQUESTS = 1500;
 
 function describeH2(r: H2LoadReport): string {
-  return `${r.ok}/${r.sent} ok, ${r.failed} failed, ${r.retried} refused and sent again, ${r.goaways} GOAWAY, ${r.connections} connections; versions ${JSON.stringify(r.versions)}; failures: ${r.failures.slice(0, 5).join(' | ')}; session errors: ${r.sessionErrors.slice(0, 5).join(' | ')}`;
+  return `${r.ok}/${r.sent} ok, ${r.failed} failed, ${r.retried} refused and sent again ${JSON.stringify(r.retriedBy)}, ${r.goaways} GOAWAY, ${r.connections} connections; versions ${JSON.stringify(r.versions)}; failures: ${r.failures.slice(0, 5).join(' | ')}; session errors: ${r.sessionErrors.slice(0, 5).join(' | ')}`;
 }
 
 interface H2loadRun {
@@ -130,5 +133,125 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     await c.waitFor(async () => (await requestsCounted(c)) >= all + sent, 10_000, 'counters caught up');
     assert.equal(await requestsCounted(c), all + sent);
     assert.ok(allOnVersion(await c.status(), 'v1'));
+  });
+
+  test('blue-green release under h2 load: preview by header over h2, promote switches every new stream, 0 failed streams', async (t) => {
+    // Given the blue side (v1) under HTTP/2 load
+    const c = useCluster(t);
+    const f = await upWithTls(c, { replicas: 2, strategy: BLUE_GREEN });
+    const load = h2LoadOn(c, f, { sessions: 2, streams: 3, pauseMs: 2 });
+    await waitFor(() => (load.report.versions.v1 ?? 0) >= 10, 20_000, '10 h2 responses from blue');
+
+    // When green (v2) is deployed, only h2 streams with the preview header reach it
+    const d = await c.cli(['deploy', 'web', '--version', 'v2']);
+    assert.equal(d.code, 0, d.stderr);
+    await c.waitFor(
+      async () => (await c.status()).rollout?.waitingFor === 'preview ready: waiting for promote',
+      20_000,
+      'preview ready',
+    );
+    const preview = await h2Get(c.tlsPort, WEB_HOST, f.ca.certPem, '/', { 'x-cutover-preview': 'true' });
+    assert.equal(preview.status, 200);
+    assert.match(preview.body, /"version":"v2"/);
+    assert.equal(load.report.versions.v2 ?? 0, 0, 'no ordinary stream reached the preview');
+
+    // When promoted, the same h2 connections get green
+    const p = await c.cli(['promote', 'web']);
+    assert.equal(p.code, 0, p.stderr);
+    await waitFor(() => (load.report.versions.v2 ?? 0) >= 10, 20_000, '10 h2 responses from green');
+    const report = await load.stop();
+    t.diagnostic(`blue-green under h2 load: ${describeH2(report)}`);
+
+    // Then no stream failed, and the connections lived through the switch
+    assert.equal(report.failed, 0, describeH2(report));
+    assert.equal(report.retried, 0, describeH2(report));
+    assert.equal(report.connections, 2, describeH2(report));
+    assert.ok((report.versions.v1 ?? 0) > 0, JSON.stringify(report.versions));
+  });
+
+  test('canary release under h2 load: both revisions answer h2 streams at 50%, full promotion, 0 failed streams', async (t) => {
+    // Given v1 under HTTP/2 load from many users
+    const c = useCluster(t);
+    const f = await upWithTls(c, { replicas: 2, strategy: CANARY, traffic: '{ stickyBy: "header:X-User-Id" }' });
+    const load = h2LoadOn(c, f, {
+      sessions: 2,
+      streams: 3,
+      pauseMs: 2,
+      headers: (n) => ({ 'x-user-id': `h2-${n % 300}` }),
+    });
+    await waitFor(() => (load.report.versions.v1 ?? 0) >= 10, 20_000, '10 h2 responses from v1');
+
+    // When v2 is deployed and the canary waits at 50%
+    const d = await c.cli(['deploy', 'web', '--version', 'v2']);
+    assert.equal(d.code, 0, d.stderr);
+    await c.waitFor(async () => (await c.status()).step?.waitingFor === 'pause: waiting for promote', 20_000, 'pause at 50%');
+    const atPause = load.report.versions.v2 ?? 0;
+    await waitFor(() => (load.report.versions.v2 ?? 0) >= atPause + 20, 20_000, '20 h2 responses from the canary');
+    const before = await requestsCounted(c, 2);
+    assert.ok(before > 0, 'the canary revision counts h2 streams');
+
+    // When fully promoted
+    const p = await c.cli(['promote', 'web', '--full']);
+    assert.equal(p.code, 0, p.stderr);
+    await c.waitFor(
+      async () => {
+        const s = await c.status();
+        return s.stable.revision === 2 && !s.rollout && allOnVersion(s, 'v2');
+      },
+      30_000,
+      'canary promoted',
+    );
+    await load.more(20, 'h2 streams after the promotion');
+    const report = await load.stop();
+    t.diagnostic(`canary under h2 load: ${describeH2(report)}`);
+
+    // Then no stream failed
+    assert.equal(report.failed, 0, describeH2(report));
+    assert.equal(report.retried, 0, describeH2(report));
+    assert.ok((report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0, JSON.stringify(report.versions));
+    assert.ok((await requestsCounted(c, 2)) > before, 'revision 2 keeps counting h2 streams');
+  });
+
+  test('gateway reload under h2 load: clients get GOAWAY and reconnect, 0 failed streams; master re-exec keeps the TLS socket (fd 4)', async (t) => {
+    // Given HTTP/2 load over 3 long-lived connections
+    const c = useCluster(t);
+    const f = await upWithTls(c, { replicas: 2 });
+    const load = h2LoadOn(c, f, { sessions: 3, streams: 4, pauseMs: 2 });
+    await load.more(50, 'h2 load running before the reloads');
+    const first = await c.gatewayAdmin<GatewayHealth & { tlsPort: number }>('/healthz');
+
+    // When the gateway reloads twice (new worker generations; the old ones drain)
+    for (let i = 0; i < 2; i++) {
+      const r = await c.cli(['reload']);
+      assert.equal(r.code, 0, r.stderr);
+      await waitFor(() => load.report.goaways >= 3 * (i + 1), 20_000, `GOAWAY to every h2 client (reload ${i + 1})`);
+      await load.more(50, `h2 streams after reload ${i + 1}`);
+    }
+    const afterReloads = { ...load.report };
+    t.diagnostic(`2 gateway reloads under h2 load: ${describeH2(afterReloads)}`);
+
+    // Then every client was told to go away and reconnected, and no stream failed
+    assert.equal(afterReloads.failed, 0, describeH2(afterReloads));
+    assert.ok(afterReloads.goaways >= 6, describeH2(afterReloads));
+    assert.ok(afterReloads.connections >= 9, `reconnected: ${describeH2(afterReloads)}`);
+
+    // When the master re-executes
+    const tlsSocket = readlinkSync(`/proc/${first.pid}/fd/4`);
+    assert.match(tlsSocket, /^socket:/, 'the first master got the TLS socket as fd 4');
+    const m = await c.cli(['reload', '--master', '--json']);
+    assert.equal(m.code, 0, m.stderr);
+    const next = (JSON.parse(m.stdout) as { pid: number }).pid;
+    assert.notEqual(next, first.pid);
+    // Then the new master serves the same TLS socket (fd 4, the one the controller holds) and port
+    assert.equal(readlinkSync(`/proc/${next}/fd/4`), tlsSocket);
+    await c.waitFor(async () => !processAlive(first.pid), 40_000, 'old master exited');
+    const now = await c.gatewayAdmin<GatewayHealth & { tlsPort: number }>('/healthz');
+    assert.equal(now.pid, next);
+    assert.equal(now.tlsPort, first.tlsPort);
+    await load.more(50, 'h2 streams served by the new master alone');
+    const report = await load.stop();
+    t.diagnostic(`+ master re-exec: ${describeH2(report)}`);
+    assert.equal(report.failed, 0, describeH2(report));
+    assert.deepEqual(load.handshakes.failures, []);
   });
 });

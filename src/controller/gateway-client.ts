@@ -17,6 +17,7 @@ export interface GatewayReload {
   generation: number;
   workerPids: number[];
   retiring: number[];
+  certificatesRefused?: string[];
 }
 
 /** Talks to the gateway master's admin API over its Unix socket. */

@@ -19,6 +19,8 @@ export interface ReloadResult {
   workerPids: number[];
   /** Workers of older generations still draining. */
   retiring: number[];
+  /** Certificate files the reload refused (each keeps the certificate loaded before). */
+  certificatesRefused?: string[];
 }
 
 /** What the admin API serves (the master). */

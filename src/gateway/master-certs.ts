@@ -61,11 +61,12 @@ export class MasterCertificates {
 
   /**
    * (Re)reads the static certificate files. `fatal`: a broken file throws (start); otherwise it is
-   * refused with an error in the log and in `status()`, and what loaded before is kept.
+   * refused with an error in the log and in `status()`, and what loaded before is kept. Returns the
+   * refusals (empty: every file loaded).
    */
-  loadStatic(fatal: boolean): void {
+  loadStatic(fatal: boolean): string[] {
     const tls = this.#host.settings.tls;
-    if (tls === undefined) return;
+    if (tls === undefined) return [];
     const next = new Map<string, StaticEntry>();
     const errors = new Map<string, string>();
     const now = Date.now();
@@ -89,6 +90,7 @@ export class MasterCertificates {
     }
     this.#static = next;
     this.#staticErrors = errors;
+    return [...errors.values()];
   }
 
   /** Sends the current set to every worker (resolves once each has it). */

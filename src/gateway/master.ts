@@ -279,7 +279,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
       // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
-      this.certs.loadStatic(false);
+      const refused = this.certs.loadStatic(false);
       // The serving generation gets the new set first: from the reload's answer on, no handshake, whichever
       // worker accepts it (one about to retire included), is served the replaced certificate.
       if (this.settings.tls !== undefined) {
@@ -300,7 +300,11 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
         retiring: old.map((w) => w.child.pid),
         tookMs: Date.now() - started,
       });
-      return { pid: process.pid, ...this.workers.view() };
+      return {
+        pid: process.pid,
+        ...this.workers.view(),
+        ...(refused.length > 0 ? { certificatesRefused: refused } : {}),
+      };
     };
     const p = this.#reloadQueue.then(run, run);
     this.#reloadQueue = p.catch(() => {});

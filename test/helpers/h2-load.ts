@@ -19,8 +19,10 @@ const MAX_ATTEMPTS = 5;
 const MAX_FAILURES_KEPT = 20;
 
 export interface H2LoadReport extends LoadReport {
-  /** Streams refused unprocessed (REFUSED_STREAM) and sent again. */
+  /** Streams refused unprocessed and sent again... */
   retried: number;
+  /** ...by why: `REFUSED_STREAM` (above a GOAWAY's last stream id) or `not sent` (the session had gone away). */
+  retriedBy: Record<string, number>;
   /** GOAWAY frames received. */
   goaways: number;
   /** Client connections opened. */
@@ -97,7 +99,10 @@ class Client {
   }
 }
 
-type Outcome = { kind: 'ok'; version: string } | { kind: 'refused' } | { kind: 'failed'; why: string };
+type Outcome =
+  | { kind: 'ok'; version: string }
+  | { kind: 'refused'; why: 'REFUSED_STREAM' | 'not sent' }
+  | { kind: 'failed'; why: string };
 
 function stream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHeaders): Promise<Outcome> {
   return new Promise((resolve) => {
@@ -108,7 +113,7 @@ function stream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHe
       // The session was told to go away (or closed) before this stream was sent: nothing reached it.
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (code === 'ERR_HTTP2_GOAWAY_SESSION' || code === 'ERR_HTTP2_INVALID_SESSION')
-        return resolve({ kind: 'refused' });
+        return resolve({ kind: 'refused', why: 'not sent' });
       return resolve({ kind: 'failed', why: `request: ${code || (err as Error).message}` });
     }
     let status = 0;
@@ -139,11 +144,11 @@ function stream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHe
       done({ kind: 'ok', version });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused' });
+      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused', why: 'REFUSED_STREAM' });
       done({ kind: 'failed', why: `stream error: ${err.code ?? err.message} (rst ${req.rstCode})` });
     });
     req.on('close', () => {
-      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused' });
+      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused', why: 'REFUSED_STREAM' });
       done({ kind: 'failed', why: `stream closed without a response (rst ${req.rstCode})` });
     });
   });
@@ -158,6 +163,7 @@ export function startH2Load(o: H2LoadOptions) {
     failures: [],
     versions: {},
     retried: 0,
+    retriedBy: {},
     goaways: 0,
     connections: 0,
     sessionErrors: [],
@@ -183,6 +189,7 @@ export function startH2Load(o: H2LoadOptions) {
       }
       if (outcome.kind === 'failed') return fail(outcome.why);
       report.retried++;
+      report.retriedBy[outcome.why] = (report.retriedBy[outcome.why] ?? 0) + 1;
       if (attempt >= MAX_ATTEMPTS) return fail(`refused ${attempt} times`);
     }
   };

@@ -33,6 +33,8 @@ export function startHttpsLoad(o: HttpsLoadOptions) {
     ca: o.ca,
     servername: o.servername,
     ALPNProtocols: ['http/1.1'],
+    // New connections make full handshakes (a resumed session is served no certificate to look at).
+    ...(o.newConnectionEach ? { maxCachedSessions: 0 } : {}),
   } as https.AgentOptions);
   const seen = new WeakSet<object>();
   const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
@@ -50,7 +52,8 @@ export function startHttpsLoad(o: HttpsLoadOptions) {
           port: o.port,
           servername: o.servername,
           path: o.path ?? '/',
-          headers: { host: o.servername },
+          // Without keep-alive the server closes too: the next request cannot find this connection.
+          headers: o.newConnectionEach ? { host: o.servername, connection: 'close' } : { host: o.servername },
           agent,
         },
         (res) => {

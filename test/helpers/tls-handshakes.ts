@@ -9,8 +9,10 @@ import type { TLSSocket } from 'node:tls';
 export interface Handshake {
   /** Position in start order (0-based). */
   seq: number;
-  /** SHA-256 fingerprint of the served leaf (undefined until the handshake completed). */
+  /** SHA-256 fingerprint of the served leaf (undefined until a full handshake completed). */
   fingerprint?: string;
+  /** Completed by resuming an earlier session: no certificate was sent. */
+  resumed?: boolean;
   failed?: string;
 }
 
@@ -21,17 +23,24 @@ export class HandshakeLedger {
   watch(socket: TLSSocket): Handshake {
     const h: Handshake = { seq: this.all.length };
     this.all.push(h);
+    let connected = false;
     socket.once('secureConnect', () => {
-      h.fingerprint = socket.getPeerCertificate().fingerprint256;
+      connected = true;
+      if (socket.isSessionReused()) h.resumed = true;
+      else h.fingerprint = socket.getPeerCertificate().fingerprint256;
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (h.fingerprint === undefined) h.failed = err.code ?? err.message;
+      if (!connected) h.failed = err.code ?? err.message;
     });
     return h;
   }
 
   get completed(): number {
-    return this.all.filter((h) => h.fingerprint !== undefined).length;
+    return this.all.filter((h) => h.fingerprint !== undefined || h.resumed).length;
+  }
+
+  get resumed(): number {
+    return this.all.filter((h) => h.resumed).length;
   }
 
   get failures(): Handshake[] {
@@ -43,7 +52,7 @@ export class HandshakeLedger {
     return this.all.length;
   }
 
-  /** Served fingerprint -> completed handshakes, of connections started at or after `mark`. */
+  /** Served fingerprint -> full handshakes, of connections started at or after `mark`. */
   since(mark: number): Record<string, number> {
     const out: Record<string, number> = {};
     for (const h of this.all.slice(mark)) {

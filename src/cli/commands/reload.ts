@@ -13,7 +13,13 @@ export async function cmdReload(argv: string[]): Promise<number> {
   if (positionals.length > 0)
     throw new UsageError(`reload: unexpected ${positionals.join(' ')}\n\n${HELP.reload}`);
   const client = new ControlClient(resolveAddr(values.config));
-  const r = await client.json<{ pid: number; generation: number; workerPids: number[]; retiring: number[] }>(
+  const r = await client.json<{
+    pid: number;
+    generation: number;
+    workerPids: number[];
+    retiring: number[];
+    certificatesRefused?: string[];
+  }>(
     'POST',
     '/v1/gateway/reload',
     values.master ? { master: true } : {},
@@ -28,5 +34,9 @@ export async function cmdReload(argv: string[]): Promise<number> {
       `gateway reloaded: generation ${r.generation}, workers ${r.workerPids.join(' ')}; draining ${r.retiring.length} old worker(s)\n`,
     );
   }
-  return EXIT.ok;
+  // The reload happened, but a certificate an operator replaced is not served: a script must notice.
+  for (const refusal of r.certificatesRefused ?? []) {
+    process.stderr.write(`certificate refused; the one loaded before stays in force: ${refusal}\n`);
+  }
+  return (r.certificatesRefused ?? []).length > 0 ? EXIT.failed : EXIT.ok;
 }
