@@ -57,9 +57,10 @@ function h2load(c: Cluster): Promise<H2loadRun> {
     p.stderr.on('data', (x: Buffer) => (output += x));
     p.on('error', reject);
     p.on('exit', (code) => {
-      const m = /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
-        output,
-      );
+      const m =
+        /requests: (\d+) total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+          output,
+        );
       const s = /status codes: (\d+) 2xx/.exec(output);
       resolve({
         code,
@@ -94,7 +95,10 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     assert.equal(report.failed, 0, describeH2(report));
     assert.equal(report.retried, 0, describeH2(report));
     assert.equal(report.ok, report.sent, describeH2(report));
-    assert.ok((report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0, JSON.stringify(report.versions));
+    assert.ok(
+      (report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0,
+      JSON.stringify(report.versions),
+    );
     assert.deepEqual(load.handshakes.failures, []);
 
     // And the analysis data (the revision's request counter) counts h2 streams one for one
@@ -172,7 +176,11 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
   test('canary release under h2 load: both revisions answer h2 streams at 50%, full promotion, 0 failed streams', async (t) => {
     // Given v1 under HTTP/2 load from many users
     const c = useCluster(t);
-    const f = await upWithTls(c, { replicas: 2, strategy: CANARY, traffic: '{ stickyBy: "header:X-User-Id" }' });
+    const f = await upWithTls(c, {
+      replicas: 2,
+      strategy: CANARY,
+      traffic: '{ stickyBy: "header:X-User-Id" }',
+    });
     const load = h2LoadOn(c, f, {
       sessions: 2,
       streams: 3,
@@ -184,9 +192,17 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     // When v2 is deployed and the canary waits at 50%
     const d = await c.cli(['deploy', 'web', '--version', 'v2']);
     assert.equal(d.code, 0, d.stderr);
-    await c.waitFor(async () => (await c.status()).step?.waitingFor === 'pause: waiting for promote', 20_000, 'pause at 50%');
+    await c.waitFor(
+      async () => (await c.status()).step?.waitingFor === 'pause: waiting for promote',
+      20_000,
+      'pause at 50%',
+    );
     const atPause = load.report.versions.v2 ?? 0;
-    await waitFor(() => (load.report.versions.v2 ?? 0) >= atPause + 20, 20_000, '20 h2 responses from the canary');
+    await waitFor(
+      () => (load.report.versions.v2 ?? 0) >= atPause + 20,
+      20_000,
+      '20 h2 responses from the canary',
+    );
     const before = await requestsCounted(c, 2);
     assert.ok(before > 0, 'the canary revision counts h2 streams');
 
@@ -208,11 +224,14 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     // Then no stream failed
     assert.equal(report.failed, 0, describeH2(report));
     assert.equal(report.retried, 0, describeH2(report));
-    assert.ok((report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0, JSON.stringify(report.versions));
+    assert.ok(
+      (report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0,
+      JSON.stringify(report.versions),
+    );
     assert.ok((await requestsCounted(c, 2)) > before, 'revision 2 keeps counting h2 streams');
   });
 
-  test('gateway reload under h2 load: clients get GOAWAY and reconnect, 0 failed streams; master re-exec keeps the TLS socket (fd 4)', async (t) => {
+  test('gateway reload under h2 load: clients get GOAWAY and reconnect, 0 failed streams; master re-exec and kill -9 of the master keep the TLS socket (fd 4)', async (t) => {
     // Given HTTP/2 load over 3 long-lived connections
     const c = useCluster(t);
     const f = await upWithTls(c, { replicas: 2 });
@@ -224,7 +243,11 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     for (let i = 0; i < 2; i++) {
       const r = await c.cli(['reload']);
       assert.equal(r.code, 0, r.stderr);
-      await waitFor(() => load.report.goaways >= 3 * (i + 1), 20_000, `GOAWAY to every h2 client (reload ${i + 1})`);
+      await waitFor(
+        () => load.report.goaways >= 3 * (i + 1),
+        20_000,
+        `GOAWAY to every h2 client (reload ${i + 1})`,
+      );
       await load.more(50, `h2 streams after reload ${i + 1}`);
     }
     const afterReloads = { ...load.report };
@@ -249,8 +272,32 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     assert.equal(now.pid, next);
     assert.equal(now.tlsPort, first.tlsPort);
     await load.more(50, 'h2 streams served by the new master alone');
+    const afterReexec = { ...load.report };
+    t.diagnostic(`+ master re-exec: ${describeH2(afterReexec)}`);
+    assert.equal(afterReexec.failed, 0, describeH2(afterReexec));
+
+    // When that master is killed with SIGKILL, the controller starts another on the socket it holds
+    const orphans = now.workerPids;
+    assert.ok(orphans.length > 0, 'the master has workers');
+    process.kill(next, 'SIGKILL');
+    let replacement = 0;
+    await c.waitFor(
+      async () => {
+        const h = await c.gatewayAdmin<GatewayHealth>('/healthz');
+        replacement = h.pid;
+        return h.ok && h.pid !== next;
+      },
+      20_000,
+      'a replacement master',
+    );
+    await c.waitFor(async () => orphans.every((p) => !processAlive(p)), 40_000, 'orphaned workers drained');
+    await load.more(50, 'h2 streams served by the replacement alone');
     const report = await load.stop();
-    t.diagnostic(`+ master re-exec: ${describeH2(report)}`);
+    t.diagnostic(`+ kill -9 of the master: ${describeH2(report)}`);
+
+    // Then it serves the same TLS socket and port, and no stream failed at any point
+    assert.equal(readlinkSync(`/proc/${replacement}/fd/4`), tlsSocket);
+    assert.equal((await c.gatewayAdmin<{ tlsPort: number }>('/healthz')).tlsPort, first.tlsPort);
     assert.equal(report.failed, 0, describeH2(report));
     assert.deepEqual(load.handshakes.failures, []);
   });

@@ -7,13 +7,13 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
-import { type Cluster, useCluster } from './helpers/cluster.ts';
 import { makeLeaf } from './helpers/certs.ts';
+import { type Cluster, useCluster } from './helpers/cluster.ts';
 import type { GatewayHealth } from './helpers/gateway-process.ts';
 import type { LoadReport } from './helpers/load.ts';
+import { h2LoadOn, httpsLoadOn, type TlsFixture, upWithTls, WEB_HOST } from './helpers/tls-cluster.ts';
 import type { HandshakeLedger } from './helpers/tls-handshakes.ts';
 import { fingerprintOf } from './helpers/tls-handshakes.ts';
-import { h2LoadOn, httpsLoadOn, type TlsFixture, upWithTls, WEB_HOST } from './helpers/tls-cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 
 function describeLoad(name: string, r: LoadReport, h: HandshakeLedger): string {
@@ -39,7 +39,8 @@ async function moreOfEach(loads: TlsLoads, n: number, what: string): Promise<voi
 function servedSince(loads: TlsLoads, marks: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of ['h1 new connections', 'h2 new connections'] as const) {
-    for (const [fp, n] of Object.entries(loads[name].handshakes.since(marks[name]))) out[fp] = (out[fp] ?? 0) + n;
+    for (const [fp, n] of Object.entries(loads[name].handshakes.since(marks[name])))
+      out[fp] = (out[fp] ?? 0) + n;
   }
   return out;
 }
@@ -96,9 +97,15 @@ describe('the HTTPS listener end to end', { timeout: 150_000 }, () => {
 
     // Then no request failed, over few connections (keep-alive), and both versions answered
     assert.equal(report.failed, 0, report.failures.join(' | '));
-    assert.ok((report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0, JSON.stringify(report.versions));
+    assert.ok(
+      (report.versions.v1 ?? 0) > 0 && (report.versions.v2 ?? 0) > 0,
+      JSON.stringify(report.versions),
+    );
     assert.deepEqual(load.handshakes.failures, []);
-    assert.ok(load.handshakes.completed < report.ok / 10, `keep-alive: ${load.handshakes.completed} handshakes`);
+    assert.ok(
+      load.handshakes.completed < report.ok / 10,
+      `keep-alive: ${load.handshakes.completed} handshakes`,
+    );
 
     // And the wss:// client was closed cleanly with 1001 when its v1 instance drained; a reconnect gets v2
     assert.equal((await closed).code, 1001);
@@ -118,7 +125,9 @@ describe('the HTTPS listener end to end', { timeout: 150_000 }, () => {
     const oldFp = fingerprintOf(f.leaf.certPem);
     const loads = tlsLoads(c, f);
     await moreOfEach(loads, 20, 'before the rotation');
-    assert.deepEqual(Object.keys(servedSince(loads, { 'h1 new connections': 0, 'h2 new connections': 0 })), [oldFp]);
+    assert.deepEqual(Object.keys(servedSince(loads, { 'h1 new connections': 0, 'h2 new connections': 0 })), [
+      oldFp,
+    ]);
 
     // When a new certificate and key replace the files on disk and the gateway reloads
     const next = makeLeaf(f.ca, [WEB_HOST], { tag: 'second' });
@@ -167,23 +176,27 @@ describe('the HTTPS listener end to end', { timeout: 150_000 }, () => {
     marks = marksOf(loads);
     await moreOfEach(loads, 10, 'after the garbage reload');
     assert.equal(garbage.code, 1, garbage.stderr);
-    assert.deepEqual(
-      (JSON.parse(garbage.stdout) as { certificatesRefused?: string[] }).certificatesRefused,
-      [`tls certificate ${f.certFile}: not a PEM certificate`],
-    );
+    assert.deepEqual((JSON.parse(garbage.stdout) as { certificatesRefused?: string[] }).certificatesRefused, [
+      `tls certificate ${f.certFile}: not a PEM certificate`,
+    ]);
     assert.deepEqual(Object.keys(servedSince(loads, marks)), [oldFp]);
 
     // When the master is re-executed with the broken file: the new master does not start, the old one serves
     const reexecStarted = Date.now();
     const reexec = await c.cli(['reload', '--master']);
-    t.diagnostic(`refused master re-exec answered after ${Date.now() - reexecStarted} ms: ${reexec.stderr.trim()}`);
+    t.diagnostic(
+      `refused master re-exec answered after ${Date.now() - reexecStarted} ms: ${reexec.stderr.trim()}`,
+    );
     assert.notEqual(reexec.code, 0, reexec.stdout);
     assert.equal((await c.gatewayAdmin<GatewayHealth>('/healthz')).pid, master);
     await moreOfEach(loads, 10, 'after the refused master re-exec');
 
     // And the gateway log names the refusals
     const log = readFileSync(path.join(c.dir, 'data', 'logs', 'gateway.log'), 'utf8');
-    assert.match(log, /certificate refused; the one loaded before stays in force.*does not match the certificate/);
+    assert.match(
+      log,
+      /certificate refused; the one loaded before stays in force.*does not match the certificate/,
+    );
     assert.match(log, /certificate refused; the one loaded before stays in force.*not a PEM certificate/);
 
     // When good files come back, the reload takes them

@@ -283,9 +283,11 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       // The serving generation gets the new set first: from the reload's answer on, no handshake, whichever
       // worker accepts it (one about to retire included), is served the replaced certificate.
       if (this.settings.tls !== undefined) {
-        await this.certs.push().catch((err: Error) =>
-          this.logger.warn('certificates not acknowledged by every worker', { error: err.message }),
-        );
+        await this.certs
+          .push()
+          .catch((err: Error) =>
+            this.logger.warn('certificates not acknowledged by every worker', { error: err.message }),
+          );
       }
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();

@@ -136,7 +136,8 @@ function stream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHe
       body += c;
     });
     req.on('end', () => {
-      if (status < 200 || status >= 300) return done({ kind: 'failed', why: `${status}: ${body.slice(0, 200)}` });
+      if (status < 200 || status >= 300)
+        return done({ kind: 'failed', why: `${status}: ${body.slice(0, 200)}` });
       let version = '?';
       try {
         version = (JSON.parse(body) as { version?: string }).version ?? '?';
@@ -144,11 +145,13 @@ function stream(session: http2.ClientHttp2Session, headers: http2.OutgoingHttpHe
       done({ kind: 'ok', version });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused', why: 'REFUSED_STREAM' });
+      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM)
+        return done({ kind: 'refused', why: 'REFUSED_STREAM' });
       done({ kind: 'failed', why: `stream error: ${err.code ?? err.message} (rst ${req.rstCode})` });
     });
     req.on('close', () => {
-      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return done({ kind: 'refused', why: 'REFUSED_STREAM' });
+      if (status === 0 && req.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM)
+        return done({ kind: 'refused', why: 'REFUSED_STREAM' });
       done({ kind: 'failed', why: `stream closed without a response (rst ${req.rstCode})` });
     });
   });

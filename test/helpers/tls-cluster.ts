@@ -6,8 +6,8 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { type Cluster, type ClusterOptions } from './cluster.ts';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './certs.ts';
+import type { Cluster, ClusterOptions } from './cluster.ts';
 import { type H2LoadOptions, startH2Load } from './h2-load.ts';
 import { type HttpsLoadOptions, startHttpsLoad } from './https-load.ts';
 
@@ -41,7 +41,10 @@ export function tlsFixture(c: Cluster): TlsFixture {
 /** `cutover up` with the gateway serving HTTPS (fixture's files) on a free port; returns the fixture. */
 export async function upWithTls(c: Cluster, o: ClusterOptions = {}): Promise<TlsFixture> {
   const f = tlsFixture(c);
-  await c.up({ ...o, gatewayTls: { certificates: [{ hosts: [WEB_HOST], cert: f.certFile, key: f.keyFile }] } });
+  await c.up({
+    ...o,
+    gatewayTls: { certificates: [{ hosts: [WEB_HOST], cert: f.certFile, key: f.keyFile }] },
+  });
   if (c.tlsPort === 0) throw new Error('the gateway reports no tlsPort after up');
   return f;
 }

@@ -19,11 +19,7 @@ export async function cmdReload(argv: string[]): Promise<number> {
     workerPids: number[];
     retiring: number[];
     certificatesRefused?: string[];
-  }>(
-    'POST',
-    '/v1/gateway/reload',
-    values.master ? { master: true } : {},
-  );
+  }>('POST', '/v1/gateway/reload', values.master ? { master: true } : {});
   if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else if (values.master) {
     process.stdout.write(
