@@ -16,7 +16,7 @@ import { RELOAD_TIMEOUT_MS, type WorkerHost, Workers } from './generation.ts';
 import { onRelayedRoutes, relayRoutes, reportReady, startSuccessor } from './handover.ts';
 import type { MasterToWorker } from './ipc.ts';
 import { bindListenHandle, bindWhenFree, handleFromFd, type ServerHandle } from './listener.ts';
-import { MasterCertificates } from './master-certs.ts';
+import { type CertificateStatus, MasterCertificates } from './master-certs.ts';
 import type {
   CertificateMaterial,
   GatewaySettings,
@@ -152,7 +152,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
     // Certificate files are checked before any socket is taken: a broken one fails the start, loudly.
-    this.certs.loadStatic(true);
+    await this.certs.loadStatic(true);
     if (this.settings.tls !== undefined) this.#bindTls(opts.tlsListenFd);
     // A new master taking over from an old one serves what the old one served: never held.
     const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
@@ -273,22 +273,24 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     };
   }
 
+  certificateStatus(): CertificateStatus[] {
+    return this.certs.status();
+  }
+
+  renewCertificate(host: string): Promise<CertificateStatus> {
+    return this.certs.renew(host);
+  }
+
   /** A new generation of workers on the same socket, with the settings file as it is now (generation.ts). */
   reload(): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
       if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
       // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
-      const refused = this.certs.loadStatic(false);
+      const certificateErrors = await this.certs.loadStatic(false);
       // The serving generation gets the new set first: from the reload's answer on, no handshake, whichever
       // worker accepts it (one about to retire included), is served the replaced certificate.
-      if (this.settings.tls !== undefined) {
-        await this.certs
-          .push()
-          .catch((err: Error) =>
-            this.logger.warn('certificates not acknowledged by every worker', { error: err.message }),
-          );
-      }
+      if (this.settings.tls !== undefined) await this.certs.push();
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();
       if (!ok) {
@@ -305,7 +307,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       return {
         pid: process.pid,
         ...this.workers.view(),
-        ...(refused.length > 0 ? { certificatesRefused: refused } : {}),
+        ...(certificateErrors.length > 0 ? { certificateErrors } : {}),
       };
     };
     const p = this.#reloadQueue.then(run, run);

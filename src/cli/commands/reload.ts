@@ -18,7 +18,7 @@ export async function cmdReload(argv: string[]): Promise<number> {
     generation: number;
     workerPids: number[];
     retiring: number[];
-    certificatesRefused?: string[];
+    certificateErrors?: string[];
   }>('POST', '/v1/gateway/reload', values.master ? { master: true } : {});
   if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else if (values.master) {
@@ -31,8 +31,8 @@ export async function cmdReload(argv: string[]): Promise<number> {
     );
   }
   // The reload happened, but a certificate an operator replaced is not served: a script must notice.
-  for (const refusal of r.certificatesRefused ?? []) {
+  for (const refusal of r.certificateErrors ?? []) {
     process.stderr.write(`certificate refused; the one loaded before stays in force: ${refusal}\n`);
   }
-  return (r.certificatesRefused ?? []).length > 0 ? EXIT.failed : EXIT.ok;
+  return (r.certificateErrors ?? []).length > 0 ? EXIT.failed : EXIT.ok;
 }
