@@ -5,10 +5,13 @@
  * instance's stream ended with UNAVAILABLE.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import type { RouteService, StatsReport } from '../src/gateway/protocol.ts';
 import { makeCa, makeLeaf } from './helpers/certs.ts';
-import { service, table, upstream } from './helpers/gateway-helpers.ts';
+import { service, startGateway, table, upstream } from './helpers/gateway-helpers.ts';
 import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 import { echoClient, readCount, say, startGrpcInstance } from './helpers/grpc.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -160,4 +163,43 @@ test('a drained instance ends its open gRPC streams with UNAVAILABLE after drain
   );
   const inflight = (await admin(gw.admin, 'GET', '/inflight')).json as { instances: Record<string, number> };
   assert.equal(inflight.instances['echo-1'] ?? 0, 0);
+});
+
+test('an h2c instance gets TE: trailers and its trailers reach an HTTP/1.1 client in a chunked response', async (t) => {
+  const seenTe: Array<string | undefined> = [];
+  const h2 = http2.createServer();
+  h2.on('stream', (stream, headers) => {
+    seenTe.push(headers.te as string | undefined);
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' }, { waitForTrailers: true });
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc123' }));
+    stream.end('body');
+  });
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  t.after(() => h2.close());
+  const port = (h2.address() as AddressInfo).port;
+  const { port: gwPort } = await startGateway(
+    t,
+    table(1, service('h2', [upstream('h2-1', port)], { protocol: 'h2c' })),
+  );
+  const res = await new Promise<{ body: string; trailers: NodeJS.Dict<string>; chunked: boolean }>(
+    (resolve, reject) => {
+      const req = http.get(
+        { host: '127.0.0.1', port: gwPort, path: '/x', headers: { te: 'trailers' }, agent: false },
+        (r) => {
+          let body = '';
+          r.on('data', (d) => {
+            body += d;
+          });
+          r.on('end', () =>
+            resolve({ body, trailers: r.trailers, chunked: r.headers['transfer-encoding'] === 'chunked' }),
+          );
+        },
+      );
+      req.on('error', reject);
+    },
+  );
+  assert.equal(res.body, 'body');
+  assert.equal(res.chunked, true);
+  assert.equal(res.trailers['x-checksum'], 'abc123');
+  assert.deepEqual(seenTe, ['trailers']);
 });
