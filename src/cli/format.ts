@@ -24,6 +24,13 @@ export function formatStatus(s: ServiceStatus, now = Date.now()): string {
   const out: string[] = [];
   out.push(`service ${s.name}  phase ${s.phase}  strategy ${s.strategy}  replicas ${s.replicas}`);
   out.push(`  route   host ${s.route.host}  path ${s.route.pathPrefix}`);
+  if (s.certificate) {
+    const c = s.certificate;
+    const until = c.notAfter ? ` until ${c.notAfter}` : '';
+    out.push(
+      `  tls     ${c.source} certificate ${c.state ?? 'valid'}${until}${c.error ? `: ${c.error}` : ''}`,
+    );
+  }
   out.push(`  stable  revision ${s.stable.revision} (${s.stable.version})`);
   if (s.rollout) {
     const p = s.rollout.progress;
