@@ -153,7 +153,10 @@ export class H2Upstream implements UpstreamDispatcher {
     });
     const idle = Math.max(1, this.settings.upstreamIdleTimeoutMs);
     session.setTimeout(idle, () => {
-      if (this.#streamsOn(session) === 0) session.close();
+      if (this.#streamsOn(session) !== 0) return;
+      // Forgotten first: a request dispatched while it closes opens a new session instead.
+      this.#forget(session);
+      session.close();
     });
     // An idle session must not keep a worker alive by itself.
     session.unref();
