@@ -36,6 +36,8 @@ export class TlsFront {
   readonly #front: net.Server;
   readonly #logger: Logger;
   readonly #handshakeTimeoutMs: number;
+  /** Connections accepted whose TLS handshake has not finished (a retiring worker waits for them). */
+  readonly #handshaking = new Set<net.Socket>();
 
   /** `h1` gets TLS connections that chose HTTP/1.1 (or no ALPN); `h2` the ones that chose h2. */
   constructor(settings: TlsSettings, h1: net.Server, h2: H2Clients, logger: Logger) {
@@ -52,6 +54,8 @@ export class TlsFront {
     });
     this.#server.on('secureConnection', (socket: tls.TLSSocket) => {
       this.counters.handshakes++;
+      const raw = (socket as tls.TLSSocket & { _parent?: net.Socket })._parent;
+      if (raw !== undefined) this.#handshaking.delete(raw);
       if (socket.alpnProtocol === 'h2') h2.acceptTls(socket);
       else h1.emit('connection', socket);
     });
@@ -88,7 +92,9 @@ export class TlsFront {
           honorCipherOrder: true,
         });
       } catch (err) {
-        this.#logger.error('default certificate refused by the TLS library', { error: (err as Error).message });
+        this.#logger.error('default certificate refused by the TLS library', {
+          error: (err as Error).message,
+        });
       }
     }
   }
@@ -109,7 +115,14 @@ export class TlsFront {
     net.Server.prototype.close.call(this.#front);
   }
 
+  /** Handshakes in progress (counted from the first byte's wait). */
+  get handshaking(): number {
+    return this.#handshaking.size;
+  }
+
   #sniff(socket: net.Socket): void {
+    this.#handshaking.add(socket);
+    socket.once('close', () => this.#handshaking.delete(socket));
     socket.on('error', noop);
     // Before the handshake starts there is no TLS timeout yet: a silent client is dropped after the same time.
     socket.setTimeout(this.#handshakeTimeoutMs, () => socket.destroy());

@@ -74,7 +74,9 @@ async function retire(): Promise<void> {
   for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
-  while (connections.size > 0 && Date.now() < deadline) {
+  // TLS connections still in their handshake are not HTTP connections yet: wait for them too (bounded by
+  // handshakeTimeout), or the exit would reset them.
+  while ((connections.size > 0 || (gw.tlsFront?.handshaking ?? 0) > 0) && Date.now() < deadline) {
     const now = Date.now();
     for (const [socket, last] of connections) {
       const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage;
@@ -180,7 +182,8 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       if (gw.tlsFront !== null) {
         gw.tlsFront.contexts.onMissing = (host) => {
           // Only a routed host is worth asking for: names scanners make up get the default at once.
-          if (msg.settings.tls?.acme === undefined || !routedHosts.has(host.toLowerCase())) return Promise.resolve();
+          if (msg.settings.tls?.acme === undefined || !routedHosts.has(host.toLowerCase()))
+            return Promise.resolve();
           send({ type: 'cert-wanted', host });
           return certArrival(host);
         };
