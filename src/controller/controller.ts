@@ -8,6 +8,7 @@ import { findRevision } from '../core/model.ts';
 import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
+import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { Logger } from '../log/logger.ts';
 import { noticeFromEvent } from '../notify/notice.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -31,6 +32,8 @@ const NOTIFY_FLUSH_MS = 3_000;
 /** The gateway's admin operations the control API offers (`cutover reload`). */
 export interface GatewayAdmin {
   reload(master: boolean): Promise<GatewayReload>;
+  certificates(): Promise<CertificateStatus[]>;
+  renewCertificate(host: string): Promise<CertificateStatus>;
 }
 
 /**
@@ -138,7 +141,11 @@ export class Controller implements ServiceLedger {
 
   /** The gateway master's admin API (`cutover reload` goes through it). */
   get gatewayAdmin(): GatewayAdmin {
-    return { reload: (master) => this.agent.reloadGateway(master) };
+    return {
+      reload: (master) => this.agent.reloadGateway(master),
+      certificates: () => this.agent.certificates(),
+      renewCertificate: (host) => this.agent.renewCertificate(host),
+    };
   }
 
   /** The config in effect (`apply` replaces the services part live). */
