@@ -173,13 +173,15 @@ export async function startNginxProxy(env: Env, upstreamPort: number, cert?: Ben
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }`;
-  // nginx's TLS defaults otherwise (protocols, ciphers, session tickets), as an operator would leave them.
+  // TLS 1.2 and 1.3 like Cutover and Caddy (nginx 1.22's default has no 1.3); nginx's defaults otherwise
+  // (ciphers, session tickets), as an operator would leave them.
   const tlsServer = cert
     ? `
   server {
     listen 127.0.0.1:${tlsPort} ssl http2 backlog=4096;
     ssl_certificate ${cert.certFile};
     ssl_certificate_key ${cert.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
     ${location}
   }`
     : '';
