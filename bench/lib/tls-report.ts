@@ -67,6 +67,9 @@ function summaryRows(o: TlsRowsOptions, runs: TargetRuns[], rate: number): Summa
       cutoverVsCaddy: ratio(cutover, caddy),
     };
   };
+  /** Per core of CPU the target used: the cost per request, less sensitive to foreign load than raw rates. */
+  const perCore = (v: number | undefined, cpu: Cpu | undefined): number | null =>
+    v === undefined || cpu === undefined || cpu.target <= 0 ? null : (v * 100) / cpu.target;
   const out: SummaryRow[] = [];
   if (o.rows.includes('https')) {
     out.push(
@@ -76,6 +79,9 @@ function summaryRows(o: TlsRowsOptions, runs: TargetRuns[], rate: number): Summa
         'req/s',
         'higher',
         (r) => r.peak.best?.rps,
+      ),
+      row('https', '  per core of target CPU', 'req/s', 'higher', (r) =>
+        perCore(r.peak.best?.rps, r.peak.best?.cpu),
       ),
       row('https', 'HTTPS p99 at peak', 'ms', 'lower', (r) => r.peak.best?.p99Ms),
       row('https', `HTTPS p99 at ${fmtInt(rate)} req/s (hey)`, 'ms', 'lower', (r) => r.fixed.best?.p99Ms),
@@ -90,12 +96,18 @@ function summaryRows(o: TlsRowsOptions, runs: TargetRuns[], rate: number): Summa
         'higher',
         (r) => r.handshakes.best?.rate,
       ),
+      row('handshakes', '  per core of target CPU', 'conn/s', 'higher', (r) =>
+        perCore(r.handshakes.best?.rate, r.handshakes.best?.cpu),
+      ),
     );
   }
   if (o.rows.includes('h2')) {
     const h = `h2load -c ${o.h2.clients} -m ${o.h2.streams}`;
     out.push(
       row('h2', `HTTP/2 over TLS (${h})`, 'req/s', 'higher', (r) => r.h2.best?.rps),
+      row('h2', '  per core of target CPU', 'req/s', 'higher', (r) =>
+        perCore(r.h2.best?.rps, r.h2.best?.cpu),
+      ),
       row('h2', 'HTTP/2 p50', 'ms', 'lower', (r) => r.h2.best?.p50Ms),
       row('h2', 'HTTP/2 p90', 'ms', 'lower', (r) => r.h2.best?.p90Ms),
       row('h2', 'HTTP/2 p99', 'ms', 'lower', (r) => r.h2.best?.p99Ms),
