@@ -12,8 +12,8 @@ import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
-import type { RouteTable } from './protocol.ts';
 import { listenWithoutAccepting } from './listener.ts';
+import type { RouteTable } from './protocol.ts';
 import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
