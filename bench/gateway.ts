@@ -1,13 +1,15 @@
 /**
- * `npm run bench`: the Cutover gateway against nginx and HAProxy as reverse proxies, in one run,
- * with the same upstream, the same load and the same worker count.
+ * `npm run bench`: the Cutover gateway against nginx and HAProxy as reverse proxies (plain HTTP), and
+ * against nginx and Caddy over TLS, in one run, with the same upstream, the same load and the same
+ * worker count.
  *
  *   node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--rounds 2] [--connections 64] [--threads 1]
- *                         [--hey-concurrency auto] [--targets direct,nginx,haproxy,cutover] [--keep]
- *                         [--gateway src/gateway/main.ts]
+ *                         [--hey-concurrency auto] [--targets direct,nginx,haproxy,caddy,cutover] [--keep]
+ *                         [--rows http,https,handshakes,h2 | all | tls] [--gateway src/gateway/main.ts]
  *
- * Per target: (a) peak throughput with wrk (after a short warmup), (b) latency with hey at a fixed
- * rate = half of the cutover peak, and the p99 added over `direct` at that rate.
+ * Plain rows (`http`), per target: (a) peak throughput with wrk (after a short warmup), (b) latency
+ * with hey at a fixed rate = half of the cutover peak, and the p99 added over `direct` at that rate.
+ * TLS rows (`https`, `handshakes`, `h2`): see bench/lib/tls-rows.ts.
  * Prints a table, then a line `JSON:` followed by the JSON document (to the end of stdout), and writes
  * bench/results/latest.json.
  */
@@ -16,8 +18,11 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type HeyResult, parseHey, parseWrk, type WrkResult } from './lib/parse.ts';
-import { busyPercent, groupCpuSeconds, machineBusyPercent, machineJiffies, Procs } from './lib/procs.ts';
+import { startCaddy } from './lib/caddy.ts';
+import { fmtCpu, fmtInt, fmtMs, perCore, round, sum, table } from './lib/format.ts';
+import { type Cpu, heyWorkers, runHey, runWrk, withCpu } from './lib/measure.ts';
+import type { HeyResult, WrkResult } from './lib/parse.ts';
+import { machineBusyPercent, Procs } from './lib/procs.ts';
 import {
   type Env,
   GATEWAY_MAIN,
@@ -31,9 +36,28 @@ import {
   versionOf,
   which,
 } from './lib/targets.ts';
+import { type BenchCert, makeBenchCert } from './lib/tls-certs.ts';
+import {
+  runTlsRows,
+  TLS_ROWS,
+  TLS_TARGETS,
+  type TlsReport,
+  type TlsRowName,
+  type TlsTarget,
+} from './lib/tls-rows.ts';
 
-type TargetName = 'direct' | 'nginx' | 'haproxy' | 'cutover';
-const ALL_TARGETS: TargetName[] = ['direct', 'nginx', 'haproxy', 'cutover'];
+type TargetName = 'direct' | 'nginx' | 'haproxy' | 'caddy' | 'cutover';
+const ALL_TARGETS: TargetName[] = ['direct', 'nginx', 'haproxy', 'caddy', 'cutover'];
+/** The plain-HTTP rows' targets (Caddy is measured over TLS only). */
+const PLAIN_TARGETS: TargetName[] = ['direct', 'nginx', 'haproxy', 'cutover'];
+type RowName = 'http' | TlsRowName;
+const ALL_ROWS: RowName[] = ['http', ...TLS_ROWS];
+/** Load of the TLS rows. h2load: 16 connections x 10 streams (the brief's shape). */
+const H2_CLIENTS = 16;
+const H2_STREAMS = 10;
+/** The handshake loop: 2 threads x 8 connections in flight, enough to keep one target worker busy. */
+const HANDSHAKE_THREADS = 2;
+const HANDSHAKE_CONCURRENCY = 8;
 
 /** Spec targets (docs: gateway performance goals). */
 const MIN_RPS_RATIO_VS_NGINX = 0.5;
@@ -50,6 +74,8 @@ interface Options {
   /** null: auto (see heyWorkers). */
   heyConcurrency: number | null;
   targets: TargetName[];
+  /** Which rows to measure: `http` (plain), `https`, `handshakes`, `h2`. */
+  rows: RowName[];
   quick: boolean;
   /** Interleaved repetitions of each measurement; the best round counts. */
   rounds: number;
@@ -68,61 +94,6 @@ interface TargetResult {
   peakRounds: (WrkResult & { cpu: Cpu })[];
   fixedRounds: (HeyResult & { targetRate: number; cpu: Cpu })[];
   fixed?: HeyResult & { targetRate: number; addedP99Ms: number | null; cpu: Cpu };
-}
-
-/** CPU used during a run, in % of one core. */
-interface Cpu {
-  target: number;
-  upstream: number | null;
-  /** The load generator (wrk or hey), sampled every 200 ms while it runs. */
-  generator: number;
-  /** Everything else on the machine: foreign processes that disturbed the run. */
-  other: number | null;
-}
-
-type OnSpawn = (pid: number) => void;
-
-/** Runs `fn` and measures the CPU the target, the upstream and the load generator used meanwhile. */
-async function withCpu<T>(
-  target: number | undefined,
-  upstream: number | undefined,
-  fn: (onSpawn: OnSpawn) => Promise<T>,
-): Promise<T & { cpu: Cpu }> {
-  let generatorPid: number | undefined;
-  let generatorSeconds = 0;
-  const sampler = setInterval(() => {
-    generatorSeconds = Math.max(generatorSeconds, groupCpuSeconds(generatorPid));
-  }, 200);
-  const sameGroup = target === upstream;
-  const t0 = groupCpuSeconds(target);
-  const u0 = sameGroup ? 0 : groupCpuSeconds(upstream);
-  const m0 = machineJiffies();
-  const start = performance.now();
-  let result: T;
-  try {
-    result = await fn((pid) => {
-      generatorPid = pid;
-    });
-  } finally {
-    clearInterval(sampler);
-  }
-  const wall = (performance.now() - start) / 1000;
-  const m1 = machineJiffies();
-  const pct = (s: number): number => Math.round((s / wall) * 100);
-  const targetPct = pct(groupCpuSeconds(target) - t0);
-  const upstreamPct = sameGroup ? null : pct(groupCpuSeconds(upstream) - u0);
-  const generatorPct = pct(generatorSeconds);
-  const machine = busyPercent(m0, m1);
-  const cpu: Cpu = {
-    target: targetPct,
-    upstream: upstreamPct,
-    generator: generatorPct,
-    other:
-      machine === null
-        ? null
-        : Math.max(0, machine * os.cpus().length - targetPct - (upstreamPct ?? 0) - generatorPct),
-  };
-  return { ...result, cpu };
 }
 
 interface Verdict {
@@ -154,6 +125,7 @@ function parseOptions(argv: string[]): Options {
       threads: { type: 'string', default: '1' },
       'hey-concurrency': { type: 'string', default: 'auto' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
+      rows: { type: 'string', default: 'all' },
       quick: { type: 'boolean', default: false },
       rounds: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -164,8 +136,8 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     process.stdout.write(
       'usage: node bench/gateway.ts [--duration 10s] [--workers N] [--quick] [--rounds 2] [--connections 64] [--threads 1]\n' +
-        '                             [--hey-concurrency auto] [--targets direct,nginx,haproxy,cutover] [--keep]\n' +
-        '                             [--gateway src/gateway/main.ts]\n',
+        '                             [--hey-concurrency auto] [--targets direct,nginx,haproxy,caddy,cutover] [--keep]\n' +
+        '                             [--rows http,https,handshakes,h2 | all | tls] [--gateway src/gateway/main.ts]\n',
     );
     process.exit(0);
   }
@@ -182,6 +154,14 @@ function parseOptions(argv: string[]): Options {
     if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
   }
   if (!targets.includes('direct')) targets.unshift('direct'); // the baseline for added latency
+  const rows = new Set<RowName>();
+  for (const raw of values.rows.split(',').map((x) => x.trim())) {
+    if (raw === 'all') for (const r of ALL_ROWS) rows.add(r);
+    else if (raw === 'tls') for (const r of TLS_ROWS) rows.add(r);
+    else if ((ALL_ROWS as string[]).includes(raw)) rows.add(raw as RowName);
+    else
+      throw new Error(`--rows: unknown row ${JSON.stringify(raw)} (known: ${ALL_ROWS.join(', ')}, all, tls)`);
+  }
   return {
     durationS,
     warmupS,
@@ -191,6 +171,7 @@ function parseOptions(argv: string[]): Options {
     heyConcurrency:
       values['hey-concurrency'] === 'auto' ? null : int('hey-concurrency', values['hey-concurrency']),
     targets: ALL_TARGETS.filter((t) => targets.includes(t)),
+    rows: ALL_ROWS.filter((r) => rows.has(r)),
     quick,
     rounds: int('rounds', values.rounds ?? (quick ? '1' : '2')),
     keep: values.keep,
@@ -200,69 +181,6 @@ function parseOptions(argv: string[]): Options {
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
-}
-
-async function runWrk(
-  procs: Procs,
-  o: Options,
-  url: string,
-  seconds: number,
-  onSpawn?: OnSpawn,
-): Promise<WrkResult> {
-  const threads = Math.min(o.threads, o.connections);
-  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${seconds}s`, '--latency', url];
-  const r = await procs.capture('wrk', 'wrk', args, (seconds + 30) * 1000, onSpawn);
-  if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return parseWrk(r.stdout);
-}
-
-/**
- * hey rate-limits each worker with a ticker and drops ticks while a request is still running, so a
- * worker must get a comfortable interval (>= ~1.8 ms) for the rate to hold: `auto` picks
- * ceil(rate / 550) workers, 16..64. Measured here: at 17k req/s 16 workers reached only ~15k req/s
- * and hey confined to one core (-cpus 1) only ~14k, while 32 workers on all cores held 17k.
- */
-function heyWorkers(rate: number, requested: number | null): number {
-  const c = requested ?? Math.min(64, Math.max(16, Math.ceil(rate / 550)));
-  return Math.max(1, Math.min(c, Math.floor(rate)));
-}
-
-async function runHey(
-  procs: Procs,
-  o: Options,
-  url: string,
-  rate: number,
-  onSpawn?: OnSpawn,
-): Promise<HeyResult> {
-  const c = heyWorkers(rate, o.heyConcurrency);
-  const perWorker = rate / c;
-  const args = ['-z', `${o.durationS}s`, '-q', perWorker.toFixed(3), '-c', String(c), '-t', '10', url];
-  const r = await procs.capture('hey', 'hey', args, (o.durationS + 60) * 1000, onSpawn);
-  if (r.code !== 0) throw new Error(`hey exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return parseHey(r.stdout);
-}
-
-const fmtInt = (n: number | null | undefined): string =>
-  n === null || n === undefined ? '-' : Math.round(n).toLocaleString('en-US');
-const fmtMs = (n: number | null | undefined): string =>
-  n === null || n === undefined ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1);
-const fmtCpu = (c: Cpu | undefined): string =>
-  c === undefined ? '-' : `${c.target}/${c.upstream ?? '-'}/${c.generator}/${c.other ?? '-'}`;
-/** Requests per second per core of CPU the target used: robust to foreign load stealing CPU. */
-const perCore = (w: { rps: number; cpu: Cpu } | undefined): number | null =>
-  w && w.cpu.target > 0 ? (w.rps * 100) / w.cpu.target : null;
-const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
-const round = (n: number | null, digits = 3): number | null =>
-  n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]): string =>
-    r
-      .map((cell, i) => (i === 0 || i === r.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
-      .join('  ');
-  const sep = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(rows[0]), sep, ...rows.slice(1).map(line)].join('\n').replace(/ +$/gm, '');
 }
 
 async function main(): Promise<number> {
@@ -294,6 +212,8 @@ async function main(): Promise<number> {
     hey: which('hey'),
     nginx: which('nginx'),
     haproxy: which('haproxy'),
+    caddy: which('caddy'),
+    h2load: which('h2load'),
   };
   if (!tools.wrk) throw new Error('wrk is not installed (apt-get install wrk): cannot measure throughput');
   const versions: Record<string, string> = { node: process.version };
@@ -305,9 +225,22 @@ async function main(): Promise<number> {
   }
   if (tools.nginx) versions.nginx = versionOf(tools.nginx, ['-v']);
   if (tools.haproxy) versions.haproxy = versionOf(tools.haproxy, ['-v']);
+  if (tools.caddy) versions.caddy = versionOf(tools.caddy, ['version']);
+  if (tools.h2load) versions.h2load = versionOf(tools.h2load, ['--version']);
+  versions.openssl = versionOf('openssl', ['version']);
 
   const env: Env = { procs, tmp, workers: o.workers };
-  const results: TargetResult[] = o.targets.map((name) => ({ name, peakRounds: [], fixedRounds: [] }));
+  const plainRun = o.rows.includes('http');
+  const tlsRows = o.rows.filter((r): r is TlsRowName => r !== 'http');
+  const results: TargetResult[] = plainRun
+    ? o.targets
+        .filter((t) => PLAIN_TARGETS.includes(t))
+        .map((name) => ({ name, peakRounds: [], fixedRounds: [] }))
+    : [];
+  const tlsNames = tlsRows.length > 0 ? TLS_TARGETS.filter((t) => o.targets.includes(t)) : [];
+  // Each target runs once, serving both its plain and its TLS rows (nginx, cutover).
+  const cert: BenchCert | undefined = tlsNames.length > 0 ? makeBenchCert(tmp) : undefined;
+  const started = new Map<TargetName, { running?: Running; skipped?: string }>();
   const byName = (n: TargetName): TargetResult | undefined => results.find((r) => r.name === n);
 
   const busyBefore = await machineBusyPercent(1000);
@@ -343,32 +276,40 @@ async function main(): Promise<number> {
     log(`upstream (${upstreamKind}) on ${upstream.url}`);
     const upstreamPgid = upstream.proc.child.pid;
 
-    for (const r of results) {
+    const withTls = (n: TargetName): BenchCert | undefined =>
+      (tlsNames as TargetName[]).includes(n) ? cert : undefined;
+    for (const name of ALL_TARGETS) {
+      if (!results.some((r) => r.name === name) && !(tlsNames as TargetName[]).includes(name)) continue;
+      const s: { running?: Running; skipped?: string } = {};
       try {
-        let running: Running | null = null;
-        if (r.name === 'direct') running = upstream;
-        else if (r.name === 'nginx') {
-          if (!tools.nginx) r.skipped = 'nginx not installed (apt-get install nginx-light)';
-          else running = await startNginxProxy(env, upstream.port);
-        } else if (r.name === 'haproxy') {
-          if (!tools.haproxy) r.skipped = 'haproxy not installed (apt-get install haproxy)';
-          else running = await startHaproxy(env, upstream.port);
-        } else if (r.name === 'cutover') {
-          if (!existsSync(o.gateway)) {
-            r.skipped = `${path.relative(REPO_ROOT, o.gateway)} does not exist yet`;
-          } else {
-            running = await startGateway(env, upstream.port, o.gateway);
-          }
-        }
-        if (running) {
-          r.url = running.url;
-          r.pgid = running.proc.child.pid;
+        if (name === 'direct') s.running = upstream;
+        else if (name === 'nginx') {
+          if (!tools.nginx) s.skipped = 'nginx not installed (apt-get install nginx-light)';
+          else s.running = await startNginxProxy(env, upstream.port, withTls(name));
+        } else if (name === 'haproxy') {
+          if (!tools.haproxy) s.skipped = 'haproxy not installed (apt-get install haproxy)';
+          else s.running = await startHaproxy(env, upstream.port);
+        } else if (name === 'caddy') {
+          if (!tools.caddy || !cert) s.skipped = 'caddy not installed (apt-get install caddy)';
+          else s.running = await startCaddy(env, upstream.port, cert);
+        } else if (name === 'cutover') {
+          if (!existsSync(o.gateway)) s.skipped = `${path.relative(REPO_ROOT, o.gateway)} does not exist yet`;
+          else s.running = await startGateway(env, upstream.port, o.gateway, withTls(name));
         }
       } catch (err) {
-        r.skipped = `failed to start: ${(err as Error).message}`;
+        s.skipped = `failed to start: ${(err as Error).message}`;
       }
-      if (r.skipped) log(`skip ${r.name}: ${r.skipped}`);
-      else log(`${r.name} serving on ${r.url}`);
+      started.set(name, s);
+      if (s.skipped) log(`skip ${name}: ${s.skipped}`);
+      else log(`${name} serving on ${[s.running?.url, s.running?.tlsUrl].filter(Boolean).join(' and ')}`);
+    }
+    for (const r of results) {
+      const s = started.get(r.name);
+      r.skipped = s?.skipped;
+      if (s?.running) {
+        r.url = s.running.url;
+        r.pgid = s.running.proc.child.pid;
+      }
     }
 
     // (a) Peak throughput: rounds interleave the targets; the best round counts (bursts of foreign
@@ -412,7 +353,7 @@ async function main(): Promise<number> {
     const cut = byName('cutover');
     let rateBase: { from: string; rps: number } | null = null;
     if (cut?.peak) rateBase = { from: 'cutover', rps: cut.peak.rps };
-    else {
+    else if (plainRun) {
       const proxies = results.filter((r) => r.name !== 'direct' && r.peak);
       const slowest = proxies.sort((a, b) => (a.peak?.rps ?? 0) - (b.peak?.rps ?? 0))[0];
       const base = slowest ?? byName('direct');
@@ -535,6 +476,48 @@ async function main(): Promise<number> {
       'Logging is off everywhere: nginx access_log off, HAProxy without log, cutover with CUTOVER_LOG_LEVEL=warn.',
     );
 
+    // TLS rows: the same certificate, upstream and worker count for nginx, Caddy and Cutover.
+    let tls: TlsReport | null = null;
+    if (tlsNames.length > 0) {
+      const missing = [
+        !tools.h2load && tlsRows.includes('h2') ? 'h2load (apt-get install nghttp2-client)' : null,
+      ]
+        .concat(!tools.hey && tlsRows.includes('https') ? 'hey (fixed-rate HTTPS latency)' : null)
+        .filter((x): x is string => x !== null);
+      if (missing.length > 0) throw new Error(`the TLS rows need ${missing.join(' and ')}`);
+      const tlsTargets: TlsTarget[] = tlsNames.map((name) => {
+        const st = started.get(name);
+        const running = st?.running;
+        const url = running?.tlsUrl;
+        return {
+          name,
+          skipped: st?.skipped ?? (url === undefined ? 'no HTTPS listener' : undefined),
+          url,
+          port: url === undefined ? undefined : Number(new URL(url).port),
+          pgid: running?.proc.child.pid,
+          plainUrl: name === 'cutover' ? running?.url : undefined,
+        };
+      });
+      tls = await runTlsRows({
+        procs,
+        tmp,
+        upstreamPgid,
+        targets: tlsTargets,
+        log,
+        o: {
+          ...o,
+          rows: tlsRows,
+          servername: cert?.servername ?? '',
+          h2: { clients: H2_CLIENTS, streams: H2_STREAMS, servername: cert?.servername ?? '' },
+          handshakes: {
+            concurrency: HANDSHAKE_CONCURRENCY,
+            threads: HANDSHAKE_THREADS,
+            servername: cert?.servername ?? '',
+          },
+        },
+      });
+    }
+
     // Report.
     const mark = (v: Verdict): string => (v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL');
     const verdictCell = (r: TargetResult): string => {
@@ -595,9 +578,15 @@ async function main(): Promise<number> {
       'errors are summed over all rounds\n';
     const verdictLines = verdicts.map((v) => `  [${mark(v)}] ${v.requirement}: ${v.detail}`).join('\n');
     const noteLines = notes.map((n) => `  - ${n}`).join('\n');
-    process.stdout.write(
-      `${header}\n${table(rows)}\n\nTargets:\n${verdictLines}\n\nNotes:\n${noteLines}\n\n`,
-    );
+    if (plainRun) {
+      process.stdout.write(
+        `${header}\n${table(rows)}\n\nTargets:\n${verdictLines}\n\nNotes:\n${noteLines}\n\n`,
+      );
+    }
+    if (tls) {
+      const tlsNotes = tls.notes.map((n) => `  - ${n}`).join('\n');
+      process.stdout.write(`${tls.text}\nTLS notes:\n${tlsNotes}\n\n`);
+    }
 
     const doc = {
       benchmark: 'cutover-gateway',
@@ -664,8 +653,10 @@ async function main(): Promise<number> {
             }
           : null,
       })),
+      rows: o.rows,
       verdicts,
       notes,
+      tls: tls?.json ?? null,
     };
     const json = JSON.stringify(doc, null, 2);
     // Everything after the `JSON:` line is one JSON document.

@@ -3,9 +3,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import type { GatewaySettings, RouteTable } from '../../src/gateway/protocol.ts';
 import { freePort, type Managed, type Procs, sleep, tailOf } from './procs.ts';
+import { BENCH_SERVERNAME, type BenchCert } from './tls-certs.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const GATEWAY_MAIN = path.join(REPO_ROOT, 'src', 'gateway', 'main.ts');
@@ -15,6 +17,8 @@ export interface Running {
   url: string;
   port: number;
   proc: Managed;
+  /** The HTTPS URL, when the target was started with a certificate. */
+  tlsUrl?: string;
 }
 
 export interface Env {
@@ -40,7 +44,7 @@ export function versionOf(cmd: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0].trim();
 }
 
-/** GET `url` until it answers 200 (the proxies answer 502/503 until their upstream is reachable). */
+/** GET `url` (http or https) until it answers 200 (the proxies answer 502/503 until their upstream is reachable). */
 export async function waitHttpOk(url: string, proc: Managed, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited: number | string | null = null;
@@ -66,7 +70,7 @@ export async function waitHttpOk(url: string, proc: Managed, timeoutMs = 10_000)
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
+    const onResponse = (res: http.IncomingMessage): void => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (s: string) => {
@@ -74,7 +78,13 @@ function get(url: string): Promise<{ status: number; body: string }> {
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
       res.on('error', reject);
-    });
+    };
+    // The benchmark certificate is self-signed: whether the target serves at all is what counts here.
+    // SNI as a browser would send it (Node sends none to an IP address).
+    const tlsOpts = { rejectUnauthorized: false, servername: BENCH_SERVERNAME };
+    const req = url.startsWith('https:')
+      ? https.get(url, { agent: false, timeout: 2000, ...tlsOpts }, onResponse)
+      : http.get(url, { agent: false, timeout: 2000 }, onResponse);
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
   });
@@ -154,8 +164,27 @@ export async function startUpstreamNode(env: Env, workers: number): Promise<Runn
   return { url, port, proc };
 }
 
-export async function startNginxProxy(env: Env, upstreamPort: number): Promise<Running> {
+/** nginx as the proxy; with `cert` also an HTTPS server (HTTP/1.1 and h2 by ALPN) on a second port. */
+export async function startNginxProxy(env: Env, upstreamPort: number, cert?: BenchCert): Promise<Running> {
   const port = await freePort();
+  const tlsPort = cert ? await freePort() : 0;
+  const location = `location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }`;
+  // TLS 1.2 and 1.3 like Cutover and Caddy (nginx 1.22's default has no 1.3); nginx's defaults otherwise
+  // (ciphers, session tickets), as an operator would leave them.
+  const tlsServer = cert
+    ? `
+  server {
+    listen 127.0.0.1:${tlsPort} ssl http2 backlog=4096;
+    ssl_certificate ${cert.certFile};
+    ssl_certificate_key ${cert.keyFile};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ${location}
+  }`
+    : '';
   const conf = `${nginxCommon(env.workers, nginxPrefix(env, 'nginx'))}
   upstream app {
     server 127.0.0.1:${upstreamPort};
@@ -165,18 +194,18 @@ export async function startNginxProxy(env: Env, upstreamPort: number): Promise<R
   }
   server {
     listen 127.0.0.1:${port} backlog=4096;
-    location / {
-      proxy_pass http://app;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
+    ${location}
+  }${tlsServer}
 }
 `;
   const proc = startNginx(env, 'nginx', conf);
   const url = `http://127.0.0.1:${port}/`;
-  await waitHttpOk(url, { ...proc, logFile: path.join(nginxPrefix(env, 'nginx'), 'error.log') });
-  return { url, port, proc };
+  const withLog = { ...proc, logFile: path.join(nginxPrefix(env, 'nginx'), 'error.log') };
+  await waitHttpOk(url, withLog);
+  if (!cert) return { url, port, proc };
+  const tlsUrl = `https://127.0.0.1:${tlsPort}/`;
+  await waitHttpOk(tlsUrl, withLog);
+  return { url, port, proc, tlsUrl };
 }
 
 export async function startHaproxy(env: Env, upstreamPort: number): Promise<Running> {
@@ -218,11 +247,15 @@ backend be
   return { url, port, proc };
 }
 
-/** The Cutover gateway (`src/gateway/main.ts`) with one service whose single instance is the upstream. */
+/**
+ * The Cutover gateway (`src/gateway/main.ts`) with one service whose single instance is the upstream;
+ * with `cert` also its HTTPS listener (HTTP/1.1 and h2 by ALPN).
+ */
 export async function startGateway(
   env: Env,
   upstreamPort: number,
   main = GATEWAY_MAIN,
+  cert?: BenchCert,
 ): Promise<Running & { readyLine: string }> {
   const dir = path.join(env.tmp, 'cutover');
   mkdirSync(dir, { recursive: true });
@@ -244,6 +277,17 @@ export async function startGateway(
     ejectForMs: 1000,
     shutdownTimeoutMs: 3000,
   };
+  if (cert) {
+    settings.tls = {
+      listen: { host: '127.0.0.1', port: 0 },
+      certificates: [{ hosts: [cert.servername], cert: cert.certFile, key: cert.keyFile }],
+      redirectHttp: false,
+      handshakeTimeoutMs: 10_000,
+      certDir: path.join(dir, 'certs'),
+    };
+    // The defaults of `gateway.http2` (src/config/defaults.ts), spelled out.
+    settings.http2 = { maxConcurrentStreams: 128, cleartext: false };
+  }
   const settingsFile = path.join(dir, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
   const logFile = path.join(dir, 'stderr.log');
@@ -256,12 +300,15 @@ export async function startGateway(
   });
   const readyLine = await waitReadyLine(proc, 20_000);
   let listen = `127.0.0.1:${port}`;
+  let tlsListen: string | undefined;
   try {
-    const ready = JSON.parse(readyLine) as { listen?: string };
+    const ready = JSON.parse(readyLine) as { listen?: string; tlsListen?: string };
     if (typeof ready.listen === 'string') listen = ready.listen;
+    if (typeof ready.tlsListen === 'string') tlsListen = ready.tlsListen;
   } catch {
     // keep the configured address
   }
+  if (cert && tlsListen === undefined) throw new Error(`cutover reported no tlsListen: ${readyLine}`);
   const table: RouteTable = {
     version: 1,
     services: [
@@ -282,7 +329,11 @@ export async function startGateway(
   }
   const url = `http://${listen}/`;
   await waitHttpOk(url, proc);
-  return { url, port: Number(listen.split(':').at(-1)), proc, readyLine };
+  const running = { url, port: Number(listen.split(':').at(-1)), proc, readyLine };
+  if (tlsListen === undefined) return running;
+  const tlsUrl = `https://${tlsListen}/`;
+  await waitHttpOk(tlsUrl, proc);
+  return { ...running, tlsUrl };
 }
 
 function waitReadyLine(proc: Managed, timeoutMs: number): Promise<string> {
