@@ -83,10 +83,14 @@ export class H2Clients {
       },
     });
     this.server.on('session', (session: http2.ServerHttp2Session) => this.#onSession(session));
-    this.server.on('request', (req: GatewayH2Request, res: GatewayH2Response) => {
+    const onRequest = (req: GatewayH2Request, res: GatewayH2Response): void => {
       const info = this.#sessions.get(req.stream.session as http2.ServerHttp2Session);
       this.#host.handleH2Request(req, res, info?.peer, info?.tls ?? false);
-    });
+    };
+    this.server.on('request', onRequest);
+    // node:http2 answers CONNECT with its own bare 405 unless 'connect' is listened to: take it through the
+    // same head checks as every request, so it gets the gateway's 400 like on HTTP/1.
+    this.server.on('connect', onRequest);
   }
 
   get sessions(): number {
