@@ -77,26 +77,50 @@ test('CONTINUATION flood: a header block that never ends closes the connection, 
   const before = s.workerPids.map(rssKb);
   const bystander = new Bystander(s).start(t);
   const attacker = await RawH2.open(s.gw.port);
+  // Our SETTINGS ACK must not land inside the header block (that alone is a protocol error).
+  await attacker.until((c) => c.serverSettings !== undefined, 'the server SETTINGS');
   attacker.write(headersFrame(1, requestBlock(HOST, '/cont'), { endHeaders: false }));
-  // Fields of 1 KiB each, none repeated, so nothing is deduplicated.
+  // Small new fields in each frame: the header list stays under maxHeaderSize for a long time, so only a
+  // limit on the frames themselves stops it.
   let sent = 0;
-  for (; sent < CONTINUATION_FRAMES && !attacker.closed; sent++) {
+  for (; sent < CONTINUATION_FRAMES && !attacker.closed && attacker.goaway === undefined; sent++) {
     const fields: [string, string][] = [];
-    for (let i = 0; i < 15; i++) fields.push([`x-f${sent}-${i}`, 'v'.repeat(1024)]);
-    const block = hpackLiterals(fields).subarray(0, DEFAULT_MAX_FRAME);
-    attacker.write(continuationFrame(1, block));
-    if (sent % 50 === 0) await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 4; i++) fields.push([`x-f${sent}-${i}`, 'v'.repeat(64)]);
+    attacker.write(continuationFrame(1, hpackLiterals(fields)));
+    await new Promise((r) => setTimeout(r, 1));
   }
   await attacker.untilClosed();
   const after = s.workerPids.map(rssKb);
   t.diagnostic(
-    `continuation flood: ${sent} frames (${attacker.written} bytes) sent, goaway ${JSON.stringify(attacker.goaway)}, rss kB ${before} -> ${after}`,
+    `continuation flood: ${sent} frames (${attacker.written} bytes) sent, goaway ${JSON.stringify(attacker.goaway)}, ` +
+      `rss kB ${before} -> ${after}`,
   );
   assert.ok(sent < CONTINUATION_FRAMES, 'the gateway closed the connection before the flood ended');
-  for (let i = 0; i < after.length; i++)
+  assert.ok(attacker.goaway !== undefined && attacker.goaway.code !== H2_ERROR.NO_ERROR);
+  for (let i = 0; i < after.length; i++) {
     assert.ok(after[i] - before[i] < 64 * 1024, `worker ${i} grew by ${after[i] - before[i]} kB`);
+  }
   assertServed(await bystander.stop());
   assert.equal(s.up.requests, bystander.result.ok, 'the flooded request never reached the upstream');
+  await assertWorkersUnchanged(s);
+});
+
+test('CONTINUATION frames of garbage end the connection with a compression error', async (t) => {
+  const s = await stage(t);
+  const attacker = await RawH2.open(s.gw.port);
+  t.after(() => attacker.destroy());
+  await attacker.until((c) => c.serverSettings !== undefined, 'the server SETTINGS');
+  attacker.write(headersFrame(1, requestBlock(HOST, '/cont'), { endHeaders: false }));
+  let sent = 0;
+  for (; sent < CONTINUATION_FRAMES && !attacker.closed && attacker.goaway === undefined; sent++) {
+    attacker.write(continuationFrame(1, Buffer.alloc(DEFAULT_MAX_FRAME, 0x20)));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await attacker.untilClosed();
+  t.diagnostic(`garbage continuation: ${sent} frames, goaway ${JSON.stringify(attacker.goaway)}`);
+  assert.ok(sent < CONTINUATION_FRAMES);
+  assert.equal(attacker.goaway?.code, H2_ERROR.COMPRESSION_ERROR);
+  assert.equal(s.up.requests, 0);
   await assertWorkersUnchanged(s);
 });
 
