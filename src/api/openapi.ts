@@ -158,6 +158,25 @@ const OPS: Record<string, Record<string, Op>> = {
       body: { type: 'object', additionalProperties: false, properties: { master: { type: 'boolean' } } },
     },
   },
+  '/v1/certs': {
+    get: {
+      summary:
+        'The certificates the gateway serves: hosts, source (static/acme), issuer, not-after, next renewal, last error',
+      role: 'viewer',
+    },
+  },
+  '/v1/certs/renew': {
+    post: {
+      summary: 'Force an ACME renewal of a host certificate; answers once the new certificate serves',
+      role: 'admin',
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host'],
+        properties: { host: { type: 'string' } },
+      },
+    },
+  },
   '/v1/events': {
     get: {
       summary: 'The event log',

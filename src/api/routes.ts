@@ -76,6 +76,37 @@ function apiRoutes(c: Controller): Route[] {
     ],
     [
       'GET',
+      /^\/v1\/certs$/,
+      async () => {
+        try {
+          return { certificates: await c.gatewayAdmin.certificates() };
+        } catch (err) {
+          throw new ApiError(502, 'gateway_unreachable', (err as Error).message);
+        }
+      },
+      READ,
+    ],
+    [
+      'POST',
+      /^\/v1\/certs\/renew$/,
+      async (req) => {
+        const body = await readJson(req);
+        onlyKeys(body, ['host']);
+        if (typeof body.host !== 'string' || body.host === '') {
+          throw new ApiError(400, 'invalid_body', 'host: must be the host name whose certificate to renew');
+        }
+        try {
+          return await c.gatewayAdmin.renewCertificate(body.host);
+        } catch (err) {
+          const e = err as Error & { status?: number };
+          if (e.status === 404) throw new ApiError(404, 'no_such_certificate', e.message);
+          throw new ApiError(502, 'renewal_failed', e.message);
+        }
+      },
+      admin('certificate renewal'),
+    ],
+    [
+      'GET',
       /^\/v1\/stream$/,
       async (req, res, _p, url) => {
         const only = url.searchParams.get('service') ?? undefined;
@@ -248,6 +279,18 @@ function apiRoutes(c: Controller): Route[] {
         if (!parsed.ok) throw invalid(parsed.issues);
         const r = c.applyConfig(parsed.config, body.dryRun === true);
         if (!r.ok) throw new ApiError(409, r.code, r.message, r.changes);
+        if (r.applied && r.changes.some((change) => change.effect === 'reload')) {
+          try {
+            const gatewayReload = await c.reloadGatewaySettings();
+            return { applied: r.applied, changes: r.changes, gatewayReload };
+          } catch (err) {
+            throw new ApiError(
+              502,
+              'gateway_reload_failed',
+              `applied, but the gateway did not reload: ${(err as Error).message}`,
+            );
+          }
+        }
         return { applied: r.applied, changes: r.changes };
       },
     ],

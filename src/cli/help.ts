@@ -25,6 +25,7 @@ Commands:
   apply               apply a changed config file to the running controller (--dry-run)
   service install     write systemd units (socket activation, restarts keep serving)
   reload [--master]   reload the gateway (new code/settings) without dropping a connection (admin)
+  certs [renew HOST]  list the gateway's TLS certificates / force an ACME renewal (admin)
   token create|list|revoke  manage API tokens (admin)
   audit [verify]      show the audit trail of mutating requests / check it was not tampered with (admin)
   state check|restore check the state database / restore it from its last snapshot (controller stopped)
@@ -88,12 +89,24 @@ accepting, finish in-flight requests (keep-alive clients get Connection: close, 
 the listening socket, takes over the admin socket, starts its workers, then the old master drains
 and exits (the controller follows the new pid). Also: SIGHUP (workers) / SIGUSR2 (master) to the
 gateway master, whose pid is in <dataDir>/gateway.pid.`,
+  certs: `Usage: cutover certs [-c FILE] [--json]
+       cutover certs renew HOST [--json]
+
+Lists the certificates the gateway serves on its HTTPS listener (gateway.tls): the hosts each
+covers, where it comes from (static: files in tls.certificates; acme: obtained automatically),
+its state (valid, ordering, failed), issuer, expiry and when it is renewed (a third of its
+lifetime before expiry), and the last error. A host whose certificate could not be obtained or
+whose file was refused keeps the certificate it had. \`renew HOST\` forces a new ACME order for
+HOST now and answers once the new certificate serves (admin). Replaced certificate files are
+picked up by \`cutover reload\`.`,
   apply: `Usage: cutover apply [-c FILE] [--dry-run]
 
 Validates the file (every problem listed, nothing changes when it is invalid), shows the
 difference with the running config and applies it: route, traffic, probe, replica and
 timeout changes live; a changed version or run template becomes a new revision rolled out
 with the service's strategy; added services start, removed ones are drained and stopped.
+gateway.tls (certificates, acme, redirect, hsts) and gateway.http2 changes reload the gateway (a new
+worker generation on the same sockets: new handshakes use them, no connection dropped); other
 gateway/control changes need a restart (reported, not applied). Refused as a whole while a
 changed service is rolling out. --dry-run shows the difference only.`,
   promote: `Usage: cutover promote SERVICE [--full]

@@ -3,6 +3,7 @@ import { help } from './args.ts';
 import { ApiResponseError, UnreachableError } from './client.ts';
 import { cmdApply } from './commands/apply.ts';
 import { cmdAudit } from './commands/audit.ts';
+import { cmdCerts } from './commands/certs.ts';
 import { cmdDeploy } from './commands/deploy.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
@@ -35,6 +36,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   apply: cmdApply,
   service: cmdService,
   reload: cmdReload,
+  certs: cmdCerts,
   promote: (a) => cmdRollout('promote', a),
   abort: (a) => cmdRollout('abort', a),
   pause: (a) => cmdRollout('pause', a),

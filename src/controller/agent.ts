@@ -1,3 +1,4 @@
+import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { RouteService, StatsReport } from '../gateway/protocol.ts';
 import { killProcessGroupsSync } from '../runtime/process-group.ts';
 import type { Supervisor } from '../runtime/supervisor.ts';
@@ -39,6 +40,10 @@ export interface HostAgent {
   trafficStats(): Promise<StatsReport>;
   /** A new gateway worker generation, or (`master`) a new gateway master. */
   reloadGateway(master: boolean): Promise<GatewayReload>;
+  /** The certificates the host's gateway serves. */
+  certificates(): Promise<CertificateStatus[]>;
+  /** A forced ACME renewal of `host`'s certificate at the host's gateway. */
+  renewCertificate(host: string): Promise<CertificateStatus>;
 }
 
 /** This machine: instances run by the Supervisor, the gateway reached over its admin socket. */
@@ -93,5 +98,13 @@ export class LocalAgent implements HostAgent {
 
   reloadGateway(master: boolean): Promise<GatewayReload> {
     return this.gateway.reload(master);
+  }
+
+  certificates(): Promise<CertificateStatus[]> {
+    return this.gateway.certificates();
+  }
+
+  renewCertificate(host: string): Promise<CertificateStatus> {
+    return this.gateway.renewCertificate(host);
   }
 }

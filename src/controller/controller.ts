@@ -8,6 +8,7 @@ import { findRevision } from '../core/model.ts';
 import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
+import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { Logger } from '../log/logger.ts';
 import { noticeFromEvent } from '../notify/notice.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -15,6 +16,7 @@ import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
 import { AnalysisFeed } from './analysis-feed.ts';
+import { CertificateWatch } from './cert-watch.ts';
 import type { GatewayReload } from './gateway-client.ts';
 import { HookRunner } from './hook-runner.ts';
 import { InstanceLifecycle } from './instances.ts';
@@ -31,6 +33,8 @@ const NOTIFY_FLUSH_MS = 3_000;
 /** The gateway's admin operations the control API offers (`cutover reload`). */
 export interface GatewayAdmin {
   reload(master: boolean): Promise<GatewayReload>;
+  certificates(): Promise<CertificateStatus[]>;
+  renewCertificate(host: string): Promise<CertificateStatus>;
 }
 
 /**
@@ -57,6 +61,8 @@ export class Controller implements ServiceLedger {
   private pushing: Promise<void> = Promise.resolve();
   /** Emits `service` with a name when that service's state, events or instances changed. */
   private readonly changes = new EventEmitter();
+  /** The gateway's certificates (with `gateway.tls`): events, notifications, status. */
+  readonly certs: CertificateWatch | null;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
 
@@ -75,6 +81,15 @@ export class Controller implements ServiceLedger {
     if (opts.config.notifications?.length) {
       this.notifier = new Notifier(opts.config.notifications, opts.log.child({ component: 'notify' }));
     }
+    this.certs =
+      opts.config.gateway.tls === undefined
+        ? null
+        : new CertificateWatch({
+            read: () => this.agent.certificates(),
+            services: () => this.services(),
+            tell: (events) => this.tell(events),
+            log: opts.log.child({ component: 'certs' }),
+          });
     const { agent, store, log, now } = this;
     this.fleet = new InstanceLifecycle({
       agent,
@@ -111,6 +126,7 @@ export class Controller implements ServiceLedger {
     await this.syncRoutes(true).catch(() => {});
     this.fleet.watch();
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
+    this.certs?.start();
     this.kick();
   }
 
@@ -138,7 +154,20 @@ export class Controller implements ServiceLedger {
 
   /** The gateway master's admin API (`cutover reload` goes through it). */
   get gatewayAdmin(): GatewayAdmin {
-    return { reload: (master) => this.agent.reloadGateway(master) };
+    return {
+      reload: (master) => this.agent.reloadGateway(master),
+      certificates: () => this.agent.certificates(),
+      renewCertificate: (host) => this.agent.renewCertificate(host),
+    };
+  }
+
+  /** Rewrites the gateway's settings file from the config in effect (set by the composition root). */
+  writeGatewaySettings?: (config: CutoverConfig) => void;
+
+  /** After an apply that changed reloadable gateway settings: write them and reload the gateway. */
+  async reloadGatewaySettings(): Promise<GatewayReload> {
+    this.writeGatewaySettings?.(this.current);
+    return this.agent.reloadGateway(false);
   }
 
   /** The config in effect (`apply` replaces the services part live). */
@@ -347,6 +376,7 @@ export class Controller implements ServiceLedger {
   async shutdown(keepRunning = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.certs?.stop();
     await this.notifier?.flush(NOTIFY_FLUSH_MS);
     // keepRunning: the data plane stays up; the next `cutover up` adopts these instances.
     await this.fleet.shutdown(keepRunning, (service) => this.service(service)?.stopTimeoutMs);

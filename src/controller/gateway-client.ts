@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { InflightReport, RouteService, RouteTable, StatsReport } from '../gateway/protocol.ts';
 
 export interface GatewayHealth {
@@ -17,6 +18,8 @@ export interface GatewayReload {
   generation: number;
   workerPids: number[];
   retiring: number[];
+  /** Certificate files the reload refused (the ones loaded before stay in force). */
+  certificateErrors?: string[];
 }
 
 /** Talks to the gateway master's admin API over its Unix socket. */
@@ -101,6 +104,24 @@ export class GatewayClient {
       undefined,
       60_000,
     )) as GatewayReload;
+  }
+
+  /** Every certificate the gateway serves (static and ACME), with its state. */
+  async certificates(): Promise<CertificateStatus[]> {
+    const r = (await this.request('GET', '/certs', undefined, 3_000)) as {
+      certificates: CertificateStatus[];
+    };
+    return r.certificates;
+  }
+
+  /** Forces an ACME renewal; resolves once the new certificate serves (ACME orders take a while). */
+  async renewCertificate(host: string): Promise<CertificateStatus> {
+    return (await this.request(
+      'POST',
+      `/certs/renew?host=${encodeURIComponent(host)}`,
+      undefined,
+      180_000,
+    )) as CertificateStatus;
   }
 
   async healthy(): Promise<boolean> {

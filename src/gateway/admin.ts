@@ -6,6 +6,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { readBody, sendJson } from '../util/http-json.ts';
+import type { CertificateStatus } from './master-certs.ts';
 import type { InflightReport, RouteTable, StatsReport } from './protocol.ts';
 import { validateRouteTable } from './validate.ts';
 
@@ -19,6 +20,8 @@ export interface ReloadResult {
   workerPids: number[];
   /** Workers of older generations still draining. */
   retiring: number[];
+  /** Certificate files the reload refused (the certificates loaded before stay in force). */
+  certificateErrors?: string[];
 }
 
 /** What the admin API serves (the master). */
@@ -31,6 +34,10 @@ export interface AdminTarget {
   health(): Record<string, unknown>;
   reload(): Promise<ReloadResult>;
   reexec(): Promise<ReloadResult>;
+  /** GET /certs: every certificate (static and ACME) with its state. */
+  certificateStatus(): CertificateStatus[];
+  /** POST /certs/renew?host=H: a forced ACME renewal; resolves when the new certificate serves. */
+  renewCertificate(host: string): Promise<CertificateStatus>;
 }
 
 /**
@@ -79,6 +86,19 @@ async function handleAdmin(
   if (url === '/inflight' && req.method === 'GET') return sendJson(res, 200, await target.inflight());
   if (url === '/stats' && req.method === 'GET') return sendJson(res, 200, await target.stats());
   if (url === '/healthz' && req.method === 'GET') return sendJson(res, 200, target.health());
+  if (url === '/certs' && req.method === 'GET')
+    return sendJson(res, 200, { certificates: target.certificateStatus() });
+  if (url === '/certs/renew') {
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST on /certs/renew' });
+    const host = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('host') ?? '';
+    if (host === '') return sendJson(res, 400, { error: 'host is required: POST /certs/renew?host=NAME' });
+    try {
+      return sendJson(res, 200, await target.renewCertificate(host));
+    } catch (err) {
+      const e = err as Error & { status?: number };
+      return sendJson(res, e.status ?? 502, { error: e.message });
+    }
+  }
   if (url === '/reload') {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST on /reload' });
     const master = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('master');

@@ -16,7 +16,7 @@ import { RELOAD_TIMEOUT_MS, type WorkerHost, Workers } from './generation.ts';
 import { onRelayedRoutes, relayRoutes, reportReady, startSuccessor } from './handover.ts';
 import type { MasterToWorker } from './ipc.ts';
 import { bindListenHandle, bindWhenFree, handleFromFd, type ServerHandle } from './listener.ts';
-import { MasterCertificates } from './master-certs.ts';
+import { type CertificateStatus, MasterCertificates } from './master-certs.ts';
 import type {
   CertificateMaterial,
   GatewaySettings,
@@ -152,7 +152,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
     // Certificate files are checked before any socket is taken: a broken one fails the start, loudly.
-    this.certs.loadStatic(true);
+    await this.certs.loadStatic(true);
     if (this.settings.tls !== undefined) this.#bindTls(opts.tlsListenFd);
     // A new master taking over from an old one serves what the old one served: never held.
     const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
@@ -273,13 +273,21 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     };
   }
 
+  certificateStatus(): CertificateStatus[] {
+    return this.certs.status();
+  }
+
+  renewCertificate(host: string): Promise<CertificateStatus> {
+    return this.certs.renew(host);
+  }
+
   /** A new generation of workers on the same socket, with the settings file as it is now (generation.ts). */
   reload(): Promise<ReloadResult> {
     const run = async (): Promise<ReloadResult> => {
       if (this.#stopping || this.#handedOver) throw new Error('gateway is stopping');
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
       // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
-      this.certs.loadStatic(false);
+      const certificateErrors = await this.certs.loadStatic(false);
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();
       if (!ok) {
@@ -293,7 +301,11 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
         retiring: old.map((w) => w.child.pid),
         tookMs: Date.now() - started,
       });
-      return { pid: process.pid, ...this.workers.view() };
+      return {
+        pid: process.pid,
+        ...this.workers.view(),
+        ...(certificateErrors.length > 0 ? { certificateErrors } : {}),
+      };
     };
     const p = this.#reloadQueue.then(run, run);
     this.#reloadQueue = p.catch(() => {});

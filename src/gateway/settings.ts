@@ -51,5 +51,48 @@ export function checkSettings(s: unknown): string[] {
   ) {
     errors.push('startupTimeoutMs must be a number >= 0');
   }
+  if (o.tls !== undefined) errors.push(...checkTls(o.tls));
+  if (o.http2 !== undefined) {
+    const h = o.http2 as Record<string, unknown> | null;
+    if (typeof h !== 'object' || h === null) errors.push('http2 must be an object');
+    else {
+      if (!Number.isInteger(h.maxConcurrentStreams) || (h.maxConcurrentStreams as number) < 1)
+        errors.push('http2.maxConcurrentStreams must be an integer >= 1');
+      if (typeof h.cleartext !== 'boolean') errors.push('http2.cleartext must be true or false');
+    }
+  }
+  return errors;
+}
+
+function checkTls(raw: unknown): string[] {
+  if (typeof raw !== 'object' || raw === null) return ['tls must be an object'];
+  const t = raw as Record<string, unknown>;
+  const errors: string[] = [];
+  const listen = t.listen as Record<string, unknown> | undefined;
+  if (
+    typeof listen !== 'object' ||
+    listen === null ||
+    typeof listen.host !== 'string' ||
+    !Number.isInteger(listen.port)
+  )
+    errors.push('tls.listen must be {host, port}');
+  if (!Array.isArray(t.certificates)) errors.push('tls.certificates must be an array');
+  else {
+    t.certificates.forEach((c: unknown, i: number) => {
+      const cert = c as Record<string, unknown> | null;
+      if (
+        typeof cert !== 'object' ||
+        cert === null ||
+        !Array.isArray(cert.hosts) ||
+        typeof cert.cert !== 'string' ||
+        typeof cert.key !== 'string'
+      )
+        errors.push(`tls.certificates[${i}] must be {hosts, cert, key}`);
+    });
+  }
+  if (typeof t.redirectHttp !== 'boolean') errors.push('tls.redirectHttp must be true or false');
+  if (typeof t.handshakeTimeoutMs !== 'number' || !(t.handshakeTimeoutMs > 0))
+    errors.push('tls.handshakeTimeoutMs must be a number > 0');
+  if (typeof t.certDir !== 'string' || t.certDir === '') errors.push('tls.certDir must be a non-empty path');
   return errors;
 }

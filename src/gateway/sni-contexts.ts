@@ -5,13 +5,12 @@
  */
 import tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
+import { type BookEntry, CertificateBook } from '../tls/sni.ts';
 import type { CertificateMaterial } from './protocol.ts';
 import { TLS12_CIPHERS } from './tls-ciphers.ts';
 
 export class SniContexts {
-  #exact = new Map<string, tls.SecureContext>();
-  #wildcard = new Map<string, tls.SecureContext>();
-  #default: tls.SecureContext | undefined = undefined;
+  #book = new CertificateBook<tls.SecureContext>([]);
   readonly #logger: Logger;
   /** Asked for a name nothing covers (ACME on demand); resolves when a new set may have it. */
   onMissing: ((servername: string) => Promise<void>) | null = null;
@@ -22,61 +21,46 @@ export class SniContexts {
 
   /** Builds every context first: a certificate the TLS library refuses leaves the previous set in force. */
   set(certs: CertificateMaterial[]): void {
-    const exact = new Map<string, tls.SecureContext>();
-    const wildcard = new Map<string, tls.SecureContext>();
-    let def: tls.SecureContext | undefined;
+    const entries: BookEntry<tls.SecureContext>[] = [];
     for (const c of certs) {
-      let ctx: tls.SecureContext;
       try {
-        ctx = tls.createSecureContext({
+        const value = tls.createSecureContext({
           cert: c.certPem,
           key: c.keyPem,
           minVersion: 'TLSv1.2',
           ciphers: TLS12_CIPHERS,
           honorCipherOrder: true,
         });
+        entries.push({ hosts: c.hosts, value });
       } catch (err) {
         this.#logger.error('certificate refused by the TLS library; keeping the others', {
           hosts: c.hosts,
           error: (err as Error).message,
         });
-        continue;
-      }
-      def ??= ctx;
-      for (const h of c.hosts) {
-        const name = h.toLowerCase();
-        if (name.startsWith('*.')) {
-          if (!wildcard.has(name.slice(2))) wildcard.set(name.slice(2), ctx);
-        } else if (!exact.has(name)) exact.set(name, ctx);
       }
     }
-    this.#exact = exact;
-    this.#wildcard = wildcard;
-    this.#default = def;
+    // The first certificate (the configured default) answers names nothing else covers, and no SNI.
+    this.#book = new CertificateBook(entries, entries[0]?.value);
+    this.#exactOrWild = new CertificateBook(entries);
   }
+
+  /** Without the default: whether a name is covered (an uncovered one may be worth an ACME order). */
+  #exactOrWild = new CertificateBook<tls.SecureContext>([]);
 
   lookup(servername: string | undefined): tls.SecureContext | undefined {
-    if (servername === undefined || servername === '') return this.#default;
-    let name = servername.toLowerCase();
-    if (name.endsWith('.')) name = name.slice(0, -1);
-    return this.#exact.get(name) ?? this.#wildcardFor(name);
-  }
-
-  #wildcardFor(name: string): tls.SecureContext | undefined {
-    const dot = name.indexOf('.');
-    return dot === -1 ? undefined : this.#wildcard.get(name.slice(dot + 1));
+    return this.#book.lookup(servername);
   }
 
   /** The SNICallback: a covered name at once; an uncovered one may wait for ACME (onMissing), else the default. */
   select(servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void {
-    const found = this.lookup(servername);
+    const found = this.#exactOrWild.lookup(servername);
     if (found !== undefined || this.onMissing === null || servername === '') {
-      cb(null, found ?? this.#default);
+      cb(null, found ?? this.#book.lookup(undefined));
       return;
     }
     this.onMissing(servername).then(
-      () => cb(null, this.lookup(servername) ?? this.#default),
-      () => cb(null, this.#default),
+      () => cb(null, this.#book.lookup(servername)),
+      () => cb(null, this.#book.lookup(undefined)),
     );
   }
 }

@@ -13,6 +13,7 @@ import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import { listenWithoutAccepting } from './listener.ts';
+import type { RouteTable } from './protocol.ts';
 import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
@@ -104,7 +105,10 @@ function accept(gw: Gateway, handle: unknown): void {
     () => {
       send({ type: 'listening' });
       // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
-      setInterval(() => send({ type: 'stats', id: 0, services: gw.statsReport() }), STATS_PUSH_MS).unref();
+      setInterval(
+        () => send({ type: 'stats', id: 0, services: gw.statsReport(), listeners: gw.listenerCounters() }),
+        STATS_PUSH_MS,
+      ).unref();
     },
     (err: Error) => {
       logger.error('worker cannot listen', { error: err });
@@ -137,6 +141,13 @@ const certWaiters = new Map<string, Array<() => void>>();
 /** Longest a TLS handshake for an uncovered host waits for ACME before it gets the default certificate. */
 const CERT_WAIT_MS = 15_000;
 
+/** Host names the route table routes (lower-case, not `*`): the ones ACME may get a certificate for. */
+let routedHosts = new Set<string>();
+
+function hostsOf(table: RouteTable): Set<string> {
+  return new Set(table.services.map((s) => s.host.toLowerCase()).filter((h) => h !== '*'));
+}
+
 function certArrival(host: string): Promise<void> {
   return new Promise((resolve) => {
     const list = certWaiters.get(host) ?? [];
@@ -164,9 +175,12 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       trackConnections(gw.server);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
+      routedHosts = hostsOf(msg.table);
       if (msg.certs !== undefined) gw.tlsFront?.setCertificates(msg.certs);
       if (gw.tlsFront !== null) {
         gw.tlsFront.contexts.onMissing = (host) => {
+          // Only a routed host is worth asking for: names scanners make up get the default at once.
+          if (!routedHosts.has(host.toLowerCase())) return Promise.resolve();
           send({ type: 'cert-wanted', host });
           return certArrival(host);
         };
@@ -203,13 +217,19 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       return;
     case 'routes':
       gateway?.applyTable(msg.table);
+      routedHosts = hostsOf(msg.table);
       send({ type: 'ack', id: msg.id, version: msg.table.version });
       return;
     case 'inflight':
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
     case 'stats':
-      send({ type: 'stats', id: msg.id, services: gateway?.statsReport() ?? {} });
+      send({
+        type: 'stats',
+        id: msg.id,
+        services: gateway?.statsReport() ?? {},
+        ...(gateway === null ? {} : { listeners: gateway.listenerCounters() }),
+      });
       return;
     case 'shutdown':
       void shutdown('master asked');

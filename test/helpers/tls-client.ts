@@ -11,6 +11,8 @@ export interface TlsReply {
   alpn: string | false | null;
   certSubject: string;
   certSan: string;
+  certSerial: string;
+  certIssuer: string;
 }
 
 /** One HTTPS/1.1 request to 127.0.0.1:port with SNI `servername`, trusting `ca`. */
@@ -47,6 +49,8 @@ export function httpsGet(
             alpn: socket.alpnProtocol,
             certSubject: String(cert.subject?.CN ?? ''),
             certSan: cert.subjectaltname ?? '',
+            certSerial: cert.serialNumber ?? '',
+            certIssuer: String(cert.issuer?.CN ?? ''),
           }),
         );
       },
@@ -93,6 +97,8 @@ export function h2Get(
         alpn: socket.alpnProtocol,
         certSubject: String(cert.subject?.CN ?? ''),
         certSan: cert.subjectaltname ?? '',
+        certSerial: cert.serialNumber ?? '',
+        certIssuer: String(cert.issuer?.CN ?? ''),
       };
       session.close();
       resolve(reply);
