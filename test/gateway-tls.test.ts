@@ -3,6 +3,7 @@
  * HTTP/2 over TLS on the same port, SNI selection, HSTS, redirect from http, plain HTTP on the TLS port.
  */
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import net from 'node:net';
 import { test } from 'node:test';
 import { makeCa, makeLeaf } from './helpers/certs.ts';
@@ -118,4 +119,32 @@ test('the gateway counts TLS handshakes, plain HTTP on the TLS port and HTTP/2 s
   assert.equal(stats.listeners.tlsHandshakes, 2);
   assert.equal(stats.listeners.plainHttpOnTls, 1);
   assert.equal(stats.listeners.h2SessionsOpened, 1);
+});
+
+test('a client that sends no server name (an IP address) gets the default certificate', async (t) => {
+  const { gw, ca } = await tlsGateway(t);
+  const reply = await new Promise<{ subject: string; status: number }>((resolve, reject) => {
+    // No servername: Node sends no SNI for an IP address.
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: gw.tlsPort,
+        path: '/',
+        ca: ca.certPem,
+        agent: false,
+        checkServerIdentity: () => undefined,
+      },
+      (res) => {
+        const subject = String(
+          (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '',
+        );
+        res.resume();
+        res.on('end', () => resolve({ subject, status: res.statusCode! }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(reply.subject, 'default.example.test');
+  assert.equal(reply.status, 200);
 });

@@ -5,8 +5,8 @@ import type { RevisionCounts, TrafficSample } from './counts.ts';
 const BOUNDS_MS: readonly number[] = LATENCY_BUCKETS_SECONDS.map((s) => Math.round(s * 1e6) / 1e3);
 
 /**
- * Requests, 5xx (gateway-generated 502/503/504 are included in the 5xx class) and the latency histogram
- * of one revision. `mirror`: judge the mirrored copies instead (a mirror step): requests = completed
+ * Requests, errors and the latency histogram of one revision. Errors = 5xx (gateway-generated 502/503/504
+ * included) + gRPC calls that ended with one of the service's failure codes (those are HTTP 200s). `mirror`: judge the mirrored copies instead (a mirror step): requests = completed
  * mirror responses + mirror errors, errors = mirror 5xx + mirror errors (no latency histogram).
  */
 export function revisionCounts(r: RevisionStats | undefined, mirror = false): RevisionCounts {
@@ -21,7 +21,7 @@ export function revisionCounts(r: RevisionStats | undefined, mirror = false): Re
     const done = s['2xx'] + s['3xx'] + s['4xx'] + s['5xx'];
     return { requests: done + r.mirror.errors, errors: s['5xx'] + r.mirror.errors };
   }
-  const out: RevisionCounts = { requests: r.requests, errors: r.status['5xx'] };
+  const out: RevisionCounts = { requests: r.requests, errors: r.status['5xx'] + (r.grpc?.failures ?? 0) };
   if (Array.isArray(r.latencyBuckets) && r.latencyBuckets.length === BOUNDS_MS.length + 1) {
     out.latency = { boundsMs: BOUNDS_MS, counts: r.latencyBuckets };
   }

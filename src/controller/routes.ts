@@ -41,6 +41,8 @@ export function buildRoutes(
     };
     if (svc.protocol !== 'http') route.protocol = svc.protocol;
     if (svc.grpcFailureCodes !== undefined) route.grpcFailureCodes = svc.grpcFailureCodes;
+    // The gateway ends a drained instance's gRPC streams itself at this point (see RouteService).
+    if (svc.protocol === 'grpc') route.drainTimeoutMs = svc.drainTimeoutMs;
     if (view?.traffic) route.traffic = view.traffic;
     return route;
   });

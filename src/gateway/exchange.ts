@@ -11,10 +11,20 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';
+import {
+  GRPC_UNAVAILABLE,
+  GRPC_UNKNOWN,
+  grpcStatusOfList,
+  grpcStatusOfRaw,
+  headerObject,
+  trailerList,
+  unavailableTrailers,
+} from './grpc.ts';
 import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
 import {
+  countGrpcStatus,
   latencyBucket,
   methodSlot,
   statusClass,
@@ -23,7 +33,7 @@ import {
   UPSTREAM_RESET,
 } from './stats.ts';
 import type { Routing } from './table.ts';
-import type { RoutedService, Upstream } from './upstream.ts';
+import type { GrpcCall, RoutedService, Upstream } from './upstream.ts';
 import { errorCode, isIdempotent, isSocketError, sentErrorSlot } from './upstream-errors.ts';
 
 export class GatewayRequest extends http.IncomingMessage {}
@@ -57,6 +67,8 @@ export interface ExchangeHost {
 }
 
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
+const CALL_ENDED = Object.assign(new Error('gRPC call ended by the gateway'), { code: 'CUTOVER_CALL_ENDED' });
+const CONNECTION_LOST_MESSAGE = 'cutover: connection to the instance lost during the call';
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
 
 /** Wired once per response (a shared function, no closure per request). */
@@ -70,7 +82,7 @@ function onResDrain(this: ClientResponse): void {
 }
 
 /** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
-export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner {
+export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall {
   readonly gw: ExchangeHost;
   readonly req: ClientRequest;
   readonly res: ClientResponse;
@@ -92,6 +104,12 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   chunked = false;
   requestId: string | undefined = undefined;
   traceparent: string | undefined = undefined;
+  teTrailers = false;
+  /**
+   * A gRPC trailers-only response (grpc-status in the head) held back from an HTTP/2 client until the
+   * upstream stream ends, so the client gets it as one HEADERS frame with END_STREAM as gRPC requires.
+   */
+  pendingHead: { status: number; headers: string[] } | null = null;
   /** Response body bytes relayed (for the access log). */
   bytes = 0;
 
@@ -137,6 +155,13 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   assign(up: Upstream): void {
     this.upstream = up;
     up.inflight++;
+    up.grpcCalls?.add(this);
+  }
+
+  /** The instance lets go of this exchange (retried elsewhere, or finished). */
+  unassign(up: Upstream): void {
+    up.inflight--;
+    up.grpcCalls?.delete(this);
   }
 
   dispatch(): void {
@@ -164,7 +189,16 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     this.responded = true;
     this.resumeFn = resume;
     try {
-      this.writeHead(statusCode, statusText, filterResponseHeaders(rawHeaders));
+      const headers = filterResponseHeaders(rawHeaders);
+      if (this.service!.protocol === 'grpc' && grpcStatusOfRaw(rawHeaders) !== -1) {
+        // A trailers-only response: counted when it completes.
+        this.grpcStatus = grpcStatusOfRaw(rawHeaders);
+        if (this.h2) {
+          this.pendingHead = { status: statusCode, headers };
+          return true;
+        }
+      }
+      this.writeHead(statusCode, statusText, headers);
     } catch (err) {
       this.responded = false;
       up.stats.upstreamErrors[UPSTREAM_OTHER]++;
@@ -182,6 +216,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
+    if (this.pendingHead !== null) this.#flushPendingHead();
     this.bytes += chunk.length;
     const res = this.res as GatewayResponse;
     if (res.write(chunk)) return true;
@@ -196,9 +231,99 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     if (!this.finished) this.resumeFn?.();
   }
 
-  onComplete(): void {
+  /** A grpc-status seen in the response head (trailers-only), or -1. */
+  grpcStatus = -1;
+
+  onComplete(trailers?: unknown): void {
     if (this.finished) return;
+    const service = this.service!;
+    const list = trailerList(trailers);
+    if (service.protocol === 'grpc' && (this.pendingHead?.status ?? this.res.statusCode) === 200) {
+      const fromTrailers = grpcStatusOfList(list);
+      const code =
+        fromTrailers !== -1 ? fromTrailers : this.grpcStatus !== -1 ? this.grpcStatus : GRPC_UNKNOWN;
+      countGrpcStatus(this.upstream!.stats, code, service.grpcFailure);
+    }
+    const pending = this.pendingHead;
+    if (pending !== null) {
+      this.pendingHead = null;
+      this.#respondTrailersOnly(pending.status, pending.headers);
+      this.finish();
+      return;
+    }
+    if (list.length > 0) this.#addTrailers(list);
     this.res.end();
+    this.finish();
+  }
+
+  /** Relays upstream trailers: HTTP/2 clients always, HTTP/1.1 clients when the response is chunked. */
+  #addTrailers(list: string[]): void {
+    try {
+      this.res.addTrailers(headerObject(list));
+    } catch (err) {
+      this.gw.logger.warn('upstream trailers not relayed', {
+        service: this.service!.name,
+        instance: this.upstream!.instance,
+        error: err as Error,
+      });
+    }
+  }
+
+  #flushPendingHead(): void {
+    const pending = this.pendingHead!;
+    this.pendingHead = null;
+    this.writeHead(pending.status, '', pending.headers);
+  }
+
+  /** One HEADERS frame with END_STREAM (the compatibility API would add an empty DATA frame). */
+  #respondTrailersOnly(status: number, headers: string[]): void {
+    const res = this.res as GatewayH2Response;
+    if (this.tls && this.gw.hsts !== null) headers.push('strict-transport-security', this.gw.hsts);
+    res.statusCode = status;
+    const stream = res.stream;
+    if (stream.destroyed || stream.headersSent) return;
+    stream.respond({ ...headerObject(headers), ':status': status }, { endStream: true });
+  }
+
+  /**
+   * GrpcCall: the gateway ends the call towards the client with UNAVAILABLE (a retryable status) and
+   * cancels it upstream: a drained instance's long stream, or its connection lost mid-call.
+   */
+  endUnavailable(message: string): void {
+    if (this.finished) return;
+    const up = this.upstream!;
+    up.stats.grpcDrained++;
+    this.#endWithUnavailable(message);
+    this.abortFn?.(CALL_ENDED);
+  }
+
+  #endWithUnavailable(message: string): void {
+    const trailers = unavailableTrailers(message);
+    if (this.pendingHead !== null) this.#flushPendingHead();
+    const res = this.res;
+    if (res.destroyed) {
+      this.finish();
+      return;
+    }
+    if (!res.headersSent) {
+      const head = [
+        'content-type',
+        'application/grpc',
+        'grpc-status',
+        `${GRPC_UNAVAILABLE}`,
+        'grpc-message',
+        message,
+      ];
+      if (this.h2) this.#respondTrailersOnly(200, head);
+      else {
+        this.writeHead(200, '', head);
+        res.end();
+      }
+      this.finish();
+      return;
+    }
+    res.addTrailers(trailers);
+    res.end();
     this.finish();
   }
 
@@ -207,15 +332,19 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     const service = this.service!;
     const up = this.upstream!;
     if (this.responded) {
-      // Mid-response: nothing honest can be sent any more; cut the client connection.
       up.stats.upstreamErrors[UPSTREAM_RESET]++;
       this.gw.logger.warn('upstream failed mid-response', {
         service: service.name,
         instance: up.instance,
         error: err,
       });
-      this.res.destroy();
-      this.finish();
+      // A gRPC call can still end honestly: UNAVAILABLE is what its client would read a reset as, minus the
+      // transport error. Any other response is cut (nothing honest can be sent any more).
+      if (service.protocol === 'grpc') this.#endWithUnavailable(CONNECTION_LOST_MESSAGE);
+      else {
+        this.res.destroy();
+        this.finish();
+      }
       return;
     }
     if (this.bodyTooLarge) {
@@ -285,7 +414,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     }
     this.attempts++;
     service.stats.retries++;
-    prev.inflight--;
+    this.unassign(prev);
     this.gw.routing.release(prev);
     this.assign(next);
     if (this.mirror !== null || this.chunked)
@@ -338,7 +467,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     const res = this.res;
     const ms = performance.now() - this.start;
     if (up !== null) {
-      up.inflight--;
+      this.unassign(up);
       if (up.retired) this.gw.routing.release(up);
       const s = up.stats;
       s.requests++;

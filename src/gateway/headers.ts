@@ -66,6 +66,7 @@ export function buildUpstreamHeaders(
       if (hop !== HOP_NONE) {
         if (hop === HOP_CONNECTION) connectionTokens = collectConnectionTokens(value, connectionTokens);
         else if (hop === HOP_TRANSFER_ENCODING) info.chunked = true;
+        else if (lower === 'te' && hasTrailersToken(value)) info.teTrailers = true;
         continue;
       }
     }
@@ -173,6 +174,15 @@ export function buildUpstreamHeaders(
   }
   info.traceparent = traceparent;
   return out;
+}
+
+/** Whether a TE field value lists `trailers` (RFC 9110 10.1.4). */
+function hasTrailersToken(value: string): boolean {
+  for (const part of value.split(',')) {
+    const token = part.split(';')[0].trim().toLowerCase();
+    if (token === 'trailers') return true;
+  }
+  return false;
 }
 
 const HOP_NONE = 0;

@@ -80,6 +80,12 @@ export interface RouteService {
   protocol?: UpstreamProtocol;
   /** gRPC status codes (numbers) that count as a failed request; only with `protocol: grpc`. */
   grpcFailureCodes?: number[];
+  /**
+   * The service's drainTimeout. With `protocol: grpc`, calls still running on a removed instance this long
+   * after the table that removed it are ended by the gateway with `grpc-status: 14` (UNAVAILABLE) in the
+   * trailers; absent: the gateway never ends them itself.
+   */
+  drainTimeoutMs?: number;
   /** Ready, routable instances. Empty -> 503. */
   upstreams: RouteUpstream[];
   traffic?: RouteTraffic;
@@ -156,6 +162,21 @@ export interface UpstreamErrorCounts {
   other: number;
 }
 
+/** gRPC calls of a `protocol: grpc` service, by the `grpc-status` the instance ended them with. */
+export interface GrpcStats {
+  /** Calls that ended with a `grpc-status` from the instance (in the trailers, or trailers-only). */
+  calls: number;
+  /**
+   * Calls whose `grpc-status` is one of the service's failure codes (`grpcFailureCodes`). Their HTTP status
+   * is 200, so they are not in the 5xx class: analysis adds them to the revision's errors.
+   */
+  failures: number;
+  /** By status number ("0" = OK); only codes seen. */
+  byCode: Record<string, number>;
+  /** Calls the gateway ended itself with UNAVAILABLE because their instance was drained (not failures). */
+  drained: number;
+}
+
 export interface InstanceStats {
   revision: number;
   /** Requests + WebSocket connections in flight now (a gauge: summed over workers, not kept across restarts). */
@@ -184,6 +205,8 @@ export interface RevisionStats {
   latencyMsSum: number;
   latencyCount: number;
   mirror: MirrorStats;
+  /** Only for revisions of `protocol: grpc` services that finished a call. */
+  grpc?: GrpcStats;
 }
 
 export interface ServiceStats {

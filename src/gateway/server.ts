@@ -264,6 +264,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       body = streamBody(ex, null) as unknown as Readable;
     }
     ex.hasBody = body !== null;
+    // TE is hop-by-hop, but over HTTP/2 `TE: trailers` is how a gRPC client says it reads trailers.
+    if (ex.teTrailers && ex.service!.protocol !== 'http') headers.push('te', 'trailers');
     ex.opts = { method: ex.req.method!, path, headers, body };
     return true;
   }

@@ -4,6 +4,7 @@
  * Every field is a count (or a sum), so reports of several workers add up exactly (`addStats`).
  */
 import {
+  type GrpcStats,
   type InstanceStats,
   LATENCY_BUCKETS_SECONDS,
   METHODS,
@@ -94,12 +95,26 @@ export class RevisionCounters {
   mirrorErrors = 0;
   mirrorLatencyMsSum = 0;
   mirrorLatencyCount = 0;
+  /** gRPC calls by grpc-status 0..16 (null until the first one: HTTP revisions carry nothing). */
+  grpcByCode: number[] | null = null;
+  grpcFailures = 0;
+  grpcDrained = 0;
 
   constructor(role: UpstreamRole, version = '') {
     this.role = role;
     this.version = version;
   }
 }
+
+/** Counts a call's grpc-status (0..16; anything else is UNKNOWN, as gRPC clients read it). */
+export function countGrpcStatus(r: RevisionCounters, code: number, failure: readonly boolean[]): void {
+  const c = code >= 0 && code <= 16 ? code : GRPC_UNKNOWN;
+  if (r.grpcByCode === null) r.grpcByCode = new Array<number>(17).fill(0);
+  r.grpcByCode[c]++;
+  if (failure[c]) r.grpcFailures++;
+}
+
+const GRPC_UNKNOWN = 2;
 
 export class ServiceCounters {
   readonly name: string;
@@ -227,7 +242,34 @@ function revisionReport(r: RevisionCounters): RevisionStats {
       latencyMsSum: round3(r.mirrorLatencyMsSum),
       latencyCount: r.mirrorLatencyCount,
     },
+    ...(r.grpcByCode === null && r.grpcDrained === 0 ? {} : { grpc: grpcReport(r) }),
   };
+}
+
+function grpcReport(r: RevisionCounters): GrpcStats {
+  const byCode: Record<string, number> = {};
+  let calls = 0;
+  const codes = r.grpcByCode ?? [];
+  for (let c = 0; c < codes.length; c++) {
+    if (codes[c] === 0) continue;
+    byCode[String(c)] = codes[c];
+    calls += codes[c];
+  }
+  return { calls, failures: r.grpcFailures, byCode, drained: r.grpcDrained };
+}
+
+function addGrpc(t: RevisionStats, r: RevisionStats): void {
+  const b = r.grpc;
+  if (b === undefined) return;
+  const a = t.grpc;
+  if (a === undefined) {
+    t.grpc = structuredClone(b);
+    return;
+  }
+  a.calls += b.calls;
+  a.failures += b.failures;
+  a.drained += b.drained;
+  for (const [code, n] of Object.entries(b.byCode)) a.byCode[code] = (a.byCode[code] ?? 0) + n;
 }
 
 function counts(c: readonly number[]): StatusCounts {
@@ -285,6 +327,7 @@ function addRevision(t: RevisionStats, r: RevisionStats): void {
   for (let i = 0; i < n; i++) t.latencyBuckets[i] += r.latencyBuckets[i];
   addErrors(t.upstreamErrors, r.upstreamErrors);
   addMirror(t.mirror, r.mirror);
+  addGrpc(t, r);
 }
 
 /**

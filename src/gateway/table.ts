@@ -43,20 +43,25 @@ export class Routing {
     for (const [id, up] of old) if (next.get(id) !== up) this.retire(up);
   }
 
-  /** One service of a new table; an instance listed before at the same address keeps its pool and counts. */
+  /**
+   * One service of a new table; an instance listed before at the same address and protocol keeps its
+   * connections and counts (a new protocol means a new dispatcher: the old one retires with its requests).
+   */
   #compile(def: RouteService, next: Map<string, Upstream>): RoutedService {
     const ups: Upstream[] = [];
     const svcStats = this.stats.service(def.name);
+    const protocol = def.protocol ?? 'http';
     for (const u of def.upstreams) {
       let up = next.get(u.instance);
       if (up === undefined) {
         const existing = this.instances.get(u.instance);
         up =
-          existing !== undefined && existing.address === u.address
+          existing !== undefined && existing.address === u.address && existing.protocol === protocol
             ? existing
-            : new Upstream(u.instance, u.address, this.settings);
+            : new Upstream(u.instance, u.address, this.settings, protocol);
         next.set(u.instance, up);
       }
+      up.drainTimeoutMs = def.drainTimeoutMs ?? 0;
       up.stats = svcStats.revision(u.revision, u.role ?? 'stable', u.version);
       ups.push(up);
     }
@@ -84,11 +89,28 @@ export class Routing {
     // Idle connections close now, busy ones after their response.
     up.pool.close().catch(noop);
     for (const relay of up.relays) relay.closeGoingAway('instance retired');
+    if (up.grpcCalls !== null && up.grpcCalls.size > 0 && up.drainTimeoutMs > 0) {
+      // Long server streams never end by themselves: after drainTimeout (the controller signals the
+      // instance then) they end with a status the client retries on, not with a transport reset.
+      up.drainTimer = setTimeout(() => {
+        up.drainTimer = null;
+        const ended = up.endGrpcCalls(GRPC_DRAIN_MESSAGE);
+        if (ended > 0)
+          this.logger.info('gRPC calls ended: instance drained', { instance: up.instance, calls: ended });
+      }, up.drainTimeoutMs);
+      up.drainTimer.unref();
+    }
   }
 
   /** Called when a retired instance may have become idle. */
   release(up: Upstream): void {
-    if (up.retired && up.inflight === 0) this.retired.delete(up);
+    if (up.retired && up.inflight === 0) {
+      this.retired.delete(up);
+      if (up.drainTimer !== null) {
+        clearTimeout(up.drainTimer);
+        up.drainTimer = null;
+      }
+    }
   }
 
   /** The service in the current table (the same name), or the old one if it was removed. */
@@ -161,5 +183,8 @@ export class Routing {
 export function noRouteBody(host: string | undefined, path: string): string {
   return `cutover: no route for host ${JSON.stringify(host ?? '')} path ${JSON.stringify(path)}\n`;
 }
+
+/** `grpc-message` of calls the gateway ends because their instance is draining. */
+export const GRPC_DRAIN_MESSAGE = 'cutover: instance draining, retry the call';
 
 function noop(): void {}

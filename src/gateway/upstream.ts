@@ -1,5 +1,8 @@
 import { Pool } from 'undici';
-import type { RouteService, UpstreamRole } from './protocol.ts';
+import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
+import { GRPC_CODES } from '../config/keys.ts';
+import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
+import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
 import type { Decide, MirrorFilter } from './traffic.ts';
 import { parseAddress } from './validate.ts';
@@ -8,6 +11,12 @@ import { parseAddress } from './validate.ts';
 export interface Closable {
   closeGoingAway(reason: string): void;
   destroy(): void;
+}
+
+/** A gRPC call in flight on an instance, which the gateway can end itself with a retryable status. */
+export interface GrpcCall {
+  /** Ends the call towards the client with `grpc-status: 14` (UNAVAILABLE) and `message`. */
+  endUnavailable(message: string): void;
 }
 
 export interface PoolSettings {
@@ -22,7 +31,15 @@ export class Upstream {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly pool: Pool;
+  /** How the gateway speaks to the instance (`http`: HTTP/1.1 Pool; `h2c`/`grpc`: one HTTP/2 session). */
+  readonly protocol: UpstreamProtocol;
+  readonly pool: UpstreamDispatcher;
+  /** gRPC calls in flight (only for `grpc` services: the drain ends them after `drainTimeoutMs`). */
+  readonly grpcCalls: Set<GrpcCall> | null;
+  /** The service's drainTimeout (from the table; 0 = the gateway never ends calls itself). */
+  drainTimeoutMs = 0;
+  /** Ends the gRPC calls still running once a retired instance's drainTimeout is over. */
+  drainTimer: NodeJS.Timeout | null = null;
   /** Requests + WebSocket connections assigned to this instance and not finished yet. */
   inflight = 0;
   /** Consecutive connect failures. */
@@ -39,14 +56,27 @@ export class Upstream {
   /** Counters of this instance's revision in its service (set by the route table that lists it). */
   stats: RevisionCounters = DETACHED_STATS;
 
-  constructor(instance: string, address: string, settings: PoolSettings) {
+  constructor(
+    instance: string,
+    address: string,
+    settings: PoolSettings,
+    protocol: UpstreamProtocol = 'http',
+  ) {
     this.instance = instance;
     this.address = address;
+    this.protocol = protocol;
     const parsed = parseAddress(address);
     this.host = parsed?.host ?? address;
     this.port = parsed?.port ?? 0;
+    this.grpcCalls = protocol === 'grpc' ? new Set() : null;
+    if (protocol !== 'http') {
+      this.pool = new H2Upstream(address, settings, () => {
+        this.justConnected = true;
+      });
+      return;
+    }
     const idle = Math.max(1, settings.upstreamIdleTimeoutMs);
-    this.pool = new Pool(`http://${address}`, {
+    const pool = new Pool(`http://${address}`, {
       pipelining: 1,
       keepAliveTimeout: idle,
       keepAliveMaxTimeout: idle,
@@ -55,11 +85,34 @@ export class Upstream {
       // Streams (SSE, long downloads) may legitimately pause for long: no body idle timeout.
       bodyTimeout: 0,
     });
-    this.pool.on('connect', () => {
+    pool.on('connect', () => {
       this.justConnected = true;
     });
+    this.pool = pool;
+  }
+
+  /** Ends every gRPC call still running on this instance with a retryable status (a drain ran out). */
+  endGrpcCalls(message: string): number {
+    const calls = this.grpcCalls;
+    if (calls === null || calls.size === 0) return 0;
+    const all = [...calls];
+    calls.clear();
+    for (const call of all) call.endUnavailable(message);
+    return all.length;
   }
 }
+
+/** `grpc.failureCodes` when a table does not list them. */
+const DEFAULT_FAILURE_CODES: readonly number[] = DEFAULT_GRPC_FAILURE_CODES.map((name) => GRPC_CODES[name]);
+
+/** gRPC status codes 0..16: true where the code counts as a failed request of the revision. */
+function failureCodeSet(codes: readonly number[] | undefined): boolean[] {
+  const out = new Array<boolean>(17).fill(false);
+  for (const c of codes ?? DEFAULT_FAILURE_CODES) if (c >= 0 && c <= 16) out[c] = true;
+  return out;
+}
+
+const NO_FAILURES: readonly boolean[] = new Array<boolean>(17).fill(false);
 
 /** Counters for upstreams created outside a route table (never reported). */
 const DETACHED_STATS = new RevisionCounters('stable');
@@ -125,6 +178,9 @@ export interface ServiceTraffic {
 /** A service as this worker routes it: its balancing group(s), counters and precomputed error bodies. */
 export class RoutedService extends UpstreamGroup {
   readonly name: string;
+  readonly protocol: UpstreamProtocol;
+  /** Indexed by gRPC status: whether it counts as a failure (`grpc` services only; else all false). */
+  readonly grpcFailure: readonly boolean[];
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
   readonly stats: ServiceCounters;
@@ -145,6 +201,8 @@ export class RoutedService extends UpstreamGroup {
     const leastInFlight = def.balance === 'leastInFlight';
     super(upstreams, leastInFlight);
     this.name = def.name;
+    this.protocol = def.protocol ?? 'http';
+    this.grpcFailure = this.protocol === 'grpc' ? failureCodeSet(def.grpcFailureCodes) : NO_FAILURES;
     this.stats = stats;
     if (compiled === null) this.traffic = null;
     else {

@@ -66,6 +66,12 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
       else if (!Array.isArray(codes) || !codes.every((c) => Number.isInteger(c) && c >= 1 && c <= 16))
         errors.push(`${label}.grpcFailureCodes must be a list of gRPC status numbers 1-16`);
     }
+    if (
+      s.drainTimeoutMs !== undefined &&
+      (typeof s.drainTimeoutMs !== 'number' || !Number.isFinite(s.drainTimeoutMs) || s.drainTimeoutMs < 0)
+    ) {
+      errors.push(`${label}.drainTimeoutMs must be a number of milliseconds >= 0`);
+    }
     if (!(LOAD_BALANCERS as readonly unknown[]).includes(s.balance)) {
       errors.push(`${label}.balance must be "roundRobin" or "leastInFlight"`);
     }

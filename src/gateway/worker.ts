@@ -180,7 +180,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       if (gw.tlsFront !== null) {
         gw.tlsFront.contexts.onMissing = (host) => {
           // Only a routed host is worth asking for: names scanners make up get the default at once.
-          if (!routedHosts.has(host.toLowerCase())) return Promise.resolve();
+          if (msg.settings.tls?.acme === undefined || !routedHosts.has(host.toLowerCase())) return Promise.resolve();
           send({ type: 'cert-wanted', host });
           return certArrival(host);
         };

@@ -84,6 +84,9 @@ test('controller and gateway families in a fixed order, with the snapshot values
     'cutover_mirror_requests_total',
     'cutover_mirror_errors_total',
     'cutover_mirror_skipped_total',
+    'cutover_grpc_calls_total',
+    'cutover_grpc_failures_total',
+    'cutover_grpc_drained_calls_total',
   ]);
   const lines = new Set(text.split('\n'));
   for (const line of [
@@ -118,4 +121,28 @@ test('without a gateway: the controller families and cutover_gateway_up 0 only',
   assert.equal(families(text).at(-1), 'cutover_gateway_up');
   assert.equal(families(text).length, 7);
   assert.match(text, /^cutover_gateway_up 0$/m);
+});
+
+test('gRPC calls by status name, failures and drained calls of a grpc revision', () => {
+  const report: StatsReport = {
+    workers: 1,
+    services: {
+      echo: {
+        errors: 0,
+        retries: 0,
+        instances: {},
+        revisions: {
+          '3': revision({ grpc: { calls: 5, failures: 2, byCode: { '0': 3, '14': 2 }, drained: 1 } }),
+        },
+      },
+    },
+  };
+  const text = renderMetrics({ services: [], gateway: report });
+  const lines = text.split('\n');
+  assert.ok(lines.includes('cutover_grpc_calls_total{service="echo",revision="3",grpc_code="OK"} 3'));
+  assert.ok(
+    lines.includes('cutover_grpc_calls_total{service="echo",revision="3",grpc_code="UNAVAILABLE"} 2'),
+  );
+  assert.ok(lines.includes('cutover_grpc_failures_total{service="echo",revision="3"} 2'));
+  assert.ok(lines.includes('cutover_grpc_drained_calls_total{service="echo",revision="3"} 1'));
 });

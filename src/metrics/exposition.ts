@@ -7,6 +7,7 @@
  * Pure: `renderMetrics` takes a snapshot and returns the text, so it is tested without a cluster.
  */
 
+import { GRPC_CODES } from '../config/keys.ts';
 import type { ServicePhase } from '../core/model.ts';
 import {
   LATENCY_BUCKETS_SECONDS,
@@ -31,6 +32,11 @@ const INSTANCE_STATES = ['starting', 'ready', 'draining', 'backoff'] as const;
 const ROLES = ['stable', 'canary', 'preview'] as const;
 
 type InstanceState = (typeof INSTANCE_STATES)[number];
+
+/** gRPC status number -> its name (the `grpc_code` label). */
+const GRPC_CODE_NAMES: ReadonlyMap<string, string> = new Map(
+  Object.entries(GRPC_CODES).map(([name, n]) => [String(n), name]),
+);
 
 /** What the exposition needs of one service's status (the API's `ServiceStatus` has all of it). */
 export interface ServiceSnapshot {
@@ -140,6 +146,21 @@ const GATEWAY_FAMILIES = {
     'counter',
     'Requests sampled for mirroring but not copied (body too large, too many in flight, instance gone).',
   ],
+  grpcCalls: [
+    'cutover_grpc_calls_total',
+    'counter',
+    'gRPC calls (protocol: grpc services) that an instance of the revision ended, by grpc-status.',
+  ],
+  grpcFailures: [
+    'cutover_grpc_failures_total',
+    'counter',
+    'gRPC calls that ended with one of the service grpc.failureCodes (counted as errors by analysis).',
+  ],
+  grpcDrained: [
+    'cutover_grpc_drained_calls_total',
+    'counter',
+    'gRPC calls the gateway ended with UNAVAILABLE because their instance was drained (drainTimeout).',
+  ],
 } as const satisfies Record<string, FamilyDefinition>;
 
 /** The Prometheus text (format 0.0.4) of a snapshot. */
@@ -233,6 +254,15 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
         }
         f.mirrorErrors.samples.push({ labels: { service, revision }, value: mi.errors });
         f.mirrorSkipped.samples.push({ labels: { service, revision }, value: mi.skipped });
+      }
+      const g = r.grpc;
+      if (g !== undefined) {
+        for (const [code, n] of Object.entries(g.byCode)) {
+          const grpc_code = GRPC_CODE_NAMES.get(code) ?? code;
+          f.grpcCalls.samples.push({ labels: { service, revision, grpc_code }, value: n });
+        }
+        f.grpcFailures.samples.push({ labels: { service, revision }, value: g.failures });
+        f.grpcDrained.samples.push({ labels: { service, revision }, value: g.drained });
       }
     }
   }
