@@ -10,6 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { GatewayH2Request, GatewayH2Response } from './exchange.ts';
+import { ControlFrameBudget } from './h2-flood.ts';
 import { maxHeaderSize, maxHeaders } from './limits.ts';
 import type { GatewaySettings } from './protocol.ts';
 
@@ -29,12 +30,26 @@ export interface H2Host {
 const PSEUDO_HEADERS = 4;
 /** Default HTTP/2 concurrent streams per client connection when the settings have none. */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 128;
+/**
+ * Client stream resets (RST_STREAM) per connection in a burst, and per second after it: past them nghttp2
+ * ends the connection (rapid reset, CVE-2023-44487). Node's own defaults, set here so an upgrade that
+ * changes them does not change the gateway unnoticed.
+ */
+export const STREAM_RESET_BURST = 1000;
+export const STREAM_RESET_RATE = 33;
+/**
+ * A connection being closed (idle, or over its control-frame budget) whose client does not read the
+ * GOAWAY is cut after this long: a graceful close waits for its frames to be written, forever if need be.
+ */
+export const CLOSE_GRACE_MS = 1000;
 
 interface SessionInfo {
   peer: string | undefined;
   tls: boolean;
   /** Streams open now (node:http2 does not expose the count). */
   streams: number;
+  /** The connection itself (session.socket is a proxy that refuses destroy()). */
+  socket: Duplex | undefined;
 }
 
 export class H2Clients {
@@ -48,6 +63,8 @@ export class H2Clients {
   readonly #sessions = new Map<http2.ServerHttp2Session, SessionInfo>();
   /** Peer address of the h2c connection being handed over now (its socket is a stream wrapper). */
   #handoverPeer: string | undefined = undefined;
+  /** The connection being handed to node:http2 now: its 'session' event comes synchronously. */
+  #handoverSocket: Duplex | undefined = undefined;
   #closing = false;
 
   constructor(host: H2Host) {
@@ -57,6 +74,8 @@ export class H2Clients {
       Http2ServerRequest: GatewayH2Request,
       Http2ServerResponse: GatewayH2Response,
       maxHeaderListPairs: maxHeaders(s) + PSEUDO_HEADERS + 1,
+      streamResetBurst: STREAM_RESET_BURST,
+      streamResetRate: STREAM_RESET_RATE,
       settings: {
         maxConcurrentStreams: s.http2?.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
         maxHeaderListSize: maxHeaderSize(s),
@@ -64,10 +83,14 @@ export class H2Clients {
       },
     });
     this.server.on('session', (session: http2.ServerHttp2Session) => this.#onSession(session));
-    this.server.on('request', (req: GatewayH2Request, res: GatewayH2Response) => {
+    const onRequest = (req: GatewayH2Request, res: GatewayH2Response): void => {
       const info = this.#sessions.get(req.stream.session as http2.ServerHttp2Session);
       this.#host.handleH2Request(req, res, info?.peer, info?.tls ?? false);
-    });
+    };
+    this.server.on('request', onRequest);
+    // node:http2 answers CONNECT with its own bare 405 unless 'connect' is listened to: take it through the
+    // same head checks as every request, so it gets the gateway's 400 like on HTTP/1.
+    this.server.on('connect', onRequest);
   }
 
   get sessions(): number {
@@ -79,16 +102,23 @@ export class H2Clients {
 
   /** A TLS connection that negotiated h2. */
   acceptTls(socket: TLSSocket): void {
-    this.server.emit('connection', socket);
+    this.#handoverSocket = socket;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.#handoverSocket = undefined;
+    }
   }
 
   /** An h2c connection (its first bytes are already read, so it arrives as a stream wrapper). */
   acceptCleartext(stream: Duplex, peer: string | undefined): void {
     this.#handoverPeer = peer;
+    this.#handoverSocket = stream;
     try {
       this.server.emit('connection', stream);
     } finally {
       this.#handoverPeer = undefined;
+      this.#handoverSocket = undefined;
     }
   }
 
@@ -97,7 +127,7 @@ export class H2Clients {
     const tls = socket?.encrypted === true;
     const peer = this.#handoverPeer ?? socket?.remoteAddress;
     this.opened++;
-    const info: SessionInfo = { peer, tls, streams: 0 };
+    const info: SessionInfo = { peer, tls, streams: 0, socket: this.#handoverSocket };
     this.#sessions.set(session, info);
     session.on('stream', (stream: http2.ServerHttp2Stream) => {
       info.streams++;
@@ -107,8 +137,21 @@ export class H2Clients {
       this.#host.logger.debug('http2 session error', { error: err.message }),
     );
     session.once('close', () => this.#sessions.delete(session));
+    const budget = new ControlFrameBudget();
+    const overBudget = (): void => {
+      if (budget.take() || session.destroyed) return;
+      this.#host.logger.warn('http2 control frame flood: connection closed', { peer, tls });
+      // The code goes in the GOAWAY; the error only reaches the session's 'error' listener (logged above).
+      session.destroy(new Error('control frame flood'), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      cutSoon(info.socket);
+    };
+    session.on('ping', overBudget);
+    session.on('remoteSettings', overBudget);
     // An idle client connection is closed like an idle HTTP/1 keep-alive one (GOAWAY, then close).
-    session.setTimeout(this.#host.settings.clientIdleTimeoutMs, () => session.close());
+    session.setTimeout(this.#host.settings.clientIdleTimeoutMs, () => {
+      session.close();
+      if (info.streams === 0) cutSoon(info.socket);
+    });
     if (this.#closing) session.close();
   }
 
@@ -128,4 +171,12 @@ export class H2Clients {
   destroyAll(): void {
     for (const session of this.#sessions.keys()) session.destroy();
   }
+}
+
+/** The connection goes in CLOSE_GRACE_MS whatever happens to the frames still queued for it. */
+function cutSoon(socket: Duplex | undefined): void {
+  if (socket === undefined) return;
+  setTimeout(() => {
+    if (!socket.destroyed) socket.destroy();
+  }, CLOSE_GRACE_MS).unref();
 }
