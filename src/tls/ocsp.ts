@@ -39,9 +39,10 @@ export interface OcspStaplerOptions {
   logger: Logger;
   /** A staple appeared, changed or went away (called once for a burst of changes). */
   onChange: () => void;
-  now?: () => number;
+  /** Jitter source of the backoff. */
   random?: () => number;
-  fetchResponse?: (url: string, request: Buffer) => Promise<Buffer>;
+  /** Backoff after failures; default OCSP_RETRY_POLICY. */
+  retry?: RetryPolicy;
 }
 
 interface Entry {
@@ -67,9 +68,9 @@ export function refreshDelayMs(nowMs: number, answer: OcspAnswer): number {
 export class OcspStapler {
   readonly #logger: Logger;
   readonly #onChange: () => void;
-  readonly #now: () => number;
+  readonly #now: () => number = Date.now;
   readonly #random: () => number;
-  readonly #fetch: (url: string, request: Buffer) => Promise<Buffer>;
+  readonly #retry: RetryPolicy;
   readonly #entries = new Map<string, Entry>();
   /** Fingerprints already reported as impossible to staple (reloads do not repeat it). */
   readonly #reported = new Set<string>();
@@ -79,9 +80,8 @@ export class OcspStapler {
   constructor(opts: OcspStaplerOptions) {
     this.#logger = opts.logger;
     this.#onChange = opts.onChange;
-    this.#now = opts.now ?? Date.now;
     this.#random = opts.random ?? Math.random;
-    this.#fetch = opts.fetchResponse ?? fetchOcspResponse;
+    this.#retry = opts.retry ?? OCSP_RETRY_POLICY;
   }
 
   /** The DER response to staple for the leaf with this SHA-256 fingerprint, if there is a good one. */
@@ -150,7 +150,7 @@ export class OcspStapler {
     let answer: OcspAnswer;
     let der: Buffer;
     try {
-      der = await this.#fetch(entry.url, entry.request);
+      der = await fetchOcspResponse(entry.url, entry.request);
       answer = parseOcspResponse(der, entry.id, entry.issuer, this.#now());
     } catch (err) {
       this.#failed(entry, (err as Error).message);
@@ -194,7 +194,7 @@ export class OcspStapler {
   #failed(entry: Entry, error: string): void {
     if (this.#entries.get(entry.target.fingerprint) !== entry) return;
     entry.failures++;
-    const delay = retryDelayMs(entry.failures, this.#random, OCSP_RETRY_POLICY);
+    const delay = retryDelayMs(entry.failures, this.#random, this.#retry);
     const keeping = entry.staple !== undefined;
     this.#logger.error('ocsp response not usable; no new staple', {
       hosts: entry.target.hosts,
