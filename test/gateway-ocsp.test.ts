@@ -4,13 +4,14 @@
  * responder that is down costs the staple only, never a handshake.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { makeCa, makeLeaf, type TestCa, type TestLeaf } from './helpers/certs.ts';
 import { service, startUpstream, table, upstream } from './helpers/gateway-helpers.ts';
 import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
-import { handshakeStaple, ocspStatusText, startOcspResponder } from './helpers/ocsp.ts';
+import { handshakeStaple, ocspSummary, startOcspResponder } from './helpers/ocsp.ts';
 import { httpsGet } from './helpers/tls-client.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -51,30 +52,81 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-test('a certificate its responder says is good gets the response stapled to handshakes that ask', async (t) => {
-  const dir = tempDir(t);
-  const ca = makeCa(dir);
-  const responder = await startOcspResponder(t, ca);
-  const leaf = makeLeaf(ca, ['good.example.test'], { ocspUrl: responder.url });
-  await responder.markValid(leaf);
-  const gw = await gatewayWith(t, dir, ca, [['good.example.test', leaf]]);
+/** Handshakes until one comes with a staple (the master fetches after it starts). */
+async function firstStaple(port: number, host: string, ca: TestCa): Promise<Buffer> {
   let staple: Buffer | null = null;
-  // The master fetches after it starts: the first handshakes may come before the staple.
   await waitFor(
     async () => {
-      staple = await handshakeStaple(gw.tlsPort, 'good.example.test', ca.certPem);
+      staple = await handshakeStaple(port, host, ca.certPem);
       return staple !== null;
     },
     10_000,
-    'a stapled OCSP response',
+    `a stapled OCSP response for ${host}`,
   );
-  assert.equal(ocspStatusText(dir, staple!), 'good');
-  // Every worker staples (the master sent it to all): a run of handshakes all get it.
+  return staple!;
+}
+
+const serialOf = (leaf: TestLeaf) => new X509Certificate(leaf.certPem).serialNumber.toUpperCase();
+
+test('each certificate its responder says is good gets its own response stapled, TLS 1.3 and 1.2', async (t) => {
+  const dir = tempDir(t);
+  const ca = makeCa(dir);
+  const responder = await startOcspResponder(t, ca);
+  const good = makeLeaf(ca, ['good.example.test'], { ocspUrl: responder.url });
+  const other = makeLeaf(ca, ['other.example.test'], { ocspUrl: responder.url });
+  await responder.markValid(good);
+  await responder.markValid(other);
+  const gw = await gatewayWith(t, dir, ca, [
+    ['good.example.test', good],
+    ['other.example.test', other],
+  ]);
+  const staple = await firstStaple(gw.tlsPort, 'good.example.test', ca);
+  assert.deepEqual(ocspSummary(dir, staple), { status: 'good', serial: serialOf(good) });
+  const second = await firstStaple(gw.tlsPort, 'other.example.test', ca);
+  assert.deepEqual(ocspSummary(dir, second), { status: 'good', serial: serialOf(other) });
+  // Every worker staples (the master sent it to all), whatever the TLS version.
   for (let i = 0; i < 6; i++) {
-    const again = await handshakeStaple(gw.tlsPort, 'good.example.test', ca.certPem);
-    assert.ok(again?.equals(staple!), `handshake ${i} stapled the same response`);
+    const again = await handshakeStaple(
+      gw.tlsPort,
+      'good.example.test',
+      ca.certPem,
+      i % 2 ? 'TLSv1.2' : 'TLSv1.3',
+    );
+    assert.ok(again?.equals(staple), `handshake ${i} stapled the same response`);
   }
   assert.match(gw.stderr(), /"msg":"ocsp staple updated"/);
+  const certs = (await admin(gw.admin, 'GET', '/certs')).json.certificates as { ocspStapled?: boolean }[];
+  assert.deepEqual(
+    certs.map((c) => c.ocspStapled),
+    [true, true],
+  );
+});
+
+test('a certificate replaced on reload gets the staple of the new certificate', async (t) => {
+  const dir = tempDir(t);
+  const ca = makeCa(dir);
+  const responder = await startOcspResponder(t, ca);
+  const first = makeLeaf(ca, ['good.example.test'], { ocspUrl: responder.url, tag: 'first' });
+  const second = makeLeaf(ca, ['good.example.test'], { ocspUrl: responder.url, tag: 'second' });
+  await responder.markValid(first);
+  await responder.markValid(second);
+  const gw = await gatewayWith(t, dir, ca, [['good.example.test', first]]);
+  assert.equal(
+    ocspSummary(dir, await firstStaple(gw.tlsPort, 'good.example.test', ca)).serial,
+    serialOf(first),
+  );
+  // The same files, new contents: what an operator (or certbot) does.
+  writeFileSync(gw.settings.tls!.certificates[0].cert, second.certPem + ca.certPem);
+  copyFileSync(second.keyFile, gw.settings.tls!.certificates[0].key);
+  assert.equal((await admin(gw.admin, 'POST', '/reload')).status, 200);
+  await waitFor(
+    async () => {
+      const staple = await handshakeStaple(gw.tlsPort, 'good.example.test', ca.certPem);
+      return staple !== null && ocspSummary(dir, staple).serial === serialOf(second);
+    },
+    10_000,
+    'the staple of the new certificate',
+  );
 });
 
 test('a revoked certificate is not stapled, and the revocation is logged', async (t) => {
@@ -93,6 +145,11 @@ test('a revoked certificate is not stapled, and the revocation is logged', async
   for (let i = 0; i < 4; i++) {
     assert.equal(await handshakeStaple(gw.tlsPort, 'revoked.example.test', ca.certPem), null);
   }
+  const certs = (await admin(gw.admin, 'GET', '/certs')).json.certificates as { ocspStapled?: boolean }[];
+  assert.deepEqual(
+    certs.map((c) => c.ocspStapled),
+    [false],
+  );
 });
 
 test('a responder that is down means no staple, handshakes still succeed, and the error is logged', async (t) => {

@@ -44,6 +44,8 @@ export interface CertificateStatus {
   nextAttemptAt?: string;
   /** Static: the certificate file. */
   cert?: string;
+  /** For a certificate naming an OCSP responder: whether a good response is stapled now (else see the log). */
+  ocspStapled?: boolean;
 }
 
 interface StaticEntry {
@@ -273,6 +275,7 @@ export class MasterCertificates {
         s.issuer = e.info.issuer;
         s.notAfter = new Date(e.info.notAfter).toISOString();
         s.renewAt = new Date(renewAt(e.info.notBefore, e.info.notAfter)).toISOString();
+        this.#ocspStatus(s, e);
       }
       s.state = error === undefined ? 'valid' : 'failed';
       if (error !== undefined) s.error = error;
@@ -287,6 +290,7 @@ export class MasterCertificates {
         s.issuer = e.info.issuer;
         s.notAfter = new Date(e.info.notAfter).toISOString();
         s.renewAt = new Date(renewAt(e.info.notBefore, e.info.notAfter)).toISOString();
+        this.#ocspStatus(s, e);
       }
       if (a?.lastError !== undefined) s.error = a.lastError;
       if (a !== undefined && a.failures > 0) s.failures = a.failures;
@@ -294,6 +298,11 @@ export class MasterCertificates {
       out.push(s);
     }
     return out;
+  }
+
+  #ocspStatus(s: CertificateStatus, e: StaticEntry): void {
+    if (e.info.ocspUrl !== undefined)
+      s.ocspStapled = this.#stapler.staple(e.info.fingerprint256) !== undefined;
   }
 
   stop(): void {

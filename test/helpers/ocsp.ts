@@ -135,21 +135,36 @@ function queryStatus(url: string, ca: TestCa, leaf: TestLeaf): string {
   return /: (good|revoked|unknown)\b/.exec(out)?.[1] ?? out;
 }
 
-/** The OCSP status `openssl ocsp` reads in a DER response (`good`, `revoked`, ...), unverified. */
-export function ocspStatusText(dir: string, der: Buffer): string {
+/** What `openssl ocsp` reads in a DER response, unverified: the status (`good`, ...) and the serial (hex). */
+export function ocspSummary(dir: string, der: Buffer): { status: string; serial: string } {
   const file = path.join(dir, `staple-${Date.now()}-${Math.random()}.der`);
   writeFileSync(file, der);
   const text = execFileSync('openssl', ['ocsp', '-respin', file, '-resp_text', '-noverify'], {
     stdio: 'pipe',
   }).toString();
-  return /Cert Status: (\w+)/.exec(text)?.[1] ?? `no status in:\n${text}`;
+  return {
+    status: /Cert Status: (\w+)/.exec(text)?.[1] ?? `no status in:\n${text}`,
+    serial: /Serial Number: ([0-9A-F]+)/.exec(text)?.[1] ?? `no serial in:\n${text}`,
+  };
 }
 
 /** A TLS handshake that asks for the certificate status: the stapled response, or null when none came. */
-export function handshakeStaple(port: number, servername: string, caPem: string): Promise<Buffer | null> {
+export function handshakeStaple(
+  port: number,
+  servername: string,
+  caPem: string,
+  maxVersion: tls.SecureVersion = 'TLSv1.3',
+): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     let staple: Buffer | null = null;
-    const socket = tls.connect({ port, host: '127.0.0.1', servername, ca: caPem, requestOCSP: true });
+    const socket = tls.connect({
+      port,
+      host: '127.0.0.1',
+      servername,
+      ca: caPem,
+      requestOCSP: true,
+      maxVersion,
+    });
     socket.on('OCSPResponse', (response: Buffer | null) => {
       staple = response !== null && response.length > 0 ? response : null;
     });
