@@ -3,6 +3,7 @@
  * HTTP/2 over TLS on the same port, SNI selection, HSTS, redirect from http, plain HTTP on the TLS port.
  */
 import assert from 'node:assert/strict';
+import https from 'node:https';
 import net from 'node:net';
 import { test } from 'node:test';
 import { makeCa, makeLeaf } from './helpers/certs.ts';
@@ -30,7 +31,7 @@ async function tlsGateway(t: import('node:test').TestContext, extra: Record<stri
         { hosts: ['*.apps.example.test'], cert: wild.certFile, key: wild.keyFile },
       ],
       redirectHttp: false,
-      handshakeTimeoutMs: 2000,
+      handshakeTimeoutMs: 10_000,
       certDir: `${dir}/certs`,
       ...extra,
     },
@@ -99,4 +100,51 @@ test('HSTS is sent on HTTPS responses only, and redirectHttp answers plain HTTP 
     new RegExp(`location: https://api\\.example\\.test:${gw.tlsPort}/path\\?q=1\\r\\n`, 'i'),
   );
   assert.doesNotMatch(plain, /strict-transport-security/i);
+});
+
+test('the gateway counts TLS handshakes, plain HTTP on the TLS port and HTTP/2 sessions', async (t) => {
+  const { gw, ca } = await tlsGateway(t);
+  await httpsGet(gw.tlsPort, 'api.example.test', ca.certPem);
+  await h2Get(gw.tlsPort, 'api.example.test', ca.certPem);
+  await new Promise<void>((resolve) => {
+    const s = net.connect(gw.tlsPort, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    s.on('close', () => resolve());
+    s.on('error', () => {});
+    s.resume();
+  });
+  const stats = (await admin(gw.admin, 'GET', '/stats')).json as {
+    listeners?: { tlsHandshakes: number; plainHttpOnTls: number; h2SessionsOpened: number };
+  };
+  assert.ok(stats.listeners);
+  assert.equal(stats.listeners.tlsHandshakes, 2);
+  assert.equal(stats.listeners.plainHttpOnTls, 1);
+  assert.equal(stats.listeners.h2SessionsOpened, 1);
+});
+
+test('a client that sends no server name (an IP address) gets the default certificate', async (t) => {
+  const { gw, ca } = await tlsGateway(t);
+  const reply = await new Promise<{ subject: string; status: number }>((resolve, reject) => {
+    // No servername: Node sends no SNI for an IP address.
+    const req = https.request(
+      {
+        host: '127.0.0.1',
+        port: gw.tlsPort,
+        path: '/',
+        ca: ca.certPem,
+        agent: false,
+        checkServerIdentity: () => undefined,
+      },
+      (res) => {
+        const subject = String(
+          (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN ?? '',
+        );
+        res.resume();
+        res.on('end', () => resolve({ subject, status: res.statusCode! }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(reply.subject, 'default.example.test');
+  assert.equal(reply.status, 200);
 });

@@ -7,8 +7,10 @@ import type { Controller } from '../controller/controller.ts';
 import { GatewayClient } from '../controller/gateway-client.ts';
 import { gatewaySettings } from '../controller/gateway-process.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
+import { certificateFamilies } from '../metrics/certificates.ts';
 import { renderMetrics } from '../metrics/exposition.ts';
-import { CONTENT_TYPE } from '../metrics/text.ts';
+import { listenerFamilies } from '../metrics/listeners.ts';
+import { CONTENT_TYPE, writeExposition } from '../metrics/text.ts';
 import { type ServiceStatus, serviceStatus } from './status.ts';
 
 /** How long a scrape waits for the gateway before showing controller metrics only. */
@@ -38,5 +40,7 @@ export async function gatewayMetrics(c: Controller): Promise<{ contentType: stri
     const s = serviceStatus(c, svc.name);
     if (s !== undefined) services.push(s);
   }
-  return { contentType: CONTENT_TYPE, text: renderMetrics({ services, gateway }) };
+  const certs = [...listenerFamilies(gateway?.listeners), ...certificateFamilies(c.certs?.latest() ?? [])];
+  const text = renderMetrics({ services, gateway }) + (certs.length > 0 ? writeExposition(certs) : '');
+  return { contentType: CONTENT_TYPE, text };
 }

@@ -279,6 +279,18 @@ function apiRoutes(c: Controller): Route[] {
         if (!parsed.ok) throw invalid(parsed.issues);
         const r = c.applyConfig(parsed.config, body.dryRun === true);
         if (!r.ok) throw new ApiError(409, r.code, r.message, r.changes);
+        if (r.applied && r.changes.some((change) => change.effect === 'reload')) {
+          try {
+            const gatewayReload = await c.reloadGatewaySettings();
+            return { applied: r.applied, changes: r.changes, gatewayReload };
+          } catch (err) {
+            throw new ApiError(
+              502,
+              'gateway_reload_failed',
+              `applied, but the gateway did not reload: ${(err as Error).message}`,
+            );
+          }
+        }
         return { applied: r.applied, changes: r.changes };
       },
     ],

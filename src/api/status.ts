@@ -64,6 +64,14 @@ export interface ServiceStatus {
   hooks?: Rollout['hooks'];
   /** Traffic rules in effect and where they come from. */
   traffic?: TrafficConfig & { source: 'config' | 'runtime' };
+  /** The TLS certificate serving the route's host (with `gateway.tls`), as the gateway last reported it. */
+  certificate?: {
+    source: 'static' | 'acme';
+    state?: string;
+    notAfter?: string;
+    renewAt?: string;
+    error?: string;
+  };
   instances: InstanceView[];
 }
 
@@ -157,8 +165,20 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
     analysis: analysisViews(svc.analysis, r),
     hooks: r?.hooks,
     traffic,
+    certificate: certificateView(c, svc.route.host),
     instances,
   };
+}
+
+function certificateView(c: Controller, host: string): ServiceStatus['certificate'] {
+  const cert = c.certs?.forHost(host);
+  if (cert === undefined) return undefined;
+  const view: NonNullable<ServiceStatus['certificate']> = { source: cert.source };
+  if (cert.state !== undefined) view.state = cert.state;
+  if (cert.notAfter !== undefined) view.notAfter = cert.notAfter;
+  if (cert.renewAt !== undefined) view.renewAt = cert.renewAt;
+  if (cert.error !== undefined) view.error = cert.error;
+  return view;
 }
 
 function analysisViews(cfg: AnalysisConfig | undefined, r: Rollout | undefined): ServiceStatus['analysis'] {

@@ -39,6 +39,7 @@ export async function startUp(
   const supervisor = new Supervisor({ log: log.child({ component: 'supervisor' }) });
   const agent = new LocalAgent(supervisor, gateway.client);
   const controller = new Controller({ config, store, agent, log });
+  controller.writeGatewaySettings = (next) => gateway.writeSettings(next);
   controller.load();
   snapshots.start();
   controller.onRolloutFinished = () => snapshots.take('rollout finished');

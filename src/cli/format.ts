@@ -24,6 +24,13 @@ export function formatStatus(s: ServiceStatus, now = Date.now()): string {
   const out: string[] = [];
   out.push(`service ${s.name}  phase ${s.phase}  strategy ${s.strategy}  replicas ${s.replicas}`);
   out.push(`  route   host ${s.route.host}  path ${s.route.pathPrefix}`);
+  if (s.certificate) {
+    const c = s.certificate;
+    const until = c.notAfter ? ` until ${c.notAfter}` : '';
+    out.push(
+      `  tls     ${c.source} certificate ${c.state ?? 'valid'}${until}${c.error ? `: ${c.error}` : ''}`,
+    );
+  }
   out.push(`  stable  revision ${s.stable.revision} (${s.stable.version})`);
   if (s.rollout) {
     const p = s.rollout.progress;
@@ -115,6 +122,7 @@ const EFFECT_NOTE: Record<ConfigChange['effect'], string> = {
   added: 'added',
   removed: 'removed: drained and stopped',
   restart: 'needs a restart of cutover up: not applied',
+  reload: 'gateway reloaded: new handshakes use it',
 };
 
 /** One line per config change: `~ path: from -> to (effect)`. */

@@ -105,6 +105,8 @@ Validates the file (every problem listed, nothing changes when it is invalid), s
 difference with the running config and applies it: route, traffic, probe, replica and
 timeout changes live; a changed version or run template becomes a new revision rolled out
 with the service's strategy; added services start, removed ones are drained and stopped.
+gateway.tls (certificates, acme, redirect, hsts) and gateway.http2 changes reload the gateway (a new
+worker generation on the same sockets: new handshakes use them, no connection dropped); other
 gateway/control changes need a restart (reported, not applied). Refused as a whole while a
 changed service is rolling out. --dry-run shows the difference only.`,
   promote: `Usage: cutover promote SERVICE [--full]

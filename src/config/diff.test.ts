@@ -59,3 +59,23 @@ test('analysis and hooks are live; notifications need a restart', () => {
     got.join('\n'),
   );
 });
+
+test('TLS certificates, HSTS and HTTP/2 limits reload the gateway; adding or moving the TLS listener needs a restart', () => {
+  const tls = (cert: string, listen = '127.0.0.1:8443', hsts = '') =>
+    `listen: 127.0.0.1:8080\n  http2: { maxConcurrentStreams: 64 }\n  tls:\n    listen: ${listen}\n    certificates: [{ hosts: [a.example.com], cert: ${cert}, key: a.key }]\n${hsts}`;
+  const effects = (a: CutoverConfig, b: CutoverConfig) =>
+    diffConfig(a, b).map((c) => `${c.path} ${c.effect}`);
+  assert.deepEqual(
+    effects(cfg(web(), tls('a.crt')), cfg(web(), tls('b.crt', '127.0.0.1:8443', '    hsts: 1d\n'))),
+    ['gateway.tls.certificates reload', 'gateway.tls.hstsSeconds reload'],
+  );
+  assert.deepEqual(effects(cfg(web(), tls('a.crt')), cfg(web(), tls('a.crt', '127.0.0.1:9443'))), [
+    'gateway.tls.listen.port restart',
+  ]);
+  const plain = cfg(web(), 'listen: 127.0.0.1:8080');
+  assert.ok(
+    effects(plain, cfg(web(), tls('a.crt'))).every(
+      (line) => !line.startsWith('gateway.tls') || line.endsWith('restart'),
+    ),
+  );
+});

@@ -4,10 +4,11 @@ import type { CutoverConfig } from './types.ts';
  * How a config change takes effect: `live` (next reconcile, nothing restarts), `new-revision`
  * (a service's version or run template changed: rolled out with its strategy), `added` /
  * `removed` (a whole service), `restart` (gateway/control listeners and settings: need
- * `cutover reload` or a restart of `cutover up`; not applied by `apply`). `notifications` is
- * compared as a whole list.
+ * `cutover reload` or a restart of `cutover up`; not applied by `apply`), `reload` (the gateway's
+ * certificates, TLS and HTTP/2 settings: applied by rewriting the gateway settings and reloading it, a
+ * new worker generation on the same sockets). `notifications` is compared as a whole list.
  */
-export type ChangeEffect = 'live' | 'new-revision' | 'added' | 'removed' | 'restart';
+export type ChangeEffect = 'live' | 'new-revision' | 'added' | 'removed' | 'restart' | 'reload';
 
 export interface ConfigChange {
   path: string;
@@ -26,7 +27,11 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
   out.set(prefix, value);
 }
 
-function effectOf(path: string): ChangeEffect {
+function effectOf(path: string, bothHaveTls: boolean): ChangeEffect {
+  if (path.startsWith('gateway.http2.')) return 'reload';
+  // A TLS listener added, removed or moved needs a new socket; anything else about TLS reloads.
+  if (path.startsWith('gateway.tls.') && bothHaveTls && !path.startsWith('gateway.tls.listen.'))
+    return 'reload';
   if (path.startsWith('gateway.') || path.startsWith('control.')) return 'restart';
   // The webhook sender is built once at start.
   if (path === 'notifications') return 'restart';
@@ -61,7 +66,10 @@ export function diffConfig(from: CutoverConfig, to: CutoverConfig): ConfigChange
     const x = fa.get(path);
     const y = fb.get(path);
     if (JSON.stringify(x) === JSON.stringify(y)) continue;
-    const change: ConfigChange = { path, effect: effectOf(path) };
+    const change: ConfigChange = {
+      path,
+      effect: effectOf(path, from.gateway.tls !== undefined && to.gateway.tls !== undefined),
+    };
     if (fa.has(path)) change.from = x;
     if (fb.has(path)) change.to = y;
     changes.push(change);

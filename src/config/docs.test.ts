@@ -49,6 +49,8 @@ test('docs/config.md states the defaults the code uses', () => {
     ['scaleDownDelay', D.DEFAULT_SCALE_DOWN_DELAY],
     ['canaryReplicas', String(D.DEFAULT_CANARY_REPLICAS)],
     ['mirrorMaxBodySize', D.DEFAULT_MIRROR_MAX_BODY_SIZE],
+    ['handshakeTimeout', D.DEFAULT_TLS_HANDSHAKE_TIMEOUT],
+    ['maxConcurrentStreams', String(D.DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS)],
   ];
   /** [key, default, heading the table follows] for keys that appear in several tables. */
   const sectioned: [string, string, string][] = [

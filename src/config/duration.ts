@@ -1,15 +1,15 @@
 /**
- * Durations as written in the config file: `500ms`, `10s`, `2m`, `1h`, and combinations such as
+ * Durations as written in the config file: `500ms`, `10s`, `2m`, `1h`, `180d`, and combinations such as
  * `1m30s` or `1h2m3s500ms` (largest unit first, each unit at most once). Decimals are allowed
  * (`1.5s`); the result is rounded to whole milliseconds. A bare number is rejected because it is
  * ambiguous (seconds? milliseconds?).
  */
 
-export const DURATION_UNITS_HINT = 'units ms, s, m, h; e.g. 500ms, 10s, 2m, 1h, 1m30s';
+export const DURATION_UNITS_HINT = 'units ms, s, m, h, d; e.g. 500ms, 10s, 2m, 1h, 1m30s, 180d';
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-const UNIT_ORDER = ['h', 'm', 's', 'ms'];
-const PART = /(\d+(?:\.\d+)?|\.\d+)(ms|h|m|s)/y;
+const UNIT_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+const UNIT_ORDER = ['d', 'h', 'm', 's', 'ms'];
+const PART = /(\d+(?:\.\d+)?|\.\d+)(ms|d|h|m|s)/y;
 
 export type DurationResult = { ok: true; ms: number } | { ok: false; error: string };
 

@@ -18,6 +18,7 @@ export const NOTIFICATION_EVENTS: readonly NotificationEvent[] = [
   'rolled-back',
   'analysis-failed',
   'succeeded',
+  'certificate-failed',
 ];
 
 const HINT = 'a list of webhooks, each { url: http://..., format: json | slack, events: [...] }';

@@ -174,7 +174,7 @@ describe('rollout keys: problems, with paths and lines', () => {
     assert.deepEqual(lines(is), [
       '6: services.web.hooks.preRollout: has command and http: exactly one of them per hook',
       '7: services.web.hooks.prePromotion: needs command or http (command: "./migrate.sh" or http: { url: "${TARGET_URL}/smoke" })',
-      '8: services.web.hooks.postPromotion.timeout: must be a duration with a unit, not a bare number (units ms, s, m, h; e.g. 500ms, 10s, 2m, 1h, 1m30s), got 10',
+      '8: services.web.hooks.postPromotion.timeout: must be a duration with a unit, not a bare number (units ms, s, m, h, d; e.g. 500ms, 10s, 2m, 1h, 1m30s, 180d), got 10',
       '9: services.web.hooks.onFailure: unknown key',
       '15: services.api.hooks.preRollout.timeout: must be greater than 0, got "0s"',
       '15: services.api.hooks.preRollout.command: must be a non-empty shell command, got "  "',
@@ -204,13 +204,13 @@ describe('rollout keys: problems, with paths and lines', () => {
     assert.deepEqual(lines(is), [
       '2: notifications.0.url: must be an http:// or https:// URL, got "not-a-url"',
       '3: notifications.0.format: must be "json" or "slack", got "slak"; did you mean "slack"?',
-      '4: notifications.0.events.1: unknown event "promotd"; did you mean "promoted"? (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded)',
-      '4: notifications.0.events.2: must be an event name, got 5 (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded)',
+      '4: notifications.0.events.1: unknown event "promotd"; did you mean "promoted"? (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed)',
+      '4: notifications.0.events.2: must be an event name, got 5 (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed)',
       '5: notifications.1.url: is required (an http:// or https:// URL)',
       '6: notifications.1.timeout: must be greater than 0, got "0s"',
       '7: notifications.1.retries: must be an integer >= 0, got -1',
       '8: notifications.1.event: unknown key; did you mean "events"?',
-      '10: notifications.2.events: must be a non-empty list of events (omit it for all: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded), got a list',
+      '10: notifications.2.events: must be a non-empty list of events (omit it for all: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed), got a list',
       '11: notifications.3: must be a mapping with url (and optionally format, events, timeout, retries), got "http://127.0.0.1:9000/"',
     ]);
     assert.deepEqual(lines(issues('notifications: { url: "http://x/" }\n')), [
@@ -274,7 +274,7 @@ describe('rollout keys: problems, with paths and lines', () => {
     strategy: { type: canary, steps: [{ analysis: { duration: 30s } }] }
 `);
     assert.deepEqual(lines(is), [
-      '11: services.web.analysis.metrics.1.latency.max: must be a duration (units ms, s, m, h; e.g. 500ms, 10s, 2m, 1h, 1m30s), got "fast"',
+      '11: services.web.analysis.metrics.1.latency.max: must be a duration (units ms, s, m, h, d; e.g. 500ms, 10s, 2m, 1h, 1m30s, 180d), got "fast"',
       '12: services.web.analysis.metrics.2: has errorRate and latency: exactly one of errorRate, latency, prometheus, web per metric',
       '15: services.web.analysis.intervall: unknown key; did you mean "interval"?',
     ]);

@@ -219,6 +219,7 @@ export interface HooksConfig {
 
 /** Rollout events a webhook receives. */
 export type NotificationEvent =
+  | 'certificate-failed'
   | 'rollout-started'
   | 'step-completed'
   | 'paused'

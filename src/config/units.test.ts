@@ -33,7 +33,7 @@ describe('durations', () => {
     ['-5s', /must be a duration/],
     ['30s1m', /largest to smallest/],
     ['1s1s', /largest to smallest/],
-    ['1d', /must be a duration/],
+    ['1w', /must be a duration/],
     [true, /must be a duration/],
     [null, /must be a duration/],
   ];
@@ -127,4 +127,9 @@ describe('int-or-percent', () => {
       }
     });
   }
+});
+
+test('days are a duration unit (hsts: 180d)', () => {
+  assert.deepEqual(tryParseDuration('180d'), { ok: true, ms: 180 * 86_400_000 });
+  assert.deepEqual(tryParseDuration('1d12h'), { ok: true, ms: 36 * 3_600_000 });
 });

@@ -30,6 +30,36 @@ export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConf
       `must differ from gateway.listen (both use ${control.listen.host}:${control.listen.port})`,
     );
   }
+  if (gateway.tls !== undefined) {
+    for (const [other, at] of [
+      [gateway.listen, 'gateway.listen'],
+      [control.listen, 'control.listen'],
+    ] as const) {
+      if (listenersCollide(gateway.tls.listen, other)) {
+        report(
+          ctx,
+          ['gateway', 'tls', 'listen'],
+          `must differ from ${at} (both use ${other.host}:${other.port})`,
+        );
+      }
+    }
+  }
+  const rawHttp2 = get(
+    isObj(get(o, 'gateway')) ? (get(o, 'gateway') as Record<string, unknown>) : {},
+    'http2',
+  );
+  if (
+    isObj(rawHttp2) &&
+    rawHttp2.maxConcurrentStreams !== undefined &&
+    gateway.tls === undefined &&
+    !gateway.http2.cleartext
+  ) {
+    report(
+      ctx,
+      ['gateway', 'http2', 'maxConcurrentStreams'],
+      'has no effect: HTTP/2 clients need gateway.tls or gateway.http2.cleartext: true',
+    );
+  }
   const services: Record<string, ServiceConfig> = {};
   const rawServices = get(o, 'services');
   if (rawServices !== undefined && !isObj(rawServices)) {
@@ -38,6 +68,15 @@ export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConf
     for (const [name, rawService] of Object.entries(rawServices)) {
       const s = validateServiceAt(ctx, name, rawService, ['services', name]);
       if (s) setOwn(services, name, s);
+    }
+    for (const s of Object.values(services)) {
+      if (s.protocol === 'grpc' && gateway.tls === undefined && !gateway.http2.cleartext) {
+        report(
+          ctx,
+          ['services', s.name, 'protocol'],
+          'grpc clients speak HTTP/2 only: set gateway.tls, or gateway.http2.cleartext: true for plaintext gRPC',
+        );
+      }
     }
     for (const issue of findRouteConflicts(Object.values(services))) {
       const name = issue.path.slice('services.'.length, -'.route'.length);

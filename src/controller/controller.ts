@@ -16,6 +16,7 @@ import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
 import { AnalysisFeed } from './analysis-feed.ts';
+import { CertificateWatch } from './cert-watch.ts';
 import type { GatewayReload } from './gateway-client.ts';
 import { HookRunner } from './hook-runner.ts';
 import { InstanceLifecycle } from './instances.ts';
@@ -60,6 +61,8 @@ export class Controller implements ServiceLedger {
   private pushing: Promise<void> = Promise.resolve();
   /** Emits `service` with a name when that service's state, events or instances changed. */
   private readonly changes = new EventEmitter();
+  /** The gateway's certificates (with `gateway.tls`): events, notifications, status. */
+  readonly certs: CertificateWatch | null;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
 
@@ -78,6 +81,15 @@ export class Controller implements ServiceLedger {
     if (opts.config.notifications?.length) {
       this.notifier = new Notifier(opts.config.notifications, opts.log.child({ component: 'notify' }));
     }
+    this.certs =
+      opts.config.gateway.tls === undefined
+        ? null
+        : new CertificateWatch({
+            read: () => this.agent.certificates(),
+            services: () => this.services(),
+            tell: (events) => this.tell(events),
+            log: opts.log.child({ component: 'certs' }),
+          });
     const { agent, store, log, now } = this;
     this.fleet = new InstanceLifecycle({
       agent,
@@ -114,6 +126,7 @@ export class Controller implements ServiceLedger {
     await this.syncRoutes(true).catch(() => {});
     this.fleet.watch();
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
+    this.certs?.start();
     this.kick();
   }
 
@@ -146,6 +159,15 @@ export class Controller implements ServiceLedger {
       certificates: () => this.agent.certificates(),
       renewCertificate: (host) => this.agent.renewCertificate(host),
     };
+  }
+
+  /** Rewrites the gateway's settings file from the config in effect (set by the composition root). */
+  writeGatewaySettings?: (config: CutoverConfig) => void;
+
+  /** After an apply that changed reloadable gateway settings: write them and reload the gateway. */
+  async reloadGatewaySettings(): Promise<GatewayReload> {
+    this.writeGatewaySettings?.(this.current);
+    return this.agent.reloadGateway(false);
   }
 
   /** The config in effect (`apply` replaces the services part live). */
@@ -354,6 +376,7 @@ export class Controller implements ServiceLedger {
   async shutdown(keepRunning = false): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.certs?.stop();
     await this.notifier?.flush(NOTIFY_FLUSH_MS);
     // keepRunning: the data plane stays up; the next `cutover up` adopts these instances.
     await this.fleet.shutdown(keepRunning, (service) => this.service(service)?.stopTimeoutMs);

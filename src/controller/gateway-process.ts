@@ -114,7 +114,7 @@ export class GatewayProcess {
     mkdirSync(path.join(dir, 'logs'), { recursive: true });
     this.settingsFile = path.join(dir, 'gateway.json');
     this.logFile = path.join(dir, 'logs', 'gateway.log');
-    writeFileSync(this.settingsFile, JSON.stringify(settings, null, 2));
+    writeFileSync(this.settingsFile, JSON.stringify(settings, null, 2), { mode: 0o600 });
     this.client = new GatewayClient(settings.adminSocket);
     this.log = log;
     this.listen = settings.listen;
@@ -191,6 +191,11 @@ export class GatewayProcess {
       this.restart();
     }, MONITOR_MS);
     this.monitor.unref();
+  }
+
+  /** The settings file from a changed config (`apply` of reloadable gateway keys); the next reload reads it. */
+  writeSettings(config: CutoverConfig): void {
+    writeFileSync(this.settingsFile, JSON.stringify(gatewaySettings(config), null, 2), { mode: 0o600 });
   }
 
   /** Follows a master that replaced ours (master re-exec): it is not our child. */

@@ -30,7 +30,8 @@ function serviceOf(change: ConfigChange): string {
  * `cutover apply`, decided from `changes` (diffConfig of the config in effect and `next`). Route, traffic, probe,
  * replica and timeout changes take effect at the next reconcile; a changed version or run
  * template becomes a new revision rolled out with the service's strategy; added services start,
- * removed ones are drained and stopped. Gateway and control settings need a restart: reported,
+ * removed ones are drained and stopped. TLS and HTTP/2 gateway settings are taken into the config
+ * (the shell then reloads the gateway); other gateway and control settings need a restart: reported,
  * not applied. All or nothing: a new revision for a service that is mid-rollout refuses the
  * whole apply. Pure.
  */
@@ -60,7 +61,19 @@ export function planApply(
   }
   if (dryRun || changes.length === 0) return nothing({ ok: true, applied: false, changes });
 
-  const config: CutoverConfig = { ...next, gateway: current.gateway, control: current.control };
+  // Gateway settings that a reload takes (certificates, TLS, HTTP/2) come from the new file; the rest
+  // needs a restart and stays as it runs.
+  const reloads = changes.some((change) => change.effect === 'reload');
+  const gateway = reloads
+    ? {
+        ...current.gateway,
+        http2: next.gateway.http2,
+        ...(current.gateway.tls && next.gateway.tls
+          ? { tls: { ...next.gateway.tls, listen: current.gateway.tls.listen } }
+          : {}),
+      }
+    : current.gateway;
+  const config: CutoverConfig = { ...next, gateway, control: current.control };
   const changed = new Map<string, ServiceState>();
   const removed: ServiceConfig[] = [];
   const events: CoreEvent[] = [];

@@ -165,7 +165,9 @@ export interface CoreEvent {
     | 'ConfigApplied'
     | 'AnalysisFailed'
     | 'HookFailed'
-    | 'HookSucceeded';
+    | 'HookSucceeded'
+    | 'CertificateIssued'
+    | 'CertificateFailed';
   message: string;
   revision?: number;
 }

@@ -14,6 +14,7 @@ import type {
   CertificateMaterial,
   GatewaySettings,
   InflightReport,
+  ListenerCounters,
   RouteTable,
   ServiceStats,
   StatsReport,
@@ -42,6 +43,7 @@ export interface WorkerSlot {
   startedAt: number;
   /** The counters this worker reported last (kept when it exits, so sums stay monotonic). */
   lastStats?: Record<string, ServiceStats>;
+  lastListeners?: ListenerCounters;
 }
 
 interface PendingAsk {
@@ -85,6 +87,7 @@ export class Workers {
   /** Last reported counters of exited workers (see StatsReport). */
   #exitedStats: Record<string, ServiceStats> = {};
   #exitedWorkers = 0;
+  #exitedListeners: ListenerCounters = emptyListeners();
 
   constructor(host: WorkerHost) {
     this.host = host;
@@ -265,6 +268,7 @@ export class Workers {
     this.slots.delete(slot);
     if (slot.lastStats !== undefined) {
       addStats(this.#exitedStats, slot.lastStats, false);
+      if (slot.lastListeners !== undefined) addListeners(this.#exitedListeners, slot.lastListeners, false);
       this.#exitedWorkers++;
       slot.lastStats = undefined;
     }
@@ -309,7 +313,10 @@ export class Workers {
       return;
     }
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
-    if (msg.type === 'stats') slot.lastStats = msg.services;
+    if (msg.type === 'stats') {
+      slot.lastStats = msg.services;
+      if (msg.listeners !== undefined) slot.lastListeners = msg.listeners;
+    }
     const ask = this.#asks.get(msg.id);
     if (ask === undefined || !ask.waiting.has(slot)) return;
     ask.onReply(msg);
@@ -367,15 +374,31 @@ export class Workers {
   async stats(): Promise<StatsReport> {
     const services: Record<string, ServiceStats> = {};
     let workers = 0;
+    const listeners = emptyListeners();
     await this.askAll(
       (id) => ({ type: 'stats', id }),
       (msg) => {
         if (msg.type !== 'stats') return;
         workers++;
         addStats(services, msg.services);
+        if (msg.listeners !== undefined) addListeners(listeners, msg.listeners, true);
       },
     );
     addExited(services, this.#exitedStats);
-    return { workers, exitedWorkers: this.#exitedWorkers, services };
+    addListeners(listeners, this.#exitedListeners, false);
+    return { workers, exitedWorkers: this.#exitedWorkers, services, listeners };
   }
+}
+
+function emptyListeners(): ListenerCounters {
+  return { tlsHandshakes: 0, tlsHandshakeErrors: 0, plainHttpOnTls: 0, h2SessionsOpened: 0, h2Sessions: 0 };
+}
+
+/** Adds a worker's listener counters; `gauges`: also the open-session gauge (not for exited workers). */
+function addListeners(into: ListenerCounters, add: ListenerCounters, gauges: boolean): void {
+  into.tlsHandshakes += add.tlsHandshakes;
+  into.tlsHandshakeErrors += add.tlsHandshakeErrors;
+  into.plainHttpOnTls += add.plainHttpOnTls;
+  into.h2SessionsOpened += add.h2SessionsOpened;
+  if (gauges) into.h2Sessions += add.h2Sessions;
 }

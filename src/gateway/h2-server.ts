@@ -74,6 +74,9 @@ export class H2Clients {
     return this.#sessions.size;
   }
 
+  /** Sessions opened since the worker started. */
+  opened = 0;
+
   /** A TLS connection that negotiated h2. */
   acceptTls(socket: TLSSocket): void {
     this.server.emit('connection', socket);
@@ -93,6 +96,7 @@ export class H2Clients {
     const socket = session.socket as TLSSocket | undefined;
     const tls = socket?.encrypted === true;
     const peer = this.#handoverPeer ?? socket?.remoteAddress;
+    this.opened++;
     const info: SessionInfo = { peer, tls, streams: 0 };
     this.#sessions.set(session, info);
     session.on('stream', (stream: http2.ServerHttp2Stream) => {

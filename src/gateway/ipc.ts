@@ -1,5 +1,11 @@
 /** Messages between the gateway master and its workers (Node IPC, JSON serialization). */
-import type { CertificateMaterial, GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
+import type {
+  CertificateMaterial,
+  GatewaySettings,
+  ListenerCounters,
+  RouteTable,
+  ServiceStats,
+} from './protocol.ts';
 
 export type MasterToWorker =
   /**
@@ -48,7 +54,7 @@ export type WorkerToMaster =
   /** A TLS handshake named a host no certificate covers (ACME may get one on demand). */
   | { type: 'cert-wanted'; host: string }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
-  | { type: 'stats'; id: number; services: Record<string, ServiceStats> };
+  | { type: 'stats'; id: number; services: Record<string, ServiceStats>; listeners?: ListenerCounters };
 
 /**
  * Between an old master and the new master it re-executed (`POST /reload?master=1`, SIGUSR2). The new

@@ -127,7 +127,8 @@ export class MasterCertificates {
         const message = (err as Error).message;
         if (fatal) throw err;
         errors.set(key, message);
-        const previous = this.#static.get(key);
+        // The same files as before, or (a changed path in the config) the certificate that served these hosts.
+        const previous = this.#static.get(key) ?? this.#staticFor(c.hosts);
         if (previous !== undefined) next.set(key, previous);
         this.#logger.error('certificate refused; the one loaded before stays in force', {
           hosts: c.hosts,
@@ -140,6 +141,12 @@ export class MasterCertificates {
     this.#staticErrors = errors;
     this.#trackStaples();
     return [...errors.values()];
+  }
+
+  #staticFor(hosts: string[]): StaticEntry | undefined {
+    const want = hosts.join(',');
+    for (const e of this.#static.values()) if (e.material.hosts.join(',') === want) return e;
+    return undefined;
   }
 
   /** Sends the current set to every worker (resolves once each has it). */

@@ -209,6 +209,22 @@ export interface StatsReport {
   /** Exited workers whose last counters are included. */
   exitedWorkers?: number;
   services: Record<string, ServiceStats>;
+  /** Client connections by listener (TLS handshakes, HTTP/2 sessions), summed over workers. */
+  listeners?: ListenerCounters;
+}
+
+/** Client-side connection counters of the gateway's listeners. Counters are monotonic; `h2Sessions` is a gauge. */
+export interface ListenerCounters {
+  /** TLS handshakes completed on the HTTPS listener. */
+  tlsHandshakes: number;
+  /** TLS handshakes that failed (bad client hello, no shared cipher, timeout, reset). */
+  tlsHandshakeErrors: number;
+  /** Plain HTTP sent to the HTTPS listener (answered 400). */
+  plainHttpOnTls: number;
+  /** HTTP/2 client sessions opened (TLS h2 and h2c). */
+  h2SessionsOpened: number;
+  /** HTTP/2 client sessions open now. */
+  h2Sessions: number;
 }
 
 /**

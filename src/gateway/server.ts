@@ -27,7 +27,7 @@ import { checkRequestHead, maxHeaderSize, maxHeaders, rejectionBody, whenBodySta
 import { Mirrors } from './mirror.ts';
 import { answerPlain, type PlainAnswersHost } from './plain-answers.ts';
 import { PlainFront } from './plain-front.ts';
-import type { GatewaySettings, RouteTable, ServiceStats } from './protocol.ts';
+import type { GatewaySettings, ListenerCounters, RouteTable, ServiceStats } from './protocol.ts';
 import { writeRawResponse } from './raw-response.ts';
 import type { GatewayStats } from './stats.ts';
 import { noRouteBody, Routing } from './table.ts';
@@ -374,6 +374,17 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
         resolve();
       });
     });
+  }
+
+  listenerCounters(): ListenerCounters {
+    const tls = this.tlsFront?.counters;
+    return {
+      tlsHandshakes: tls?.handshakes ?? 0,
+      tlsHandshakeErrors: tls?.handshakeErrors ?? 0,
+      plainHttpOnTls: tls?.plainHttp ?? 0,
+      h2SessionsOpened: this.h2.opened,
+      h2Sessions: this.h2.sessions,
+    };
   }
 
   tlsPort(): number {

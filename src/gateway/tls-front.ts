@@ -81,6 +81,22 @@ export class TlsFront {
 
   setCertificates(certs: CertificateMaterial[]): void {
     this.contexts.set(certs);
+    // A client that sends no server name (an IP address in the URL) never reaches the SNI callback:
+    // it gets the server's own context, which is the default certificate.
+    const def = certs[0];
+    if (def !== undefined) {
+      try {
+        this.#server.setSecureContext({
+          cert: def.certPem,
+          key: def.keyPem,
+          minVersion: 'TLSv1.2',
+          ciphers: TLS12_CIPHERS,
+          honorCipherOrder: true,
+        });
+      } catch (err) {
+        this.#logger.error('default certificate refused by the TLS library', { error: (err as Error).message });
+      }
+    }
   }
 
   /** Serves the shared TLS listening handle. */

@@ -12,8 +12,8 @@ import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
-import type { RouteTable } from './protocol.ts';
 import { listenWithoutAccepting } from './listener.ts';
+import type { RouteTable } from './protocol.ts';
 import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
@@ -105,7 +105,10 @@ function accept(gw: Gateway, handle: unknown): void {
     () => {
       send({ type: 'listening' });
       // Unasked (id 0): the master keeps the last counters of a worker that dies (see StatsReport).
-      setInterval(() => send({ type: 'stats', id: 0, services: gw.statsReport() }), STATS_PUSH_MS).unref();
+      setInterval(
+        () => send({ type: 'stats', id: 0, services: gw.statsReport(), listeners: gw.listenerCounters() }),
+        STATS_PUSH_MS,
+      ).unref();
     },
     (err: Error) => {
       logger.error('worker cannot listen', { error: err });
@@ -177,7 +180,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       if (gw.tlsFront !== null) {
         gw.tlsFront.contexts.onMissing = (host) => {
           // Only a routed host is worth asking for: names scanners make up get the default at once.
-          if (!routedHosts.has(host.toLowerCase())) return Promise.resolve();
+          if (msg.settings.tls?.acme === undefined || !routedHosts.has(host.toLowerCase())) return Promise.resolve();
           send({ type: 'cert-wanted', host });
           return certArrival(host);
         };
@@ -221,7 +224,12 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
     case 'stats':
-      send({ type: 'stats', id: msg.id, services: gateway?.statsReport() ?? {} });
+      send({
+        type: 'stats',
+        id: msg.id,
+        services: gateway?.statsReport() ?? {},
+        ...(gateway === null ? {} : { listeners: gateway.listenerCounters() }),
+      });
       return;
     case 'shutdown':
       void shutdown('master asked');

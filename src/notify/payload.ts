@@ -23,6 +23,7 @@ const EVENT_LABEL: Record<NotificationEvent, string> = {
   'rolled-back': 'rolled back',
   'analysis-failed': 'analysis failed',
   succeeded: 'succeeded',
+  'certificate-failed': 'certificate failed',
 };
 
 const EVENT_EMOJI: Record<NotificationEvent, string> = {
@@ -34,6 +35,7 @@ const EVENT_EMOJI: Record<NotificationEvent, string> = {
   'rolled-back': ':rewind:',
   'analysis-failed': ':warning:',
   succeeded: ':white_check_mark:',
+  'certificate-failed': ':closed_lock_with_key:',
 };
 
 /** Slack mrkdwn control characters. */
