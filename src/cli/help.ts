@@ -87,8 +87,11 @@ listening socket; once every new worker listens with the current routes, the old
 accepting, finish in-flight requests (keep-alive clients get Connection: close, WebSockets a
 1001 close) and exit. --master also replaces the gateway master process: the new master inherits
 the listening socket, takes over the admin socket, starts its workers, then the old master drains
-and exits (the controller follows the new pid). Also: SIGHUP (workers) / SIGUSR2 (master) to the
-gateway master, whose pid is in <dataDir>/gateway.pid.`,
+and exits (the controller follows the new pid). gateway.tls certificate files are re-read too: a
+replaced certificate serves every new handshake once the reload answers; one that does not load
+(bad PEM, key not matching, expired) is refused, the one before stays in force, and the command
+says so and exits 1. Also: SIGHUP (workers) / SIGUSR2 (master) to the gateway master, whose pid is
+in <dataDir>/gateway.pid.`,
   certs: `Usage: cutover certs [-c FILE] [--json]
        cutover certs renew HOST [--json]
 

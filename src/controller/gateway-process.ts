@@ -91,8 +91,9 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
  * The controller also holds the gateway's listening socket (from systemd socket activation, or bound
  * here) and hands it to every master it starts as fd 3 (`CUTOVER_LISTEN_FD`): when a master is killed,
  * its workers keep serving on that socket until the replacement's workers serve it too — no refused
- * connection. It follows the master's pid through the admin `/healthz` (a master re-exec changes it) and
- * writes it to `gateway.pid` through `onRestart`.
+ * connection. With `gateway.tls` the HTTPS socket is held and handed over the same way, as fd 4
+ * (`CUTOVER_TLS_LISTEN_FD`). It follows the master's pid through the admin `/healthz` (a master re-exec
+ * changes it) and writes it to `gateway.pid` through `onRestart`.
  */
 export class GatewayProcess {
   readonly client: GatewayClient;
@@ -104,6 +105,9 @@ export class GatewayProcess {
   private readonly listen: { host: string; port: number };
   /** The listening socket handed to every master (null: none; the master binds it itself). */
   private listenHandle: ServerHandle | null = null;
+  /** `gateway.tls.listen`, held the same way and handed over as fd 4 (undefined: no HTTPS listener). */
+  private readonly tlsListen: { host: string; port: number } | undefined;
+  private tlsHandle: ServerHandle | null = null;
   private readonly systemdFd: number | undefined;
   /** Called when the master changed (restarted or re-executed): persist `pid`, push routes. */
   onRestart?: () => void;
@@ -118,6 +122,7 @@ export class GatewayProcess {
     this.client = new GatewayClient(settings.adminSocket);
     this.log = log;
     this.listen = settings.listen;
+    this.tlsListen = settings.tls?.listen;
     this.systemdFd = systemdListenFd();
     if (this.systemdFd !== undefined) {
       log.info('gateway listener from systemd socket activation', { fd: this.systemdFd });
@@ -243,17 +248,45 @@ export class GatewayProcess {
     return this.listenHandle.fd;
   }
 
+  /**
+   * The TLS socket to hand to a new master, bound here once (undefined: none, or the master binds it).
+   * Held for the same reason as the plain one, and so that `listen: host:0` keeps its port across masters.
+   */
+  private tlsListenerFd(): number | undefined {
+    if (this.tlsListen === undefined) return undefined;
+    if (this.tlsHandle === null) {
+      try {
+        this.tlsHandle = bindListenHandle(this.tlsListen.host, this.tlsListen.port).handle;
+      } catch (err) {
+        this.log.warn('cannot hold the gateway TLS listener here; the gateway binds it', {
+          error: (err as Error).message,
+        });
+        return undefined;
+      }
+    }
+    return this.tlsHandle.fd;
+  }
+
   private releaseListener(): void {
     this.listenHandle?.close();
     this.listenHandle = null;
+    this.tlsHandle?.close();
+    this.tlsHandle = null;
   }
 
   async start(): Promise<void> {
     const out = openSync(this.logFile, 'a');
     const fd = this.listenerFd();
+    const tlsFd = this.tlsListenerFd();
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (fd !== undefined) env.CUTOVER_LISTEN_FD = '3';
+    if (tlsFd !== undefined) env.CUTOVER_TLS_LISTEN_FD = '4';
+    const stdio: Array<'ignore' | number> = ['ignore', out, out];
+    if (fd !== undefined || tlsFd !== undefined) stdio.push(fd ?? 'ignore');
+    if (tlsFd !== undefined) stdio.push(tlsFd);
     const child = spawnGroup(process.execPath, [GATEWAY_MAIN, '--settings', this.settingsFile], {
-      stdio: fd === undefined ? ['ignore', out, out] : ['ignore', out, out, fd],
-      env: fd === undefined ? process.env : { ...process.env, CUTOVER_LISTEN_FD: '3' },
+      stdio,
+      env,
     });
     this.child = child;
     this.attachedPid = undefined;
@@ -279,7 +312,11 @@ export class GatewayProcess {
       // Ours, and serving (a master waiting for orphaned workers to release the port answers ok: false).
       const h = await this.client.health();
       if (h?.ok && h.pid === child.pid) {
-        this.log.info('gateway ready', { pid: child.pid, inheritedListener: fd !== undefined });
+        this.log.info('gateway ready', {
+          pid: child.pid,
+          inheritedListener: fd !== undefined,
+          inheritedTlsListener: tlsFd !== undefined,
+        });
         return;
       }
       await sleep(START_POLL_MS);

@@ -288,6 +288,9 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       if (this.settingsFile !== undefined) this.settings = this.#reloadSettings(this.settingsFile);
       // Certificate files replaced on disk: the good ones are used from now on, a bad one keeps the old.
       const certificateErrors = await this.certs.loadStatic(false);
+      // The serving generation gets the new set first: from the reload's answer on, no handshake, whichever
+      // worker accepts it (one about to retire included), is served the replaced certificate.
+      if (this.settings.tls !== undefined) await this.certs.push();
       const started = Date.now();
       const { ok, fresh, old } = await this.workers.replaceGeneration();
       if (!ok) {

@@ -83,6 +83,17 @@ export interface ClusterOptions {
   upArgs?: string[];
   /** YAML flow mapping for the service's `traffic` key. */
   traffic?: string;
+  /** `gateway.tls` on 127.0.0.1:0 with these static certificates (the port: `Cluster.tlsPort` after up). */
+  gatewayTls?: { certificates: Array<{ hosts: string[]; cert: string; key: string }> };
+}
+
+/** The `gateway.tls` block (indented for `gateway`) of ClusterOptions.gatewayTls. */
+function gatewayTlsYaml(tls: ClusterOptions['gatewayTls']): string {
+  if (tls === undefined) return '';
+  const certs = tls.certificates
+    .map((c) => `      - { hosts: ${JSON.stringify(c.hosts)}, cert: "${c.cert}", key: "${c.key}" }\n`)
+    .join('');
+  return `  tls:\n    listen: 127.0.0.1:0\n    certificates:\n${certs}`;
 }
 
 /**
@@ -95,6 +106,8 @@ export class Cluster {
   readonly configFile: string;
   gatewayPort = 0;
   controlPort = 0;
+  /** The gateway's HTTPS port (ClusterOptions.gatewayTls), learned from its admin /healthz; 0 without. */
+  tlsPort = 0;
   private proc?: ChildProcess;
   upStderr = '';
   upExit?: Promise<number | null>;
@@ -117,7 +130,7 @@ export class Cluster {
       `gateway:
   listen: 127.0.0.1:${this.gatewayPort}
   workers: ${o.gatewayWorkers ?? 2}
-${o.gatewayYaml ?? ''}control:
+${gatewayTlsYaml(o.gatewayTls)}${o.gatewayYaml ?? ''}control:
   listen: 127.0.0.1:${this.controlPort}
   dataDir: ./data
 ${o.controlTls ? `  tls: { cert: "${o.controlTls.cert}", key: "${o.controlTls.key}" }\n` : ''}services:
@@ -160,6 +173,14 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
       20_000,
       'service web healthy after up',
     );
+    await this.learnTlsPort();
+  }
+
+  /** Reads the HTTPS port the gateway serves (`tlsPort` in its /healthz) into `tlsPort`. */
+  async learnTlsPort(): Promise<number> {
+    const h = await this.gatewayAdmin<{ tlsPort?: number }>('/healthz');
+    this.tlsPort = h.tlsPort ?? 0;
+    return this.tlsPort;
   }
 
   /** Starts `cutover up` again on the same config and data (after a crash or --keep-running). */
@@ -328,6 +349,12 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
   }
 
   private readonly loads: Array<{ stop: () => Promise<unknown> }> = [];
+
+  /** Registers a load started elsewhere (e.g. over TLS) so destroy() stops it if a test fails first. */
+  track<L extends { stop: () => Promise<unknown> }>(load: L): L {
+    this.loads.push(load);
+    return load;
+  }
 
   /** Steady load through this cluster's gateway; stopped by destroy() if a test fails first. */
   startLoad(opts: Parameters<typeof startLoad>[1] = {}): ReturnType<typeof startLoad> {

@@ -13,11 +13,13 @@ export async function cmdReload(argv: string[]): Promise<number> {
   if (positionals.length > 0)
     throw new UsageError(`reload: unexpected ${positionals.join(' ')}\n\n${HELP.reload}`);
   const client = new ControlClient(resolveAddr(values.config));
-  const r = await client.json<{ pid: number; generation: number; workerPids: number[]; retiring: number[] }>(
-    'POST',
-    '/v1/gateway/reload',
-    values.master ? { master: true } : {},
-  );
+  const r = await client.json<{
+    pid: number;
+    generation: number;
+    workerPids: number[];
+    retiring: number[];
+    certificateErrors?: string[];
+  }>('POST', '/v1/gateway/reload', values.master ? { master: true } : {});
   if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else if (values.master) {
     process.stdout.write(
@@ -28,5 +30,9 @@ export async function cmdReload(argv: string[]): Promise<number> {
       `gateway reloaded: generation ${r.generation}, workers ${r.workerPids.join(' ')}; draining ${r.retiring.length} old worker(s)\n`,
     );
   }
-  return EXIT.ok;
+  // The reload happened, but a certificate an operator replaced is not served: a script must notice.
+  for (const refusal of r.certificateErrors ?? []) {
+    process.stderr.write(`certificate refused; the one loaded before stays in force: ${refusal}\n`);
+  }
+  return (r.certificateErrors ?? []).length > 0 ? EXIT.failed : EXIT.ok;
 }
