@@ -94,6 +94,11 @@ test('each certificate its responder says is good gets its own response stapled,
     );
     assert.ok(again?.equals(staple), `handshake ${i} stapled the same response`);
   }
+  // A client without SNI gets the default (first) certificate, and its staple.
+  assert.ok(
+    (await handshakeStaple(gw.tlsPort, '', ca.certPem))?.equals(staple),
+    'no SNI: the default staple',
+  );
   assert.match(gw.stderr(), /"msg":"ocsp staple updated"/);
   const certs = (await admin(gw.admin, 'GET', '/certs')).json.certificates as { ocspStapled?: boolean }[];
   assert.deepEqual(
