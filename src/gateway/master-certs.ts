@@ -5,6 +5,9 @@
  * handshakes for it (src/tls/acme.ts single-flights and backs off). HTTP-01 tokens are published to every
  * worker (and acknowledged) before the CA is told to validate.
  *
+ * Certificates naming an OCSP responder get their response fetched here too (src/tls/ocsp.ts) and sent
+ * with the certificate (`ocsp`); a staple that changes is pushed like a new certificate.
+ *
  * A static file that does not load (bad PEM, key not matching, expired) fails the start; on a reload it
  * is refused and the certificate loaded before stays. A host whose ACME order fails keeps what it had.
  */
@@ -13,6 +16,7 @@ import type { Logger } from '../log/logger.ts';
 import { AcmeManager, type IssuedCertificate } from '../tls/acme.ts';
 import { CertStore } from '../tls/cert-store.ts';
 import { type CertificateInfo, coversHost, loadCertificateFiles } from '../tls/certificate.ts';
+import { OcspStapler } from '../tls/ocsp.ts';
 import { renewAt } from '../tls/renewal.ts';
 import type { Workers } from './generation.ts';
 import type { CertificateMaterial, GatewaySettings, RouteTable } from './protocol.ts';
@@ -40,6 +44,8 @@ export interface CertificateStatus {
   nextAttemptAt?: string;
   /** Static: the certificate file. */
   cert?: string;
+  /** For a certificate naming an OCSP responder: whether a good response is stapled now (else see the log). */
+  ocspStapled?: boolean;
 }
 
 interface StaticEntry {
@@ -61,23 +67,45 @@ export class MasterCertificates {
   /** Hosts ACME manages: routed, a DNS name, not covered by a static certificate. */
   #acmeHosts: string[] = [];
   tokens: Record<string, string> = {};
+  readonly #stapler: OcspStapler;
 
   constructor(host: CertificatesHost, logger: Logger) {
     this.#host = host;
     this.#logger = logger;
+    this.#stapler = new OcspStapler({ logger, onChange: () => void this.push() });
   }
 
-  /** Static first (in config order, the default first), then ACME ones. */
+  /** Static first (in config order, the default first), then ACME ones; each with its OCSP staple if any. */
   get material(): CertificateMaterial[] {
     const tls = this.#host.settings.tls;
     if (tls === undefined) return [];
-    const out: CertificateMaterial[] = [];
-    for (const c of tls.certificates) {
+    return this.#entries().map((e) => {
+      const staple = this.#stapler.staple(e.info.fingerprint256);
+      return staple === undefined ? e.material : { ...e.material, ocsp: staple.toString('base64') };
+    });
+  }
+
+  /** Static first (in config order), then ACME ones. */
+  #entries(): StaticEntry[] {
+    const out: StaticEntry[] = [];
+    for (const c of this.#host.settings.tls?.certificates ?? []) {
       const e = this.#static.get(keyOf(c));
-      if (e !== undefined) out.push(e.material);
+      if (e !== undefined) out.push(e);
     }
-    for (const e of this.#issued.values()) out.push(e.material);
+    out.push(...this.#issued.values());
     return out;
+  }
+
+  /** The certificates in force changed: the stapler fetches for new ones and forgets gone ones. */
+  #trackStaples(): void {
+    this.#stapler.track(
+      this.#entries().map((e) => ({
+        fingerprint: e.info.fingerprint256,
+        certPem: e.material.certPem,
+        hosts: e.material.hosts,
+        ocspUrl: e.info.ocspUrl,
+      })),
+    );
   }
 
   /**
@@ -111,6 +139,7 @@ export class MasterCertificates {
     }
     this.#static = next;
     this.#staticErrors = errors;
+    this.#trackStaples();
     return [...errors.values()];
   }
 
@@ -193,6 +222,7 @@ export class MasterCertificates {
       material: { hosts: [host], certPem: issued.certPem, keyPem: issued.keyPem, source: 'acme' },
       info: issued.info,
     });
+    this.#trackStaples();
     void this.push();
   }
 
@@ -252,6 +282,7 @@ export class MasterCertificates {
         s.issuer = e.info.issuer;
         s.notAfter = new Date(e.info.notAfter).toISOString();
         s.renewAt = new Date(renewAt(e.info.notBefore, e.info.notAfter)).toISOString();
+        this.#ocspStatus(s, e);
       }
       s.state = error === undefined ? 'valid' : 'failed';
       if (error !== undefined) s.error = error;
@@ -266,6 +297,7 @@ export class MasterCertificates {
         s.issuer = e.info.issuer;
         s.notAfter = new Date(e.info.notAfter).toISOString();
         s.renewAt = new Date(renewAt(e.info.notBefore, e.info.notAfter)).toISOString();
+        this.#ocspStatus(s, e);
       }
       if (a?.lastError !== undefined) s.error = a.lastError;
       if (a !== undefined && a.failures > 0) s.failures = a.failures;
@@ -275,7 +307,13 @@ export class MasterCertificates {
     return out;
   }
 
+  #ocspStatus(s: CertificateStatus, e: StaticEntry): void {
+    if (e.info.ocspUrl !== undefined)
+      s.ocspStapled = this.#stapler.staple(e.info.fingerprint256) !== undefined;
+  }
+
   stop(): void {
+    this.#stapler.stop();
     void this.#acme?.stop();
   }
 }

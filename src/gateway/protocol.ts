@@ -334,6 +334,8 @@ export interface CertificateMaterial {
   certPem: string;
   keyPem: string;
   source: 'static' | 'acme' | 'default';
+  /** The OCSP response to staple (base64 DER): only a good, current one for this certificate. */
+  ocsp?: string;
 }
 
 /**

@@ -3,6 +3,7 @@
  * the default (the first certificate). Replaced as a whole when the master sends a new set; a handshake in
  * progress keeps the context it got.
  */
+import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { type BookEntry, CertificateBook } from '../tls/sni.ts';
@@ -22,6 +23,7 @@ export class SniContexts {
   /** Builds every context first: a certificate the TLS library refuses leaves the previous set in force. */
   set(certs: CertificateMaterial[]): void {
     const entries: BookEntry<tls.SecureContext>[] = [];
+    const staples = new Map<string, Buffer>();
     for (const c of certs) {
       try {
         const value = tls.createSecureContext({
@@ -32,6 +34,8 @@ export class SniContexts {
           honorCipherOrder: true,
         });
         entries.push({ hosts: c.hosts, value });
+        if (c.ocsp !== undefined)
+          staples.set(new X509Certificate(c.certPem).raw.toString('base64'), Buffer.from(c.ocsp, 'base64'));
       } catch (err) {
         this.#logger.error('certificate refused by the TLS library; keeping the others', {
           hosts: c.hosts,
@@ -42,6 +46,15 @@ export class SniContexts {
     // The first certificate (the configured default) answers names nothing else covers, and no SNI.
     this.#book = new CertificateBook(entries, entries[0]?.value);
     this.#exactOrWild = new CertificateBook(entries);
+    this.#staples = staples;
+  }
+
+  /** OCSP staples by the leaf's DER (base64): what the handshake's certificate is known by. */
+  #staples = new Map<string, Buffer>();
+
+  /** The OCSP response to staple for the certificate a handshake uses (its DER), if there is one. */
+  ocspFor(certDer: Buffer): Buffer | undefined {
+    return this.#staples.get(certDer.toString('base64'));
   }
 
   /** Without the default: whether a name is covered (an uncovered one may be worth an ACME order). */

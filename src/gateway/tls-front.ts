@@ -59,6 +59,12 @@ export class TlsFront {
       if (socket.alpnProtocol === 'h2') h2.acceptTls(socket);
       else h1.emit('connection', socket);
     });
+    // Asked only by clients that send status_request; `certificate` is the one SNI chose.
+    this.#server.on(
+      'OCSPRequest',
+      (certificate: Buffer, _issuer: Buffer, cb: (err: Error | null, resp?: Buffer) => void) =>
+        cb(null, this.contexts.ocspFor(certificate)),
+    );
     this.#server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       this.counters.handshakeErrors++;
       this.#logger.debug('tls handshake failed', {

@@ -50,18 +50,31 @@ export function makeCa(dir: string, name = 'Cutover Test CA'): TestCa {
   return { dir, certFile, keyFile, certPem: readFileSync(certFile, 'utf8') };
 }
 
+export interface LeafOptions {
+  days?: number;
+  tag?: string;
+  /** The OCSP responder the certificate names (Authority Information Access). */
+  ocspUrl?: string;
+  /** Default `serverAuth`; `OCSPSigning` makes a delegated OCSP responder certificate. */
+  extendedKeyUsage?: string;
+}
+
 /**
  * A leaf for `hosts` (DNS names; IP addresses allowed) signed by `ca`. `days` its lifetime; `tag` makes
- * the file names unique when one host gets several certificates.
+ * the file names unique when one host gets several certificates; `ocspUrl` names an OCSP responder.
  */
-export function makeLeaf(ca: TestCa, hosts: string[], opts: { days?: number; tag?: string } = {}): TestLeaf {
+export function makeLeaf(ca: TestCa, hosts: string[], opts: LeafOptions = {}): TestLeaf {
   const base = path.join(ca.dir, `${slug(hosts[0])}${opts.tag ? `-${opts.tag}` : ''}`);
   const keyFile = `${base}.key`;
   const csrFile = `${base}.csr`;
   const certFile = `${base}.crt`;
   const extFile = `${base}.ext`;
   const san = hosts.map((h) => (/^[0-9.]+$/.test(h) || h.includes(':') ? `IP:${h}` : `DNS:${h}`)).join(',');
-  writeFileSync(extFile, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
+  const aia = opts.ocspUrl === undefined ? '' : `authorityInfoAccess=OCSP;URI:${opts.ocspUrl}\n`;
+  writeFileSync(
+    extFile,
+    `subjectAltName=${san}\nextendedKeyUsage=${opts.extendedKeyUsage ?? 'serverAuth'}\n${aia}`,
+  );
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile], ca.dir);
   openssl(['req', '-new', '-key', keyFile, '-subj', `/CN=${hosts[0]}`, '-out', csrFile], ca.dir);
   openssl(
