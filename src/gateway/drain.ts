@@ -8,6 +8,8 @@ export interface DrainableServer {
   close(callback: () => void): unknown;
   closeAllConnections(): void;
   closeIdleConnections(): void;
+  /** False while connections that close themselves (HTTP/2 sessions after GOAWAY) are still open. */
+  idle?(): boolean;
 }
 
 /** How often a draining server closes connections that became idle. */
@@ -46,7 +48,7 @@ export function drain(
     // and every exchange (WebSocket relays included) has released its instance.
     const sweep = setInterval(() => {
       server.closeIdleConnections();
-      if (serverClosed && routing.totalInflight() === 0) finish();
+      if (serverClosed && routing.totalInflight() === 0 && (server.idle?.() ?? true)) finish();
     }, IDLE_SWEEP_MS);
     const deadline = setTimeout(() => {
       if (!done)
@@ -55,7 +57,7 @@ export function drain(
     }, timeoutMs);
     server.close(() => {
       serverClosed = true;
-      if (routing.totalInflight() === 0) finish();
+      if (routing.totalInflight() === 0 && (server.idle?.() ?? true)) finish();
     });
     server.closeIdleConnections();
     for (const relay of routing.relays()) relay.closeGoingAway('gateway shutting down');

@@ -158,19 +158,56 @@ export class H2Clients {
   /** GOAWAY to every client (graceful: open streams finish); new sessions get it at once. */
   goAway(): void {
     this.#closing = true;
-    for (const session of this.#sessions.keys()) if (!session.closed) session.close();
+    for (const session of this.#sessions.keys()) {
+      if (session.closed || noticed.has(session)) continue;
+      noticed.add(session);
+      shutdownGracefully(session);
+    }
   }
 
   /** Sessions with no open stream are closed now (used by the drain sweep). */
   closeIdle(): void {
     for (const [session, info] of this.#sessions) {
-      if (info.streams === 0 && !session.closed) session.close();
+      // A session in its shutdown notice closes itself once the PING is back (see shutdownGracefully).
+      if (info.streams === 0 && !session.closed && !noticed.has(session)) session.close();
     }
   }
 
   destroyAll(): void {
     for (const session of this.#sessions.keys()) session.destroy();
   }
+}
+
+/** Sessions sent the shutdown notice (their final GOAWAY follows the PING round trip). */
+const noticed = new WeakSet<http2.ServerHttp2Session>();
+
+/** Longest wait for the PING that follows a shutdown notice before the final GOAWAY is sent anyway. */
+const GOAWAY_NOTICE_MAX_MS = 1000;
+/** The highest stream id: a GOAWAY naming it refuses nothing, it only says "no new streams, please". */
+const MAX_STREAM_ID = 2 ** 31 - 1;
+
+/**
+ * Two GOAWAYs, as RFC 9113 6.8 suggests: first a notice that refuses nothing, then, once a PING has made
+ * the round trip (every stream the client opened before it saw the notice has arrived), the final one
+ * with the real last stream id. A single GOAWAY would refuse the streams already on the wire.
+ */
+function shutdownGracefully(session: http2.ServerHttp2Session): void {
+  try {
+    session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+  } catch {
+    session.close();
+    return;
+  }
+  let done = false;
+  const close = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    if (!session.closed && !session.destroyed) session.close();
+  };
+  const timer = setTimeout(close, GOAWAY_NOTICE_MAX_MS);
+  timer.unref();
+  if (!session.ping(close)) close();
 }
 
 /** The connection goes in CLOSE_GRACE_MS whatever happens to the frames still queued for it. */

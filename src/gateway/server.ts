@@ -436,6 +436,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
         this.server.closeAllConnections();
         this.h2.destroyAll();
       },
+      idle: () => this.h2.sessions === 0,
     };
   }
 }
