@@ -11,15 +11,8 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';
-import {
-  GRPC_UNAVAILABLE,
-  GRPC_UNKNOWN,
-  grpcStatusOfList,
-  grpcStatusOfRaw,
-  headerObject,
-  trailerList,
-  unavailableTrailers,
-} from './grpc.ts';
+import { addTrailers, endWithUnavailable, flushPendingHead, respondTrailersOnly } from './client-end.ts';
+import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './grpc.ts';
 import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
@@ -216,7 +209,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
 
   onData(chunk: Buffer): boolean {
     if (this.finished) return true;
-    if (this.pendingHead !== null) this.#flushPendingHead();
+    if (this.pendingHead !== null) flushPendingHead(this);
     this.bytes += chunk.length;
     const res = this.res as GatewayResponse;
     if (res.write(chunk)) return true;
@@ -247,42 +240,13 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     const pending = this.pendingHead;
     if (pending !== null) {
       this.pendingHead = null;
-      this.#respondTrailersOnly(pending.status, pending.headers);
+      respondTrailersOnly(this, pending.status, pending.headers);
       this.finish();
       return;
     }
-    if (list.length > 0) this.#addTrailers(list);
+    if (list.length > 0) addTrailers(this, list);
     this.res.end();
     this.finish();
-  }
-
-  /** Relays upstream trailers: HTTP/2 clients always, HTTP/1.1 clients when the response is chunked. */
-  #addTrailers(list: string[]): void {
-    try {
-      this.res.addTrailers(headerObject(list));
-    } catch (err) {
-      this.gw.logger.warn('upstream trailers not relayed', {
-        service: this.service!.name,
-        instance: this.upstream!.instance,
-        error: err as Error,
-      });
-    }
-  }
-
-  #flushPendingHead(): void {
-    const pending = this.pendingHead!;
-    this.pendingHead = null;
-    this.writeHead(pending.status, '', pending.headers);
-  }
-
-  /** One HEADERS frame with END_STREAM (the compatibility API would add an empty DATA frame). */
-  #respondTrailersOnly(status: number, headers: string[]): void {
-    const res = this.res as GatewayH2Response;
-    if (this.tls && this.gw.hsts !== null) headers.push('strict-transport-security', this.gw.hsts);
-    res.statusCode = status;
-    const stream = res.stream;
-    if (stream.destroyed || stream.headersSent) return;
-    stream.respond({ ...headerObject(headers), ':status': status }, { endStream: true });
   }
 
   /**
@@ -293,38 +257,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     if (this.finished) return;
     const up = this.upstream!;
     up.stats.grpcDrained++;
-    this.#endWithUnavailable(message);
+    endWithUnavailable(this, message);
     this.abortFn?.(CALL_ENDED);
-  }
-
-  #endWithUnavailable(message: string): void {
-    const trailers = unavailableTrailers(message);
-    if (this.pendingHead !== null) this.#flushPendingHead();
-    const res = this.res;
-    if (res.destroyed) {
-      this.finish();
-      return;
-    }
-    if (!res.headersSent) {
-      const head = [
-        'content-type',
-        'application/grpc',
-        'grpc-status',
-        `${GRPC_UNAVAILABLE}`,
-        'grpc-message',
-        message,
-      ];
-      if (this.h2) this.#respondTrailersOnly(200, head);
-      else {
-        this.writeHead(200, '', head);
-        res.end();
-      }
-      this.finish();
-      return;
-    }
-    res.addTrailers(trailers);
-    res.end();
-    this.finish();
   }
 
   onError(err: Error): void {
@@ -340,7 +274,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
       });
       // A gRPC call can still end honestly: UNAVAILABLE is what its client would read a reset as, minus the
       // transport error. Any other response is cut (nothing honest can be sent any more).
-      if (service.protocol === 'grpc') this.#endWithUnavailable(CONNECTION_LOST_MESSAGE);
+      if (service.protocol === 'grpc') endWithUnavailable(this, CONNECTION_LOST_MESSAGE);
       else {
         this.res.destroy();
         this.finish();

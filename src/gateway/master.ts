@@ -25,7 +25,7 @@ import type {
   StatsReport,
 } from './protocol.ts';
 import { RoutesFile } from './routes-file.ts';
-import { readSettingsFile } from './settings.ts';
+import { readSettingsFile, settingsForReload } from './settings.ts';
 
 export type { ReloadResult } from './admin.ts';
 
@@ -317,24 +317,10 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
 
   /** The settings file as it is now; fields that need a new socket or master keep their running value. */
   #reloadSettings(file: string): GatewaySettings {
-    const next = readSettingsFile(file);
-    const cur = this.settings;
-    const kept: string[] = [];
-    if (next.listen.host !== cur.listen.host || next.listen.port !== cur.listen.port) kept.push('listen');
-    if (next.adminSocket !== cur.adminSocket) kept.push('adminSocket');
-    if (next.routesFile !== cur.routesFile) kept.push('routesFile');
-    if (JSON.stringify(next.tls?.listen) !== JSON.stringify(cur.tls?.listen)) kept.push('tls.listen');
+    const { settings, kept } = settingsForReload(this.settings, readSettingsFile(file));
     if (kept.length > 0)
       this.logger.warn('reload cannot change these settings; restart the gateway', { kept });
-    const tls =
-      next.tls === undefined || cur.tls === undefined ? cur.tls : { ...next.tls, listen: cur.tls.listen };
-    return {
-      ...next,
-      listen: cur.listen,
-      adminSocket: cur.adminSocket,
-      routesFile: cur.routesFile,
-      ...(tls === undefined ? {} : { tls }),
-    };
+    return settings;
   }
 
   /**

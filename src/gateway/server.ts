@@ -58,11 +58,6 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   readonly rejected = new WeakSet<net.Socket>();
   /** `Strict-Transport-Security` for HTTPS responses (`tls.hsts`), or null. */
   readonly hsts: string | null;
-  /**
-   * Answers a plain-HTTP request itself (ACME challenge, redirect to https) and returns true, or returns
-   * false to route it; null when nothing on the plain listener is answered by the gateway (no `tls`).
-   */
-  plainAnswer: ((ex: Exchange, path: string) => boolean) | null = null;
   /** ACME HTTP-01 tokens -> key authorizations (the master publishes them). */
   challenges = new Map<string, string>();
   readonly redirectHttp: boolean;
@@ -83,7 +78,6 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     const hstsSeconds = settings.tls?.hstsSeconds;
     this.hsts = hstsSeconds === undefined ? null : `max-age=${hstsSeconds}`;
     this.redirectHttp = settings.tls?.redirectHttp === true;
-    if (settings.tls !== undefined) this.plainAnswer = (ex, path) => answerPlain(this, ex, path);
     this.routing = new Routing(settings, logger);
     this.mirrors = new Mirrors(this);
     const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
@@ -170,17 +164,10 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       return;
     }
     ex.tls = (socket as TLSSocket).encrypted === true;
-    const headers = buildUpstreamHeaders(
-      req.rawHeaders,
-      peer,
-      ex,
-      this.makeRequestId,
-      this.trusted(peer),
-      ex.tls ? 'https' : 'http',
-    );
+    const headers = this.#upstreamHeaders(ex, peer);
     const path = this.#admit(ex);
     if (path === null) return;
-    if (!ex.tls && this.plainAnswer !== null && this.plainAnswer(ex, path)) return;
+    if (this.#answeredPlain(ex, path)) return;
     this.#route(ex, path, headers);
   }
 
@@ -195,14 +182,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     res.exchange = ex;
     res.on('close', onResClose);
     ex.tls = tls;
-    const headers = buildUpstreamHeaders(
-      req.rawHeaders,
-      peer,
-      ex,
-      this.makeRequestId,
-      this.trusted(peer),
-      tls ? 'https' : 'http',
-    );
+    const headers = this.#upstreamHeaders(ex, peer);
     const rejection = checkH2RequestHead(req, this.settings);
     if (rejection !== null) {
       ex.sendError(rejection.status, rejectionBody(rejection), false);
@@ -211,8 +191,18 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     // A body of unknown length (no content-length, not ended with the head) streams like a chunked one.
     if (ex.contentLength === undefined && !req.stream.endAfterHeaders) ex.chunked = true;
     const path = req.url;
-    if (!tls && this.plainAnswer !== null && this.plainAnswer(ex, path)) return;
+    if (this.#answeredPlain(ex, path)) return;
     this.#route(ex, path, headers);
+  }
+
+  #upstreamHeaders(ex: Exchange, peer: string | undefined): string[] {
+    const scheme = ex.tls ? 'https' : 'http';
+    return buildUpstreamHeaders(ex.req.rawHeaders, peer, ex, this.makeRequestId, this.trusted(peer), scheme);
+  }
+
+  /** With `tls`, the plain listener answers ACME challenges and redirects itself (plain-answers.ts). */
+  #answeredPlain(ex: Exchange, path: string): boolean {
+    return !ex.tls && this.settings.tls !== undefined && answerPlain(this, ex, path);
   }
 
   /** Routing, body framing, the instance, dispatch: shared by HTTP/1 and HTTP/2 clients. */

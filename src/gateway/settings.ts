@@ -96,3 +96,28 @@ function checkTls(raw: unknown): string[] {
   if (typeof t.certDir !== 'string' || t.certDir === '') errors.push('tls.certDir must be a non-empty path');
   return errors;
 }
+
+/**
+ * What a reload runs with: the new settings, except the fields that need a new socket or master (they
+ * keep their running value and are named in `kept`). Pure.
+ */
+export function settingsForReload(
+  cur: GatewaySettings,
+  next: GatewaySettings,
+): { settings: GatewaySettings; kept: string[] } {
+  const kept: string[] = [];
+  if (next.listen.host !== cur.listen.host || next.listen.port !== cur.listen.port) kept.push('listen');
+  if (next.adminSocket !== cur.adminSocket) kept.push('adminSocket');
+  if (next.routesFile !== cur.routesFile) kept.push('routesFile');
+  if (JSON.stringify(next.tls?.listen) !== JSON.stringify(cur.tls?.listen)) kept.push('tls.listen');
+  const tls =
+    next.tls === undefined || cur.tls === undefined ? cur.tls : { ...next.tls, listen: cur.tls.listen };
+  const settings: GatewaySettings = {
+    ...next,
+    listen: cur.listen,
+    adminSocket: cur.adminSocket,
+    routesFile: cur.routesFile,
+    ...(tls === undefined ? {} : { tls }),
+  };
+  return { settings, kept };
+}
