@@ -1,0 +1,109 @@
+/** Fleet commands (deploy, abort, pause, resume, undo): pure, answered before anything acts. */
+import type { FleetEvent, FleetRollout, FleetServiceSpec, FleetServiceState, FleetTarget } from './model.ts';
+import { sameTarget } from './model.ts';
+import { rollBack, waveSize } from './rollout.ts';
+
+export type FleetCommandResult =
+  | { ok: true; state: FleetServiceState; events: FleetEvent[] }
+  | {
+      ok: false;
+      code: 'rollout_in_progress' | 'no_rollout' | 'not_paused' | 'nothing_to_undo' | 'no_hosts';
+      message: string;
+    };
+
+export function fleetDeploy(
+  spec: FleetServiceSpec,
+  state: FleetServiceState,
+  target: FleetTarget,
+  now: number,
+  kind: FleetRollout['kind'] = 'deploy',
+): FleetCommandResult {
+  if (state.rollout) {
+    return {
+      ok: false,
+      code: 'rollout_in_progress',
+      message: `service "${state.name}" is already rolling out ${state.rollout.to.version} across the fleet (${state.rollout.phase})`,
+    };
+  }
+  if (spec.hosts.length === 0)
+    return { ok: false, code: 'no_hosts', message: `service "${state.name}" has no hosts` };
+  const generation = state.generation + 1;
+  const rollout: FleetRollout = {
+    generation,
+    kind,
+    from: state.desired,
+    to: target,
+    hosts: [...spec.hosts],
+    waveSize: waveSize(spec.hostsAtOnce, spec.hosts.length),
+    done: [],
+    wave: [],
+    skipped: [],
+    phase: 'Progressing',
+    message: 'starting',
+    startedAt: now,
+  };
+  const same = sameTarget(target, state.desired) ? ' (the version it runs)' : '';
+  return {
+    ok: true,
+    state: { ...state, generation, rollout },
+    events: [
+      {
+        service: state.name,
+        type: 'FleetRolloutStarted',
+        generation,
+        message: `rolling out ${target.version}${same} to ${spec.hosts.length} host(s), ${rollout.waveSize} at a time`,
+      },
+    ],
+  };
+}
+
+/** Takes every host back to the revision the fleet ran before the rollout. */
+export function fleetAbort(state: FleetServiceState, reason: string): FleetCommandResult {
+  const r = state.rollout;
+  if (!r || r.phase === 'RollingBack') {
+    return { ok: false, code: 'no_rollout', message: `service "${state.name}" has no rollout to abort` };
+  }
+  const events: FleetEvent[] = [];
+  return { ok: true, state: rollBack(state, reason, events), events };
+}
+
+export function fleetSetPaused(state: FleetServiceState, paused: boolean): FleetCommandResult {
+  const r = state.rollout;
+  if (!r || r.phase === 'RollingBack') {
+    return {
+      ok: false,
+      code: 'no_rollout',
+      message: `service "${state.name}" has no rollout to ${paused ? 'pause' : 'resume'}`,
+    };
+  }
+  if (!paused && r.phase !== 'Paused')
+    return { ok: false, code: 'not_paused', message: `the rollout of "${state.name}" is not paused` };
+  const rollout: FleetRollout = paused
+    ? { ...r, phase: 'Paused', pausedByUser: true, message: 'paused by a user' }
+    : { ...r, phase: 'Progressing', pausedByUser: undefined, message: 'resumed' };
+  return {
+    ok: true,
+    state: { ...state, rollout },
+    events: [
+      {
+        service: state.name,
+        type: paused ? 'FleetRolloutPaused' : 'FleetRolloutResumed',
+        generation: state.generation,
+        message: paused ? 'paused by a user' : 'resumed by a user',
+      },
+    ],
+  };
+}
+
+/** Rolls the fleet out to the revision it ran before its last successful rollout. */
+export function fleetUndo(spec: FleetServiceSpec, state: FleetServiceState, now: number): FleetCommandResult {
+  const last = state.lastRollout;
+  if (!last || last.phase !== 'Succeeded') {
+    return {
+      ok: false,
+      code: 'nothing_to_undo',
+      message: `service "${state.name}" has no earlier fleet revision to go back to`,
+    };
+  }
+  return fleetDeploy(spec, state, last.from, now, 'undo');
+}

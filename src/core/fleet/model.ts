@@ -1,0 +1,117 @@
+/**
+ * The fleet's durable model: what every host of a service should run, the rollout across hosts
+ * that changes it, and what each host reports back. Kept in etcd by the leading controller.
+ */
+import type { RunSpec } from '../../config/types.ts';
+import type { ServicePhase } from '../model.ts';
+
+/** What a host runs for a service: a version and its run spec (a revision, fleet-wide). */
+export interface FleetTarget {
+  version: string;
+  run: RunSpec;
+}
+
+/** What one host is told to run, and under which fleet generation (one per fleet rollout). */
+export interface Assignment {
+  target: FleetTarget;
+  generation: number;
+}
+
+export type FleetRolloutPhase = 'Progressing' | 'Paused' | 'RollingBack' | 'Succeeded' | 'RolledBack';
+
+/** A rollout across hosts: waves of `waveSize` hosts, each running the per-host strategy. */
+export interface FleetRollout {
+  generation: number;
+  kind: 'deploy' | 'undo';
+  from: FleetTarget;
+  to: FleetTarget;
+  /** The service's hosts when the rollout started, in wave order. */
+  hosts: string[];
+  waveSize: number;
+  /** Hosts whose per-host rollout to `to` succeeded. */
+  done: string[];
+  /** The wave in progress. */
+  wave: string[];
+  /** Hosts left out (lost with `onHostLost: continue`); they converge when they return. */
+  skipped: string[];
+  phase: FleetRolloutPhase;
+  message: string;
+  startedAt: number;
+  finishedAt?: number;
+  /** Why it is rolling back (a host's failure, a command). */
+  reason?: string;
+  /** A user paused it (`resume` continues); otherwise a pause is a lost host's. */
+  pausedByUser?: boolean;
+}
+
+/** The fleet's state of one service. `generation` grows with every rollout and rollback. */
+export interface FleetServiceState {
+  name: string;
+  desired: FleetTarget;
+  generation: number;
+  assignments: Record<string, Assignment>;
+  rollout?: FleetRollout;
+  lastRollout?: FleetRollout;
+}
+
+/** What a host's agent reports of one service (under its leased heartbeat key). */
+export interface HostServiceReport {
+  /** The generation of the assignment the host acted on last. */
+  generation: number;
+  /** What the host serves as stable, and where a local rollout goes. */
+  stable: FleetTarget;
+  target: FleetTarget;
+  phase: ServicePhase;
+  /** Outcome of acting on `generation`: its local rollout still running, done, or failed. */
+  outcome: 'progressing' | 'succeeded' | 'failed';
+  message?: string;
+  ready: number;
+  total: number;
+  /** Routing table version the host's gateway applied in every worker. */
+  routesVersion: number;
+}
+
+/** A host's heartbeat. Absent (its lease expired) means the host is lost. */
+export interface HostReport {
+  host: string;
+  advertise: string;
+  controlPort: number;
+  gatewayPort: number;
+  startedAt: number;
+  reportedAt: number;
+  /** Taken out for maintenance (`cutover host drain`): its gateway fails its health check. */
+  drained: boolean;
+  services: Record<string, HostServiceReport>;
+}
+
+/** What the fleet core needs of a service's config. */
+export interface FleetServiceSpec {
+  name: string;
+  /** Resolved host list (config `hosts`, or every known host for `all`). */
+  hosts: string[];
+  /** Integer, or a percentage of the hosts ("50%"). */
+  hostsAtOnce: number | string;
+  onHostLost: 'pause' | 'continue';
+}
+
+export interface FleetEvent {
+  service: string;
+  type:
+    | 'FleetRolloutStarted'
+    | 'FleetWaveStarted'
+    | 'FleetHostDone'
+    | 'FleetRolloutPaused'
+    | 'FleetRolloutResumed'
+    | 'FleetRolloutSucceeded'
+    | 'FleetRollingBack'
+    | 'FleetRolledBack'
+    | 'HostAssigned'
+    | 'HostLost';
+  host?: string;
+  generation?: number;
+  message: string;
+}
+
+export function sameTarget(a: FleetTarget, b: FleetTarget): boolean {
+  return a.version === b.version && JSON.stringify(a.run) === JSON.stringify(b.run);
+}
