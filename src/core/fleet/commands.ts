@@ -98,7 +98,7 @@ export function fleetSetPaused(state: FleetServiceState, paused: boolean): Fleet
 /** Rolls the fleet out to the revision it ran before its last successful rollout. */
 export function fleetUndo(spec: FleetServiceSpec, state: FleetServiceState, now: number): FleetCommandResult {
   const last = state.lastRollout;
-  if (!last || last.phase !== 'Succeeded') {
+  if (last?.phase !== 'Succeeded') {
     return {
       ok: false,
       code: 'nothing_to_undo',
