@@ -141,7 +141,9 @@ for (const kind of ['SETTINGS', 'PING'] as const) {
       const one = kind === 'SETTINGS' ? settingsFrame([[SETTING.INITIAL_WINDOW_SIZE, 65_535]]) : pingFrame();
       const burst = Buffer.concat(Array.from({ length: FLOOD_BURST }, () => one));
       let sent = 0;
-      for (; sent < CONTROL_FLOOD && !attacker.closed; sent += FLOOD_BURST) {
+      // A GOAWAY ends the flood: the close that follows it may take a moment (the gateway lets the
+      // client read the GOAWAY first), and frames sent meanwhile are not the gateway's doing.
+      for (; sent < CONTROL_FLOOD && !attacker.closed && attacker.goaway === undefined; sent += FLOOD_BURST) {
         attacker.write(burst);
         if (reads) {
           // In step with the ACKs, so nothing we sent is unread when the gateway closes (a close with
