@@ -165,6 +165,14 @@ describe('cluster: problems', () => {
   /** [cluster section, web service extra lines, expected "path: message start" for every issue] */
   const rows: [string, string, string[]][] = [
     ['{}', '', ['cluster.etcd.endpoints: is required']],
+    [
+      '[a]',
+      '',
+      [
+        'cluster: must be a mapping of keys (etcd, host, advertise, prefix, leaseTtl, onHostLost), got a list',
+      ],
+    ],
+    ['etcd: [a]', '', ['cluster.etcd: must be a mapping of keys']],
     ['etcd: { endpoints: [] }', '', ['cluster.etcd.endpoints: must be a non-empty list']],
     ['etcd: { endpoints: http://e:2379 }', '', ['cluster.etcd.endpoints: must be a non-empty list']],
     ['etcd: { endpoints: [e:2379] }', '', ['cluster.etcd.endpoints.0: must use http:// or https://']],

@@ -122,7 +122,18 @@ export function validateClusterAt(
   facts: HostFacts,
 ): ClusterConfig {
   const path = ['cluster'];
-  const o = readObj(ctx, path, raw, CLUSTER_KEYS) ?? {};
+  const o = readObj(ctx, path, raw, CLUSTER_KEYS);
+  // Not a mapping: reported once; the keys it lacks would only repeat that (the result is a failure).
+  if (o === undefined) {
+    return {
+      etcd: { endpoints: [], dialTimeoutMs: 0 },
+      host: '',
+      advertise: '',
+      prefix: D.DEFAULT_CLUSTER_PREFIX,
+      leaseTtlMs: 0,
+      onHostLost: D.DEFAULT_ON_HOST_LOST,
+    };
+  }
   return {
     etcd: readEtcd(ctx, [...path, 'etcd'], get(o, 'etcd')),
     host: readHost(ctx, o, path, facts),
@@ -201,7 +212,8 @@ function readOnHostLost(ctx: Ctx, o: Obj, path: Path): ClusterConfig['onHostLost
 }
 
 function readEtcd(ctx: Ctx, path: Path, raw: unknown): ClusterConfig['etcd'] {
-  const o = readObj(ctx, path, raw, ETCD_KEYS) ?? {};
+  const o = readObj(ctx, path, raw, ETCD_KEYS);
+  if (o === undefined) return { endpoints: [], dialTimeoutMs: 0 }; // reported: not a mapping
   const endpoints = readEndpoints(ctx, [...path, 'endpoints'], get(o, 'endpoints'));
   const etcd: ClusterConfig['etcd'] = {
     endpoints,
