@@ -95,3 +95,17 @@ export const DEFAULT_GRPC_FAILURE_CODES = [
   'UNAVAILABLE',
   'DATA_LOSS',
 ];
+
+// cluster (fleet mode; absent = single host)
+/** `cluster.etcd.dialTimeout`: a connection attempt to one etcd endpoint. */
+export const DEFAULT_ETCD_DIAL_TIMEOUT = '2s';
+export const DEFAULT_CLUSTER_PREFIX = '/cutover/';
+/** `cluster.leaseTtl`: a lost leader or host is noticed within this; short enough to act, long enough for GC pauses. */
+export const DEFAULT_LEASE_TTL = '5s';
+export const MIN_LEASE_TTL_SECONDS = 2;
+export const MAX_LEASE_TTL_SECONDS = 60;
+export const DEFAULT_ON_HOST_LOST = 'pause';
+/** `services.<name>.hosts`: every host of the fleet. */
+export const DEFAULT_SERVICE_HOSTS = 'all';
+/** `strategy.hostsAtOnce` (rolling): hosts whose instances are replaced at the same time. */
+export const DEFAULT_HOSTS_AT_ONCE = 1;

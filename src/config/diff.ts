@@ -6,7 +6,9 @@ import type { CutoverConfig } from './types.ts';
  * `removed` (a whole service), `restart` (gateway/control listeners and settings: need
  * `cutover reload` or a restart of `cutover up`; not applied by `apply`), `reload` (the gateway's
  * certificates, TLS and HTTP/2 settings: applied by rewriting the gateway settings and reloading it, a
- * new worker generation on the same sockets). `notifications` is compared as a whole list.
+ * new worker generation on the same sockets). `notifications` is compared as a whole list. Anything
+ * under `cluster` needs a restart (the etcd session, this host's identity and leases are set up once);
+ * `cluster` added or removed is one change. A service's `hosts` and `strategy.hostsAtOnce` are live.
  */
 export type ChangeEffect = 'live' | 'new-revision' | 'added' | 'removed' | 'restart' | 'reload';
 
@@ -27,7 +29,12 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
   out.set(prefix, value);
 }
 
+/** Shown instead of the etcd password: `apply` answers travel over the API and into terminals. */
+export const REDACTED = '(redacted)';
+const SECRET_PATHS: ReadonlySet<string> = new Set(['cluster.etcd.password']);
+
 function effectOf(path: string, bothHaveTls: boolean): ChangeEffect {
+  if (path === 'cluster' || path.startsWith('cluster.')) return 'restart';
   if (path.startsWith('gateway.http2.')) return 'reload';
   // A TLS listener added, removed or moved needs a new socket; anything else about TLS reloads.
   if (path.startsWith('gateway.tls.') && bothHaveTls && !path.startsWith('gateway.tls.listen.'))
@@ -52,11 +59,17 @@ export function diffConfig(from: CutoverConfig, to: CutoverConfig): ConfigChange
   }
   const fa = new Map<string, unknown>();
   const fb = new Map<string, unknown>();
+  // Fleet mode switched on or off is one change, not one per key of the section.
+  const clusters = from.cluster !== undefined && to.cluster !== undefined;
+  if (!clusters && (from.cluster !== undefined || to.cluster !== undefined)) {
+    changes.push({ path: 'cluster', effect: 'restart' });
+  }
   const top = (c: CutoverConfig) => ({
     gateway: c.gateway,
     control: c.control,
     services: c.services,
     notifications: c.notifications ?? [],
+    ...(clusters ? { cluster: c.cluster } : {}),
   });
   flatten(top(from), '', fa);
   flatten(top(to), '', fb);
@@ -70,8 +83,9 @@ export function diffConfig(from: CutoverConfig, to: CutoverConfig): ConfigChange
       path,
       effect: effectOf(path, from.gateway.tls !== undefined && to.gateway.tls !== undefined),
     };
-    if (fa.has(path)) change.from = x;
-    if (fb.has(path)) change.to = y;
+    const secret = SECRET_PATHS.has(path);
+    if (fa.has(path)) change.from = secret ? REDACTED : x;
+    if (fb.has(path)) change.to = secret ? REDACTED : y;
     changes.push(change);
   }
   return changes.sort((p, q) => (p.path < q.path ? -1 : p.path > q.path ? 1 : 0));

@@ -1,18 +1,21 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import * as D from './defaults.ts';
 import { HOOK_NAMES } from './hooks.ts';
 import { formatIssues, parseConfig } from './load.ts';
 import { NOTIFICATION_EVENTS } from './notifications.ts';
 
 const doc = readFileSync(new URL('../../docs/config.md', import.meta.url), 'utf8');
+/** The examples' relative files that must exist (cluster.etcd.tls, passwordFile) are here. */
+const EXAMPLES_DIR = fileURLToPath(new URL('../../test/fixtures/docs-config/', import.meta.url));
 
 test('every YAML example in docs/config.md is a valid config', () => {
   const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
   assert.ok(blocks.length >= 2);
   for (const block of blocks) {
-    const r = parseConfig(block, { baseDir: '/srv' });
+    const r = parseConfig(block, { baseDir: EXAMPLES_DIR, env: {}, hostname: 'web-1' });
     assert.ok(r.ok, r.ok ? '' : `${formatIssues(r.issues)}\n---\n${block}`);
   }
 });
@@ -51,6 +54,12 @@ test('docs/config.md states the defaults the code uses', () => {
     ['mirrorMaxBodySize', D.DEFAULT_MIRROR_MAX_BODY_SIZE],
     ['handshakeTimeout', D.DEFAULT_TLS_HANDSHAKE_TIMEOUT],
     ['maxConcurrentStreams', String(D.DEFAULT_HTTP2_MAX_CONCURRENT_STREAMS)],
+    ['hosts', D.DEFAULT_SERVICE_HOSTS],
+    ['hostsAtOnce', String(D.DEFAULT_HOSTS_AT_ONCE)],
+    ['etcd.dialTimeout', D.DEFAULT_ETCD_DIAL_TIMEOUT],
+    ['prefix', D.DEFAULT_CLUSTER_PREFIX],
+    ['leaseTtl', D.DEFAULT_LEASE_TTL],
+    ['onHostLost', D.DEFAULT_ON_HOST_LOST],
   ];
   /** [key, default, heading the table follows] for keys that appear in several tables. */
   const sectioned: [string, string, string][] = [

@@ -5,7 +5,7 @@
  */
 import type { LoadBalancer } from './types.ts';
 
-export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services', 'notifications'] as const;
+export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services', 'notifications', 'cluster'] as const;
 export const GATEWAY_KEYS = [
   'listen',
   'workers',
@@ -83,7 +83,17 @@ export const SERVICE_KEYS = [
   'revisionHistoryLimit',
   'protocol',
   'grpc',
+  'hosts',
 ] as const;
+/** `cluster`: fleet mode, several hosts coordinated through etcd. */
+export const CLUSTER_KEYS = ['etcd', 'host', 'advertise', 'prefix', 'leaseTtl', 'onHostLost'] as const;
+export const ETCD_KEYS = ['endpoints', 'username', 'password', 'passwordFile', 'tls', 'dialTimeout'] as const;
+export const ETCD_TLS_KEYS = ['ca', 'cert', 'key'] as const;
+/** `cluster.onHostLost`: what a rollout does when a host of its service is lost. */
+export const ON_HOST_LOST = ['pause', 'continue'] as const;
+/** A fleet host's name (`cluster.host`, `services.<name>.hosts`). */
+export const FLEET_HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+
 export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
 export const RUN_KEYS = ['command', 'cwd', 'env'] as const;
 export const PROBE_KEYS = [

@@ -138,6 +138,7 @@ describe('parseConfig: valid files', () => {
             maxUnavailable: 0,
             minReadySeconds: 2.5,
             progressDeadlineMs: 300_000,
+            hostsAtOnce: 1,
           },
           traffic: { rules: [] },
           revisionHistoryLimit: 3,
@@ -146,6 +147,7 @@ describe('parseConfig: valid files', () => {
           restartBackoffMs: 250,
           restartBackoffMaxMs: 60_000,
           protocol: 'http',
+          hosts: 'all',
         },
         api: {
           name: 'api',
@@ -162,6 +164,7 @@ describe('parseConfig: valid files', () => {
             maxUnavailable: '25%',
             minReadySeconds: 0,
             progressDeadlineMs: 60_000,
+            hostsAtOnce: 1,
           },
           traffic: { rules: [] },
           revisionHistoryLimit: 10,
@@ -170,6 +173,7 @@ describe('parseConfig: valid files', () => {
           restartBackoffMs: 500,
           restartBackoffMaxMs: 30_000,
           protocol: 'http',
+          hosts: 'all',
         },
       },
     };

@@ -3,6 +3,7 @@
  * problem found, each with its dotted path and 1-based line.
  */
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { type Ctx, newCtx, type Path } from './ctx.ts';
@@ -18,7 +19,14 @@ export interface ParseOptions {
   file?: string;
   /** Directory that relative paths (control.dataDir, run.cwd) resolve against. */
   baseDir: string;
+  /** Where CUTOVER_HOST / CUTOVER_ADVERTISE are read (they override cluster.host / advertise); default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Default of cluster.host; default os.hostname(). */
+  hostname?: string;
 }
+
+/** `loadConfigFile`'s view of the machine: `ParseOptions` without what the file decides. */
+export type HostOptions = Pick<ParseOptions, 'env' | 'hostname'>;
 
 /** Path used for YAML syntax errors (the problem is not at any key). */
 export const SYNTAX_ISSUE_PATH = '(yaml)';
@@ -100,13 +108,16 @@ export function parseConfig(text: string, opts: ParseOptions): ConfigResult {
       return w.complete && isScalar(w.node) && typeof w.node.source === 'string' ? w.node.source : undefined;
     },
   };
-  const config = validateRoot(ctx, raw, opts.file === undefined ? undefined : resolve(opts.file));
+  const config = validateRoot(ctx, raw, opts.file === undefined ? undefined : resolve(opts.file), {
+    env: opts.env ?? process.env,
+    hostname: opts.hostname ?? hostname(),
+  });
   if (ctx.issues.length > 0 || config === undefined) return { ok: false, issues: byLine(ctx.issues) };
   return { ok: true, config };
 }
 
 /** Reads and parses a config file; relative paths in it resolve against its directory. */
-export function loadConfigFile(path: string): ConfigResult {
+export function loadConfigFile(path: string, host: HostOptions = {}): ConfigResult {
   const file = resolve(path);
   let text: string;
   try {
@@ -125,7 +136,7 @@ export function loadConfigFile(path: string): ConfigResult {
               : String(e);
     return { ok: false, issues: [{ path: FILE_ISSUE_PATH, message: `cannot read ${file}: ${why}` }] };
   }
-  return parseConfig(text, { file, baseDir: dirname(file) });
+  return parseConfig(text, { ...host, file, baseDir: dirname(file) });
 }
 
 /**

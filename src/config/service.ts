@@ -3,6 +3,7 @@ import { validateAnalysisAt } from './analysis.ts';
 import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { formatDuration } from './duration.ts';
+import { readServiceHosts } from './fleet.ts';
 import { validateHooksAt } from './hooks.ts';
 import {
   GRPC_CODES,
@@ -96,6 +97,7 @@ export function validateServiceAt(
     restartBackoffMs: readDuration(ctx, o, path, 'restartBackoff', D.DEFAULT_RESTART_BACKOFF),
     restartBackoffMaxMs: readDuration(ctx, o, path, 'restartBackoffMax', D.DEFAULT_RESTART_BACKOFF_MAX),
     protocol: readProtocol(ctx, o, path),
+    hosts: readServiceHosts(ctx, [...path, 'hosts'], get(o, 'hosts')),
   };
   const grpcRaw = get(o, 'grpc');
   if (grpcRaw !== undefined && service.protocol !== 'grpc') {

@@ -2,6 +2,7 @@
 
 import { type Ctx, describe, get, isObj, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
+import { checkHostsAtOnce } from './fleet.ts';
 import { HTTP_TOKEN_RE, MIRROR_KEYS } from './keys.ts';
 import {
   accept,
@@ -28,7 +29,7 @@ export type StrategyType = (typeof STRATEGY_TYPES)[number];
 
 /** The keys each strategy type accepts. */
 export const STRATEGY_KEYS: Record<StrategyType, readonly string[]> = {
-  rolling: ['type', 'maxSurge', 'maxUnavailable', 'minReadySeconds', 'progressDeadline'],
+  rolling: ['type', 'maxSurge', 'maxUnavailable', 'minReadySeconds', 'progressDeadline', 'hostsAtOnce'],
   blueGreen: [
     'type',
     'previewReplicas',
@@ -82,7 +83,8 @@ function checkKeys(ctx: Ctx, path: Path, o: Obj, type: StrategyType): void {
     if (own.includes(k)) continue;
     const owners = typeOfKey(k);
     if (owners.length > 0) {
-      report(ctx, [...path, k], `only valid with ${owners.map((t) => `type: ${t}`).join(' or ')}`);
+      const why = k === 'hostsAtOnce' ? ' (blueGreen and canary switch all hosts together)' : '';
+      report(ctx, [...path, k], `only valid with ${owners.map((t) => `type: ${t}`).join(' or ')}${why}`);
       continue;
     }
     let hint = didYouMean(k, own);
@@ -103,6 +105,7 @@ export function validateStrategyAt(ctx: Ctx, path: Path, raw: unknown, replicas:
     maxUnavailable: D.DEFAULT_MAX_UNAVAILABLE,
     minReadySeconds: D.DEFAULT_MIN_READY_SECONDS,
     progressDeadlineMs: 0,
+    hostsAtOnce: D.DEFAULT_HOSTS_AT_ONCE,
   };
   if (raw !== undefined && raw !== null && !isObj(raw)) {
     report(
@@ -164,6 +167,12 @@ function rolling(ctx: Ctx, path: Path, o: Obj, progressDeadlineMs: number): Roll
     maxUnavailable: unavailable.value,
     minReadySeconds,
     progressDeadlineMs,
+    hostsAtOnce:
+      accept(
+        ctx,
+        [...path, 'hostsAtOnce'],
+        checkHostsAtOnce(get(o, 'hostsAtOnce') ?? D.DEFAULT_HOSTS_AT_ONCE),
+      ) ?? D.DEFAULT_HOSTS_AT_ONCE,
   };
 }
 

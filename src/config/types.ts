@@ -21,6 +21,32 @@ export interface CutoverConfig {
   services: Record<string, ServiceConfig>;
   /** Webhooks for rollout events of every service. */
   notifications?: NotificationConfig[];
+  /** Fleet mode: several hosts run the same file, coordinated through etcd. Absent: single host. */
+  cluster?: ClusterConfig;
+}
+
+/** `cluster:`: this host's place in a fleet and how it reaches etcd. Durations in ms, paths absolute. */
+export interface ClusterConfig {
+  etcd: {
+    /** `http(s)://host:port`, in file order. */
+    endpoints: string[];
+    username?: string;
+    /** From `password`, or read from `passwordFile` when the config is loaded. */
+    password?: string;
+    /** Only with https endpoints; without `ca` the system CAs are trusted. */
+    tls?: { ca?: string; cert?: string; key?: string };
+    dialTimeoutMs: number;
+  };
+  /** This host's name (`CUTOVER_HOST` overrides; default: the machine's host name). */
+  host: string;
+  /** Where other hosts reach this host's control API (`CUTOVER_ADVERTISE` overrides; default: control.listen's host). */
+  advertise: string;
+  /** etcd key prefix; starts and ends with `/`. */
+  prefix: string;
+  /** Leader and host-heartbeat lease TTL (whole seconds). */
+  leaseTtlMs: number;
+  /** What a rollout does when a host of its service is lost. */
+  onHostLost: 'pause' | 'continue';
 }
 
 export interface GatewayConfig {
@@ -101,6 +127,8 @@ export interface RollingStrategy {
   maxUnavailable: IntOrPercent;
   minReadySeconds: number;
   progressDeadlineMs: number;
+  /** Fleet mode: hosts whose instances are replaced at the same time (an integer >= 1 or "N%" of the service's hosts). */
+  hostsAtOnce: IntOrPercent;
 }
 
 /** Blue-green: a full preview side next to the active side; `promote` switches all traffic at once. */
@@ -194,6 +222,8 @@ export interface ServiceConfig {
   protocol: 'http' | 'h2c' | 'grpc';
   /** `protocol: grpc` only: the grpc-status codes that count as failed requests. */
   grpcFailureCodes?: number[];
+  /** Fleet mode: the hosts (cluster.host names) that run this service; 'all' (the default) is every host. */
+  hosts: string[] | 'all';
 }
 
 /**

@@ -4,8 +4,10 @@
  * through `Ctx.line` (see load.ts), so the same code validates API bodies (no lines).
  * Each section has its own module (gateway.ts, control.ts, service.ts, ...); this is the file's root.
  */
+import { type HostFacts, validateClusterAt } from './cluster.ts';
 import { validateControl } from './control.ts';
 import { type Ctx, describe, get, isObj, report, setOwn } from './ctx.ts';
+import { checkFleetKeysNeedCluster } from './fleet.ts';
 import { validateGateway } from './gateway.ts';
 import { TOP_LEVEL_KEYS } from './keys.ts';
 import { listenersCollide } from './listen.ts';
@@ -15,7 +17,12 @@ import { findRouteConflicts } from './routes.ts';
 import { validateServiceAt } from './service.ts';
 import type { CutoverConfig, ServiceConfig } from './types.ts';
 
-export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConfig | undefined {
+export function validateRoot(
+  ctx: Ctx,
+  raw: unknown,
+  file: string | undefined,
+  facts: HostFacts,
+): CutoverConfig | undefined {
   if (raw !== undefined && raw !== null && !isObj(raw)) {
     report(ctx, [], `the file must contain a mapping with gateway, control and services, ${describe(raw)}`);
     return undefined;
@@ -84,6 +91,9 @@ export function validateRoot(ctx: Ctx, raw: unknown, file?: string): CutoverConf
     }
   }
   const config: CutoverConfig = { gateway, control, services };
+  // `cluster:` with an empty value is still fleet mode (and reports its missing endpoints).
+  if (Object.hasOwn(o, 'cluster')) config.cluster = validateClusterAt(ctx, o.cluster, control, facts);
+  else checkFleetKeysNeedCluster(ctx, rawServices);
   const rawNotifications = get(o, 'notifications');
   if (rawNotifications !== undefined) {
     config.notifications = validateNotificationsAt(ctx, ['notifications'], rawNotifications);

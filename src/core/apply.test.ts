@@ -138,6 +138,29 @@ test('gateway and control settings are reported but keep their running values', 
   assert.equal(plan.config?.services.web.replicas, 3);
 });
 
+test('cluster settings are reported but keep their running values; service hosts apply', () => {
+  const fleet = (cluster: string, hosts: string) =>
+    parseConfig(
+      `cluster:\n  etcd: { endpoints: [http://127.0.0.1:2379] }\n  ${cluster}\nservices:\n${service('web')}    hosts: ${hosts}\n`,
+      { baseDir: '/srv', env: {}, hostname: 'web-1' },
+    );
+  const [a, b] = [fleet('leaseTtl: 5s', 'all'), fleet('leaseTtl: 9s', '[web-2]')];
+  assert.ok(a.ok && b.ok);
+  const plan = planApply(a.config, b.config, diffConfig(a.config, b.config), statesOf(a.config), 1, false);
+  assert.ok(plan.result.ok && plan.result.applied);
+  assert.deepEqual(
+    plan.result.changes.map((c) => `${c.path} ${c.effect}`),
+    ['cluster.leaseTtlMs restart', 'services.web.hosts live'],
+  );
+  assert.equal(plan.config?.cluster, a.config.cluster);
+  assert.deepEqual(plan.config?.services.web.hosts, ['web-2']);
+  const single = config(service('web'));
+  const off = planApply(a.config, single, diffConfig(a.config, single), statesOf(a.config), 1, false);
+  assert.equal(off.config?.cluster, a.config.cluster, 'removing cluster: needs a restart too');
+  const on = planApply(single, a.config, diffConfig(single, a.config), statesOf(single), 1, false);
+  assert.ok(on.config !== undefined && !('cluster' in on.config), 'adding cluster: needs a restart too');
+});
+
 test('a changed strategy type takes over the running rollout once, at apply', () => {
   const base = config(service('web'));
   const states = statesOf(base);

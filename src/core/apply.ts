@@ -73,7 +73,14 @@ export function planApply(
           : {}),
       }
     : current.gateway;
-  const config: CutoverConfig = { ...next, gateway, control: current.control };
+  // `cluster` needs a restart, like `control`: the running host keeps its identity and etcd session.
+  const { cluster: _next, ...rest } = next;
+  const config: CutoverConfig = {
+    ...rest,
+    gateway,
+    control: current.control,
+    ...(current.cluster === undefined ? {} : { cluster: current.cluster }),
+  };
   const changed = new Map<string, ServiceState>();
   const removed: ServiceConfig[] = [];
   const events: CoreEvent[] = [];

@@ -14,6 +14,7 @@ const strategies: Record<string, StrategyConfig> = {
     maxUnavailable: 0,
     minReadySeconds: 0,
     progressDeadlineMs: 10_000,
+    hostsAtOnce: 1,
   },
   blueGreen: {
     type: 'blueGreen',

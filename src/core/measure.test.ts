@@ -28,6 +28,7 @@ const rolling: StrategyConfig = {
   maxUnavailable: 0,
   minReadySeconds: 0,
   progressDeadlineMs: 60_000,
+  hostsAtOnce: 1,
 };
 
 const NOW = 10_000;

@@ -16,6 +16,7 @@ const strategy = (
   maxUnavailable,
   minReadySeconds,
   progressDeadlineMs: 60_000,
+  hostsAtOnce: 1,
 });
 
 /**

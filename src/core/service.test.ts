@@ -20,6 +20,7 @@ const spec: ServiceSpec = {
     maxUnavailable: 0,
     minReadySeconds: 0,
     progressDeadlineMs: 10_000,
+    hostsAtOnce: 1,
   },
 };
 
