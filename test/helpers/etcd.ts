@@ -71,7 +71,13 @@ function tail(file: string, bytes = 4000): string {
 }
 
 /** Starts a cluster and waits until every member is healthy. */
-export async function startEtcdCluster(opts: { members?: number; host?: string } = {}): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  opts: {
+    members?: number;
+    host?: string /** More etcd flags, e.g. ['--auth-token-ttl', '1']. */;
+    args?: string[];
+  } = {},
+): Promise<EtcdCluster> {
   const count = opts.members ?? 3;
   const host = opts.host ?? '127.0.0.1';
   const id = randomUUID();
@@ -122,6 +128,7 @@ export async function startEtcdCluster(opts: { members?: number; host?: string }
           String(HEARTBEAT_MS),
           '--election-timeout',
           String(ELECTION_MS),
+          ...(opts.args ?? []),
         ],
         { stdio: ['ignore', fd, fd], env: { ...process.env, [MARKER]: id } },
       );
