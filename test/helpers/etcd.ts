@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/runtime/ports.ts';
@@ -40,9 +41,21 @@ export interface EtcdCluster {
   stop(): Promise<void>;
 }
 
-function health(url: string): Promise<boolean> {
+/** Serve clients over HTTPS with client-certificate auth: one certificate for both ends (serverAuth and clientAuth). */
+export interface EtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+function health(url: string, tls?: EtcdTls): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = http.get(`${url}/health`, { agent: false, timeout: 1000 }, (res) => {
+    const get = tls === undefined ? http.get : https.get;
+    const certs =
+      tls === undefined
+        ? {}
+        : { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+    const req = get(`${url}/health`, { agent: false, timeout: 1000, ...certs }, (res) => {
       let text = '';
       res.on('data', (c: Buffer) => {
         text += c.toString();
@@ -71,7 +84,18 @@ function tail(file: string, bytes = 4000): string {
 }
 
 /** Starts a cluster and waits until every member is healthy. */
-export async function startEtcdCluster(opts: { members?: number; host?: string } = {}): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  opts: {
+    /** Default 3. */
+    members?: number;
+    /** Default 127.0.0.1. */
+    host?: string;
+    /** More etcd flags, e.g. ['--auth-token-ttl', '1']. */
+    args?: string[];
+    /** Clients over HTTPS with client-certificate auth. */
+    tls?: EtcdTls;
+  } = {},
+): Promise<EtcdCluster> {
   const count = opts.members ?? 3;
   const host = opts.host ?? '127.0.0.1';
   const id = randomUUID();
@@ -82,7 +106,7 @@ export async function startEtcdCluster(opts: { members?: number; host?: string }
     const name = `m${i}`;
     specs.push({
       name,
-      clientUrl: `http://${host}:${c}`,
+      clientUrl: `${opts.tls ? 'https' : 'http'}://${host}:${c}`,
       peerUrl: `http://${host}:${p}`,
       dir: path.join(root, name),
     });
@@ -122,6 +146,18 @@ export async function startEtcdCluster(opts: { members?: number; host?: string }
           String(HEARTBEAT_MS),
           '--election-timeout',
           String(ELECTION_MS),
+          ...(opts.tls === undefined
+            ? []
+            : [
+                '--cert-file',
+                opts.tls.certFile,
+                '--key-file',
+                opts.tls.keyFile,
+                '--trusted-ca-file',
+                opts.tls.caFile,
+                '--client-cert-auth',
+              ]),
+          ...(opts.args ?? []),
         ],
         { stdio: ['ignore', fd, fd], env: { ...process.env, [MARKER]: id } },
       );
@@ -135,7 +171,7 @@ export async function startEtcdCluster(opts: { members?: number; host?: string }
     };
     const waitHealthy = async () => {
       const deadline = Date.now() + HEALTH_TIMEOUT_MS;
-      while (!(await health(s.clientUrl))) {
+      while (!(await health(s.clientUrl, opts.tls))) {
         if (child?.exitCode !== null && child?.exitCode !== undefined)
           throw new Error(`etcd member ${s.name} exited with ${child.exitCode}; log ${log}:\n${tail(log)}`);
         if (Date.now() > deadline)

@@ -114,22 +114,29 @@ export class Transport {
     if (this.token === token) this.token = undefined;
   }
 
-  /** A streaming request to one endpoint (watch): the response, whose body the caller reads. */
+  /**
+   * A streaming request to one endpoint (watch): the response, whose body the caller reads, and the
+   * auth token it carried (for invalidateToken when the stream is refused).
+   */
   async stream(
     endpoint: string,
     path: string,
     body: unknown,
     signal: AbortSignal,
-  ): Promise<Dispatcher.ResponseData> {
-    return request(`${endpoint}${path}`, {
+  ): Promise<{ res: Dispatcher.ResponseData; token?: string }> {
+    const headers = await this.headers();
+    const res = await request(`${endpoint}${path}`, {
       method: 'POST',
-      headers: await this.headers(),
+      headers,
       body: JSON.stringify(body),
       dispatcher: this.agent,
       signal,
       headersTimeout: this.timeoutMs,
       bodyTimeout: 0,
     });
+    if (res.statusCode === 401 && headers.authorization !== undefined)
+      this.invalidateToken(headers.authorization);
+    return { res, token: headers.authorization };
   }
 
   async close(): Promise<void> {

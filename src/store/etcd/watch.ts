@@ -54,7 +54,7 @@ export function startWatch(
       });
     });
 
-  const handleLine = async (line: string, endpoint: string): Promise<void> => {
+  const handleLine = async (line: string, endpoint: string, token: string | undefined): Promise<void> => {
     const msg = JSON.parse(line) as Wire;
     if (msg.error !== undefined) {
       const e = msg.error as Wire;
@@ -73,7 +73,11 @@ export function startWatch(
         last = headerRevision(now);
         throw new Restart();
       }
-      throw new Error(`watch canceled: ${String(r.cancel_reason ?? 'no reason given')}`);
+      const reason = String(r.cancel_reason ?? 'no reason given');
+      // A watch refused for its token (expired: "invalid auth token"; or "permission denied"): authenticate again.
+      if (token !== undefined && /permission denied|auth token/.test(reason))
+        transport.invalidateToken(token);
+      throw new Error(`watch canceled: ${reason}`);
     }
     if (r.created === true) {
       transport.answered(endpoint);
@@ -87,7 +91,7 @@ export function startWatch(
   };
 
   const runOnce = async (endpoint: string): Promise<void> => {
-    const res = await transport.stream(
+    const { res, token } = await transport.stream(
       endpoint,
       '/v3/watch',
       {
@@ -110,7 +114,7 @@ export function startWatch(
       while (nl >= 0) {
         const line = buffered.slice(0, nl).trim();
         buffered = buffered.slice(nl + 1);
-        if (line !== '') await handleLine(line, endpoint);
+        if (line !== '') await handleLine(line, endpoint, token);
         nl = buffered.indexOf('\n');
       }
     }
