@@ -10,13 +10,13 @@ import { sendJson } from '../util/http-json.ts';
 import type { Handler, Params } from './body.ts';
 import { ApiError } from './errors.ts';
 import { Security } from './guard.ts';
-import { allRoutes } from './routes.ts';
+import { allRoutes, type Route } from './routes.ts';
 
 /** The control API the CLI talks to (JSON over HTTP). */
-export function createApiServer(c: Controller, log: Logger): ApiServer {
+export function createApiServer(c: Controller, log: Logger, first: Route[] = []): ApiServer {
   // Creates <dataDir>/admin.token on first start; every route but GET /healthz needs a token.
   const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }));
-  const routes = allRoutes(c, security);
+  const routes = [...first, ...allRoutes(c, security)];
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://control');
     let matched: Handler | undefined;

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.ts';
 import { Supervisor } from '../runtime/supervisor.ts';
 import { Snapshots } from '../store/snapshot.ts';
 import { SqliteStore } from '../store/store.ts';
+import { type FleetMember, joinFleet, localServices, openFleet } from './fleet.ts';
 
 /** A running `cutover up`. */
 export interface Running {
@@ -22,10 +23,13 @@ export interface Running {
  * store, the controller and the control API for a validated config, and starts them.
  */
 export async function startUp(
-  config: CutoverConfig,
+  fullConfig: CutoverConfig,
   log: Logger,
   opts: { keepRunning?: boolean } = {},
 ): Promise<Running> {
+  // An unreachable etcd stops `up` (naming the endpoints) before anything starts.
+  const fleetHandle = fullConfig.cluster ? await openFleet(fullConfig, log) : null;
+  const config = fleetHandle ? localServices(fullConfig) : fullConfig;
   // First: a damaged state database must stop `up` before anything is started or taken over.
   const store = new SqliteStore(config.control.dataDir);
   const snapshots = new Snapshots({
@@ -45,7 +49,7 @@ export async function startUp(
   controller.onRolloutFinished = () => snapshots.take('rollout finished');
   // The control listener first: if its port is taken, fail before anything starts (and before an
   // instance could be handed that port).
-  const api = createApiServer(controller, log.child({ component: 'api' }));
+  const api = createApiServer(controller, log.child({ component: 'api' }), fleetHandle?.routes ?? []);
   const addr = await listen(api, config.control.listen.host, config.control.listen.port);
   await gateway.ensure(previous);
   writeFileSync(pidFile, String(gateway.pid));
@@ -54,6 +58,15 @@ export async function startUp(
     controller.syncRoutes(true).catch(() => {});
   };
   await controller.start();
+  let member: FleetMember | null = null;
+  if (fleetHandle) {
+    member = await joinFleet(fleetHandle, {
+      config: fullConfig,
+      controller,
+      controlPort: addr.port,
+      setServing: (serving, reason) => gateway.client.setServing(serving, reason),
+    });
+  }
   log.info('cutover up', {
     gateway: `${config.gateway.listen.host}:${config.gateway.listen.port}`,
     control: `${addr.address}:${addr.port}`,
@@ -62,6 +75,7 @@ export async function startUp(
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      await member?.leave();
       api.close();
       api.closeAllConnections();
       if (opts.keepRunning) {

@@ -1,3 +1,4 @@
+import { StartupError } from '../app/startup-error.ts';
 import { StateDamagedError } from '../store/integrity.ts';
 import { help } from './args.ts';
 import { ApiResponseError, UnreachableError } from './client.ts';
@@ -69,7 +70,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
       return EXIT.unreachable;
     }
-    if (err instanceof StateDamagedError) {
+    if (err instanceof StateDamagedError || err instanceof StartupError) {
       process.stderr.write(`cutover ${cmd}: ${err.message}\n`);
       return EXIT.failed;
     }

@@ -72,3 +72,18 @@ export function checkFleetKeysNeedCluster(ctx: Ctx, rawServices: unknown): void 
     }
   }
 }
+
+/** Fleet mode rolls out across hosts in rolling waves; blue-green and canary do not span hosts yet. */
+export function checkFleetStrategies(
+  ctx: Ctx,
+  services: Record<string, { strategy: { type: string } }>,
+): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (svc.strategy.type === 'rolling') continue;
+    report(
+      ctx,
+      ['services', name, 'strategy', 'type'],
+      `${svc.strategy.type} does not span hosts yet: in fleet mode (cluster:) use rolling (with hostsAtOnce)`,
+    );
+  }
+}

@@ -7,7 +7,7 @@
 import { type HostFacts, validateClusterAt } from './cluster.ts';
 import { validateControl } from './control.ts';
 import { type Ctx, describe, get, isObj, report, setOwn } from './ctx.ts';
-import { checkFleetKeysNeedCluster } from './fleet.ts';
+import { checkFleetKeysNeedCluster, checkFleetStrategies } from './fleet.ts';
 import { validateGateway } from './gateway.ts';
 import { TOP_LEVEL_KEYS } from './keys.ts';
 import { listenersCollide } from './listen.ts';
@@ -92,8 +92,10 @@ export function validateRoot(
   }
   const config: CutoverConfig = { gateway, control, services };
   // `cluster:` with an empty value is still fleet mode (and reports its missing endpoints).
-  if (Object.hasOwn(o, 'cluster')) config.cluster = validateClusterAt(ctx, o.cluster, control, facts);
-  else checkFleetKeysNeedCluster(ctx, rawServices);
+  if (Object.hasOwn(o, 'cluster')) {
+    config.cluster = validateClusterAt(ctx, o.cluster, control, facts);
+    checkFleetStrategies(ctx, services);
+  } else checkFleetKeysNeedCluster(ctx, rawServices);
   const rawNotifications = get(o, 'notifications');
   if (rawNotifications !== undefined) {
     config.notifications = validateNotificationsAt(ctx, ['notifications'], rawNotifications);

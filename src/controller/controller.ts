@@ -65,6 +65,8 @@ export class Controller implements ServiceLedger {
   readonly certs: CertificateWatch | null;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
+  /** Version of the last routing table every gateway worker applied (0: none yet). */
+  routesVersion = 0;
 
   constructor(opts: {
     config: CutoverConfig;
@@ -324,6 +326,7 @@ export class Controller implements ServiceLedger {
       try {
         const version = await this.agent.pushRoutes(routes);
         this.pushedKey = key;
+        this.routesVersion = version;
         this.log.debug('routes pushed', { version });
       } catch (err) {
         this.pushedKey = '';

@@ -106,6 +106,8 @@ export class Cluster {
   readonly configFile: string;
   gatewayPort = 0;
   controlPort = 0;
+  /** The loopback address this host's gateway and control API listen on (fleet tests: 127.0.0.2, .3 ...). */
+  bindHost = '127.0.0.1';
   /** The gateway's HTTPS port (ClusterOptions.gatewayTls), learned from its admin /healthz; 0 without. */
   tlsPort = 0;
   private proc?: ChildProcess;
@@ -155,7 +157,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       [MARKER]: this.id,
-      CUTOVER_ADDR: `127.0.0.1:${this.controlPort}`,
+      CUTOVER_ADDR: `${this.bindHost}:${this.controlPort}`,
     };
     delete env.NODE_TEST_CONTEXT;
     return env;
@@ -189,7 +191,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
     await this.waitFor(async () => (await this.status()) !== undefined, 20_000, 'controller back');
   }
 
-  private async launch(extraArgs: string[] = []): Promise<void> {
+  protected async launch(extraArgs: string[] = []): Promise<void> {
     this.upStderr = '';
     const proc = spawnGroup(process.execPath, [BIN, 'up', '-c', this.configFile, ...extraArgs], {
       cwd: this.dir,
@@ -230,7 +232,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
       const request = this.tlsCa ? https.request : http.request;
       const req = request(
         {
-          host: '127.0.0.1',
+          host: this.bindHost,
           port: this.controlPort,
           method,
           path: p,
@@ -262,7 +264,7 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
   ): Promise<{ status: number; version?: string; body: string }> {
     return new Promise((resolve, reject) => {
       http
-        .get({ host: '127.0.0.1', port: this.gatewayPort, path, headers, agent: false }, (res) => {
+        .get({ host: this.bindHost, port: this.gatewayPort, path, headers, agent: false }, (res) => {
           let body = '';
           res.on('data', (c) => (body += c));
           res.on('end', () => {

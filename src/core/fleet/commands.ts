@@ -7,7 +7,14 @@ export type FleetCommandResult =
   | { ok: true; state: FleetServiceState; events: FleetEvent[] }
   | {
       ok: false;
-      code: 'rollout_in_progress' | 'no_rollout' | 'not_paused' | 'nothing_to_undo' | 'no_hosts';
+      code:
+        | 'rollout_in_progress'
+        | 'no_rollout'
+        | 'not_paused'
+        | 'nothing_to_undo'
+        | 'no_hosts'
+        | 'unknown_host'
+        | 'config_mismatch';
       message: string;
     };
 

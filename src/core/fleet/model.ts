@@ -81,6 +81,8 @@ export interface HostReport {
   reportedAt: number;
   /** Taken out for maintenance (`cutover host drain`): its gateway fails its health check. */
   drained: boolean;
+  /** Fingerprint of the host's config (src/fleet/config-hash.ts): hosts of a fleet must agree. */
+  configHash: string;
   services: Record<string, HostServiceReport>;
 }
 

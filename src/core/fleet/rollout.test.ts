@@ -123,6 +123,7 @@ function reportsOf(hosts: SimHost[], fleet: FleetServiceState): Record<string, H
       startedAt: 0,
       reportedAt: 0,
       drained: false,
+      configHash: 'x',
       services: { web: report },
     };
   }

@@ -69,7 +69,10 @@ function assign(spec: FleetServiceSpec, state: FleetServiceState, events: FleetE
   for (const host of spec.hosts) {
     const target = wantedTarget(state, host);
     const current = assignments[host];
-    if (current && sameTarget(current.target, target)) continue;
+    // A host of the wave acknowledges this rollout's generation, also when its target is unchanged.
+    const inWave = state.rollout?.phase === 'Progressing' && state.rollout.wave.includes(host);
+    if (current && sameTarget(current.target, target) && (!inWave || current.generation === state.generation))
+      continue;
     assignments = { ...assignments, [host]: { target, generation: state.generation } };
     events.push({
       service: state.name,

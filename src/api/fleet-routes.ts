@@ -1,0 +1,140 @@
+/**
+ * Control API routes of fleet mode (`cluster:`): releases go to the fleet's leader as commands
+ * through etcd, from whichever host the request reaches; hosts are drained and resumed; the
+ * fleet's view. Placed before the single-host routes, so the same CLI commands act on the fleet.
+ */
+import path from 'node:path';
+import { admin, operate, READ } from '../auth/roles.ts';
+import { applyRunOverrides } from '../config/overrides.ts';
+import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
+import type { FleetClient } from '../fleet/client.ts';
+import type { FleetCommandAnswer } from '../fleet/command.ts';
+import { onlyKeys, readJson } from './body.ts';
+import { ApiError } from './errors.ts';
+import type { Route } from './routes.ts';
+
+const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
+const HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
+
+function answered(a: FleetCommandAnswer): FleetCommandAnswer {
+  if (!a.ok) throw new ApiError(409, a.code ?? 'refused', a.message);
+  return a;
+}
+
+function unavailable(err: unknown): never {
+  if (err instanceof ApiError) throw err;
+  throw new ApiError(503, 'fleet_unavailable', (err as Error).message);
+}
+
+export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Route[] {
+  const need = (name: string): ServiceConfig => {
+    const svc = config().services[name];
+    if (!svc) {
+      const known = Object.keys(config().services).join(', ');
+      throw new ApiError(404, 'unknown_service', `unknown service "${name}" (services: ${known})`);
+    }
+    return svc;
+  };
+  return [
+    ['GET', /^\/v1\/fleet$/, async () => fleet.view().catch(unavailable), READ],
+    ['GET', /^\/v1\/fleet\/events$/, async () => ({ events: await fleet.events().catch(unavailable) }), READ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/deploy$/,
+      async (req, res, p) => {
+        const svc = need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, ['version', 'set']);
+        if (typeof body.version !== 'string' || !VERSION_RE.test(body.version)) {
+          throw new ApiError(
+            400,
+            'invalid_body',
+            'version: required, letters, digits, ".", "_" or "-" (e.g. v2)',
+          );
+        }
+        const sets = body.set ?? [];
+        if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
+          throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
+        }
+        const configDir = config().file ? path.dirname(config().file!) : process.cwd();
+        const o = applyRunOverrides(svc.run, sets as string[], configDir);
+        if (!o.ok) {
+          const text = o.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+          throw new ApiError(400, 'invalid_body', text, o.issues);
+        }
+        const a = answered(
+          await fleet
+            .submit({ service: p.name, type: 'deploy', version: body.version, run: o.run, actor: 'api' })
+            .catch(unavailable),
+        );
+        res.statusCode = 202;
+        return {
+          service: p.name,
+          version: body.version,
+          generation: a.generation,
+          message: a.message,
+          fleet: true,
+        };
+      },
+      operate('deploy'),
+    ],
+    [
+      'POST',
+      /^\/v1\/services\/(?<name>[^/]+)\/(?<op>abort|pause|resume|undo)$/,
+      async (req, res, p) => {
+        need(p.name);
+        const body = await readJson(req);
+        onlyKeys(body, []);
+        const type = p.op as 'abort' | 'pause' | 'resume' | 'undo';
+        const a = answered(await fleet.submit({ service: p.name, type, actor: 'api' }).catch(unavailable));
+        res.statusCode = 202;
+        return { service: p.name, generation: a.generation, message: a.message, fleet: true };
+      },
+      operate('{op}'),
+    ],
+    [
+      'POST',
+      /^\/v1\/hosts\/(?<host>[^/]+)\/(?<op>drain|resume)$/,
+      async (req, _res, p) => {
+        if (!HOST_RE.test(p.host))
+          throw new ApiError(400, 'invalid_path', `host: "${p.host}" is not a host name`);
+        const body = await readJson(req);
+        onlyKeys(body, []);
+        const view = await fleet.view().catch(unavailable);
+        if (!view.hosts.some((h) => h.name === p.host)) {
+          throw new ApiError(
+            404,
+            'unknown_host',
+            `unknown host "${p.host}" (hosts: ${view.hosts.map((h) => h.name).join(', ')})`,
+          );
+        }
+        await fleet.setDrained(p.host, p.op === 'drain', 'api').catch(unavailable);
+        return { host: p.host, drained: p.op === 'drain' };
+      },
+      admin('host {op}'),
+    ],
+    // One host changing its own routing would split the fleet: refused until they act fleet-wide.
+    ...(
+      [
+        [
+          'POST',
+          /^\/v1\/services\/(?<name>[^/]+)\/(?:promote|retry)$/,
+          'promote and retry (canary and blue-green steps)',
+        ],
+        ['PUT', /^\/v1\/services\/(?<name>[^/]+)\/weight$/, 'set-weight'],
+        ['PUT', /^\/v1\/services\/(?<name>[^/]+)\/rules$/, 'rules'],
+        ['DELETE', /^\/v1\/services\/(?<name>[^/]+)\/rules$/, 'rules'],
+        ['POST', /^\/v1\/config$/, 'apply (restart each host with the new file)'],
+      ] as const
+    ).map(
+      ([method, re, what]): Route => [
+        method,
+        re,
+        async () => {
+          throw new ApiError(409, 'not_in_fleet_mode', `${what}: not available in fleet mode (cluster:) yet`);
+        },
+        operate('refused in fleet mode'),
+      ],
+    ),
+  ];
+}

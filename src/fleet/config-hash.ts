@@ -1,0 +1,28 @@
+/**
+ * A fingerprint of what every host of a fleet must agree on: the services and how they roll out.
+ * Host-specific parts (its name, address, ports, paths) are left out, so the same file on every
+ * host gives the same fingerprint.
+ */
+import { createHash } from 'node:crypto';
+import type { CutoverConfig } from '../config/types.ts';
+
+export function fleetConfigHash(config: CutoverConfig): string {
+  const services = Object.values(config.services).map((s) => ({
+    name: s.name,
+    route: s.route,
+    version: s.version,
+    replicas: s.replicas,
+    hosts: s.hosts,
+    strategy: s.strategy,
+    command: s.run.command,
+    readiness: s.readiness,
+  }));
+  const cluster = config.cluster
+    ? {
+        prefix: config.cluster.prefix,
+        leaseTtlMs: config.cluster.leaseTtlMs,
+        onHostLost: config.cluster.onHostLost,
+      }
+    : null;
+  return createHash('sha256').update(JSON.stringify({ services, cluster })).digest('hex').slice(0, 16);
+}

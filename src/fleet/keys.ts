@@ -1,0 +1,58 @@
+/** The fleet's etcd key layout, all under one prefix (`cluster.prefix`). */
+export class FleetKeys {
+  readonly prefix: string;
+
+  constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** The leader's key (leased): value is the leading host's name. */
+  get leader(): string {
+    return `${this.prefix}leader`;
+  }
+  /** Heartbeat reports, one leased key per live host. */
+  get hosts(): string {
+    return `${this.prefix}hosts/`;
+  }
+  host(name: string): string {
+    return `${this.hosts}${name}`;
+  }
+  /** Every host that ever joined (not leased): `hosts: all` means these. */
+  get members(): string {
+    return `${this.prefix}members/`;
+  }
+  member(name: string): string {
+    return `${this.members}${name}`;
+  }
+  /** Fleet state per service, written by the leader only (fenced). */
+  get services(): string {
+    return `${this.prefix}services/`;
+  }
+  service(name: string): string {
+    return `${this.services}${name}`;
+  }
+  /** Commands any host's API submits; the leader answers each in `results/` and deletes it. */
+  get commands(): string {
+    return `${this.prefix}commands/`;
+  }
+  command(id: string): string {
+    return `${this.commands}${id}`;
+  }
+  result(id: string): string {
+    return `${this.prefix}results/${id}`;
+  }
+  /** Maintenance marks (`cutover host drain`). */
+  get drains(): string {
+    return `${this.prefix}drain/`;
+  }
+  drain(name: string): string {
+    return `${this.drains}${name}`;
+  }
+  /** Fleet events, keyed so that a prefix range returns them in order. */
+  get events(): string {
+    return `${this.prefix}events/`;
+  }
+  event(time: number, seq: number): string {
+    return `${this.events}${String(time).padStart(15, '0')}-${String(seq).padStart(6, '0')}`;
+  }
+}
