@@ -4,8 +4,6 @@ import { fleet, host, rollout, service, serviceReport, target } from '../../test
 import type { FleetView } from '../fleet/view.ts';
 import { formatFleet, lagOf } from './fleet-format.ts';
 
-const HOSTS = ['web-1', 'web-2', 'web-3'];
-
 const CASES: Array<{ name: string; view: FleetView; only?: string; want: string[] }> = [
   {
     name: 'converged fleet: leader, one row per host and service, desired version with the last rollout',
@@ -116,17 +114,18 @@ for (const c of CASES) {
   });
 }
 
-const LAG: Array<{ name: string; report?: ReturnType<typeof serviceReport>; live?: boolean; want?: string }> = [
-  { name: 'caught up', report: serviceReport('v2', 3), want: undefined },
-  { name: 'behind the generation', report: serviceReport('v2', 2), want: 'acted on generation 2 of 3' },
-  {
-    name: 'serving another version than assigned',
-    report: serviceReport('v1', 3),
-    want: 'serves v1, assigned v2',
-  },
-  { name: 'no report of the service', report: undefined, want: 'no report of generation 3' },
-  { name: 'lost (nothing to judge)', report: serviceReport('v1', 1), live: false, want: undefined },
-];
+const LAG: Array<{ name: string; report?: ReturnType<typeof serviceReport>; live?: boolean; want?: string }> =
+  [
+    { name: 'caught up', report: serviceReport('v2', 3), want: undefined },
+    { name: 'behind the generation', report: serviceReport('v2', 2), want: 'acted on generation 2 of 3' },
+    {
+      name: 'serving another version than assigned',
+      report: serviceReport('v1', 3),
+      want: 'serves v1, assigned v2',
+    },
+    { name: 'no report of the service', report: undefined, want: 'no report of generation 3' },
+    { name: 'lost (nothing to judge)', report: serviceReport('v1', 1), live: false, want: undefined },
+  ];
 
 for (const c of LAG) {
   test(`lagOf: ${c.name}`, () => {

@@ -1,6 +1,9 @@
 /** What `--wait` makes of one look at the fleet (pure): still going, or done with an exit code. */
 import type { FleetView } from '../fleet/view.ts';
 
+/** How often --wait looks at the fleet (GET /v1/fleet): the fleet has no event stream yet. */
+export const FLEET_POLL_INTERVAL_MS = 500;
+
 export type FleetWaitOutcome =
   | { done: false; progress: string }
   | { done: true; ok: boolean; message: string };
@@ -28,9 +31,7 @@ export function fleetWaitOutcome(view: FleetView, service: string, generation: n
     return { done: false, progress: `waiting for generation ${generation} of ${service} to start` };
   }
   if (l.phase === 'Succeeded') {
-    const lost = l.skipped.length
-      ? ` but ${l.skipped.join(', ')} (lost; converging when they return)`
-      : '';
+    const lost = l.skipped.length ? ` but ${l.skipped.join(', ')} (lost; converging when they return)` : '';
     return { done: true, ok: true, message: `${l.to.version} of ${service} runs on every host${lost}` };
   }
   return {

@@ -79,6 +79,10 @@ export function service(
   return { name, desired: target(version), generation, assignments, ...o };
 }
 
-export function fleet(hosts: FleetHostView[], services: FleetServiceState[], leader = 'web-1'): FleetView {
+export function fleet(
+  hosts: FleetHostView[],
+  services: FleetServiceState[],
+  leader: string | null = 'web-1',
+): FleetView {
   return { leader, hosts, services };
 }
