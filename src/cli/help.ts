@@ -87,8 +87,8 @@ live or stopped), each line prefixed with its instance id.`,
 The event log of this host's controller, oldest first. --fleet: the fleet's events instead
 (time, service, type, host, message): fleet rollouts and their waves, hosts done, assigned and
 lost, rollbacks. --limit N: the newest N.`,
-  host: `Usage: cutover host drain NAME
-       cutover host resume NAME
+  host: `Usage: cutover host drain NAME [--json]
+       cutover host resume NAME [--json]
 
 Fleet mode. drain takes host NAME out of the load balancer's rotation for maintenance: its
 gateway fails its health check while its instances keep running (and keep following the
