@@ -1,4 +1,5 @@
 import { SNAPSHOT_INTERVAL_MS } from '../store/snapshot.ts';
+import { FLEET_POLL_INTERVAL_MS } from './fleet-wait.ts';
 
 /** The text of `cutover --help` and of `cutover COMMAND --help`, by command. */
 export const HELP: Record<string, string> = {
@@ -9,7 +10,7 @@ Usage: cutover <command> [options]
 Commands:
   up                  run gateway, supervisor and controller in the foreground
   deploy SERVICE      roll out a new version (--version V [--set run.env.K=V] [--wait])
-  status [SERVICE]    show services, rollouts and instances (--json, --watch)
+  status [SERVICE]    show services, rollouts and instances, and the fleet's hosts (--json, --watch)
   history SERVICE     list revisions (--json)
   undo SERVICE        roll back to the previous (or --to-revision N) revision (--wait)
   promote SERVICE     canary: pass the current pause (--full: skip all steps);
@@ -20,7 +21,8 @@ Commands:
   set-weight SERVICE N  canary share of traffic (0..100), applied at once
   rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
-  events [SERVICE]    show the event log (--json)
+  events [SERVICE]    show the event log (--json; --fleet: the fleet's events)
+  host drain|resume NAME  fleet mode: take a host out of the load balancer's rotation / back
   validate            check a config file and change nothing
   apply               apply a changed config file to the running controller (--dry-run)
   service install     write systemd units (socket activation, restarts keep serving)
@@ -53,11 +55,19 @@ Logs are JSON lines on stderr.`,
 Creates a new revision from the service's run template with \${VERSION}=V and rolls it out
 with the service's strategy. --set overrides run.command, run.cwd or run.env.KEY for this
 revision. --wait: follow the rollout; exit 0 when it succeeded, 1 when it failed (Cutover
-then rolls back automatically).`,
+then rolls back automatically).
+Fleet mode (cluster: in the config): the version rolls out across the service's hosts in waves
+(hostsAtOnce at a time, each host with the service's strategy) under a new generation. --wait
+follows the fleet (it looks every ${FLEET_POLL_INTERVAL_MS} ms): exit 0 once every host runs it, 1 when a host failed
+and every host was rolled back (the reason is printed).`,
   status: `Usage: cutover status [SERVICE] [--json] [--watch]
 
 Phase (Healthy, Progressing, Degraded), stable revision, rollout progress and instances.
---watch redraws every second until interrupted.`,
+--watch redraws every second until interrupted (this host's services only).
+Fleet mode: then the fleet: the leading host, a table of hosts (live or LOST, drained, and per
+service the stable version, outcome, ready/total instances and the generation acted on; a host
+behind its assignment is marked lagging) and per service its fleet rollout (phase, from -> to,
+hosts done, wave, message) or the version desired on every host. --json adds a "fleet" key.`,
   history: `Usage: cutover history SERVICE [--json]
 
 Revisions: number (* = stable), version, created, outcome (stable, superseded, failed,
@@ -65,12 +75,24 @@ progressing, pending).`,
   undo: `Usage: cutover undo SERVICE [--to-revision N] [--wait] [--timeout 10m]
 
 Rolls the service back to the previous good revision (or revision N) with its strategy;
-the rolled-back-to spec becomes a new revision.`,
+the rolled-back-to spec becomes a new revision. Fleet mode: rolls every host back to the
+version before the last fleet rollout, in waves; --wait follows it across the fleet.`,
   logs: `Usage: cutover logs SERVICE [--instance ID] [-f|--follow] [--tail N]
 
 Prints the captured stdout/stderr of the service's live instances (or of one instance,
 live or stopped), each line prefixed with its instance id.`,
-  events: `Usage: cutover events [SERVICE] [--json] [--limit N]`,
+  events: `Usage: cutover events [SERVICE] [--json] [--limit N]
+       cutover events --fleet [SERVICE] [--json] [--limit N]
+
+The event log of this host's controller, oldest first. --fleet: the fleet's events instead
+(time, service, type, host, message): fleet rollouts and their waves, hosts done, assigned and
+lost, rollbacks. --limit N: the newest N.`,
+  host: `Usage: cutover host drain NAME [--json]
+       cutover host resume NAME [--json]
+
+Fleet mode. drain takes host NAME out of the load balancer's rotation for maintenance: its
+gateway fails its health check while its instances keep running (and keep following the
+fleet's rollouts). resume puts it back. An unknown host is refused (exit 1).`,
   service: `Usage: cutover service install [-c FILE] [--name cutover] [--user USER] [--dir DIR] [--print]
 
 Writes NAME.service and NAME.socket (default dir /etc/systemd/system). The socket unit owns
@@ -121,11 +143,15 @@ once it has full size and is ready; the old side stays warm for scaleDownDelay.`
 
 Sends all traffic back to the stable revision at once and drains the new one. Blue-green after
 the switch (within scaleDownDelay): switches back instantly. Status shows Aborted; the next
-deploy or retry starts again.`,
+deploy or retry starts again. Fleet mode: rolls every host back to the version the fleet ran
+before the rollout; --wait follows that (exit 1 once rolled back).`,
   pause: `Usage: cutover pause SERVICE
 
-Freezes the rollout's steps (weights and instances stay as they are) until resume.`,
-  resume: `Usage: cutover resume SERVICE`,
+Freezes the rollout's steps (weights and instances stay as they are) until resume.
+Fleet mode: no new wave starts until resume; the running wave finishes.`,
+  resume: `Usage: cutover resume SERVICE
+
+Continues a paused rollout (fleet mode: the paused fleet rollout, with its next wave).`,
   retry: `Usage: cutover retry SERVICE [--wait]
 
 Starts the last failed or aborted rollout again, from the first step.`,

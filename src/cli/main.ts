@@ -8,6 +8,7 @@ import { cmdCerts } from './commands/certs.ts';
 import { cmdDeploy } from './commands/deploy.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
+import { cmdHost } from './commands/host.ts';
 import { cmdLogs } from './commands/logs.ts';
 import { cmdReload } from './commands/reload.ts';
 import { cmdRollout } from './commands/rollout.ts';
@@ -48,6 +49,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   token: cmdToken,
   audit: cmdAudit,
   state: cmdState,
+  host: cmdHost,
 };
 
 /** Runs the CLI; resolves with the process exit code. */

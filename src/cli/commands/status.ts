@@ -1,7 +1,9 @@
 import type { ServiceStatus } from '../../api/status.ts';
+import type { FleetView } from '../../fleet/view.ts';
 import { help, parse, resolveAddr, servicePath } from '../args.ts';
-import { ControlClient } from '../client.ts';
+import { ApiResponseError, ControlClient } from '../client.ts';
 import { EXIT, UsageError } from '../exit.ts';
+import { formatFleet } from '../fleet-format.ts';
 import { formatStatus } from '../format.ts';
 import { HELP } from '../help.ts';
 import { followEvents } from '../sse.ts';
@@ -9,7 +11,20 @@ import { followEvents } from '../sse.ts';
 /** --watch redraws this often even when nothing changed (the clock and the "running" ages move). */
 const WATCH_REDRAW_MS = 1000;
 
-/** `cutover status [SERVICE]`: one service or all; --watch follows the status stream. */
+/** The fleet (GET /v1/fleet), or undefined when the controller runs a single host (404). */
+async function fleetOf(client: ControlClient): Promise<FleetView | undefined> {
+  try {
+    return await client.json<FleetView>('GET', '/v1/fleet');
+  } catch (err) {
+    if (err instanceof ApiResponseError && err.status === 404) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * `cutover status [SERVICE]`: one service or all, then the fleet section in fleet mode; --watch
+ * follows the status stream (this host's services only: the fleet has no stream yet).
+ */
 export async function cmdStatus(argv: string[]): Promise<number> {
   const { values, positionals } = parse('status', argv, {
     json: { type: 'boolean' },
@@ -27,7 +42,12 @@ export async function cmdStatus(argv: string[]): Promise<number> {
       ? `${JSON.stringify(only ? docs[0] : { services: docs }, null, 2)}\n`
       : `${docs.map((s) => formatStatus(s)).join('\n\n')}\n`;
   if (!values.watch) {
-    process.stdout.write(render(list));
+    const fleet = await fleetOf(client);
+    if (!fleet) process.stdout.write(render(list));
+    else if (values.json) {
+      const doc = only ? { ...list[0], fleet } : { services: list, fleet };
+      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else process.stdout.write(`${render(list)}\n${formatFleet(fleet, only)}\n`);
     return EXIT.ok;
   }
   // In the order the controller lists them; a service added later comes last.
