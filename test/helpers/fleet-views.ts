@@ -43,6 +43,7 @@ export function host(
     startedAt: 1,
     reportedAt: 2,
     drained,
+    configHash: 'same',
     services,
   };
   return live ? { name, live, drained, report } : { name, live, drained };
