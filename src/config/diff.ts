@@ -29,6 +29,8 @@ function flatten(value: unknown, prefix: string, out: Map<string, unknown>): voi
 
 function effectOf(path: string, bothHaveTls: boolean): ChangeEffect {
   if (path.startsWith('gateway.http2.')) return 'reload';
+  // Workers read the health path from the settings a reload gives them.
+  if (path === 'gateway.health' || path.startsWith('gateway.health.')) return 'reload';
   // A TLS listener added, removed or moved needs a new socket; anything else about TLS reloads.
   if (path.startsWith('gateway.tls.') && bothHaveTls && !path.startsWith('gateway.tls.listen.'))
     return 'reload';
