@@ -56,8 +56,16 @@ export function healthPathProblem(p: unknown): string | null {
   if (typeof p !== 'string' || !p.startsWith('/')) return 'must be a path starting with "/"';
   if (p.includes('?')) return 'must not contain "?" (the query of a health check is ignored)';
   if (p.includes('#')) return 'must not contain "#"';
-  if (/[\s\x00-\x1f\x7f]/.test(p)) return 'must not contain spaces or control characters';
+  if (hasSpaceOrControl(p)) return 'must not contain spaces or control characters';
   return null;
+}
+
+function hasSpaceOrControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c === 127) return true;
+  }
+  return false;
 }
 
 /** `gateway.accessLog: { enabled, sample, file }`: sampled JSON lines, one per request. */
