@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { signalGroup } from '../src/runtime/process-group.ts';
+import { makeCa, makeLeaf } from './helpers/certs.ts';
 import {
   Gate,
   type Reply,
@@ -26,6 +27,7 @@ import {
 } from './helpers/gateway-process.ts';
 import { startHaproxy } from './helpers/haproxy.ts';
 import { startLoad } from './helpers/load.ts';
+import { h2Get, httpsGet } from './helpers/tls-client.ts';
 
 const T = { timeout: 90_000 };
 const HEALTH = '/_cutover/health';
@@ -96,6 +98,56 @@ test(
     };
     assert.equal(stats.services.web.revisions['1'].requests, 2, 'only the routed requests count');
     assert.equal(stats.listeners.healthChecks, 4);
+  },
+);
+
+test(
+  'health on every listener: HTTPS with HTTP/1.1 and HTTP/2, and the plain one even when it redirects to https',
+  T,
+  async (t) => {
+    const dir = tempDir(t);
+    const ca = makeCa(dir);
+    const leaf = makeLeaf(ca, ['gw.example.test']);
+    const up = await startUpstream(t, 'web');
+    const gw = await spawnGateway(
+      t,
+      settingsIn(dir, {
+        workers: 1,
+        hostName: 'gw-tls',
+        tls: {
+          listen: { host: '127.0.0.1', port: 0 },
+          certificates: [{ hosts: ['gw.example.test'], cert: leaf.certFile, key: leaf.keyFile }],
+          redirectHttp: true,
+          handshakeTimeoutMs: 10_000,
+          certDir: `${dir}/certs`,
+        },
+      }),
+    );
+    await admin(gw.admin, 'PUT', '/routes', table(2, service('web', [upstream('web-1', up.port)])));
+    const serving = { status: 'serving', host: 'gw-tls', routesVersion: 2 };
+    const plain = await health(gw.port);
+    assert.equal(plain.status, 200, 'not redirected');
+    assert.deepEqual(JSON.parse(plain.body), serving);
+    assert.equal((await request(gw.port, '/other')).status, 308, 'everything else is redirected');
+    const h1 = await httpsGet(gw.tlsPort, 'gw.example.test', ca.certPem, HEALTH);
+    assert.equal(h1.alpn, 'http/1.1');
+    assert.equal(h1.status, 200);
+    assert.deepEqual(JSON.parse(h1.body), serving);
+    const h2 = await h2Get(gw.tlsPort, 'gw.example.test', ca.certPem, `${HEALTH}?h2`);
+    assert.equal(h2.alpn, 'h2');
+    assert.equal(h2.status, 200);
+    assert.deepEqual(JSON.parse(h2.body), serving);
+    assert.equal(h2.headers['cache-control'], 'no-store');
+
+    await admin(gw.admin, 'PUT', '/serving', { serving: false, reason: 'host drain' });
+    const draining = { status: 'draining', reason: 'host drain' };
+    const h2Off = await h2Get(gw.tlsPort, 'gw.example.test', ca.certPem, HEALTH);
+    assert.equal(h2Off.status, 503);
+    assert.deepEqual(JSON.parse(h2Off.body), draining);
+    const plainOff = await health(gw.port);
+    assert.equal(plainOff.status, 503);
+    assert.deepEqual(JSON.parse(plainOff.body), draining);
+    assert.equal(up.requests.length, 0, 'no health check reached the service');
   },
 );
 
@@ -214,6 +266,7 @@ test('a reload and a master re-exec never fail the health check', T, async (t) =
   await checked(5);
   checking = false;
   await checker;
+  t.diagnostic(`${answers.length} health checks across a reload and a master re-exec`);
   assert.ok(answers.length >= 15);
   assert.deepEqual(
     answers.filter((a) => a !== '200'),
