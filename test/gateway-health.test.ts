@@ -325,8 +325,8 @@ test(
       200,
     );
     await lb.waitForState('A', 'DOWN');
-    // Requests HAProxy sent to A before it went down finish there; after these, none is left.
-    await load.more(50, 'requests after A went down');
+    // Requests HAProxy sent to A before it went down finish there; once none is left, A gets no new one.
+    await waitFor(async () => (await lb.serverStats()).A.current === 0, 10_000, 'A idle in HAProxy');
     const toA = appA.requests.length;
     const toB = appB.requests.length;
     await load.more(200, 'requests while A is down');
@@ -341,7 +341,7 @@ test(
 
     const report = await load.stop();
     t.diagnostic(`${report.ok} ok, ${report.failed} failed, by gateway ${JSON.stringify(report.versions)}`);
-    assert.ok(report.ok > 250);
+    assert.ok(report.ok > 200);
     assert.equal(report.failed, 0, `${report.failures.join('\n')}\n${lb.stdout()}`);
     assert.deepEqual(report.failures, []);
     assert.equal(report.ok, report.sent);

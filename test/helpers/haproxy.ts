@@ -55,8 +55,10 @@ export interface ServerStat {
   status: ServerStatus;
   /** Sessions (requests with http-server-close) sent to it so far (`stot`). */
   sessions: number;
-  /** The last health check's result, e.g. `L7OK`, `L7STS` (`check_status`). */
+  /** The last health check's result, e.g. `L7OK`, `L7STS` (`check_status`, without the `* ` of one running). */
   check: string;
+  /** Requests on it now (`scur`). */
+  current: number;
 }
 
 export interface RunningHaproxy {
@@ -188,12 +190,24 @@ export function parseServerStats(csv: string, backend: string): Record<string, S
     if (i === -1) throw new Error(`show stat: no column ${name} in ${JSON.stringify(lines[0])}`);
     return i;
   };
-  const [px, sv, status, stot, check] = ['pxname', 'svname', 'status', 'stot', 'check_status'].map(col);
+  const [px, sv, status, stot, check, scur] = [
+    'pxname',
+    'svname',
+    'status',
+    'stot',
+    'check_status',
+    'scur',
+  ].map(col);
   const out: Record<string, ServerStat> = {};
   for (const line of lines.slice(1)) {
     const f = line.split(',');
     if (f[px] !== backend || f[sv] === 'BACKEND' || f[sv] === 'FRONTEND') continue;
-    out[f[sv]] = { status: f[status] as ServerStatus, sessions: Number(f[stot]), check: f[check] };
+    out[f[sv]] = {
+      status: f[status] as ServerStatus,
+      sessions: Number(f[stot]),
+      check: f[check].replace(/^\* /, ''),
+      current: Number(f[scur]),
+    };
   }
   return out;
 }
