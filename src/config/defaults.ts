@@ -22,6 +22,8 @@ export const DEFAULT_EJECT_AFTER_FAILURES = 3;
 export const DEFAULT_EJECT_FOR = '5s';
 /** How long a cold-started gateway holds connections waiting for the first ready instances. */
 export const DEFAULT_STARTUP_TIMEOUT = '30s';
+/** `gateway.health.path`: the load balancer's health check, answered by the gateway itself. */
+export const DEFAULT_HEALTH_PATH = '/_cutover/health';
 
 export const DEFAULT_CONTROL_LISTEN = '127.0.0.1:8081';
 export const DEFAULT_DATA_DIR = './.cutover';

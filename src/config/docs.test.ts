@@ -64,6 +64,7 @@ test('docs/config.md states the defaults the code uses', () => {
   /** [key, default, heading the table follows] for keys that appear in several tables. */
   const sectioned: [string, string, string][] = [
     ['timeout', D.DEFAULT_HOOK_TIMEOUT, '### `hooks`'],
+    ['path', D.DEFAULT_HEALTH_PATH, '### `gateway.health`'],
     ['http.method', D.DEFAULT_HOOK_METHOD, '### `hooks`'],
     ['format', D.DEFAULT_NOTIFICATION_FORMAT, '## `notifications`'],
     ['timeout', D.DEFAULT_NOTIFICATION_TIMEOUT, '## `notifications`'],

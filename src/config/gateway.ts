@@ -4,10 +4,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { type Ctx, describe, get, type Obj, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { readGatewayTls, readHttp2 } from './gateway-tls.ts';
-import { ACCESS_LOG_KEYS, GATEWAY_KEYS } from './keys.ts';
+import { ACCESS_LOG_KEYS, GATEWAY_KEYS, HEALTH_KEYS } from './keys.ts';
 import { readListen } from './listen.ts';
 import { readBool, readDuration, readInt, readObj, readSize, readString } from './read.ts';
-import type { GatewayConfig } from './types.ts';
+import type { GatewayConfig, GatewayHealthConfig } from './types.ts';
 
 export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
   const path = ['gateway'];
@@ -29,11 +29,43 @@ export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     ejectForMs: readDuration(ctx, o, path, 'ejectFor', D.DEFAULT_EJECT_FOR),
     startupTimeoutMs: readDuration(ctx, o, path, 'startupTimeout', D.DEFAULT_STARTUP_TIMEOUT),
     http2: readHttp2(ctx, [...path, 'http2'], o.http2),
+    health: readHealth(ctx, [...path, 'health'], o.health),
     ...(o.tls === undefined ? {} : { tls: readGatewayTls(ctx, [...path, 'tls'], o.tls) }),
     ...(o.accessLog === undefined
       ? {}
       : { accessLog: readAccessLog(ctx, [...path, 'accessLog'], o.accessLog) }),
   };
+}
+
+/** `gateway.health: { path }` or `false` (off); absent: on, at the default path. */
+function readHealth(ctx: Ctx, path: Path, raw: unknown): GatewayHealthConfig | false {
+  if (raw === false) return false;
+  if (raw === true) return { path: D.DEFAULT_HEALTH_PATH };
+  const o = readObj(ctx, path, raw, HEALTH_KEYS) ?? {};
+  const p = readString(ctx, o, path, 'path', D.DEFAULT_HEALTH_PATH) ?? D.DEFAULT_HEALTH_PATH;
+  const problem = healthPathProblem(p);
+  if (problem !== null) report(ctx, [...path, 'path'], `${problem}, ${describe(p)}`);
+  return { path: p };
+}
+
+/**
+ * Why `p` cannot be the health path (null: it can). Shared with the gateway's settings check. It is
+ * compared with the request path as sent, so it is kept to what a balancer can send verbatim.
+ */
+export function healthPathProblem(p: unknown): string | null {
+  if (typeof p !== 'string' || !p.startsWith('/')) return 'must be a path starting with "/"';
+  if (p.includes('?')) return 'must not contain "?" (the query of a health check is ignored)';
+  if (p.includes('#')) return 'must not contain "#"';
+  if (hasSpaceOrControl(p)) return 'must not contain spaces or control characters';
+  return null;
+}
+
+function hasSpaceOrControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 32 || c === 127) return true;
+  }
+  return false;
 }
 
 /** `gateway.accessLog: { enabled, sample, file }`: sampled JSON lines, one per request. */

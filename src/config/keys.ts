@@ -25,7 +25,10 @@ export const GATEWAY_KEYS = [
   'startupTimeout',
   'tls',
   'http2',
+  'health',
 ] as const;
+/** `gateway.health`: the load balancer's health endpoint. */
+export const HEALTH_KEYS = ['path'] as const;
 /** `gateway.tls`: the HTTPS listener, its certificates and ACME. */
 export const GATEWAY_TLS_KEYS = [
   'listen',

@@ -39,6 +39,7 @@ gateway:
   ejectAfterFailures: 5
   ejectFor: 10s
   startupTimeout: 45s
+  health: { path: /lb/ping }
 control:
   listen: 9001
   dataDir: state
@@ -101,6 +102,7 @@ describe('parseConfig: valid files', () => {
         ejectForMs: 10_000,
         startupTimeoutMs: 45_000,
         http2: { maxConcurrentStreams: 128, cleartext: false },
+        health: { path: '/lb/ping' },
       },
       control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state' },
       services: {
@@ -204,6 +206,7 @@ describe('parseConfig: valid files', () => {
         ejectForMs: 5000,
         startupTimeoutMs: 30_000,
         http2: { maxConcurrentStreams: 128, cleartext: false },
+        health: { path: '/_cutover/health' },
       });
       assert.deepEqual(c.control, {
         listen: { host: '127.0.0.1', port: 8081 },
@@ -608,4 +611,24 @@ describe('validateService', () => {
         ['services.web.version', 'services.web.run'],
       );
   });
+});
+
+describe('gateway.health', () => {
+  test('is on at the default path unless turned off with false', () => {
+    assert.deepEqual(parseOk('gateway:\n  health: false\n').gateway.health, false);
+    assert.deepEqual(parseOk('gateway:\n  health: {}\n').gateway.health, { path: '/_cutover/health' });
+  });
+  const bad: [string, RegExp][] = [
+    ['lb/health', /must be a path starting with "\/", got "lb\/health"/],
+    ['/health?full=1', /must not contain "\?"/],
+    ['"/a b"', /must not contain spaces/],
+  ];
+  for (const [value, message] of bad) {
+    test(`rejects the path ${value} at gateway.health.path`, () => {
+      const issues = parseIssues(`gateway:\n  health: { path: ${value} }\n`);
+      assert.equal(issues.length, 1, formatIssues(issues));
+      assert.equal(issues[0].path, 'gateway.health.path');
+      assert.match(issues[0].message, message);
+    });
+  }
 });

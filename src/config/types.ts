@@ -84,6 +84,13 @@ export interface GatewayConfig {
   tls?: GatewayTlsConfig;
   /** HTTP/2 limits; `cleartext`: the plain listener also takes h2c (prior knowledge). */
   http2: { maxConcurrentStreams: number; cleartext: boolean };
+  /** The load balancer's health endpoint on every public listener; false = off. */
+  health: GatewayHealthConfig | false;
+}
+
+export interface GatewayHealthConfig {
+  /** Exact path (query ignored) a GET/HEAD of which the gateway answers itself, for any Host. */
+  path: string;
 }
 
 export interface GatewayTlsConfig {

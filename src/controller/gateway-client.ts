@@ -1,4 +1,5 @@
 import http from 'node:http';
+import type { ServingState } from '../gateway/health.ts';
 import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { InflightReport, RouteService, RouteTable, StatsReport } from '../gateway/protocol.ts';
 
@@ -122,6 +123,20 @@ export class GatewayClient {
       undefined,
       180_000,
     )) as CertificateStatus;
+  }
+
+  /**
+   * The gateway's load balancer health check passes (`true`) or fails (`false`, e.g. `host drain`) from
+   * now on; requests are served either way. Resolves once every gateway worker applied it.
+   */
+  async setServing(serving: boolean, reason?: string): Promise<void> {
+    const body: ServingState = serving || reason === undefined ? { serving } : { serving, reason };
+    await this.request('PUT', '/serving', body);
+  }
+
+  /** Whether the gateway's health check is to pass (what `setServing` set last; persisted). */
+  async serving(): Promise<ServingState> {
+    return (await this.request('GET', '/serving', undefined, 3_000)) as ServingState;
   }
 
   async healthy(): Promise<boolean> {

@@ -65,6 +65,7 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     shutdownTimeoutMs: GATEWAY_SHUTDOWN_TIMEOUT_MS,
     startupTimeoutMs: g.startupTimeoutMs,
     http2: g.http2,
+    health: g.health,
     ...(g.tls === undefined
       ? {}
       : {

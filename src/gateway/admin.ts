@@ -6,11 +6,13 @@ import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
 import { readBody, sendJson } from '../util/http-json.ts';
+import { parseServing, type ServingState } from './health.ts';
 import type { CertificateStatus } from './master-certs.ts';
 import type { InflightReport, RouteTable, StatsReport } from './protocol.ts';
 import { validateRouteTable } from './validate.ts';
 
 const MAX_ADMIN_BODY = 16 * 1024 * 1024;
+const MAX_SERVING_BODY = 4096;
 
 /** What a reload did (answer of `POST /reload`). */
 export interface ReloadResult {
@@ -22,6 +24,11 @@ export interface ReloadResult {
   retiring: number[];
   /** Certificate files the reload refused (the certificates loaded before stay in force). */
   certificateErrors?: string[];
+}
+
+/** Answer of `PUT /serving`: the state in force and the workers that applied it. */
+export interface ServingResult extends ServingState {
+  applied: number[];
 }
 
 /** What the admin API serves (the master). */
@@ -38,6 +45,10 @@ export interface AdminTarget {
   certificateStatus(): CertificateStatus[];
   /** POST /certs/renew?host=H: a forced ACME renewal; resolves when the new certificate serves. */
   renewCertificate(host: string): Promise<CertificateStatus>;
+  /** GET /serving. */
+  readonly serving: ServingState;
+  /** PUT /serving: resolves once every worker applied it. */
+  setServing(state: ServingState): Promise<ServingResult>;
 }
 
 /**
@@ -99,6 +110,11 @@ async function handleAdmin(
       return sendJson(res, e.status ?? 502, { error: e.message });
     }
   }
+  if (url === '/serving') {
+    if (req.method === 'GET') return sendJson(res, 200, target.serving);
+    if (req.method !== 'PUT') return sendJson(res, 405, { error: 'use GET or PUT on /serving' });
+    return putServing(target, req, res);
+  }
   if (url === '/reload') {
     if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST on /reload' });
     const master = new URLSearchParams((req.url ?? '').split('?')[1] ?? '').get('master');
@@ -139,6 +155,26 @@ async function putRoutes(
     );
   } catch (err) {
     return sendJson(res, 503, { error: `route table not applied everywhere: ${(err as Error).message}` });
+  }
+}
+
+async function putServing(
+  target: AdminTarget,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(req, MAX_SERVING_BODY));
+  } catch (err) {
+    return sendJson(res, 400, { error: `invalid serving state: ${(err as Error).message}` });
+  }
+  const state = parseServing(body);
+  if ('error' in state) return sendJson(res, 400, { error: `invalid serving state: ${state.error}` });
+  try {
+    return sendJson(res, 200, await target.setServing(state));
+  } catch (err) {
+    return sendJson(res, 503, { error: `serving state not applied everywhere: ${(err as Error).message}` });
   }
 }
 

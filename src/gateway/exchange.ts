@@ -105,6 +105,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   pendingHead: { status: number; headers: string[] } | null = null;
   /** Response body bytes relayed (for the access log). */
   bytes = 0;
+  /** Not a service request (the load balancer's health check): no access log line. */
+  unlogged = false;
 
   opts: Dispatcher.DispatchOptions | null = null;
   abortFn: ((err?: Error) => void) | null = null;
@@ -418,7 +420,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
     if (this.mirror !== null) this.mirror.skip();
     const log = this.gw.accessLog;
-    if (log?.sampled()) {
+    if (!this.unlogged && log?.sampled()) {
       log.write({
         service: this.service?.name ?? null,
         revision: up?.stats.revision ?? null,

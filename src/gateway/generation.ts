@@ -8,6 +8,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import type net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
+import type { ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import type { ServerHandle } from './listener.ts';
 import type {
@@ -48,7 +49,7 @@ export interface WorkerSlot {
 
 interface PendingAsk {
   waiting: Set<WorkerSlot>;
-  onReply: (msg: WorkerToMaster) => void;
+  onReply: (msg: WorkerToMaster, slot: WorkerSlot) => void;
   done: () => void;
 }
 
@@ -66,6 +67,8 @@ export interface WorkerHost {
   /** The certificates and ACME tokens a new worker starts with. */
   readonly certificates: CertificateMaterial[];
   readonly challengeTokens: Record<string, string>;
+  /** Whether the health check passes: a new worker knows before it accepts. */
+  readonly serving: ServingState;
   /** A worker saw a TLS handshake for a host no certificate covers. */
   certWanted(host: string): void;
 }
@@ -163,6 +166,7 @@ export class Workers {
         generation,
         masterPid: process.pid,
         accept: !this.host.holding,
+        serving: this.host.serving,
         ...(this.host.settings.tls === undefined ? {} : { certs: this.host.certificates }),
       };
       slot.held = !init.accept;
@@ -319,7 +323,7 @@ export class Workers {
     }
     const ask = this.#asks.get(msg.id);
     if (ask === undefined || !ask.waiting.has(slot)) return;
-    ask.onReply(msg);
+    ask.onReply(msg, slot);
     ask.waiting.delete(slot);
     if (ask.waiting.size === 0) {
       this.#asks.delete(msg.id);
@@ -328,7 +332,10 @@ export class Workers {
   }
 
   /** Sends a message to every connected worker and resolves once each replied (or exited). */
-  askAll(make: (id: number) => MasterToWorker, onReply: (msg: WorkerToMaster) => void): Promise<void> {
+  askAll(
+    make: (id: number) => MasterToWorker,
+    onReply: (msg: WorkerToMaster, slot: WorkerSlot) => void,
+  ): Promise<void> {
     const id = ++this.#askSeq;
     const msg = make(id);
     const waiting = new Set<WorkerSlot>();
@@ -391,7 +398,14 @@ export class Workers {
 }
 
 function emptyListeners(): ListenerCounters {
-  return { tlsHandshakes: 0, tlsHandshakeErrors: 0, plainHttpOnTls: 0, h2SessionsOpened: 0, h2Sessions: 0 };
+  return {
+    tlsHandshakes: 0,
+    tlsHandshakeErrors: 0,
+    plainHttpOnTls: 0,
+    h2SessionsOpened: 0,
+    h2Sessions: 0,
+    healthChecks: 0,
+  };
 }
 
 /** Adds a worker's listener counters; `gauges`: also the open-session gauge (not for exited workers). */
@@ -400,5 +414,7 @@ function addListeners(into: ListenerCounters, add: ListenerCounters, gauges: boo
   into.tlsHandshakeErrors += add.tlsHandshakeErrors;
   into.plainHttpOnTls += add.plainHttpOnTls;
   into.h2SessionsOpened += add.h2SessionsOpened;
+  // A worker of an older version reports no health checks.
+  into.healthChecks += add.healthChecks ?? 0;
   if (gauges) into.h2Sessions += add.h2Sessions;
 }

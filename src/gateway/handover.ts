@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
 import { RELOAD_TIMEOUT_MS } from './generation.ts';
+import type { ServingState } from './health.ts';
 import type { NewMasterToOld, OldMasterToNew } from './ipc.ts';
 import type { RouteTable } from './protocol.ts';
 
@@ -71,10 +72,19 @@ export function relayRoutes(successor: ChildProcess | null, table: RouteTable): 
   } catch {}
 }
 
-/** New master side: tables the old master applies until we are ready. */
-export function onRelayedRoutes(apply: (table: RouteTable) => void): void {
+/** Old master side: a serving state set after the successor was started goes to it too. */
+export function relayServing(successor: ChildProcess | null, state: ServingState): void {
+  if (!successor?.connected) return;
+  try {
+    successor.send({ type: 'serving', state } satisfies OldMasterToNew);
+  } catch {}
+}
+
+/** New master side: tables and serving states the old master applies until we are ready. */
+export function onRelayed(apply: (table: RouteTable) => void, serving: (state: ServingState) => void): void {
   process.on('message', (msg: OldMasterToNew) => {
     if (msg.type === 'routes') apply(msg.table);
+    else if (msg.type === 'serving') serving(msg.state);
   });
 }
 

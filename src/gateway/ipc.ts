@@ -1,4 +1,5 @@
 /** Messages between the gateway master and its workers (Node IPC, JSON serialization). */
+import type { ServingState } from './health.ts';
 import type {
   CertificateMaterial,
   GatewaySettings,
@@ -22,6 +23,8 @@ export type MasterToWorker =
       accept: boolean;
       /** With `settings.tls`: the certificates in force (PEM). */
       certs?: CertificateMaterial[];
+      /** Whether the health check passes (admin `PUT /serving`), known before the worker accepts. */
+      serving: ServingState;
     }
   /**
    * Sent with the TLS listening handle (`settings.tls`) right before `init` and `accept`: one handle per
@@ -32,6 +35,8 @@ export type MasterToWorker =
   | { type: 'certs'; id: number; certs: CertificateMaterial[] }
   /** ACME HTTP-01 tokens the plain listener answers (`/.well-known/acme-challenge/TOKEN`), the whole set. */
   | { type: 'challenges'; id: number; tokens: Record<string, string> }
+  /** The health check passes or fails from now on (admin `PUT /serving`); answered with `done`. */
+  | { type: 'serving'; id: number; state: ServingState }
   /** Start accepting (the cold start is over); sent with the listening handle again. */
   | { type: 'accept' }
   | { type: 'routes'; id: number; table: RouteTable }
@@ -49,7 +54,7 @@ export type WorkerToMaster =
   /** Has its table; does not accept yet (cold start, see `accept` in init). */
   | { type: 'held' }
   | { type: 'ack'; id: number; version: number }
-  /** Reply to `certs` / `challenges`. */
+  /** Reply to `certs` / `challenges` / `serving`. */
   | { type: 'done'; id: number }
   /** A TLS handshake named a host no certificate covers (ACME may get one on demand). */
   | { type: 'cert-wanted'; host: string }
@@ -62,7 +67,9 @@ export type WorkerToMaster =
  */
 export type OldMasterToNew =
   /** A route table the old master applied after the new one was started (the new one applies it too). */
-  { type: 'routes'; table: RouteTable };
+  | { type: 'routes'; table: RouteTable }
+  /** Likewise a serving state (admin `PUT /serving`). */
+  | { type: 'serving'; state: ServingState };
 
 export type NewMasterToOld =
   /** The new master's workers listen on the inherited socket and it serves the admin socket. */

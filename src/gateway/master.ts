@@ -11,9 +11,10 @@ import { unlink } from 'node:fs/promises';
 import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from '../log/logger.ts';
-import { type AdminTarget, type ReloadResult, startAdmin } from './admin.ts';
+import { type AdminTarget, type ReloadResult, type ServingResult, startAdmin } from './admin.ts';
 import { RELOAD_TIMEOUT_MS, type WorkerHost, Workers } from './generation.ts';
-import { onRelayedRoutes, relayRoutes, reportReady, startSuccessor } from './handover.ts';
+import { onRelayed, relayRoutes, relayServing, reportReady, startSuccessor } from './handover.ts';
+import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker } from './ipc.ts';
 import { bindListenHandle, bindWhenFree, handleFromFd, type ServerHandle } from './listener.ts';
 import { type CertificateStatus, MasterCertificates } from './master-certs.ts';
@@ -25,9 +26,10 @@ import type {
   StatsReport,
 } from './protocol.ts';
 import { RoutesFile } from './routes-file.ts';
+import { ServingFile, servingFileOf } from './serving-file.ts';
 import { readSettingsFile, settingsForReload } from './settings.ts';
 
-export type { ReloadResult } from './admin.ts';
+export type { ReloadResult, ServingResult } from './admin.ts';
 
 /** How long a master started without an inherited socket waits for orphaned workers to release the port. */
 const BIND_WAIT_MS = 15_000;
@@ -52,6 +54,10 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   table: RouteTable = { version: 0, services: [] };
   readonly workers: Workers;
   readonly routesFile: RoutesFile;
+  /** Whether the health check passes (admin `PUT /serving`), persisted so a restarted master keeps it. */
+  #serving: ServingState = SERVING;
+  readonly servingFile: ServingFile;
+  #servingQueue: Promise<unknown> = Promise.resolve();
   /**
    * The bound server socket, kept for the master's whole life: re-forked workers get it, and a reload
    * hands it to a whole new generation of workers before the old one drains.
@@ -85,6 +91,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     this.settingsFile = settingsFile;
     this.workers = new Workers(this);
     this.routesFile = new RoutesFile(settings.routesFile, logger);
+    this.servingFile = new ServingFile(servingFileOf(settings), logger);
     this.certs = new MasterCertificates(this, logger);
   }
 
@@ -114,6 +121,9 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   }
   get holding(): boolean {
     return this.#holding;
+  }
+  get serving(): ServingState {
+    return this.#serving;
   }
 
   /**
@@ -151,6 +161,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
 
   async start(opts: StartOptions = {}): Promise<void> {
     this.table = this.routesFile.load() ?? this.table;
+    this.#serving = this.servingFile.load();
     // Certificate files are checked before any socket is taken: a broken one fails the start, loudly.
     await this.certs.loadStatic(true);
     if (this.settings.tls !== undefined) this.#bindTls(opts.tlsListenFd);
@@ -187,9 +198,14 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     if (opts.takeover) {
       // The old master keeps the admin socket until our workers listen: routes it applies meanwhile are
       // relayed over IPC (see OldMasterToNew).
-      onRelayedRoutes((table) => {
-        this.putRoutes(table).catch(() => {});
-      });
+      onRelayed(
+        (table) => {
+          this.putRoutes(table).catch(() => {});
+        },
+        (state) => {
+          this.setServing(state).catch(() => {});
+        },
+      );
     } else if (this.#admin === null) {
       await this.#startAdmin(false);
     }
@@ -270,6 +286,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       ...(this.#tlsHandle === null ? {} : { tlsPort: this.#tlsPort }),
       ...(this.#waitingForPort ? { waitingForPort: true } : {}),
       ...(this.#holding ? { holding: true } : {}),
+      serving: this.#serving.serving,
     };
   }
 
@@ -387,6 +404,32 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     };
     const p = this.#routeQueue.then(run, run);
     this.#routeQueue = p.catch(() => {});
+    return p;
+  }
+
+  /**
+   * The health check passes (`serving: true`) or fails from now on, in every worker (and in workers forked
+   * later, a successor master and a restarted one: persisted first). Resolves once every worker applied it.
+   */
+  setServing(state: ServingState): Promise<ServingResult> {
+    const run = async (): Promise<ServingResult> => {
+      this.#serving = state;
+      relayServing(this.#successor, state);
+      await this.servingFile.save(state);
+      const applied: number[] = [];
+      await this.workers.askAll(
+        (id) => ({ type: 'serving', id, state }),
+        (msg, slot) => {
+          if (msg.type === 'done' && slot.child.pid !== undefined) applied.push(slot.child.pid);
+        },
+      );
+      const fields = { ...state, workers: applied.length };
+      if (state.serving) this.logger.info('serving: the health check passes', fields);
+      else this.logger.warn('not serving: the health check fails, requests are still served', fields);
+      return { ...state, applied: applied.sort((a, b) => a - b) };
+    };
+    const p = this.#servingQueue.then(run, run);
+    this.#servingQueue = p.catch(() => {});
     return p;
   }
 

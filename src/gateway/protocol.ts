@@ -14,6 +14,10 @@ import type { GatewayConfig, TrafficRule } from '../config/types.ts';
  *   GET  /healthz   -> 200 {"ok":true,"workers":N,"version":V,"pid":P,"workerPids":[...]}
  *   GET  /stats     -> StatsReport (summed over the workers running now, plus the last counters of exited
  *                      workers so counters stay monotonic across a worker restart; see StatsReport)
+ *   PUT  /serving   body {"serving":false,"reason":"host drain"} | {"serving":true} -> 200
+ *                   {"serving":B,"reason"?:R,"applied":[worker pids]} once every worker answers its health
+ *                   check accordingly (the state is persisted: reloads, re-execs and restarts keep it)
+ *   GET  /serving   -> {"serving":B,"reason"?:R}
  * SIGTERM: stop accepting, finish in-flight (up to `shutdownTimeoutMs`), exit 0.
  *
  * The gateway keeps serving its last table when the controller goes away; it persists the table
@@ -248,6 +252,8 @@ export interface ListenerCounters {
   h2SessionsOpened: number;
   /** HTTP/2 client sessions open now. */
   h2Sessions: number;
+  /** Load balancer health checks the gateway answered itself (`health.path`), 200 and 503 alike. */
+  healthChecks: number;
 }
 
 /**
@@ -294,6 +300,13 @@ export interface GatewaySettings
   tls?: TlsSettings;
   /** HTTP/2 limits, for clients on the TLS listener and h2c clients on the plain one. */
   http2?: Http2Settings;
+  /**
+   * The load balancer's health endpoint (health.ts) on every public listener; absent: on, at the default
+   * path; false: off (the path is routed like any other).
+   */
+  health?: { path: string } | false;
+  /** The name the health check reports as `host`; absent: os.hostname(). */
+  hostName?: string;
 }
 
 /** A certificate from PEM files (absolute paths), for the hosts listed (exact names or `*.` wildcards). */

@@ -1,5 +1,6 @@
 /** The gateway settings file the controller writes (see GatewaySettings in protocol.ts). */
 import { readFileSync } from 'node:fs';
+import { healthPathProblem } from '../config/gateway.ts';
 import type { GatewaySettings } from './protocol.ts';
 
 export function readSettingsFile(file: string): GatewaySettings {
@@ -52,6 +53,14 @@ export function checkSettings(s: unknown): string[] {
     errors.push('startupTimeoutMs must be a number >= 0');
   }
   if (o.tls !== undefined) errors.push(...checkTls(o.tls));
+  if (o.health !== undefined && o.health !== false) {
+    const h = o.health as Record<string, unknown> | null;
+    const problem =
+      typeof h !== 'object' || h === null ? 'must be {path} or false' : healthPathProblem(h.path);
+    if (problem !== null) errors.push(`health.path ${problem}`);
+  }
+  if (o.hostName !== undefined && (typeof o.hostName !== 'string' || o.hostName === ''))
+    errors.push('hostName must be a non-empty string');
   if (o.http2 !== undefined) {
     const h = o.http2 as Record<string, unknown> | null;
     if (typeof h !== 'object' || h === null) errors.push('http2 must be an object');

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
+import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import { listenWithoutAccepting } from './listener.ts';
 import type { RouteTable } from './protocol.ts';
@@ -28,6 +29,8 @@ const ORPHAN_MAX_MS = 60_000;
 let stopping = false;
 let masterPid = 0;
 let adminSocket = '';
+/** The master's `PUT /serving`, kept for a gateway not created yet (a `serving` message before `init`). */
+let serving: ServingState = SERVING;
 /**
  * A retiring worker closes a keep-alive connection only after it has been idle this long: a client that
  * sends its next request within it gets `Connection: close` on the response instead of racing a close.
@@ -85,7 +88,7 @@ async function retire(): Promise<void> {
     await sleep(RETIRE_SWEEP_MS);
   }
   stopping = false;
-  await shutdown('retired: a new generation serves the socket', Math.max(0, deadline - Date.now()));
+  await shutdown('retired: a new generation serves the socket', Math.max(0, deadline - Date.now()), true);
 }
 
 let accepting = false;
@@ -128,7 +131,13 @@ function send(msg: WorkerToMaster): void {
   }
 }
 
-async function shutdown(why: string, timeoutMs?: number): Promise<void> {
+/**
+ * Drains and exits. `succeeded`: a new generation or master serves the socket, so the health check keeps
+ * passing; otherwise the gateway is going away and it fails from now on (a retiring worker told to stop
+ * fails it too).
+ */
+async function shutdown(why: string, timeoutMs?: number, succeeded = false): Promise<void> {
+  if (!succeeded && gateway !== null) gateway.stopping = true;
   if (stopping) return;
   stopping = true;
   if (gateway === null) process.exit(0);
@@ -174,6 +183,9 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       adminSocket = msg.settings.adminSocket;
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
+      // Older masters send no serving state.
+      if (msg.serving !== undefined) serving = msg.serving;
+      gw.serving = serving;
       trackConnections(gw.server);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
@@ -212,6 +224,11 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
     case 'certs':
       gateway?.tlsFront?.setCertificates(msg.certs);
       certsChanged();
+      send({ type: 'done', id: msg.id });
+      return;
+    case 'serving':
+      serving = msg.state;
+      if (gateway !== null) gateway.serving = msg.state;
       send({ type: 'done', id: msg.id });
       return;
     case 'challenges':
@@ -268,7 +285,7 @@ process.on('disconnect', () => {
       return;
     }
     if (h !== null && h.pid !== masterPid && h.waitingForPort) {
-      void shutdown(`new master ${h.pid} waits for the port`);
+      void shutdown(`new master ${h.pid} waits for the port`, undefined, true);
       return;
     }
     if (Date.now() - started > ORPHAN_MAX_MS) {
