@@ -44,7 +44,13 @@ services:
 }
 
 /** A host as the leader sees it: its report under a lease, acknowledging what it is told at once. */
-function report(host: string, hash: string, generation: number, stable: FleetTarget, outcome: 'succeeded' | 'failed' | 'progressing' = 'succeeded'): HostReport {
+function report(
+  host: string,
+  hash: string,
+  generation: number,
+  stable: FleetTarget,
+  outcome: 'succeeded' | 'failed' | 'progressing' = 'succeeded',
+): HostReport {
   return {
     host,
     advertise: '127.0.0.1',
@@ -55,7 +61,17 @@ function report(host: string, hash: string, generation: number, stable: FleetTar
     drained: false,
     configHash: hash,
     services: {
-      web: { generation, stable, target: stable, phase: 'Healthy', outcome, message: outcome === 'failed' ? 'revision 2 made no progress for 10s' : undefined, ready: 1, total: 1, routesVersion: 1 },
+      web: {
+        generation,
+        stable,
+        target: stable,
+        phase: 'Healthy',
+        outcome,
+        message: outcome === 'failed' ? 'revision 2 made no progress for 10s' : undefined,
+        ready: 1,
+        total: 1,
+        routesVersion: 1,
+      },
     },
   };
 }
@@ -67,7 +83,11 @@ describe('the fleet leader (real etcd, hosts played by the test)', { timeout: 90
   });
   after(() => etcd.stop());
 
-  async function stage(t: { after: (fn: () => Promise<void> | void) => void }, prefix: string, cfg = config(prefix)) {
+  async function stage(
+    t: { after: (fn: () => Promise<void> | void) => void },
+    prefix: string,
+    cfg = config(prefix),
+  ) {
     const client = new EtcdClient({ endpoints: etcd.endpoints });
     const keys = new FleetKeys(prefix);
     const leadership = new Leadership({ client, key: keys.leader, candidate: 'web-1', ttlSeconds: 2, log });
@@ -123,21 +143,41 @@ describe('the fleet leader (real etcd, hosts played by the test)', { timeout: 90
     const cfg = config('/t3/');
     const s = await stage(t, '/t3/', cfg);
     for (const h of ['web-1', 'web-2', 'web-3']) await s.join(h, report(h, s.hash, 1, v1(cfg)));
-    await waitFor(async () => Object.keys((await s.state())?.assignments ?? {}).length === 3, 10_000, 'three assignments');
+    await waitFor(
+      async () => Object.keys((await s.state())?.assignments ?? {}).length === 3,
+      10_000,
+      'three assignments',
+    );
     const answer = await s.fleet.submit({ service: 'web', type: 'deploy', version: 'v2', actor: 'test' });
     assert.ok(answer.ok, answer.message);
     const g = answer.generation!;
     const v2: FleetTarget = { version: 'v2', run: cfg.services.web.run };
     // web-1 is the first wave: it acknowledges v2.
-    await waitFor(async () => (await s.state())?.assignments['web-1']?.generation === g, 10_000, 'web-1 assigned v2');
-    assert.equal((await s.state())?.assignments['web-2']?.target.version, 'v1', 'web-2 waits for the next wave');
+    await waitFor(
+      async () => (await s.state())?.assignments['web-1']?.generation === g,
+      10_000,
+      'web-1 assigned v2',
+    );
+    assert.equal(
+      (await s.state())?.assignments['web-2']?.target.version,
+      'v1',
+      'web-2 waits for the next wave',
+    );
     await s.join('web-1', report('web-1', s.hash, g, v2));
-    await waitFor(async () => (await s.state())?.assignments['web-2']?.target.version === 'v2', 10_000, 'web-2 assigned v2');
+    await waitFor(
+      async () => (await s.state())?.assignments['web-2']?.target.version === 'v2',
+      10_000,
+      'web-2 assigned v2',
+    );
     // web-2 fails: everyone goes back to v1.
     await s.join('web-2', report('web-2', s.hash, g, v1(cfg), 'failed'));
     await waitFor(async () => (await s.state())?.rollout?.phase === 'RollingBack', 10_000, 'rolling back');
     const back = (await s.state())!;
-    assert.ok(Object.values(back.assignments).every((a) => a.target.version === 'v1' && a.generation === back.generation));
+    assert.ok(
+      Object.values(back.assignments).every(
+        (a) => a.target.version === 'v1' && a.generation === back.generation,
+      ),
+    );
     for (const h of ['web-1', 'web-2', 'web-3']) await s.join(h, report(h, s.hash, back.generation, v1(cfg)));
     await waitFor(async () => (await s.state())?.lastRollout?.phase === 'RolledBack', 10_000, 'rolled back');
     const done = (await s.state())!;
@@ -160,7 +200,11 @@ describe('the fleet leader (real etcd, hosts played by the test)', { timeout: 90
     await client.put(keys.member('web-1'), '{}');
     await client.put(keys.host('web-1'), JSON.stringify(report('web-1', fleetConfigHash(cfg), 1, v1(cfg))));
     const pending = new FleetClient(client, keys).submit({ service: 'web', type: 'pause', actor: 'test' });
-    await waitFor(async () => (await client.range(keys.commands)).kvs.length === 1, 5000, 'the command stored');
+    await waitFor(
+      async () => (await client.range(keys.commands)).kvs.length === 1,
+      5000,
+      'the command stored',
+    );
     await stage(t, prefix, cfg);
     const answer = await pending;
     assert.equal(answer.ok, false);

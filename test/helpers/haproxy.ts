@@ -36,6 +36,11 @@ export interface HaproxyOptions {
   rise?: number;
   /** `balance` algorithm. */
   balance?: 'roundrobin' | 'leastconn' | 'first';
+  /**
+   * What an operator sets in front of several hosts: a request whose connection to a dead server
+   * failed goes to another one (`retries 3`, `option redispatch`, `retry-on conn-failure`).
+   */
+  redispatch?: boolean;
 }
 
 /**
@@ -102,6 +107,7 @@ export function haproxyConfig(opts: HaproxyOptions, port: number, statsSocket: s
     '',
     `backend ${BACKEND}`,
     `  balance ${opts.balance ?? 'roundrobin'}`,
+    ...(opts.redispatch ? ['  retries 3', '  option redispatch', '  retry-on conn-failure'] : []),
     ...(opts.healthPath === undefined
       ? []
       : [`  option httpchk GET ${opts.healthPath}`, '  http-check expect status 200']),
