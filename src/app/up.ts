@@ -6,6 +6,7 @@ import { LocalAgent } from '../controller/agent.ts';
 import { Controller } from '../controller/controller.ts';
 import { GatewayProcess } from '../controller/gateway-process.ts';
 import type { Logger } from '../log/logger.ts';
+import { processAlive } from '../runtime/process-group.ts';
 import { Supervisor } from '../runtime/supervisor.ts';
 import { Snapshots } from '../store/snapshot.ts';
 import { SqliteStore } from '../store/store.ts';
@@ -51,7 +52,14 @@ export async function startUp(
   // instance could be handed that port).
   const api = createApiServer(controller, log.child({ component: 'api' }), fleetHandle?.routes ?? []);
   const addr = await listen(api, config.control.listen.host, config.control.listen.port);
-  await gateway.ensure(previous);
+  // Instances recorded by the last controller whose process is gone (the whole host went down).
+  const running = new Set(
+    store
+      .instances()
+      .filter((r) => r.pid !== undefined && processAlive(r.pid))
+      .map((r) => r.id),
+  );
+  await gateway.ensure(previous, (id) => running.has(id));
   writeFileSync(pidFile, String(gateway.pid));
   gateway.onRestart = () => {
     writeFileSync(pidFile, String(gateway.pid));

@@ -15,6 +15,7 @@ import {
 } from '../runtime/process-group.ts';
 import { sleep } from '../util/sleep.ts';
 import { GatewayClient } from './gateway-client.ts';
+import { pruneRoutesFile } from './stale-routes.ts';
 
 const GATEWAY_MAIN = fileURLToPath(new URL('../gateway/main.ts', import.meta.url));
 /** How long a gateway gets to start listening. */
@@ -101,6 +102,7 @@ export class GatewayProcess {
   private child?: ChildProcess;
   private stopping = false;
   private readonly settingsFile: string;
+  private readonly routesFile: string;
   private readonly logFile: string;
   private readonly log: Logger;
   private readonly listen: { host: string; port: number };
@@ -118,6 +120,7 @@ export class GatewayProcess {
     const dir = config.control.dataDir;
     mkdirSync(path.join(dir, 'logs'), { recursive: true });
     this.settingsFile = path.join(dir, 'gateway.json');
+    this.routesFile = settings.routesFile;
     this.logFile = path.join(dir, 'logs', 'gateway.log');
     writeFileSync(this.settingsFile, JSON.stringify(settings, null, 2), { mode: 0o600 });
     this.client = new GatewayClient(settings.adminSocket);
@@ -147,7 +150,14 @@ export class GatewayProcess {
    * Uses the gateway an earlier controller left running (it kept serving meanwhile) when it
    * answers; otherwise kills what is left of it and starts a new one.
    */
-  async ensure(previousPid: number | undefined): Promise<'attached' | 'started'> {
+  /**
+   * `alive`: whether an instance recorded by the controller still runs. A new master (none answers)
+   * starts without the routes of instances that are gone.
+   */
+  async ensure(
+    previousPid: number | undefined,
+    alive?: (instance: string) => boolean,
+  ): Promise<'attached' | 'started'> {
     // After a master re-exec the pid file may be stale: the admin socket says who serves now.
     const h = await this.client.health();
     const running = h !== null && processAlive(h.pid) ? h.pid : undefined;
@@ -159,6 +169,13 @@ export class GatewayProcess {
     }
     // A hung master goes with its workers; the workers of a dead one keep serving until ours serves.
     if (previousPid && processAlive(previousPid)) signalGroup(previousPid, 'SIGKILL');
+    if (alive) {
+      const dropped = pruneRoutesFile(this.routesFile, alive);
+      if (dropped.length > 0)
+        this.log.info('routes of instances that are gone left out of the new gateway', {
+          instances: dropped,
+        });
+    }
     await this.start();
     this.startMonitor();
     return 'started';
