@@ -38,7 +38,8 @@ export interface HaproxyOptions {
   balance?: 'roundrobin' | 'leastconn' | 'first';
   /**
    * What an operator sets in front of several hosts: a request whose connection to a dead server
-   * failed goes to another one (`retries 3`, `option redispatch`, `retry-on conn-failure`).
+   * failed, or whose reused connection was dead, goes to another one (`retries 3`, `option redispatch`,
+   * `retry-on conn-failure empty-response`).
    */
   redispatch?: boolean;
 }
@@ -107,7 +108,9 @@ export function haproxyConfig(opts: HaproxyOptions, port: number, statsSocket: s
     '',
     `backend ${BACKEND}`,
     `  balance ${opts.balance ?? 'roundrobin'}`,
-    ...(opts.redispatch ? ['  retries 3', '  option redispatch', '  retry-on conn-failure'] : []),
+    ...(opts.redispatch
+      ? ['  retries 3', '  option redispatch', '  retry-on conn-failure empty-response']
+      : []),
     ...(opts.healthPath === undefined
       ? []
       : [`  option httpchk GET ${opts.healthPath}`, '  http-check expect status 200']),
