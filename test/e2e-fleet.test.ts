@@ -155,4 +155,73 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     assert.equal(report.failed, 0, `failed requests: ${report.failures.join(' | ')}`);
     assert.ok(report.ok > 0);
   });
+
+  test('blue-green across hosts: a preview on every host, one promote switches them all, abort takes a broken one back; 0 failed', async (t) => {
+    // Given three hosts on v1, blue-green, behind HAProxy under load
+    const fleet = new Fleet({
+      hosts: 3,
+      replicas: 1,
+      strategy: '{ type: blueGreen, scaleDownDelay: 1s, progressDeadline: 60s }',
+    });
+    t.after(() => fleet.destroy());
+    await fleet.start(t);
+    const load = loadThrough(fleet);
+    await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
+
+    // When v2 is deployed, every host starts its preview and the fleet waits for promote
+    const d = await fleet.hosts[0].api('POST', '/v1/services/web/deploy', { version: 'v2' });
+    assert.equal(d.status, 202, JSON.stringify(d.body));
+    await fleet.waitFor(
+      async () =>
+        fleet.service(await fleet.view())?.rollout?.message === 'every preview ready: waiting for promote',
+      'every preview ready',
+    );
+    await load.more(50, 'requests while the previews wait');
+    assert.equal(load.report.versions.v2, undefined, 'no user reaches a preview before the switch');
+
+    // When promoted through another host, every host switches
+    const p = await fleet.hosts[2].api('POST', '/v1/services/web/promote', {});
+    assert.equal(p.status, 202, JSON.stringify(p.body));
+    await fleet.waitFor(
+      async () => {
+        const s = fleet.service(await fleet.view());
+        return s?.rollout === undefined && s?.lastRollout?.phase === 'Succeeded';
+      },
+      'the fleet switched to v2',
+      120_000,
+    );
+    await waitFor(() => (load.report.versions.v2 ?? 0) >= 20, 30_000, '20 responses from v2');
+    for (const h of (await fleet.view()).hosts)
+      assert.equal(h.report?.services.web.stable.version, 'v2', h.name);
+
+    // When v3 (never ready) is deployed, promote is refused, and abort takes every host back
+    const d3 = await fleet.hosts[1].api('POST', '/v1/services/web/deploy', { version: 'v3' });
+    assert.equal(d3.status, 202, JSON.stringify(d3.body));
+    const refused = await fleet.hosts[1].api<{ error: { code: string; message: string } }>(
+      'POST',
+      '/v1/services/web/promote',
+      {},
+    );
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.error.code, 'not_ready');
+    assert.match(refused.body.error.message, /not ready on web-1, web-2, web-3|not ready on any host yet/);
+    const a = await fleet.hosts[0].api('POST', '/v1/services/web/abort', {});
+    assert.equal(a.status, 202, JSON.stringify(a.body));
+    await fleet.waitFor(
+      async () => fleet.service(await fleet.view())?.lastRollout?.phase === 'RolledBack',
+      'rolled back',
+    );
+    await load.more(50);
+    const report = await load.stop();
+
+    // Then every host is on v2, v3 served nothing, and no request failed
+    for (const h of (await fleet.view()).hosts)
+      assert.equal(h.report?.services.web.stable.version, 'v2', h.name);
+    assert.equal(report.versions.v3, undefined);
+    assert.equal(report.failed, 0, `failed requests: ${report.failures.join(' | ')}`);
+    assert.ok(report.ok > 0);
+    t.diagnostic(
+      `blue-green across 3 hosts: ${report.ok}/${report.sent} ok, versions ${JSON.stringify(report.versions)}`,
+    );
+  });
 });

@@ -80,13 +80,20 @@ export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Ro
     ],
     [
       'POST',
-      /^\/v1\/services\/(?<name>[^/]+)\/(?<op>abort|pause|resume|undo)$/,
+      /^\/v1\/services\/(?<name>[^/]+)\/(?<op>abort|pause|resume|undo|promote)$/,
       async (req, res, p) => {
         need(p.name);
         const body = await readJson(req);
-        onlyKeys(body, []);
-        const type = p.op as 'abort' | 'pause' | 'resume' | 'undo';
-        const a = answered(await fleet.submit({ service: p.name, type, actor: 'api' }).catch(unavailable));
+        onlyKeys(body, p.op === 'promote' ? ['full'] : []);
+        if (body.full !== undefined && typeof body.full !== 'boolean') {
+          throw new ApiError(400, 'invalid_body', 'full: must be true or false');
+        }
+        const type = p.op as 'abort' | 'pause' | 'resume' | 'undo' | 'promote';
+        const a = answered(
+          await fleet
+            .submit({ service: p.name, type, full: body.full === true || undefined, actor: 'api' })
+            .catch(unavailable),
+        );
         res.statusCode = 202;
         return { service: p.name, generation: a.generation, message: a.message, fleet: true };
       },

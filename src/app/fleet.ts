@@ -60,9 +60,13 @@ export async function openFleet(config: CutoverConfig, log: Logger): Promise<Fle
 export function localServices(config: CutoverConfig): CutoverConfig {
   const host = config.cluster!.host;
   const services = Object.fromEntries(
-    Object.entries(config.services).filter(
-      ([, s]) => s.hosts === 'all' || s.hosts === undefined || s.hosts.includes(host),
-    ),
+    Object.entries(config.services)
+      .filter(([, s]) => s.hosts === 'all' || s.hosts === undefined || s.hosts.includes(host))
+      // The leader switches every host together (its own auto-promote); a host never switches alone.
+      .map(([name, s]) => [
+        name,
+        s.strategy.type === 'blueGreen' ? { ...s, strategy: { ...s.strategy, autoPromote: false } } : s,
+      ]),
   );
   return { ...config, services };
 }

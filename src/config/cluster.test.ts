@@ -335,7 +335,6 @@ describe('cluster: problems', () => {
       'strategy: { type: blueGreen, hostsAtOnce: 1 }',
       [
         'services.web.strategy.hostsAtOnce: only valid with type: rolling (blueGreen and canary switch all hosts together)',
-        'services.web.strategy.type: blueGreen does not span hosts yet: in fleet mode (cluster:) use rolling',
       ],
     ],
     [

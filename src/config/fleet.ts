@@ -73,17 +73,17 @@ export function checkFleetKeysNeedCluster(ctx: Ctx, rawServices: unknown): void 
   }
 }
 
-/** Fleet mode rolls out across hosts in rolling waves; blue-green and canary do not span hosts yet. */
+/** Fleet mode rolls out in rolling waves or blue-green on every host at once; canary does not span hosts yet. */
 export function checkFleetStrategies(
   ctx: Ctx,
   services: Record<string, { strategy: { type: string } }>,
 ): void {
   for (const [name, svc] of Object.entries(services)) {
-    if (svc.strategy.type === 'rolling') continue;
+    if (svc.strategy.type !== 'canary') continue;
     report(
       ctx,
       ['services', name, 'strategy', 'type'],
-      `${svc.strategy.type} does not span hosts yet: in fleet mode (cluster:) use rolling (with hostsAtOnce)`,
+      'canary does not span hosts yet: in fleet mode (cluster:) use rolling (with hostsAtOnce) or blueGreen',
     );
   }
 }

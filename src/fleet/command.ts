@@ -1,7 +1,7 @@
 /** A fleet command as submitted through etcd, and its answer. */
 import type { RunSpec } from '../config/types.ts';
 
-export type FleetCommandType = 'deploy' | 'abort' | 'pause' | 'resume' | 'undo';
+export type FleetCommandType = 'deploy' | 'abort' | 'pause' | 'resume' | 'undo' | 'promote';
 
 export interface FleetCommand {
   id: string;
@@ -9,6 +9,8 @@ export interface FleetCommand {
   type: FleetCommandType;
   version?: string;
   run?: RunSpec;
+  /** promote: skip the hosts' analysis gates. */
+  full?: boolean;
   actor: string;
   at: number;
 }

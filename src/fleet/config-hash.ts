@@ -1,7 +1,7 @@
 /**
- * A fingerprint of what every host of a fleet must agree on: the services and how they roll out.
- * Host-specific parts (its name, address, ports, paths) are left out, so the same file on every
- * host gives the same fingerprint.
+ * A fingerprint of what every host of a fleet must agree on: the services, how they run and how
+ * they roll out. Host-specific parts (its name, address, ports, data dir) are left out, so the
+ * same file at the same path on every host gives the same fingerprint.
  */
 import { createHash } from 'node:crypto';
 import type { CutoverConfig } from '../config/types.ts';
@@ -14,7 +14,8 @@ export function fleetConfigHash(config: CutoverConfig): string {
     replicas: s.replicas,
     hosts: s.hosts,
     strategy: s.strategy,
-    command: s.run.command,
+    // The whole run spec: a host that would run a revision differently (another path) is reported.
+    run: s.run,
     readiness: s.readiness,
   }));
   const cluster = config.cluster

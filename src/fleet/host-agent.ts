@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Controller } from '../controller/controller.ts';
-import { abort, setPaused } from '../core/commands.ts';
+import { abort, promote, setPaused } from '../core/commands.ts';
 import { followAssignment, serviceReport } from '../core/fleet/follow.ts';
 import type { FleetServiceState, HostReport } from '../core/fleet/model.ts';
 import type { Logger } from '../log/logger.ts';
@@ -239,6 +239,14 @@ export class HostAgentLoop {
           generation: a.generation,
           revision: r.revision,
         });
+      } else if (action.type === 'promote') {
+        const r = this.controller.run(svc.name, (spec, s, now) => promote(spec, s, now, action.full));
+        if (r.ok)
+          this.log.info('host switches to its preview with the fleet', {
+            host: this.id.host,
+            service: svc.name,
+            generation: a.generation,
+          });
       } else if (action.type === 'abort') {
         const r = this.controller.run(svc.name, (_svc, s, now) => abort(s, now));
         if (r.ok)

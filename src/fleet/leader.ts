@@ -8,6 +8,7 @@ import {
   type FleetCommandResult,
   fleetAbort,
   fleetDeploy,
+  fleetPromote,
   fleetSetPaused,
   fleetUndo,
 } from '../core/fleet/commands.ts';
@@ -31,8 +32,28 @@ export function fleetSpec(
 ): FleetServiceSpec {
   const hosts = svc.hosts === 'all' || svc.hosts === undefined ? [...members].sort() : svc.hosts;
   const strategy = svc.strategy;
-  const hostsAtOnce = strategy.type === 'rolling' ? (strategy.hostsAtOnce ?? 1) : '100%';
-  return { name: svc.name, hosts, hostsAtOnce, onHostLost };
+  if (strategy.type === 'rolling') {
+    return {
+      name: svc.name,
+      hosts,
+      hostsAtOnce: strategy.hostsAtOnce ?? 1,
+      onHostLost,
+      strategy: { type: 'rolling' },
+    };
+  }
+  // Blue-green (the only other strategy fleet mode takes): a preview on every host, one switch.
+  const bg = strategy.type === 'blueGreen' ? strategy : undefined;
+  return {
+    name: svc.name,
+    hosts,
+    hostsAtOnce: '100%',
+    onHostLost,
+    strategy: {
+      type: 'blueGreen',
+      autoPromote: bg?.autoPromote ?? false,
+      autoPromoteAfterMs: bg?.autoPromoteAfterMs ?? 0,
+    },
+  };
 }
 
 function decode<T>(value: string): T | undefined {
@@ -153,7 +174,7 @@ export class FleetLeader {
         if (p.cmd?.service !== svc.name) continue;
         const refused =
           p.cmd.type === 'deploy' || p.cmd.type === 'undo' ? this.refusal(spec, memberNames, reports) : null;
-        const r: FleetCommandResult = refused ?? this.apply(spec, state, p.cmd, now);
+        const r: FleetCommandResult = refused ?? this.apply(spec, state, p.cmd, now, reports);
         if (r.ok) {
           state = r.state;
           events.push(...r.events);
@@ -226,6 +247,7 @@ export class FleetLeader {
     state: FleetServiceState,
     cmd: FleetCommand,
     now: number,
+    reports: Record<string, HostReport>,
   ): FleetCommandResult {
     switch (cmd.type) {
       case 'deploy':
@@ -243,6 +265,8 @@ export class FleetLeader {
         return fleetSetPaused(state, false);
       case 'undo':
         return fleetUndo(spec, state, now);
+      case 'promote':
+        return fleetPromote(spec, state, reports, cmd.full === true);
     }
   }
 }

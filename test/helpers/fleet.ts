@@ -132,6 +132,8 @@ services:
     replicas: ${o.replicas ?? 2}
     run:
       command: "${process.execPath} ${ROOT}examples/releases/\${VERSION}/server.mjs --port \${PORT}"
+      # The same path on every host, as in a real fleet (a relative cwd would differ per test host).
+      cwd: ${ROOT}
       env: { APP_VERSION: "\${VERSION}" }
     readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 2 }
     drainTimeout: 30s

@@ -1,7 +1,14 @@
 /** Fleet commands (deploy, abort, pause, resume, undo): pure, answered before anything acts. */
-import type { FleetEvent, FleetRollout, FleetServiceSpec, FleetServiceState, FleetTarget } from './model.ts';
+import type {
+  FleetEvent,
+  FleetRollout,
+  FleetServiceSpec,
+  FleetServiceState,
+  FleetTarget,
+  HostReport,
+} from './model.ts';
 import { sameTarget } from './model.ts';
-import { rollBack, waveSize } from './rollout.ts';
+import { previewsPending, rollBack, waveSize } from './rollout.ts';
 
 export type FleetCommandResult =
   | { ok: true; state: FleetServiceState; events: FleetEvent[] }
@@ -14,7 +21,9 @@ export type FleetCommandResult =
         | 'nothing_to_undo'
         | 'no_hosts'
         | 'unknown_host'
-        | 'config_mismatch';
+        | 'config_mismatch'
+        | 'unsupported'
+        | 'not_ready';
       message: string;
     };
 
@@ -113,4 +122,53 @@ export function fleetUndo(spec: FleetServiceSpec, state: FleetServiceState, now:
     };
   }
   return fleetDeploy(spec, state, last.from, now, 'undo');
+}
+
+/** Blue-green: switches every host to its preview at once, once every preview is ready. */
+export function fleetPromote(
+  spec: FleetServiceSpec,
+  state: FleetServiceState,
+  reports: Record<string, HostReport>,
+  full: boolean,
+): FleetCommandResult {
+  const r = state.rollout;
+  if (!r || r.phase === 'RollingBack') {
+    return { ok: false, code: 'no_rollout', message: `service "${state.name}" has no rollout to promote` };
+  }
+  if (spec.strategy.type !== 'blueGreen') {
+    return {
+      ok: false,
+      code: 'unsupported',
+      message: `service "${state.name}" rolls out in waves, which have no switch to promote`,
+    };
+  }
+  if (r.promoted)
+    return {
+      ok: false,
+      code: 'unsupported',
+      message: `every host of "${state.name}" was already told to switch`,
+    };
+  const pending = previewsPending(state, r, (h) => reports[h]?.services[state.name]);
+  if (r.wave.length === 0 || pending.length > 0) {
+    return {
+      ok: false,
+      code: 'not_ready',
+      message: `the preview of ${state.name} is not ready on ${pending.join(', ') || 'any host yet'}; nothing was switched`,
+    };
+  }
+  return {
+    ok: true,
+    state: {
+      ...state,
+      rollout: { ...r, promoted: full ? 'full' : 'switch', message: 'switching every host' },
+    },
+    events: [
+      {
+        service: state.name,
+        type: 'FleetPromoted',
+        generation: state.generation,
+        message: `switching ${r.wave.join(', ')} to ${r.to.version}${full ? ' (analysis gates skipped)' : ''}`,
+      },
+    ],
+  };
 }

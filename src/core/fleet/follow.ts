@@ -8,7 +8,11 @@ import { findRevision, type ServiceState } from '../model.ts';
 import type { Assignment, FleetTarget, HostServiceReport } from './model.ts';
 import { sameTarget } from './model.ts';
 
-export type HostAction = { type: 'none' } | { type: 'deploy'; target: FleetTarget } | { type: 'abort' };
+export type HostAction =
+  | { type: 'none' }
+  | { type: 'deploy'; target: FleetTarget }
+  | { type: 'abort' }
+  | { type: 'promote'; full: boolean };
 
 function targetOf(state: ServiceState, revision: number): FleetTarget | undefined {
   const r = findRevision(state, revision);
@@ -18,9 +22,14 @@ function targetOf(state: ServiceState, revision: number): FleetTarget | undefine
 /** `actedOn`: the generation this host last started a local rollout for (0: none). */
 export function followAssignment(a: Assignment, state: ServiceState, actedOn: number): HostAction {
   if (state.rollout) {
-    const to = targetOf(state, state.rollout.to);
+    const r = state.rollout;
+    const to = targetOf(state, r.to);
     // A local rollout to something else than assigned (a rollback, a newer assignment) ends first.
-    return to && sameTarget(to, a.target) ? { type: 'none' } : { type: 'abort' };
+    if (!to || !sameTarget(to, a.target)) return { type: 'abort' };
+    if (a.promote && r.strategy === 'blueGreen' && !r.promoteRequested && r.switchedAt === undefined) {
+      return { type: 'promote', full: a.promote === 'full' };
+    }
+    return { type: 'none' };
   }
   const stable = targetOf(state, state.stable);
   if (stable && sameTarget(stable, a.target)) return { type: 'none' };
@@ -55,5 +64,12 @@ export function serviceReport(
     ready: counts.ready,
     total: counts.total,
     routesVersion: counts.routesVersion,
+    previewReady: previewReady(state),
   };
+}
+
+/** Blue-green before its switch: the preview side is complete and ready. */
+function previewReady(state: ServiceState): boolean {
+  const r = state.rollout;
+  return r?.strategy === 'blueGreen' && r.previewReadyAt !== undefined && r.switchedAt === undefined;
 }

@@ -15,6 +15,8 @@ export interface FleetTarget {
 export interface Assignment {
   target: FleetTarget;
   generation: number;
+  /** Blue-green: switch the host's traffic to its preview (every host at once, on the fleet's promote); `full` skips its analysis gate. */
+  promote?: 'switch' | 'full';
 }
 
 export type FleetRolloutPhase = 'Progressing' | 'Paused' | 'RollingBack' | 'Succeeded' | 'RolledBack';
@@ -42,6 +44,10 @@ export interface FleetRollout {
   reason?: string;
   /** A user paused it (`resume` continues); otherwise a pause is a lost host's. */
   pausedByUser?: boolean;
+  /** Blue-green: since when every host's preview is ready (auto-promote counts from here). */
+  previewsReadyAt?: number;
+  /** Blue-green: every host was told to switch (`promote`, or auto-promote). */
+  promoted?: 'switch' | 'full';
 }
 
 /** The fleet's state of one service. `generation` grows with every rollout and rollback. */
@@ -69,6 +75,8 @@ export interface HostServiceReport {
   total: number;
   /** Routing table version the host's gateway applied in every worker. */
   routesVersion: number;
+  /** Blue-green: the host's preview side is complete and ready, waiting for the switch. */
+  previewReady?: boolean;
 }
 
 /** A host's heartbeat. Absent (its lease expired) means the host is lost. */
@@ -94,6 +102,8 @@ export interface FleetServiceSpec {
   /** Integer, or a percentage of the hosts ("50%"). */
   hostsAtOnce: number | string;
   onHostLost: 'pause' | 'continue';
+  /** Rolling goes in waves; blue-green starts a preview on every host and switches them together. */
+  strategy: { type: 'rolling' } | { type: 'blueGreen'; autoPromote: boolean; autoPromoteAfterMs: number };
 }
 
 export interface FleetEvent {
@@ -105,6 +115,7 @@ export interface FleetEvent {
     | 'FleetRolloutPaused'
     | 'FleetRolloutResumed'
     | 'FleetRolloutSucceeded'
+    | 'FleetPromoted'
     | 'FleetRollingBack'
     | 'FleetRolledBack'
     | 'HostAssigned'

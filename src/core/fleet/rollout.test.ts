@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RollingRollout, ServiceState } from '../model.ts';
 import { run } from '../test-fixtures.ts';
-import { fleetAbort, fleetDeploy, fleetUndo } from './commands.ts';
+import { fleetAbort, fleetDeploy, fleetPromote, fleetUndo } from './commands.ts';
 import { followAssignment, serviceReport } from './follow.ts';
 import type { FleetServiceSpec, FleetServiceState, FleetTarget, HostReport } from './model.ts';
 import { initialFleetState, reconcileFleet, waveSize } from './rollout.ts';
@@ -145,6 +145,7 @@ function simulate(opts: {
     hosts: names,
     hostsAtOnce: opts.hostsAtOnce,
     onHostLost: opts.onHostLost ?? 'pause',
+    strategy: { type: 'rolling' },
   };
   const hosts: SimHost[] = names.map((name) => ({
     name,
@@ -253,6 +254,7 @@ test('onHostLost: continue skips a lost host; it converges to the new version wh
     hosts: ['web-1', 'web-2', 'web-3'],
     hostsAtOnce: 1,
     onHostLost: 'continue',
+    strategy: { type: 'rolling' },
   };
   r.hosts[2].live = true;
   let fleet = r.fleet;
@@ -264,7 +266,13 @@ test('onHostLost: continue skips a lost host; it converges to the new version wh
 });
 
 test('abort mid-rollout takes every host back under a new generation; undo after success goes back', () => {
-  const spec: FleetServiceSpec = { name: 'web', hosts: ['a', 'b'], hostsAtOnce: 1, onHostLost: 'pause' };
+  const spec: FleetServiceSpec = {
+    name: 'web',
+    hosts: ['a', 'b'],
+    hostsAtOnce: 1,
+    onHostLost: 'pause',
+    strategy: { type: 'rolling' },
+  };
   const base = reconcileFleet(spec, initialFleetState('web', v('v1')), {}, 0).state;
   assert.equal(Object.keys(base.assignments).length, 2);
   const d = fleetDeploy(spec, base, v('v2'), 0);
@@ -283,4 +291,77 @@ test('abort mid-rollout takes every host back under a new generation; undo after
   );
   const noUndo = fleetUndo(spec, base, 0);
   assert.ok(!noUndo.ok && noUndo.code === 'nothing_to_undo');
+});
+
+test('blue-green across hosts: every preview first, one switch for all (promote or auto-promote), refused while a preview is not ready', () => {
+  const hosts = ['a', 'b'];
+  const bg = (autoPromote: boolean): FleetServiceSpec => ({
+    name: 'web',
+    hosts,
+    hostsAtOnce: '100%',
+    onHostLost: 'pause',
+    strategy: { type: 'blueGreen', autoPromote, autoPromoteAfterMs: 1000 },
+  });
+  const reportsWith = (fleet: FleetServiceState, ready: string[]): Record<string, HostReport> => {
+    const out: Record<string, HostReport> = {};
+    for (const h of hosts) {
+      out[h] = {
+        host: h,
+        advertise: h,
+        controlPort: 1,
+        gatewayPort: 2,
+        startedAt: 0,
+        reportedAt: 0,
+        drained: false,
+        configHash: 'x',
+        services: {
+          web: {
+            generation: fleet.assignments[h]?.generation ?? 0,
+            stable: v('v1'),
+            target: v('v2'),
+            phase: 'Progressing',
+            outcome: 'progressing',
+            ready: 1,
+            total: 2,
+            routesVersion: 1,
+            previewReady: ready.includes(h),
+          },
+        },
+      };
+    }
+    return out;
+  };
+  for (const auto of [false, true]) {
+    const spec = bg(auto);
+    const base = reconcileFleet(spec, initialFleetState('web', v('v1')), {}, 0).state;
+    const d = fleetDeploy(spec, base, v('v2'), 0);
+    assert.ok(d.ok);
+    let fleet = reconcileFleet(spec, d.state, reportsWith(d.state, []), 1).state;
+    assert.deepEqual(fleet.rollout?.wave, hosts, 'one wave: every host starts its preview');
+    assert.ok(
+      hosts.every((h) => fleet.assignments[h].target.version === 'v2' && !fleet.assignments[h].promote),
+    );
+    fleet = reconcileFleet(spec, fleet, reportsWith(fleet, ['a']), 2).state;
+    assert.equal(fleet.rollout?.message, 'previews: waiting for b');
+    const early = fleetPromote(spec, fleet, reportsWith(fleet, ['a']), false);
+    assert.ok(!early.ok && early.code === 'not_ready' && /not ready on b/.test(early.message));
+    fleet = reconcileFleet(spec, fleet, reportsWith(fleet, hosts), 10).state;
+    if (!auto) {
+      assert.equal(fleet.rollout?.message, 'every preview ready: waiting for promote');
+      fleet = reconcileFleet(spec, fleet, reportsWith(fleet, hosts), 5000).state;
+      assert.equal(fleet.rollout?.promoted, undefined, 'no switch without promote');
+      const p = fleetPromote(spec, fleet, reportsWith(fleet, hosts), false);
+      assert.ok(p.ok);
+      fleet = reconcileFleet(spec, p.state, reportsWith(p.state, hosts), 5001).state;
+    } else {
+      fleet = reconcileFleet(spec, fleet, reportsWith(fleet, hosts), 500).state;
+      assert.equal(fleet.rollout?.promoted, undefined, 'auto-promote waits autoPromoteAfter');
+      fleet = reconcileFleet(spec, fleet, reportsWith(fleet, hosts), 1010).state;
+    }
+    assert.equal(fleet.rollout?.promoted, 'switch');
+    assert.ok(
+      hosts.every((h) => fleet.assignments[h].promote === 'switch'),
+      JSON.stringify(fleet.assignments),
+    );
+  }
 });

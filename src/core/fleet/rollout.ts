@@ -70,10 +70,23 @@ function assign(spec: FleetServiceSpec, state: FleetServiceState, events: FleetE
     const target = wantedTarget(state, host);
     const current = assignments[host];
     // A host of the wave acknowledges this rollout's generation, also when its target is unchanged.
-    const inWave = state.rollout?.phase === 'Progressing' && state.rollout.wave.includes(host);
-    if (current && sameTarget(current.target, target) && (!inWave || current.generation === state.generation))
+    const r = state.rollout;
+    const inWave = (r?.phase === 'Progressing' || r?.phase === 'Paused') && r.wave.includes(host);
+    const promote = inWave ? r?.promoted : undefined;
+    if (
+      current &&
+      sameTarget(current.target, target) &&
+      (!inWave || current.generation === state.generation) &&
+      current.promote === promote
+    ) {
       continue;
-    assignments = { ...assignments, [host]: { target, generation: state.generation } };
+    }
+    const generation =
+      inWave || !current || !sameTarget(current.target, target) ? state.generation : current.generation;
+    assignments = {
+      ...assignments,
+      [host]: promote ? { target, generation, promote } : { target, generation },
+    };
     events.push({
       service: state.name,
       type: 'HostAssigned',
@@ -158,6 +171,9 @@ function progress(
       return pause(state, r, `host ${lostInWave.join(', ')} lost (onHostLost: pause)`, events);
     }
   }
+  if (spec.strategy.type === 'blueGreen' && r.wave.length > 0 && !r.promoted) {
+    return { ...state, rollout: previews(spec.strategy, state, r, reportOf, now, events) };
+  }
   const pending = r.wave.filter((h) => !acknowledged(reportOf(h), state.assignments[h]));
   if (pending.length > 0)
     return {
@@ -199,6 +215,46 @@ function progress(
     ...state,
     rollout: { ...r, wave: next.wave, message: `wave ${next.wave.join(', ')}: rolling out` },
   };
+}
+
+/** Hosts whose preview is not ready (for this generation) yet. */
+export function previewsPending(
+  state: FleetServiceState,
+  r: FleetRollout,
+  reportOf: (h: string) => HostServiceReport | undefined,
+): string[] {
+  return r.wave.filter((h) => {
+    const rep = reportOf(h);
+    return !(rep?.previewReady === true && rep.generation === state.assignments[h]?.generation);
+  });
+}
+
+/** Blue-green before the switch: waits for every host's preview; auto-promotes them together. */
+function previews(
+  strategy: { autoPromote: boolean; autoPromoteAfterMs: number },
+  state: FleetServiceState,
+  r: FleetRollout,
+  reportOf: (h: string) => HostServiceReport | undefined,
+  now: number,
+  events: FleetEvent[],
+): FleetRollout {
+  const pending = previewsPending(state, r, reportOf);
+  if (pending.length > 0)
+    return { ...r, previewsReadyAt: undefined, message: `previews: waiting for ${pending.join(', ')}` };
+  const readyAt = r.previewsReadyAt ?? now;
+  if (strategy.autoPromote && now - readyAt >= strategy.autoPromoteAfterMs) {
+    events.push({
+      service: state.name,
+      type: 'FleetPromoted',
+      generation: state.generation,
+      message: `every host's preview is ready: switching ${r.wave.join(', ')} (auto-promote)`,
+    });
+    return { ...r, previewsReadyAt: readyAt, promoted: 'switch', message: 'switching every host' };
+  }
+  const why = strategy.autoPromote
+    ? 'every preview ready: auto-promote delay'
+    : 'every preview ready: waiting for promote';
+  return { ...r, previewsReadyAt: readyAt, message: why };
 }
 
 function pause(
