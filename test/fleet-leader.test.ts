@@ -211,4 +211,37 @@ describe('the fleet leader (real etcd, hosts played by the test)', { timeout: 90
     assert.equal(answer.code, 'no_rollout');
     assert.equal((await client.range(keys.commands)).kvs.length, 0, 'the command is gone once answered');
   });
+
+  test('a host removed for good: refused while live; once gone, a paused rollout stops waiting for it', async (t) => {
+    const cfg = config('/t5/');
+    const s = await stage(t, '/t5/', cfg);
+    const v2: FleetTarget = { version: 'v2', run: cfg.services.web.run };
+    for (const h of ['web-1', 'web-2']) await s.join(h, report(h, s.hash, 1, v1(cfg)));
+    await waitFor(
+      async () => Object.keys((await s.state())?.assignments ?? {}).length === 2,
+      10_000,
+      'two assignments',
+    );
+    assert.equal(await s.fleet.removeHost('web-2'), false, 'a live host is not removed');
+    const answer = await s.fleet.submit({ service: 'web', type: 'deploy', version: 'v2', actor: 'test' });
+    assert.ok(answer.ok);
+    await waitFor(
+      async () => (await s.state())?.assignments['web-1']?.generation === answer.generation,
+      10_000,
+      'web-1 in the wave',
+    );
+    // web-2 dies for good: the rollout pauses at it
+    await s.client.delete(s.keys.host('web-2'));
+    await s.join('web-1', report('web-1', s.hash, answer.generation!, v2));
+    await waitFor(async () => (await s.state())?.rollout?.phase === 'Paused', 10_000, 'paused on web-2');
+    assert.equal(await s.fleet.removeHost('web-2'), true);
+    await waitFor(
+      async () => (await s.state())?.lastRollout?.phase === 'Succeeded',
+      10_000,
+      'done without web-2',
+    );
+    const done = (await s.state())!;
+    assert.deepEqual(Object.keys(done.assignments), ['web-1']);
+    assert.deepEqual(done.lastRollout?.skipped, ['web-2']);
+  });
 });

@@ -101,7 +101,7 @@ export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Ro
     ],
     [
       'POST',
-      /^\/v1\/hosts\/(?<host>[^/]+)\/(?<op>drain|resume)$/,
+      /^\/v1\/hosts\/(?<host>[^/]+)\/(?<op>drain|resume|remove)$/,
       async (req, _res, p) => {
         if (!HOST_RE.test(p.host))
           throw new ApiError(400, 'invalid_path', `host: "${p.host}" is not a host name`);
@@ -114,6 +114,16 @@ export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Ro
             'unknown_host',
             `unknown host "${p.host}" (hosts: ${view.hosts.map((h) => h.name).join(', ')})`,
           );
+        }
+        if (p.op === 'remove') {
+          if (!(await fleet.removeHost(p.host).catch(unavailable))) {
+            throw new ApiError(
+              409,
+              'host_live',
+              `host "${p.host}" is live; stop its cutover up first, then remove it`,
+            );
+          }
+          return { host: p.host, removed: true };
         }
         await fleet.setDrained(p.host, p.op === 'drain', 'api').catch(unavailable);
         return { host: p.host, drained: p.op === 'drain' };

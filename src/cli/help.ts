@@ -89,10 +89,13 @@ The event log of this host's controller, oldest first. --fleet: the fleet's even
 lost, rollbacks. --limit N: the newest N.`,
   host: `Usage: cutover host drain NAME [--json]
        cutover host resume NAME [--json]
+       cutover host remove NAME [--json]
 
 Fleet mode. drain takes host NAME out of the load balancer's rotation for maintenance: its
 gateway fails its health check while its instances keep running (and keep following the
-fleet's rollouts). resume puts it back. An unknown host is refused (exit 1).`,
+fleet's rollouts). resume puts it back. remove forgets a host that left the fleet for good
+(refused while it is live): services on all hosts and rollouts no longer wait for it. An
+unknown host is refused (exit 1).`,
   service: `Usage: cutover service install [-c FILE] [--name cutover] [--user USER] [--dir DIR] [--print]
 
 Writes NAME.service and NAME.socket (default dir /etc/systemd/system). The socket unit owns

@@ -67,6 +67,15 @@ export class FleetClient {
     else await this.client.delete(this.keys.drain(host));
   }
 
+  /** Forgets a host that left for good (its heartbeat must be gone): `hosts: all` no longer counts it. */
+  async removeHost(host: string): Promise<boolean> {
+    const t = await this.client.txn({
+      compare: [{ key: this.keys.host(host), target: 'version', op: '=', value: 0 }],
+      success: [{ delete: { key: this.keys.member(host) } }, { delete: { key: this.keys.drain(host) } }],
+    });
+    return t.succeeded;
+  }
+
   async view(): Promise<FleetView> {
     const [leader, hosts, members, services, drains] = await Promise.all([
       this.client.get(this.keys.leader),

@@ -3,23 +3,27 @@ import { ControlClient } from '../client.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { HELP } from '../help.ts';
 
-const ACTIONS = ['drain', 'resume'] as const;
+const ACTIONS = ['drain', 'resume', 'remove'] as const;
 type HostAction = (typeof ACTIONS)[number];
 
 /** What the host's state means for traffic, by action. */
 const DONE: Record<HostAction, (host: string) => string> = {
   drain: (host) => `host ${host} drained: its gateway fails its health check; instances keep running`,
   resume: (host) => `host ${host} resumed`,
+  remove: (host) => `host ${host} removed from the fleet: rollouts no longer wait for it`,
 };
 
-/** `cutover host drain|resume NAME`: takes a fleet host out of the load balancer's rotation, or back. */
+/**
+ * `cutover host drain|resume NAME`: takes a fleet host out of the load balancer's rotation, or
+ * back; `host remove NAME`: forgets a host that left the fleet for good.
+ */
 export async function cmdHost(argv: string[]): Promise<number> {
   const { values, positionals } = parse('host', argv, { json: { type: 'boolean' } });
   if (values.help) return help('host');
   const [action, name, ...extra] = positionals;
   if (!ACTIONS.includes(action as HostAction)) {
     throw new UsageError(
-      `${action ? `unknown action "${action}"` : 'expected an action'} (drain or resume)\n\n${HELP.host}`,
+      `${action ? `unknown action "${action}"` : 'expected an action'} (drain, resume or remove)\n\n${HELP.host}`,
     );
   }
   if (!name || extra.length > 0) {

@@ -296,6 +296,25 @@ function rollingBack(
   return finish(state, { ...r, phase: 'RolledBack', message: `rolled back: ${r.reason ?? ''}` }, now);
 }
 
+/**
+ * Hosts no longer among the service's hosts (removed from the fleet or from `hosts`): their
+ * assignment goes, and a rollout stops waiting for them.
+ */
+function forgetRemoved(spec: FleetServiceSpec, state: FleetServiceState): FleetServiceState {
+  const gone = Object.keys(state.assignments).filter((h) => !spec.hosts.includes(h));
+  const r = state.rollout;
+  const leaving = r ? r.hosts.filter((h) => !spec.hosts.includes(h) && !r.skipped.includes(h)) : [];
+  if (gone.length === 0 && leaving.length === 0) return state;
+  const assignments = Object.fromEntries(
+    Object.entries(state.assignments).filter(([h]) => spec.hosts.includes(h)),
+  );
+  const rollout =
+    r && leaving.length > 0
+      ? { ...r, wave: r.wave.filter((h) => !leaving.includes(h)), skipped: [...r.skipped, ...leaving] }
+      : r;
+  return { ...state, assignments, rollout };
+}
+
 /** One reconcile of a service across the fleet. */
 export function reconcileFleet(
   spec: FleetServiceSpec,
@@ -304,7 +323,7 @@ export function reconcileFleet(
   now: number,
 ): FleetStep {
   const events: FleetEvent[] = [];
-  let next = state;
+  let next = forgetRemoved(spec, state);
   const phase = next.rollout?.phase;
   if (phase === 'Paused' && !next.rollout!.pausedByUser) {
     const r = next.rollout!;
