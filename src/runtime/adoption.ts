@@ -3,6 +3,8 @@
  * `--keep-running`) without restarting it. It is not our child, so its exit is noticed by polling
  * its process group.
  */
+
+import { sleep } from '../util/sleep.ts';
 import { type Instance, updateStatus } from './instance.ts';
 import { newProcess } from './lifecycle.ts';
 import { probeHttp } from './probe.ts';
@@ -13,13 +15,23 @@ const ADOPTED_POLL_MS = 250;
 
 /**
  * Makes process group `pid` the current process of `inst`. It is ready only if a readiness probe
- * succeeds now — never assumed — and from then on it is supervised like any other.
+ * succeeds — never assumed — and from then on it is supervised like any other. Up to
+ * `failureThreshold` probes are tried, as for a running instance: one slow answer on a loaded
+ * host does not take a serving instance out of the routes.
  */
 export async function adoptProcess(inst: Instance, pid: number, port: number): Promise<void> {
   const { spec } = inst;
   // The pid is known before the probe answers: status shows it while adoption is under way.
   updateStatus(inst, { pid });
-  const first = await probeHttp(port, spec.readiness.path, spec.readiness.timeoutMs);
+  let first = await probeHttp(port, spec.readiness.path, spec.readiness.timeoutMs);
+  for (
+    let tried = 1;
+    !first.ok && tried < spec.readiness.failureThreshold && processGroupAlive(pid);
+    tried++
+  ) {
+    await sleep(spec.readiness.intervalMs);
+    first = await probeHttp(port, spec.readiness.path, spec.readiness.timeoutMs);
+  }
   const { proc, markExited } = newProcess(inst, pid, { readyAtStart: first.ok });
   inst.proc = proc;
   inst.pollTimer = setInterval(() => {

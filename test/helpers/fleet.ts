@@ -10,6 +10,9 @@ import { Cluster, type ClusterOptions, ROOT } from './cluster.ts';
 import { type EtcdCluster, startEtcdCluster } from './etcd.ts';
 import { type RunningHaproxy, startHaproxy } from './haproxy.ts';
 
+/** Bound of a host's start and first healthy service: generous, a fleet on a loaded 2-core machine starts slowly. */
+const STARTUP_BOUND_MS = 90_000;
+
 export interface FleetOptions {
   hosts?: number;
   replicas?: number;
@@ -57,7 +60,7 @@ export class FleetHost extends Cluster {
     await this.launch();
     await this.waitFor(
       async () => (await this.api('GET', '/healthz', undefined, null)).status === 200,
-      30_000,
+      STARTUP_BOUND_MS,
       `host ${this.name} up`,
     );
   }
@@ -67,7 +70,7 @@ export class FleetHost extends Cluster {
     await this.launch();
     await this.waitFor(
       async () => (await this.api('GET', '/healthz', undefined, null)).status === 200,
-      30_000,
+      STARTUP_BOUND_MS,
       `host ${this.name} back`,
     );
   }
@@ -165,7 +168,11 @@ ${o.serviceYaml ?? ''}`;
       return v.hosts.filter((h) => h.live).length === n && v.leader !== null;
     }, 'every host live and a leader');
     for (const h of this.hosts) {
-      await h.waitFor(async () => (await h.status()).phase === 'Healthy', 30_000, `web healthy on ${h.name}`);
+      await h.waitFor(
+        async () => (await h.status()).phase === 'Healthy',
+        STARTUP_BOUND_MS,
+        `web healthy on ${h.name}`,
+      );
     }
   }
 
@@ -197,7 +204,7 @@ ${o.serviceYaml ?? ''}`;
     return v.services.find((s) => s.name === name);
   }
 
-  async waitFor(fn: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
+  async waitFor(fn: () => Promise<boolean>, what: string, timeoutMs = 120_000): Promise<void> {
     const first = this.hosts.find((h) => h.upExit !== undefined) ?? this.hosts[0];
     await first.waitFor(fn, timeoutMs, what);
   }
