@@ -188,6 +188,24 @@ describe('cli in fleet mode (stand-in controller)', { timeout: 120_000 }, () => 
     );
   });
 
+  test('status SERVICE on a host that does not run it shows the fleet view of it; an unknown one stays an error', async (t) => {
+    const notHere = {
+      status: 404,
+      body: { error: { code: 'unknown_service', message: 'unknown service "web" (services: api)' } },
+    };
+    const { addr } = await fakeController(t, {
+      'GET /v1/services/web': notHere,
+      'GET /v1/fleet': ok(SUCCEEDED),
+    });
+    const r = await cli(t, addr, ['status', 'web']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^web: not run on this host\n\nfleet {2}leader web-1\n/);
+    const single = await fakeController(t, { 'GET /v1/services/web': notHere });
+    const u = await cli(t, single.addr, ['status', 'web']);
+    assert.equal(u.code, 1);
+    assert.match(u.stderr, /unknown service "web"/);
+  });
+
   test('status of a single host (GET /v1/fleet answers 404) prints no fleet section', async (t) => {
     const { addr, seen } = await fakeController(t, { 'GET /v1/services': ok({ services: [WEB_STATUS] }) });
     const r = await cli(t, addr, ['status']);

@@ -21,6 +21,16 @@ async function fleetOf(client: ControlClient): Promise<FleetView | undefined> {
   }
 }
 
+/** This host's status of `service`; null when this host does not know it (404 unknown_service). */
+async function thisHost(client: ControlClient, service: string): Promise<ServiceStatus | null> {
+  try {
+    return await client.json<ServiceStatus>('GET', servicePath(service));
+  } catch (err) {
+    if (err instanceof ApiResponseError && err.status === 404 && err.code === 'unknown_service') return null;
+    throw err;
+  }
+}
+
 /**
  * `cutover status [SERVICE]`: one service or all, then the fleet section in fleet mode; --watch
  * follows the status stream (this host's services only: the fleet has no stream yet).
@@ -34,8 +44,22 @@ export async function cmdStatus(argv: string[]): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`status: at most one SERVICE\n\n${HELP.status}`);
   const only = positionals[0];
   const client = new ControlClient(resolveAddr(values.config));
+  const local = only ? await thisHost(client, only) : undefined;
+  if (only && local === null) {
+    // Fleet mode, a service this host does not run: the fleet's view of it is the answer.
+    const fleet = await fleetOf(client);
+    if (!fleet?.services.some((s) => s.name === only)) {
+      await client.json<ServiceStatus>('GET', servicePath(only)); // the controller's own error
+    }
+    process.stdout.write(
+      values.json
+        ? `${JSON.stringify({ name: only, fleet }, null, 2)}\n`
+        : `${only}: not run on this host\n\n${formatFleet(fleet!, only)}\n`,
+    );
+    return EXIT.ok;
+  }
   const list = only
-    ? [await client.json<ServiceStatus>('GET', servicePath(only))]
+    ? [local!]
     : (await client.json<{ services: ServiceStatus[] }>('GET', '/v1/services')).services;
   const render = (docs: ServiceStatus[]) =>
     values.json
