@@ -24,6 +24,11 @@ import type { StoredFleetEvent } from './view.ts';
 
 /** How often the leader reconciles the fleet. */
 const LEADER_INTERVAL_MS = 200;
+/** Fleet events kept in etcd, and how many new ones between two prunings. */
+const EVENTS_KEPT = 1000;
+const EVENTS_PRUNE_EVERY = 100;
+/** An answer nobody read is gone after this long (its submitter timed out or died). */
+const RESULT_TTL_SECONDS = 120;
 
 export function fleetSpec(
   svc: ServiceConfig,
@@ -77,6 +82,8 @@ export class FleetLeader {
   private again = false;
   private stopped = false;
   private seq = 0;
+  private eventsWritten = 0;
+  private answers: { id: string; at: number } | null = null;
   private readonly watches: Array<{ close(): void }> = [];
 
   constructor(opts: {
@@ -183,7 +190,13 @@ export class FleetLeader {
           ? { ok: true, message: r.events[0]?.message ?? 'done', generation: r.state.generation }
           : { ok: false, code: r.code, message: r.message };
         ops.push(
-          { put: { key: this.keys.result(p.cmd.id), value: JSON.stringify(answer) } },
+          {
+            put: {
+              key: this.keys.result(p.cmd.id),
+              value: JSON.stringify(answer),
+              lease: await this.resultsLease(),
+            },
+          },
           { delete: { key: p.key } },
         );
         answered.push(p.key);
@@ -200,7 +213,15 @@ export class FleetLeader {
         code: 'unknown_service',
         message: `unknown service "${p.cmd?.service}" (the leader's config has ${Object.keys(this.config.services).join(', ')})`,
       };
-      if (p.cmd) ops.push({ put: { key: this.keys.result(p.cmd.id), value: JSON.stringify(answer) } });
+      if (p.cmd) {
+        ops.push({
+          put: {
+            key: this.keys.result(p.cmd.id),
+            value: JSON.stringify(answer),
+            lease: await this.resultsLease(),
+          },
+        });
+      }
       ops.push({ delete: { key: p.key } });
     }
     for (const e of events) {
@@ -212,6 +233,31 @@ export class FleetLeader {
     for (const e of events) {
       this.log.info(e.message, { event: e.type, service: e.service, host: e.host, generation: e.generation });
     }
+    this.eventsWritten += events.length;
+    if (this.eventsWritten >= EVENTS_PRUNE_EVERY) {
+      this.eventsWritten = 0;
+      await this.pruneEvents();
+    }
+  }
+
+  /** Keeps the newest EVENTS_KEPT fleet events (the oldest go, as etcd is no archive). */
+  private async pruneEvents(): Promise<void> {
+    const all = await this.client.range(this.keys.events);
+    const old = all.kvs.slice(0, Math.max(0, all.kvs.length - EVENTS_KEPT));
+    if (old.length === 0) return;
+    await this.leadership.fencedTxn({ success: old.map((kv) => ({ delete: { key: kv.key } })) });
+  }
+
+  /**
+   * Answers live on a lease, so an answer whose submitter died (and never read and deleted it)
+   * goes by itself. One lease serves every answer for a while.
+   */
+  private async resultsLease(): Promise<string> {
+    const now = this.now();
+    if (this.answers === null || now - this.answers.at > (RESULT_TTL_SECONDS * 1000) / 2) {
+      this.answers = { id: await this.client.grantLease(RESULT_TTL_SECONDS), at: now };
+    }
+    return this.answers.id;
   }
 
   /** Why a rollout must not start: hosts that never joined, or hosts whose config differs. */
