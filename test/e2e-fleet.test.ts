@@ -256,7 +256,17 @@ async function untilFinished(
   );
 }
 
+/**
+ * Every host reports `version` as stable. Waits for it first: a host that just came back answers its
+ * API a moment before its first heartbeat report is in etcd.
+ */
 async function everyHostOn(fleet: Fleet, version: string, via?: FleetHost): Promise<void> {
+  await fleet
+    .waitFor(async () => {
+      const v = await fleet.view(via);
+      return v.hosts.every((h) => h.report?.services.web?.stable.version === version);
+    }, `every host reporting ${version}`)
+    .catch(() => {}); // the assertions below say what is wrong
   const view = await fleet.view(via);
   assert.ok(view.hosts.length > 0);
   for (const h of view.hosts)
