@@ -150,6 +150,15 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     assert.equal(h.report?.drained, true);
     assert.equal((await target.status()).instances.length, 1);
     assert.deepEqual(servedAfter, servedBefore);
+    const via = fleet.hosts[0];
+    const metrics = await fetch(`http://${via.bindHost}:${via.controlPort}/metrics`, {
+      headers: { authorization: `Bearer ${via.adminToken()}` },
+    });
+    const text = await metrics.text();
+    assert.equal(metrics.status, 200);
+    assert.match(text, /^cutover_fleet_host_drained\{host="web-2"\} 1$/m);
+    assert.match(text, /^cutover_fleet_host_up\{host="web-2"\} 1$/m);
+    assert.match(text, /^cutover_gateway_up 1$/m, 'the host metrics are still there');
     const unknown = await fleet.hosts[0].api('POST', '/v1/hosts/web-9/drain', {});
     assert.equal(unknown.status, 404);
 

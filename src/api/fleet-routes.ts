@@ -9,6 +9,8 @@ import { applyRunOverrides } from '../config/overrides.ts';
 import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
 import type { FleetClient } from '../fleet/client.ts';
 import type { FleetCommandAnswer } from '../fleet/command.ts';
+import { fleetFamilies } from '../metrics/fleet.ts';
+import { writeExposition } from '../metrics/text.ts';
 import { onlyKeys, readJson } from './body.ts';
 import { ApiError } from './errors.ts';
 import type { Route } from './routes.ts';
@@ -26,7 +28,11 @@ function unavailable(err: unknown): never {
   throw new ApiError(503, 'fleet_unavailable', (err as Error).message);
 }
 
-export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Route[] {
+export function fleetRoutes(
+  config: () => CutoverConfig,
+  fleet: FleetClient,
+  localMetrics: () => Promise<{ contentType: string; text: string }>,
+): Route[] {
   const need = (name: string): ServiceConfig => {
     const svc = config().services[name];
     if (!svc) {
@@ -36,6 +42,19 @@ export function fleetRoutes(config: () => CutoverConfig, fleet: FleetClient): Ro
     return svc;
   };
   return [
+    [
+      'GET',
+      /^\/metrics$/,
+      async (_q, res) => {
+        // This host's metrics, then the fleet's (etcd out of reach: cutover_fleet_etcd_up 0).
+        const [m, view] = await Promise.all([localMetrics(), fleet.view().catch(() => null)]);
+        const text = `${m.text}\n${writeExposition(fleetFamilies(view))}`;
+        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return undefined;
+      },
+      READ,
+    ],
     ['GET', /^\/v1\/fleet$/, async () => fleet.view().catch(unavailable), READ],
     ['GET', /^\/v1\/fleet\/events$/, async () => ({ events: await fleet.events().catch(unavailable) }), READ],
     [

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fleetRoutes } from '../api/fleet-routes.ts';
+import { gatewayMetrics } from '../api/metrics.ts';
 import type { Route } from '../api/routes.ts';
 import type { CutoverConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
@@ -20,7 +21,8 @@ import { StartupError } from './startup-error.ts';
 export interface FleetHandle {
   client: EtcdClient;
   keys: FleetKeys;
-  routes: Route[];
+  /** The fleet's API routes for this host's controller. */
+  routes: (c: Controller) => Route[];
   log: Logger;
 }
 
@@ -53,7 +55,14 @@ export async function openFleet(config: CutoverConfig, log: Logger): Promise<Fle
     );
   }
   const fleetLog = log.child({ component: 'fleet', host: cl.host });
-  return { client, keys, routes: fleetRoutes(() => config, new FleetClient(client, keys)), log: fleetLog };
+  const fleet = new FleetClient(client, keys);
+  const routes = (c: Controller) =>
+    fleetRoutes(
+      () => config,
+      fleet,
+      () => gatewayMetrics(c),
+    );
+  return { client, keys, routes, log: fleetLog };
 }
 
 /** The services this host runs: those whose `hosts` name it (or `all`). */

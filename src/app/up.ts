@@ -50,7 +50,11 @@ export async function startUp(
   controller.onRolloutFinished = () => snapshots.take('rollout finished');
   // The control listener first: if its port is taken, fail before anything starts (and before an
   // instance could be handed that port).
-  const api = createApiServer(controller, log.child({ component: 'api' }), fleetHandle?.routes ?? []);
+  const api = createApiServer(
+    controller,
+    log.child({ component: 'api' }),
+    fleetHandle?.routes(controller) ?? [],
+  );
   const addr = await listen(api, config.control.listen.host, config.control.listen.port);
   // Instances recorded by the last controller whose process is gone (the whole host went down).
   const running = new Set(

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fleet, host, rollout, service, serviceReport, target } from '../../test/helpers/fleet-views.ts';
+import { lagOf } from '../fleet/lag.ts';
 import type { FleetView } from '../fleet/view.ts';
-import { formatFleet, lagOf } from './fleet-format.ts';
+import { formatFleet } from './fleet-format.ts';
 
 const CASES: Array<{ name: string; view: FleetView; only?: string; want: string[] }> = [
   {

@@ -1,20 +1,8 @@
 /** The fleet section of `cutover status`: pure text from the API's FleetView. */
 import type { FleetRollout, FleetServiceState } from '../core/fleet/model.ts';
+import { lagOf } from '../fleet/lag.ts';
 import type { FleetHostView, FleetView } from '../fleet/view.ts';
 import { table } from './format.ts';
-
-/** Why a host's report is behind what the fleet assigned it (undefined: it is not behind). */
-export function lagOf(host: FleetHostView, svc: FleetServiceState): string | undefined {
-  const assigned = svc.assignments[host.name];
-  const report = host.report?.services[svc.name];
-  if (!assigned || !host.live || !host.report) return undefined;
-  if (!report) return `no report of generation ${assigned.generation}`;
-  if (report.generation < assigned.generation)
-    return `acted on generation ${report.generation} of ${assigned.generation}`;
-  if (report.stable.version !== assigned.target.version)
-    return `serves ${report.stable.version}, assigned ${assigned.target.version}`;
-  return undefined;
-}
 
 /** The services shown: all, or the one asked for (none when the fleet does not run it). */
 function shownServices(view: FleetView, only: string | undefined): FleetServiceState[] {
