@@ -5,17 +5,16 @@
  */
 import path from 'node:path';
 import { admin, operate, READ } from '../auth/roles.ts';
-import { applyRunOverrides } from '../config/overrides.ts';
 import type { CutoverConfig, ServiceConfig } from '../config/types.ts';
 import type { FleetClient } from '../fleet/client.ts';
 import type { FleetCommandAnswer } from '../fleet/command.ts';
 import { fleetFamilies } from '../metrics/fleet.ts';
 import { writeExposition } from '../metrics/text.ts';
 import { onlyKeys, readJson } from './body.ts';
+import { readDeployBody } from './deploy-body.ts';
 import { ApiError } from './errors.ts';
 import type { Route } from './routes.ts';
 
-const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
 const HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
 function answered(a: FleetCommandAnswer): FleetCommandAnswer {
@@ -61,35 +60,17 @@ export function fleetRoutes(
       'POST',
       /^\/v1\/services\/(?<name>[^/]+)\/deploy$/,
       async (req, res, p) => {
-        const svc = need(p.name);
-        const body = await readJson(req);
-        onlyKeys(body, ['version', 'set']);
-        if (typeof body.version !== 'string' || !VERSION_RE.test(body.version)) {
-          throw new ApiError(
-            400,
-            'invalid_body',
-            'version: required, letters, digits, ".", "_" or "-" (e.g. v2)',
-          );
-        }
-        const sets = body.set ?? [];
-        if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
-          throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
-        }
         const configDir = config().file ? path.dirname(config().file!) : process.cwd();
-        const o = applyRunOverrides(svc.run, sets as string[], configDir);
-        if (!o.ok) {
-          const text = o.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-          throw new ApiError(400, 'invalid_body', text, o.issues);
-        }
+        const d = await readDeployBody(req, need(p.name), configDir);
         const a = answered(
           await fleet
-            .submit({ service: p.name, type: 'deploy', version: body.version, run: o.run, actor: 'api' })
+            .submit({ service: p.name, type: 'deploy', version: d.version, run: d.run, actor: 'api' })
             .catch(unavailable),
         );
         res.statusCode = 202;
         return {
           service: p.name,
-          version: body.version,
+          version: d.version,
           generation: a.generation,
           message: a.message,
           fleet: true,

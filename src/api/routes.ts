@@ -5,13 +5,13 @@
 import path from 'node:path';
 import { type Access, admin, operate, PUBLIC, READ } from '../auth/roles.ts';
 import { parseConfig } from '../config/load.ts';
-import { applyRunOverrides } from '../config/overrides.ts';
 import { validateTraffic, validateWeight } from '../config/traffic.ts';
 import type { ConfigIssue } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import { CUTOVER_VERSION } from '../util/version.ts';
 import { type Handler, onlyKeys, readJson } from './body.ts';
+import { readDeployBody } from './deploy-body.ts';
 import { ApiError } from './errors.ts';
 import type { Security } from './guard.ts';
 import { logFiles, streamLogs } from './logs.ts';
@@ -20,8 +20,6 @@ import { openApiDocument } from './openapi.ts';
 import { securityRoutes } from './security-routes.ts';
 import { serviceStatus } from './status.ts';
 import { streamStatus } from './stream.ts';
-
-const VERSION_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
 export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
@@ -147,28 +145,11 @@ function apiRoutes(c: Controller): Route[] {
       'POST',
       /^\/v1\/services\/(?<name>[^/]+)\/deploy$/,
       async (req, res, p) => {
-        const svc = need(p.name);
-        const body = await readJson(req);
-        onlyKeys(body, ['version', 'set']);
-        if (typeof body.version !== 'string' || !VERSION_RE.test(body.version)) {
-          throw new ApiError(
-            400,
-            'invalid_body',
-            'version: required, letters, digits, ".", "_" or "-" (e.g. v2)',
-          );
-        }
-        const sets = body.set ?? [];
-        if (!Array.isArray(sets) || sets.some((x) => typeof x !== 'string')) {
-          throw new ApiError(400, 'invalid_body', 'set: must be a list of "KEY=VALUE" strings');
-        }
-        const o = applyRunOverrides(svc.run, sets as string[], configDir);
-        if (!o.ok) {
-          throw invalid(o.issues);
-        }
-        const r = c.deploy(p.name, body.version, o.run);
+        const d = await readDeployBody(req, need(p.name), configDir);
+        const r = c.deploy(p.name, d.version, d.run);
         if (!r.ok) throw new ApiError(409, r.code, r.message);
         res.statusCode = 202;
-        return { service: p.name, revision: r.revision, version: body.version };
+        return { service: p.name, revision: r.revision, version: d.version };
       },
       operate('deploy'),
     ],

@@ -98,6 +98,7 @@ export class ControlClient {
     path: string,
     body?: unknown,
     headers: Record<string, string> = {},
+    timeoutMs = REQUEST_TIMEOUT_MS,
   ): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -117,7 +118,7 @@ export class ControlClient {
         },
         resolve,
       );
-      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timed out')));
+      req.setTimeout(timeoutMs, () => req.destroy(new Error('timed out')));
       req.on('error', (err: NodeJS.ErrnoException) =>
         reject(
           new UnreachableError(
@@ -129,8 +130,9 @@ export class ControlClient {
     });
   }
 
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.raw(method, path, body);
+  /** `timeoutMs`: for requests the controller answers only once something slow is done (a gateway reload). */
+  async json<T>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
+    const res = await this.raw(method, path, body, {}, timeoutMs);
     const text = await readBody(res, Number.POSITIVE_INFINITY);
     let data: unknown;
     try {

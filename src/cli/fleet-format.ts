@@ -1,7 +1,7 @@
 /** The fleet section of `cutover status`: pure text from the API's FleetView. */
 import type { FleetRollout, FleetServiceState } from '../core/fleet/model.ts';
 import { lagOf } from '../fleet/lag.ts';
-import type { FleetHostView, FleetView } from '../fleet/view.ts';
+import type { FleetView } from '../fleet/view.ts';
 import { table } from './format.ts';
 
 /** The services shown: all, or the one asked for (none when the fleet does not run it). */

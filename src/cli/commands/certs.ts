@@ -5,6 +5,9 @@ import { EXIT, UsageError } from '../exit.ts';
 import { table } from '../format.ts';
 import { HELP } from '../help.ts';
 
+/** Bound of a forced ACME renewal's answer (the CA's order, then every gateway worker). */
+const RENEW_ANSWER_TIMEOUT_MS = 90_000;
+
 /** `cutover certs [--json]` lists the gateway's certificates; `cutover certs renew HOST` forces an ACME renewal. */
 export async function cmdCerts(argv: string[]): Promise<number> {
   const { values, positionals } = parse('certs', argv, { json: { type: 'boolean' } });
@@ -12,7 +15,13 @@ export async function cmdCerts(argv: string[]): Promise<number> {
   const client = new ControlClient(resolveAddr(values.config));
   if (positionals[0] === 'renew') {
     if (positionals.length !== 2) throw new UsageError(`certs renew: name one host\n\n${HELP.certs}`);
-    const r = await client.json<CertificateStatus>('POST', '/v1/certs/renew', { host: positionals[1] });
+    // Answered once the CA issued the new certificate and it serves: can take longer than a plain request.
+    const r = await client.json<CertificateStatus>(
+      'POST',
+      '/v1/certs/renew',
+      { host: positionals[1] },
+      RENEW_ANSWER_TIMEOUT_MS,
+    );
     if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else
       process.stdout.write(

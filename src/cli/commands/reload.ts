@@ -3,6 +3,12 @@ import { ControlClient } from '../client.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { HELP } from '../help.ts';
 
+/**
+ * The controller answers a reload once the new gateway generation (or master) is ready, which it
+ * waits up to 60 s for; a loaded host can take well over the CLI's usual 10 s.
+ */
+const RELOAD_ANSWER_TIMEOUT_MS = 90_000;
+
 /** `cutover reload [--master]`: a new generation of gateway workers (or a new master) on the same socket. */
 export async function cmdReload(argv: string[]): Promise<number> {
   const { values, positionals } = parse('reload', argv, {
@@ -19,7 +25,7 @@ export async function cmdReload(argv: string[]): Promise<number> {
     workerPids: number[];
     retiring: number[];
     certificateErrors?: string[];
-  }>('POST', '/v1/gateway/reload', values.master ? { master: true } : {});
+  }>('POST', '/v1/gateway/reload', values.master ? { master: true } : {}, RELOAD_ANSWER_TIMEOUT_MS);
   if (values.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
   else if (values.master) {
     process.stdout.write(
