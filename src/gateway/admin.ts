@@ -128,17 +128,30 @@ async function handleAdmin(
   return sendJson(res, 404, { error: `no such endpoint: ${req.method} ${url}` });
 }
 
+const NO_BODY = Symbol('no body');
+
+/** The request's JSON body; NO_BODY once a 400 naming `what` was answered (unreadable or not JSON). */
+async function jsonBody(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  maxBytes: number,
+  what: string,
+): Promise<unknown> {
+  try {
+    return JSON.parse(await readBody(req, maxBytes));
+  } catch (err) {
+    sendJson(res, 400, { error: `invalid ${what}: ${(err as Error).message}` });
+    return NO_BODY;
+  }
+}
+
 async function putRoutes(
   target: AdminTarget,
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await readBody(req, MAX_ADMIN_BODY));
-  } catch (err) {
-    return sendJson(res, 400, { error: `invalid route table: ${(err as Error).message}` });
-  }
+  const body = await jsonBody(req, res, MAX_ADMIN_BODY, 'route table');
+  if (body === NO_BODY) return;
   const result = validateRouteTable(body);
   if (!('table' in result)) {
     return sendJson(res, 400, {
@@ -163,12 +176,8 @@ async function putServing(
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  let body: unknown;
-  try {
-    body = JSON.parse(await readBody(req, MAX_SERVING_BODY));
-  } catch (err) {
-    return sendJson(res, 400, { error: `invalid serving state: ${(err as Error).message}` });
-  }
+  const body = await jsonBody(req, res, MAX_SERVING_BODY, 'serving state');
+  if (body === NO_BODY) return;
   const state = parseServing(body);
   if ('error' in state) return sendJson(res, 400, { error: `invalid serving state: ${state.error}` });
   try {

@@ -196,3 +196,14 @@ export function whenBodyStarts(req: http.IncomingMessage, done: (ok: boolean) =>
   req.on('end', settle);
   req.on('close', settle);
 }
+
+/** An absolute-form request target (`GET http://host/path`, RFC 9112 3.2.2): its host and path, or null. */
+export function absoluteForm(target: string): { host: string; path: string } | null {
+  if (!target.startsWith('http://') && !target.startsWith('https://')) return null;
+  try {
+    const u = new URL(target);
+    return { host: u.host, path: u.pathname + u.search };
+  } catch {
+    return null;
+  }
+}

@@ -12,6 +12,7 @@ import type http from 'node:http';
 import net from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import { type AdminTarget, type ReloadResult, type ServingResult, startAdmin } from './admin.ts';
+import { ColdStart, routesEveryService } from './cold-start.ts';
 import { RELOAD_TIMEOUT_MS, type WorkerHost, Workers } from './generation.ts';
 import { onRelayed, relayRoutes, relayServing, reportReady, startSuccessor } from './handover.ts';
 import { SERVING, type ServingState } from './health.ts';
@@ -81,9 +82,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   /** The admin socket path now belongs to a new master: do not unlink it on exit. */
   #handedOver = false;
   /** Cold start: connections wait in the backlog until every service has an instance (see #hold). */
-  #holding = false;
-  #holdTimer: NodeJS.Timeout | undefined;
-  #holdStartedAt = 0;
+  readonly #coldStart: ColdStart;
 
   constructor(settings: GatewaySettings, logger: Logger, settingsFile?: string) {
     this.settings = settings;
@@ -93,6 +92,11 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     this.routesFile = new RoutesFile(settings.routesFile, logger);
     this.servingFile = new ServingFile(servingFileOf(settings), logger);
     this.certs = new MasterCertificates(this, logger);
+    this.#coldStart = new ColdStart(
+      logger,
+      () => this.workers.acceptAll(),
+      () => this.table,
+    );
   }
 
   get port(): number {
@@ -120,43 +124,10 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     return this.#handle;
   }
   get holding(): boolean {
-    return this.#holding;
+    return this.#coldStart.holding;
   }
   get serving(): ServingState {
     return this.#serving;
-  }
-
-  /**
-   * A cold start (no table yet, or one with a service that has no instance): workers get the table but
-   * do not accept, so a client's first request waits in the kernel backlog instead of getting a 404 or
-   * 503. Ends when a pushed table gives every service an instance (applied in every worker), or after
-   * `startupTimeoutMs`; from then on a service without a ready instance answers 503.
-   */
-  #hold(timeoutMs: number): void {
-    this.#holding = true;
-    this.#holdStartedAt = Date.now();
-    this.#holdTimer = setTimeout(() => this.#acceptAll('startup timeout'), timeoutMs);
-    this.logger.info('cold start: holding connections until every service has a ready instance', {
-      startupTimeoutMs: timeoutMs,
-    });
-  }
-
-  #acceptAll(reason: 'routed' | 'startup timeout'): void {
-    if (!this.#holding) return;
-    this.#holding = false;
-    clearTimeout(this.#holdTimer);
-    this.workers.acceptAll();
-    const waitedMs = Date.now() - this.#holdStartedAt;
-    if (reason === 'routed') {
-      this.logger.info('cold start over: every service routed; accepting connections', { waitedMs });
-      return;
-    }
-    const unready = this.table.services.filter((s) => s.upstreams.length === 0).map((s) => s.name);
-    this.logger.warn('startup timeout: accepting connections; services without a ready instance answer 503', {
-      waitedMs,
-      services: unready,
-      version: this.table.version,
-    });
   }
 
   async start(opts: StartOptions = {}): Promise<void> {
@@ -168,7 +139,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     // A new master taking over from an old one serves what the old one served: never held.
     const startupTimeoutMs = this.settings.startupTimeoutMs ?? 0;
     if (!opts.takeover && startupTimeoutMs > 0 && !routesEveryService(this.table))
-      this.#hold(startupTimeoutMs);
+      this.#coldStart.hold(startupTimeoutMs);
     /** Set while the port is held by orphaned workers: our workers boot meanwhile and get it once bound. */
     let bound: Promise<void> | undefined;
     let bootedAll = () => {};
@@ -285,7 +256,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
       retiringPids: r.retiring,
       ...(this.#tlsHandle === null ? {} : { tlsPort: this.#tlsPort }),
       ...(this.#waitingForPort ? { waitingForPort: true } : {}),
-      ...(this.#holding ? { holding: true } : {}),
+      ...(this.#coldStart.holding ? { holding: true } : {}),
       serving: this.#serving.serving,
     };
   }
@@ -398,7 +369,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
         services: table.services.length,
         workers: this.workers.size,
       });
-      if (this.#holding && routesEveryService(table)) this.#acceptAll('routed');
+      this.#coldStart.applied(table);
       this.certs.routed(table);
       return { version: table.version, ignored: false };
     };
@@ -445,7 +416,7 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
   async stop(signal: string): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
-    clearTimeout(this.#holdTimer);
+    this.#coldStart.cancel();
     this.certs.stop();
     this.logger.info('gateway stopping', { signal, workers: this.workers.size });
     const exits: Promise<void>[] = [];
@@ -472,9 +443,4 @@ export class GatewayMaster implements WorkerHost, AdminTarget {
     }
     this.logger.info('gateway stopped');
   }
-}
-
-/** A table pushed to the gateway in which every service has an instance (a table with none counts too). */
-function routesEveryService(table: RouteTable): boolean {
-  return table.version > 0 && table.services.every((s) => s.upstreams.length > 0);
 }

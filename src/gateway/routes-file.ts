@@ -3,20 +3,20 @@
  * (atomically, one write at a time) after every table applied.
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
+import { FileWriter } from './file-writer.ts';
 import type { RouteTable } from './protocol.ts';
 import { validateRouteTable } from './validate.ts';
 
 export class RoutesFile {
   readonly file: string;
   readonly logger: Logger;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #writer: FileWriter;
 
   constructor(file: string, logger: Logger) {
     this.file = file;
     this.logger = logger;
+    this.#writer = new FileWriter(file);
   }
 
   /** The table last written, or null (first start, or a file that is unreadable or invalid: logged). */
@@ -44,15 +44,6 @@ export class RoutesFile {
   }
 
   save(table: RouteTable): Promise<void> {
-    const file = this.file;
-    const write = async () => {
-      await mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.tmp-${process.pid}`;
-      await writeFile(tmp, `${JSON.stringify(table, null, 2)}\n`);
-      await rename(tmp, file);
-    };
-    const p = this.#queue.then(write, write);
-    this.#queue = p.catch(() => {});
-    return p;
+    return this.#writer.write(`${JSON.stringify(table, null, 2)}\n`);
   }
 }

@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
@@ -24,8 +23,15 @@ import {
 import { checkH2RequestHead } from './h2-limits.ts';
 import { H2Clients, type H2Host } from './h2-server.ts';
 import { buildUpstreamHeaders } from './headers.ts';
-import { healthAnswer, healthPathOf, isHealthRequest, SERVING, type ServingState } from './health.ts';
-import { checkRequestHead, maxHeaderSize, maxHeaders, rejectionBody, whenBodyStarts } from './limits.ts';
+import { HealthCheck } from './health-check.ts';
+import {
+  absoluteForm,
+  checkRequestHead,
+  maxHeaderSize,
+  maxHeaders,
+  rejectionBody,
+  whenBodyStarts,
+} from './limits.ts';
 import { Mirrors } from './mirror.ts';
 import { answerPlain, type PlainAnswersHost } from './plain-answers.ts';
 import { PlainFront } from './plain-front.ts';
@@ -69,21 +75,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   readonly tlsFront: TlsFront | null;
   /** Sorts h2c from HTTP/1 on the plain listener (`http2.cleartext`), or null: the HTTP/1 server listens itself. */
   readonly plainFront: PlainFront | null;
-  /** The load balancer's health check path (health.ts), or null when it is off. */
-  readonly healthPath: string | null;
-  /** What the health check reports as `host`. */
-  readonly hostName: string;
-  /** Whether the health check passes (the master's `PUT /serving`). */
-  serving: ServingState = SERVING;
-  /**
-   * The gateway stops (not a retiring generation, whose successor serves on): the health check fails from
-   * the first moment of the drain.
-   */
-  stopping = false;
-  /** Version of the table routed with (0: none yet). */
-  routesVersion = 0;
-  /** Health checks answered (`ListenerCounters.healthChecks`). */
-  healthChecks = 0;
+  /** The load balancer's health check (`gateway.health`). */
+  readonly health: HealthCheck;
   #shutdown: Promise<void> | null = null;
 
   constructor(settings: GatewaySettings, logger: Logger) {
@@ -97,8 +90,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     this.redirectHttp = settings.tls?.redirectHttp === true;
     this.routing = new Routing(settings, logger);
     this.mirrors = new Mirrors(this);
-    this.healthPath = healthPathOf(settings);
-    this.hostName = settings.hostName ?? os.hostname();
+    this.health = new HealthCheck(settings);
     const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
       {
         IncomingMessage: GatewayRequest,
@@ -186,7 +178,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     const headers = this.#upstreamHeaders(ex, peer);
     const path = this.#admit(ex);
     if (path === null) return;
-    if (this.#answeredHealth(ex, path)) return;
+    if (this.health.answer(ex, path)) return;
     if (this.#answeredPlain(ex, path)) return;
     this.#route(ex, path, headers);
   }
@@ -211,7 +203,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     // A body of unknown length (no content-length, not ended with the head) streams like a chunked one.
     if (ex.contentLength === undefined && !req.stream.endAfterHeaders) ex.chunked = true;
     const path = req.url;
-    if (this.#answeredHealth(ex, path)) return;
+    if (this.health.answer(ex, path)) return;
     if (this.#answeredPlain(ex, path)) return;
     this.#route(ex, path, headers);
   }
@@ -219,21 +211,6 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   #upstreamHeaders(ex: Exchange, peer: string | undefined): string[] {
     const scheme = ex.tls ? 'https' : 'http';
     return buildUpstreamHeaders(ex.req.rawHeaders, peer, ex, this.makeRequestId, this.trusted(peer), scheme);
-  }
-
-  /** The load balancer's health check, for any Host, on every listener: not a service request. */
-  #answeredHealth(ex: Exchange, path: string): boolean {
-    if (this.healthPath === null || !isHealthRequest(ex.req.method, path, this.healthPath)) return false;
-    this.healthChecks++;
-    const { status, body } = healthAnswer({
-      serving: this.serving,
-      stopping: this.stopping,
-      routesVersion: this.routesVersion,
-      hostName: this.hostName,
-    });
-    ex.unlogged = true;
-    ex.answer(status, ['content-type', 'application/json', 'cache-control', 'no-store'], body);
-    return true;
   }
 
   /** With `tls`, the plain listener answers ACME challenges and redirects itself (plain-answers.ts). */
@@ -347,7 +324,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
 
   applyTable(table: RouteTable): void {
     this.routing.apply(table);
-    this.routesVersion = table.version;
+    this.health.routesVersion = table.version;
   }
   get instances(): Map<string, Upstream> {
     return this.routing.instances;
@@ -413,7 +390,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       plainHttpOnTls: tls?.plainHttp ?? 0,
       h2SessionsOpened: this.h2.opened,
       h2Sessions: this.h2.sessions,
-      healthChecks: this.healthChecks,
+      healthChecks: this.health.answered,
     };
   }
 
@@ -466,16 +443,6 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       },
       idle: () => this.h2.sessions === 0,
     };
-  }
-}
-
-function absoluteForm(target: string): { host: string; path: string } | null {
-  if (!target.startsWith('http://') && !target.startsWith('https://')) return null;
-  try {
-    const u = new URL(target);
-    return { host: u.host, path: u.pathname + u.search };
-  } catch {
-    return null;
   }
 }
 

@@ -4,9 +4,9 @@
  * its workers accept).
  */
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../log/logger.ts';
+import { FileWriter } from './file-writer.ts';
 import { parseServing, SERVING, type ServingState } from './health.ts';
 import type { GatewaySettings } from './protocol.ts';
 
@@ -19,11 +19,12 @@ export function servingFileOf(settings: Pick<GatewaySettings, 'routesFile'>): st
 export class ServingFile {
   readonly file: string;
   readonly logger: Logger;
-  #queue: Promise<unknown> = Promise.resolve();
+  readonly #writer: FileWriter;
 
   constructor(file: string, logger: Logger) {
     this.file = file;
     this.logger = logger;
+    this.#writer = new FileWriter(file);
   }
 
   /** The state last written; serving when there is none (or it is unreadable: logged). */
@@ -48,15 +49,6 @@ export class ServingFile {
   }
 
   save(state: ServingState): Promise<void> {
-    const file = this.file;
-    const write = async () => {
-      await mkdir(path.dirname(file), { recursive: true });
-      const tmp = `${file}.tmp-${process.pid}`;
-      await writeFile(tmp, `${JSON.stringify(state)}\n`);
-      await rename(tmp, file);
-    };
-    const p = this.#queue.then(write, write);
-    this.#queue = p.catch(() => {});
-    return p;
+    return this.#writer.write(`${JSON.stringify(state)}\n`);
   }
 }

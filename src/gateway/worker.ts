@@ -137,7 +137,7 @@ function send(msg: WorkerToMaster): void {
  * fails it too).
  */
 async function shutdown(why: string, timeoutMs?: number, succeeded = false): Promise<void> {
-  if (!succeeded && gateway !== null) gateway.stopping = true;
+  if (!succeeded && gateway !== null) gateway.health.stopping = true;
   if (stopping) return;
   stopping = true;
   if (gateway === null) process.exit(0);
@@ -185,7 +185,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       gateway = gw;
       // Older masters send no serving state.
       if (msg.serving !== undefined) serving = msg.serving;
-      gw.serving = serving;
+      gw.health.serving = serving;
       trackConnections(gw.server);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
@@ -228,7 +228,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       return;
     case 'serving':
       serving = msg.state;
-      if (gateway !== null) gateway.serving = msg.state;
+      if (gateway !== null) gateway.health.serving = msg.state;
       send({ type: 'done', id: msg.id });
       return;
     case 'challenges':
