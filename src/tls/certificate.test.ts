@@ -92,11 +92,13 @@ function makeCertificates(dir: string) {
 describe('inspectCertificate', () => {
   let dir: string;
   let certs: ReturnType<typeof makeCertificates>;
-  const now = Date.now();
+  // Taken after openssl ran: its notBefore has whole seconds and may lie after a `now` read earlier.
+  let now = 0;
 
   before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'cutover-cert-'));
     certs = makeCertificates(dir);
+    now = Date.now() + 1000;
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -127,7 +129,7 @@ describe('inspectCertificate', () => {
     name: string;
     cert: () => string;
     key: () => string;
-    at?: number;
+    at?: () => number;
     message: RegExp;
   }> = [
     {
@@ -159,21 +161,21 @@ describe('inspectCertificate', () => {
       name: 'expired',
       cert: () => certs.api.cert,
       key: () => certs.api.key,
-      at: now + 2 * DAY_MS,
+      at: () => now + 2 * DAY_MS,
       message: /^certificate expired on \d{4}-/,
     },
     {
       name: 'not yet valid',
       cert: () => certs.api.cert,
       key: () => certs.api.key,
-      at: now - DAY_MS,
+      at: () => now - DAY_MS,
       message: /^certificate is not valid before \d{4}-/,
     },
   ];
   for (const r of rejects) {
     test(`rejects ${r.name} with a CertificateError`, () => {
       assert.throws(
-        () => inspectCertificate(r.cert(), r.key(), r.at ?? now),
+        () => inspectCertificate(r.cert(), r.key(), r.at?.() ?? now),
         (err: unknown) => err instanceof CertificateError && r.message.test(err.message),
       );
     });
