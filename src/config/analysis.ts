@@ -20,8 +20,11 @@ export const ANALYSIS_KEYS = [
   'inconclusiveLimit',
   'minRequests',
   'alpha',
+  'gate',
   'metrics',
 ] as const;
+/** How a rolling update waits for analysis (canary and blue-green have their own gates). */
+export const ANALYSIS_GATES = ['everyBatch', 'background'] as const;
 export const METRIC_KINDS = ['errorRate', 'latency', 'prometheus', 'web'] as const;
 /** `{{revision}}` ... in provider queries and URLs (rendered by src/analysis/template.ts). */
 export const ANALYSIS_TEMPLATE_VARS = ['revision', 'version', 'service', 'role'] as const;
@@ -98,6 +101,14 @@ export function validateAnalysisAt(ctx: Ctx, path: Path, raw: unknown): Analysis
     alpha: readNumber(ctx, o, path, 'alpha', { above: 0, max: 0.2 }) ?? D.alpha,
     metrics: [],
   };
+  const gate = get(o, 'gate');
+  if (gate !== undefined) {
+    if (typeof gate === 'string' && (ANALYSIS_GATES as readonly string[]).includes(gate)) {
+      cfg.gate = gate as (typeof ANALYSIS_GATES)[number];
+    } else {
+      report(ctx, [...path, 'gate'], `must be everyBatch or background, ${describe(gate)}`);
+    }
+  }
   const rawMetrics = get(o, 'metrics');
   const mp = [...path, 'metrics'];
   if (!Array.isArray(rawMetrics) || rawMetrics.length === 0) {

@@ -113,6 +113,13 @@ export function validateServiceAt(
   if (rawAnalysis !== undefined) {
     const analysis = validateAnalysisAt(ctx, [...path, 'analysis'], rawAnalysis);
     if (analysis) service.analysis = analysis;
+    if (analysis?.gate !== undefined && service.strategy.type !== 'rolling') {
+      report(
+        ctx,
+        [...path, 'analysis', 'gate'],
+        `applies only to strategy rolling (a ${service.strategy.type} is gated by its own steps): remove it`,
+      );
+    }
   } else {
     checkAnalysisSteps(ctx, path, get(o, 'strategy'), service);
   }

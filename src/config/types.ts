@@ -305,6 +305,11 @@ export interface AnalysisConfig {
   minRequests: number;
   /** False-Fail probability of the whole analysis (split over the gateway metrics). Default 0.01. */
   alpha: number;
+  /**
+   * Rolling only: everyBatch (the default) holds each batch until the instances already moved pass;
+   * background judges the whole rollout without holding it. Set only when written in the config.
+   */
+  gate?: 'everyBatch' | 'background';
   metrics: AnalysisMetricConfig[];
 }
 

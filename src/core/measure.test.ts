@@ -119,7 +119,17 @@ test('what is measured, by strategy and phase (table)', () => {
       rollout: canaryAt(10, { analysis: { ...running, phase: 'Successful' } }),
     },
     { name: 'no analysis configured', strategy: canary, rollout: canaryAt(10), analysis: false },
-    { name: 'rolling update', strategy: rolling, rollout: { ...common, strategy: 'rolling' } },
+    {
+      name: 'rolling update, no analysis yet',
+      strategy: rolling,
+      rollout: { ...common, strategy: 'rolling' },
+    },
+    {
+      name: 'rolling update: new instances against the old revision',
+      strategy: rolling,
+      rollout: { ...common, strategy: 'rolling', analysis: running },
+      want: { revision: 2, baseline: 1, mirror: false, role: 'canary' },
+    },
   ];
   for (const row of rows) {
     const { spec, state } = world(row.strategy, row.rollout, row.analysis ?? true);

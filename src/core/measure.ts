@@ -22,7 +22,7 @@ function due(analysis: AnalysisState | undefined, now: number): analysis is Anal
 /**
  * What to measure for analysis, by strategy and phase, or nothing when no analysis is due: a
  * canary is judged against the stable revision (on mirrored copies while it takes no traffic of
- * its own); a blue-green preview against the active side before the switch, and the new side on
+ * its own), a rolling update's new instances against the old revision's; a blue-green preview against the active side before the switch, and the new side on
  * its own after it. Pure.
  */
 export function measurementDue(
@@ -31,7 +31,7 @@ export function measurementDue(
   now: number,
 ): MeasurementRequest | undefined {
   const rollout = state.rollout;
-  if (!rollout || rollout.strategy === 'rolling' || !spec.analysis) return undefined;
+  if (!rollout || !spec.analysis) return undefined;
   const stepAnalysisState = rollout.strategy === 'canary' ? rollout.stepAnalysis : undefined;
   if (!due(rollout.analysis, now) && !due(stepAnalysisState, now)) return undefined;
   const afterSwitch = rollout.strategy === 'blueGreen' && rollout.analysisStage === 'post';
@@ -58,9 +58,11 @@ export function recordMeasurements(
   askedAt: number,
   now: number,
 ): Rollout {
-  if (rollout.strategy === 'rolling') return rollout;
   const judge = (analysis: AnalysisState | undefined) =>
     due(analysis, askedAt) ? stepAnalysis(config, analysis, measurements, now) : analysis;
-  if (rollout.strategy === 'blueGreen') return { ...rollout, analysis: judge(rollout.analysis) };
+  if (rollout.strategy !== 'canary') {
+    const judged = judge(rollout.analysis);
+    return judged === rollout.analysis ? rollout : { ...rollout, analysis: judged };
+  }
   return { ...rollout, analysis: judge(rollout.analysis), stepAnalysis: judge(rollout.stepAnalysis) };
 }

@@ -47,6 +47,10 @@ export interface RolloutCommon {
 /** A rolling update: instances are replaced in surge/unavailable steps; nothing else to track. */
 export interface RollingRollout extends RolloutCommon {
   strategy: 'rolling';
+  /** With `analysis`: the new revision's instances judged against the old revision's. */
+  analysis?: AnalysisState;
+  /** analysis.gate everyBatch: how many new instances may run until the next verdict. */
+  cleared?: number;
 }
 
 /** A blue-green switch: the preview side starts beside the active one, then takes all traffic at once. */

@@ -2,6 +2,7 @@ import type { RollingStrategy } from '../config/types.ts';
 import type { Action, ObservedInstance, Plan, RollingRollout, ServiceSpec, ServiceState } from './model.ts';
 import { failRollout, succeedRollout } from './outcome.ts';
 import { rollingBudget } from './replicas.ts';
+import { gateRolling, rollBackNow } from './rolling-analysis.ts';
 import { byRemovalPreference } from './scale.ts';
 
 /** Input of one rolling step for one service. */
@@ -13,6 +14,8 @@ export interface RollingInput {
   target: number;
   instances: ObservedInstance[];
   now: number;
+  /** Never more live instances of the target than this (a rolling analysis holds the next batch). */
+  maxCurrent?: number;
 }
 
 /** Counts the rollout's progress and completion are judged on. */
@@ -50,6 +53,7 @@ export function isAvailable(instance: ObservedInstance, minReadySeconds: number,
  */
 export function planRolling(input: RollingInput): RollingStep {
   const { service, replicas, strategy, target, instances, now } = input;
+  const want = Math.min(replicas, input.maxCurrent ?? replicas);
   const { maxSurge, maxUnavailable } = rollingBudget(strategy.maxSurge, strategy.maxUnavailable, replicas);
   const live = instances.filter((i) => i.state !== 'draining');
   const draining = instances.length - live.length;
@@ -65,8 +69,8 @@ export function planRolling(input: RollingInput): RollingStep {
   };
 
   // Scale the target revision up within the surge budget, or down if there are too many.
-  if (current.length < replicas) {
-    const n = Math.min(replicas - current.length, replicas + maxSurge - live.length);
+  if (current.length < want) {
+    const n = Math.min(want - current.length, replicas + maxSurge - live.length);
     if (n > 0) actions.push({ type: 'start', service, revision: target, count: n });
   } else if (current.length > replicas) {
     drain(current, current.length - replicas, 'scale down');
@@ -113,13 +117,34 @@ export function reconcileRolling(
   instances: ObservedInstance[],
   now: number,
 ): Plan {
-  const toward = (target: number) =>
-    planRolling({ service: spec.name, replicas: spec.replicas, strategy, target, instances, now });
-  const step = toward(rollout.to);
-  const counts = step.counts;
+  const toward = (target: number, maxCurrent?: number) =>
+    planRolling({
+      service: spec.name,
+      replicas: spec.replicas,
+      strategy,
+      target,
+      instances,
+      now,
+      maxCurrent,
+    });
+  const counts = toward(rollout.to).counts;
+  const gate = gateRolling(spec, strategy, rollout, counts, now);
+  if (gate.kind === 'fail') {
+    const failed = failRollout(state, gate.rollout, now, gate.reason, { rollBack: true, byAnalysis: true });
+    const back = failed.state.rollout;
+    if (!back) return failed;
+    return { ...failed, actions: rollBackNow(spec.name, spec.replicas, rollout.to, back.to, instances) };
+  }
+  const step = toward(rollout.to, gate.cap);
   const key = `${counts.current}/${counts.available}/${counts.old}/${counts.draining}`;
+  const judged = gate.rollout;
+  // Waiting for a verdict is not a lack of progress of the new revision.
   const moved: RollingRollout =
-    key === rollout.progressKey ? rollout : { ...rollout, progressKey: key, lastProgressAt: now };
+    gate.waitingFor !== undefined
+      ? { ...judged, progressKey: key, lastProgressAt: now, waitingFor: gate.waitingFor }
+      : key === judged.progressKey
+        ? judged
+        : { ...judged, progressKey: key, lastProgressAt: now };
 
   if (step.complete) return succeedRollout(spec, state, moved, instances, now, 'replaced');
 
@@ -132,6 +157,8 @@ export function reconcileRolling(
     return back ? { ...failed, actions: toward(back.to).actions } : failed;
   }
 
-  const next = moved === rollout ? state : { ...state, rollout: moved };
+  if (moved === rollout) return { state, actions: step.actions, events: [] };
+  const next: ServiceState = { ...state, rollout: moved };
+  if (gate.waitingFor !== undefined) next.message = `revision ${moved.to}: ${gate.waitingFor}`;
   return { state: next, actions: step.actions, events: [] };
 }

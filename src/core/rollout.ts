@@ -2,6 +2,7 @@ import type { AnalysisState } from '../analysis/run.ts';
 import type {
   BlueGreenRollout,
   CanaryRollout,
+  RollingRollout,
   Rollout,
   RolloutCommon,
   ServiceState,
@@ -42,7 +43,12 @@ export function asStrategy(common: RolloutCommon, strategy: StrategyType): Rollo
 function fromRecord(rollout: RolloutCommon & Record<string, unknown>, strategy: StrategyType): Rollout {
   const common = commonPart(rollout);
   const analysis = rollout.analysis as AnalysisState | undefined;
-  if (strategy === 'rolling') return { ...common, strategy };
+  if (strategy === 'rolling') {
+    const rolling: RollingRollout = { ...common, strategy };
+    if (analysis !== undefined) rolling.analysis = analysis;
+    if (typeof rollout.cleared === 'number') rolling.cleared = rollout.cleared;
+    return rolling;
+  }
   if (strategy === 'blueGreen') {
     const blueGreen: BlueGreenRollout = { ...common, strategy };
     if (analysis !== undefined) blueGreen.analysis = analysis;
@@ -100,12 +106,11 @@ export function fromStored(state: ServiceState, strategy: StrategyType): Service
   return next;
 }
 
-/** The running analyses of a rollout (none for a rolling update). */
+/** The running analyses of a rollout. */
 export function analysesOf(rollout: Rollout): { analysis?: AnalysisState; stepAnalysis?: AnalysisState } {
   if (rollout.strategy === 'canary')
     return { analysis: rollout.analysis, stepAnalysis: rollout.stepAnalysis };
-  if (rollout.strategy === 'blueGreen') return { analysis: rollout.analysis };
-  return {};
+  return { analysis: rollout.analysis };
 }
 
 /** The service's rollout when it is a canary. */
