@@ -58,4 +58,31 @@ describe('rolling update judged by analysis, end to end', { timeout: 150_000 }, 
     const after = await c.get('/');
     assert.equal(after.version, 'v1');
   });
+
+  for (const judged of [true, false]) {
+    test(`a healthy rolling release completes ${judged ? 'with' : 'without'} analysis, no request failing`, async (t) => {
+      const c = useCluster(t);
+      await c.up({
+        replicas: 4,
+        strategy: '{ type: rolling, maxSurge: 1, maxUnavailable: 0 }',
+        serviceYaml: judged ? ANALYSIS : '',
+      });
+      const load = c.startLoad({ concurrency: 8 });
+      await load.more(10, 'load running before the deploy');
+      const started = Date.now();
+      const d = await c.cli(['deploy', 'web', '--version', 'v2', '--wait', '--timeout', '90s']);
+      const elapsed = Date.now() - started;
+      const report = await load.stop();
+      assert.equal(d.code, 0, `${d.stdout} ${d.stderr}`);
+      assert.equal(report.failed, 0, report.failures.join(' | '));
+      const s = await c.status();
+      assert.equal(s.stable.revision, 2);
+      assert.ok(s.instances.length > 0);
+      assert.ok(
+        s.instances.every((i) => i.version === 'v2'),
+        JSON.stringify(s.instances),
+      );
+      t.diagnostic(`rolling release ${judged ? 'with' : 'without'} analysis: ${elapsed} ms`);
+    });
+  }
 });
