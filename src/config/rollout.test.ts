@@ -286,7 +286,7 @@ describe('rollout keys: problems, with paths and lines', () => {
       '5: services.web.analysis.metrics: must be a non-empty list of metrics, got undefined',
     ]);
     assert.deepEqual(lines(issues(`${WEB}    analysis: []\n`)), [
-      '5: services.web.analysis: must be a mapping of keys (interval, initialDelay, failureLimit, consecutiveErrorLimit, inconclusiveLimit, minRequests, alpha, metrics), got a list',
+      '5: services.web.analysis: must be a mapping of keys (interval, initialDelay, failureLimit, consecutiveErrorLimit, inconclusiveLimit, minRequests, alpha, gate, metrics), got a list',
     ]);
   });
 });
