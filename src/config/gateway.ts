@@ -30,6 +30,9 @@ export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     startupTimeoutMs: readDuration(ctx, o, path, 'startupTimeout', D.DEFAULT_STARTUP_TIMEOUT),
     http2: readHttp2(ctx, [...path, 'http2'], o.http2),
     health: readHealth(ctx, [...path, 'health'], o.health),
+    ...(o.maxConnections === undefined
+      ? {}
+      : { maxConnections: readInt(ctx, o, path, 'maxConnections', 1, 1) }),
     ...(o.tls === undefined ? {} : { tls: readGatewayTls(ctx, [...path, 'tls'], o.tls) }),
     ...(o.accessLog === undefined
       ? {}
