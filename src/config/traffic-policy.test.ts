@@ -10,27 +10,28 @@ const svc = (body: string) =>
 const messages = (text: string) => issues(svc(text)).map((i) => `${i.path}: ${i.message}`);
 
 describe('traffic policy in the config file', () => {
-  test('the issue example parses into exactly the expected policy', () => {
-    const c = parseOk(
-      `${svc(`
-loadBalancer: { type: hash, key: cookie:session }
-limits:
-  rate: { requests: 100, per: 1s, burst: 200, key: ip }
-  maxInFlightPerInstance: 64
-  queueTimeout: 2s
-  maxConnectionsPerClient: 200
-outlierDetection:
-  consecutive5xx: 5
-  errorRate: { above: 0.5, minRequests: 20, window: 10s }
-  ejectFor: 10s
-  maxEjectedPercent: 50
-timeouts: { request: 30s }
-retries: { attempts: 2, budget: 20% }
-`)}gateway:\n  maxConnections: 20000\n`,
-    );
-    const web = c.services.web;
-    assert.equal(web.loadBalancer, 'hash');
-    assert.deepEqual(web.policy, {
+  const example = {
+    limits: {
+      rate: { requests: 100, per: '1s', burst: 200, key: 'ip' },
+      maxInFlightPerInstance: 64,
+      queueTimeout: '2s',
+      maxConnectionsPerClient: 200,
+    },
+    outlierDetection: {
+      consecutive5xx: 5,
+      errorRate: { above: 0.5, minRequests: 20, window: '10s' },
+      ejectFor: '10s',
+      maxEjectedPercent: 50,
+    },
+    timeouts: { request: '30s' },
+    retries: { attempts: 2, budget: '20%' },
+  };
+
+  test('the issue example parses into exactly the expected policy (its checks, ahead of enforcement)', () => {
+    const r = validatePolicyBody({ loadBalancer: { type: 'hash', key: 'cookie:session' }, ...example });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.loadBalancer, 'hash');
+    assert.deepEqual(r.policy, {
       hashKey: { source: 'cookie', name: 'session' },
       rate: { requests: 100, perMs: 1000, burst: 200, key: { source: 'ip' } },
       maxInFlightPerInstance: 64,
@@ -45,24 +46,50 @@ retries: { attempts: 2, budget: 20% }
       requestTimeoutMs: 30_000,
       retries: { attempts: 2, budgetPercent: 20 },
     });
-    assert.equal(c.gateway.maxConnections, 20000);
   });
 
   test('defaults: burst = requests, key ip, ejectFor 10s, maxEjectedPercent 50, budget 20%', () => {
-    const web = parseOk(
-      svc(`
-loadBalancer: p2c
-limits: { rate: { requests: 5, per: 1m, key: header:X-Api-Key } }
-outlierDetection: { consecutive5xx: 3 }
-retries: { attempts: 1 }
-`),
-    ).services.web;
-    assert.equal(web.loadBalancer, 'p2c');
-    assert.deepEqual(web.policy, {
+    const r = validatePolicyBody({
+      loadBalancer: 'p2c',
+      limits: { rate: { requests: 5, per: '1m', key: 'header:X-Api-Key' } },
+      outlierDetection: { consecutive5xx: 3 },
+      retries: { attempts: 1 },
+    });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.loadBalancer, 'p2c');
+    assert.deepEqual(r.policy, {
       rate: { requests: 5, perMs: 60_000, burst: 5, key: { source: 'header', name: 'x-api-key' } },
       outlierDetection: { consecutive5xx: 3, ejectForMs: 10_000, maxEjectedPercent: 50 },
       retries: { attempts: 1, budgetPercent: 20 },
     });
+  });
+
+  test('a config file with policy keys the gateway does not enforce yet is refused, naming each key', () => {
+    const got = messages(`
+loadBalancer: { type: hash, key: cookie:session }
+limits: { maxInFlightPerInstance: 64 }
+outlierDetection: { consecutive5xx: 5 }
+timeouts: { request: 30s }
+retries: { attempts: 2 }
+`);
+    assert.deepEqual(
+      got.map((m) => m.split(':')[0]),
+      [
+        'services.web.limits',
+        'services.web.outlierDetection',
+        'services.web.timeouts',
+        'services.web.retries',
+      ],
+    );
+    assert.ok(
+      got.every((m) => /not enforced by the gateway yet/.test(m)),
+      got.join('\n'),
+    );
+    const gw = issues(`${svc('loadBalancer: p2c')}gateway:\n  maxConnections: 20000\n`);
+    assert.deepEqual(
+      gw.map((i) => i.path),
+      ['gateway.maxConnections'],
+    );
   });
 
   test('no policy keys: no policy, and the balancer string form still works', () => {

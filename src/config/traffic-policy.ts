@@ -208,6 +208,19 @@ export function readTrafficPolicy(
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
+/** Validated policy keys the gateway does not act on yet: refused, because an ignored key would mislead. */
+export const NOT_ENFORCED_YET = ['limits', 'outlierDetection', 'timeouts', 'retries'] as const;
+
+const NOT_ENFORCED_MESSAGE =
+  'is valid but not enforced by the gateway yet (issue 13: only loadBalancer is built); remove it';
+
+/** Refuses the policy keys of a service that the gateway would ignore (after their own checks). */
+export function refuseNotEnforced(ctx: Ctx, path: Path, o: Obj): void {
+  for (const key of NOT_ENFORCED_YET) {
+    if (get(o, key) !== undefined) report(ctx, [...path, key], NOT_ENFORCED_MESSAGE);
+  }
+}
+
 /** The keys `cutover limits` accepts: the service's policy keys, loadBalancer included. */
 export const RUNTIME_POLICY_KEYS = [
   'loadBalancer',
