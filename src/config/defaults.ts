@@ -32,6 +32,11 @@ export const DEFAULT_ROUTE_HOST = '*';
 export const DEFAULT_ROUTE_PATH_PREFIX = '/';
 export const DEFAULT_REPLICAS = 1;
 export const DEFAULT_LOAD_BALANCER = 'roundRobin';
+export const DEFAULT_OUTLIER_EJECT_FOR = '10s';
+export const DEFAULT_MAX_EJECTED_PERCENT = 50;
+export const DEFAULT_ERROR_RATE_WINDOW = '10s';
+export const DEFAULT_ERROR_RATE_MIN_REQUESTS = 20;
+export const DEFAULT_RETRY_BUDGET = '20%';
 export const DEFAULT_RUN_CWD = '.';
 
 export const DEFAULT_READINESS = {

@@ -36,6 +36,8 @@ const SECRET_PATHS: ReadonlySet<string> = new Set(['cluster.etcd.password']);
 function effectOf(path: string, bothHaveTls: boolean): ChangeEffect {
   if (path === 'cluster' || path.startsWith('cluster.')) return 'restart';
   if (path.startsWith('gateway.http2.')) return 'reload';
+  // Workers size their server's maxConnections from the settings a reload gives them.
+  if (path === 'gateway.maxConnections') return 'reload';
   // Workers read the health path from the settings a reload gives them.
   if (path === 'gateway.health' || path.startsWith('gateway.health.')) return 'reload';
   // A TLS listener added, removed or moved needs a new socket; anything else about TLS reloads.

@@ -30,6 +30,7 @@ export function validateGateway(ctx: Ctx, raw: unknown): GatewayConfig {
     startupTimeoutMs: readDuration(ctx, o, path, 'startupTimeout', D.DEFAULT_STARTUP_TIMEOUT),
     http2: readHttp2(ctx, [...path, 'http2'], o.http2),
     health: readHealth(ctx, [...path, 'health'], o.health),
+    ...(o.maxConnections === undefined ? {} : { maxConnections: readMaxConnections(ctx, o, path) }),
     ...(o.tls === undefined ? {} : { tls: readGatewayTls(ctx, [...path, 'tls'], o.tls) }),
     ...(o.accessLog === undefined
       ? {}
@@ -125,4 +126,17 @@ function readTrustedProxies(ctx: Ctx, o: Obj, path: Path): string[] {
     out.push(s);
   });
   return out;
+}
+
+/** Checked, then refused: the workers do not enforce a connection cap yet (an ignored key would mislead). */
+function readMaxConnections(ctx: Ctx, o: Obj, path: Path): number {
+  const n = readInt(ctx, o, path, 'maxConnections', 1, 1);
+  if (!ctx.issues.some((i) => i.path === [...path, 'maxConnections'].join('.'))) {
+    report(
+      ctx,
+      [...path, 'maxConnections'],
+      'is valid but not enforced by the gateway workers yet (issue 13); remove it',
+    );
+  }
+  return n;
 }

@@ -26,6 +26,7 @@ export const GATEWAY_KEYS = [
   'tls',
   'http2',
   'health',
+  'maxConnections',
 ] as const;
 /** `gateway.health`: the load balancer's health endpoint. */
 export const HEALTH_KEYS = ['path'] as const;
@@ -87,6 +88,10 @@ export const SERVICE_KEYS = [
   'protocol',
   'grpc',
   'hosts',
+  'limits',
+  'outlierDetection',
+  'timeouts',
+  'retries',
 ] as const;
 /** `cluster`: fleet mode, several hosts coordinated through etcd. */
 export const CLUSTER_KEYS = ['etcd', 'host', 'advertise', 'prefix', 'leaseTtl', 'onHostLost'] as const;
@@ -107,7 +112,37 @@ export const PROBE_KEYS = [
   'failureThreshold',
   'initialDelay',
 ] as const;
-export const LOAD_BALANCERS: readonly LoadBalancer[] = ['roundRobin', 'leastInFlight'];
+export const LOAD_BALANCERS: readonly LoadBalancer[] = [
+  'roundRobin',
+  'leastInFlight',
+  'random',
+  'p2c',
+  'hash',
+];
+/** `services.<name>.loadBalancer` as a mapping, and the traffic policy keys beside it. */
+export const LOAD_BALANCER_KEYS = ['type', 'key'] as const;
+export const LIMITS_KEYS = [
+  'rate',
+  'maxInFlightPerInstance',
+  'queueTimeout',
+  'maxConnectionsPerClient',
+] as const;
+export const RATE_KEYS = ['requests', 'per', 'burst', 'key'] as const;
+export const OUTLIER_KEYS = ['consecutive5xx', 'errorRate', 'ejectFor', 'maxEjectedPercent'] as const;
+export const ERROR_RATE_KEYS = ['above', 'minRequests', 'window'] as const;
+export const TIMEOUTS_KEYS = ['request'] as const;
+export const RETRIES_KEYS = ['attempts', 'budget'] as const;
+/** The route table's `policy` (what traffic-policy.ts validates, in ms). */
+export const POLICY_KEYS = [
+  'hashKey',
+  'rate',
+  'maxInFlightPerInstance',
+  'queueTimeoutMs',
+  'maxConnectionsPerClient',
+  'outlierDetection',
+  'requestTimeoutMs',
+  'retries',
+] as const;
 
 /** `services.<name>.traffic` (the route table's traffic adds the weight, preview and mirror). */
 export const TRAFFIC_KEYS = ['stickyBy', 'rules'] as const;

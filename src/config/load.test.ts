@@ -325,7 +325,7 @@ describe('parseConfig: problems', () => {
       /* 10 */ '  web:',
       /* 11 */ '    version: "v 1"',
       /* 12 */ '    replicas: 2.5',
-      /* 13 */ '    loadBalancer: random',
+      /* 13 */ '    loadBalancer: fastest',
       /* 14 */ '    route:',
       /* 15 */ '      pathPrefix: api',
       /* 16 */ '    run:',
@@ -381,7 +381,7 @@ describe('parseConfig: problems', () => {
       byPath.get('services.web.strategy.maxSurge') ?? '',
       /^must be an integer >= 0 or a percentage like "25%"/,
     );
-    assert.match(byPath.get('services.web.loadBalancer') ?? '', /"roundRobin" or "leastInFlight"/);
+    assert.match(byPath.get('services.web.loadBalancer') ?? '', /must be one of roundRobin, leastInFlight/);
     assert.match(byPath.get('services.web.route.pathPrefix') ?? '', /must start with "\/"/);
   });
 

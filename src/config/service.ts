@@ -8,7 +8,6 @@ import { validateHooksAt } from './hooks.ts';
 import {
   GRPC_CODES,
   GRPC_KEYS,
-  LOAD_BALANCERS,
   SERVICE_KEYS,
   SERVICE_NAME_RE,
   UPSTREAM_PROTOCOLS,
@@ -21,7 +20,8 @@ import { validateRun } from './run.ts';
 import { validateStrategyAt } from './strategy.ts';
 import { didYouMean } from './suggest.ts';
 import { validateTrafficAt } from './traffic.ts';
-import type { LoadBalancer, ServiceConfig } from './types.ts';
+import { readLoadBalancer, readTrafficPolicy, refuseNotEnforced } from './traffic-policy.ts';
+import type { ServiceConfig } from './types.ts';
 
 /** Validates a service name; returns an error message or undefined. */
 export function checkServiceName(name: string): string | undefined {
@@ -61,18 +61,9 @@ export function validateServiceAt(
       version = text;
     }
   }
-  const lbRaw = get(o, 'loadBalancer') ?? D.DEFAULT_LOAD_BALANCER;
-  let loadBalancer: LoadBalancer = D.DEFAULT_LOAD_BALANCER;
-  if (typeof lbRaw === 'string' && (LOAD_BALANCERS as readonly string[]).includes(lbRaw)) {
-    loadBalancer = lbRaw as LoadBalancer;
-  } else {
-    const hint = typeof lbRaw === 'string' ? didYouMean(lbRaw, LOAD_BALANCERS) : '';
-    report(
-      ctx,
-      [...path, 'loadBalancer'],
-      `must be "roundRobin" or "leastInFlight", ${describe(lbRaw)}${hint}`,
-    );
-  }
+  const lb = readLoadBalancer(ctx, [...path, 'loadBalancer'], get(o, 'loadBalancer'));
+  const policy = readTrafficPolicy(ctx, path, o, lb.hashKey);
+  refuseNotEnforced(ctx, path, o);
   const replicas = readInt(ctx, o, path, 'replicas', D.DEFAULT_REPLICAS, 1);
   const service: ServiceConfig = {
     name,
@@ -92,13 +83,14 @@ export function validateServiceAt(
     strategy: validateStrategyAt(ctx, [...path, 'strategy'], get(o, 'strategy'), replicas),
     traffic: validateTrafficAt(ctx, [...path, 'traffic'], get(o, 'traffic')),
     revisionHistoryLimit: readInt(ctx, o, path, 'revisionHistoryLimit', D.DEFAULT_REVISION_HISTORY_LIMIT, 0),
-    loadBalancer,
+    loadBalancer: lb.type,
     logMaxBytes: readSize(ctx, o, path, 'logMaxSize', D.DEFAULT_LOG_MAX_SIZE, 1),
     restartBackoffMs: readDuration(ctx, o, path, 'restartBackoff', D.DEFAULT_RESTART_BACKOFF),
     restartBackoffMaxMs: readDuration(ctx, o, path, 'restartBackoffMax', D.DEFAULT_RESTART_BACKOFF_MAX),
     protocol: readProtocol(ctx, o, path),
     hosts: readServiceHosts(ctx, [...path, 'hosts'], get(o, 'hosts')),
   };
+  if (policy !== undefined) service.policy = policy;
   const grpcRaw = get(o, 'grpc');
   if (grpcRaw !== undefined && service.protocol !== 'grpc') {
     report(ctx, [...path, 'grpc'], 'applies only to protocol: grpc (set protocol: grpc or remove it)');

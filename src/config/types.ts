@@ -82,6 +82,8 @@ export interface GatewayConfig {
   accessLog?: { enabled: boolean; sample: number; file?: string };
   /** HTTPS with HTTP/2 on a second listener; absent = plain HTTP only. */
   tls?: GatewayTlsConfig;
+  /** Client connections the whole gateway holds at most (each worker its share); absent: no limit. */
+  maxConnections?: number;
   /** HTTP/2 limits; `cleartext`: the plain listener also takes h2c (prior knowledge). */
   http2: { maxConcurrentStreams: number; cleartext: boolean };
   /** The load balancer's health endpoint on every public listener; false = off. */
@@ -201,7 +203,40 @@ export interface TrafficConfig {
   rules: TrafficRule[];
 }
 
-export type LoadBalancer = 'roundRobin' | 'leastInFlight';
+/** `p2c`: power of two choices on in-flight; `hash`: consistent hashing with bounded load on `policy.hashKey`. */
+export type LoadBalancer = 'roundRobin' | 'leastInFlight' | 'random' | 'p2c' | 'hash';
+
+/** Where a per-request key comes from: a named header/cookie/query value, the client address, or the route. */
+export type RequestKey =
+  | { source: 'header' | 'cookie' | 'query'; name: string }
+  | { source: 'ip' }
+  | { source: 'route' };
+
+/**
+ * A service's traffic policy at the gateway (src/config/traffic-policy.ts). Every field is optional: an
+ * empty policy is what the gateway did before. Durations in ms. The route table carries it as is.
+ */
+export interface TrafficPolicy {
+  /** `loadBalancer.key` (only with type hash). */
+  hashKey?: RequestKey;
+  /** Token bucket per key over the whole gateway: refill `requests` per `perMs`, capacity `burst`. */
+  rate?: { requests: number; perMs: number; burst: number; key: RequestKey };
+  maxInFlightPerInstance?: number;
+  /** With maxInFlightPerInstance: how long a request may wait for a free slot (then 503). */
+  queueTimeoutMs?: number;
+  maxConnectionsPerClient?: number;
+  outlierDetection?: OutlierDetection;
+  /** Overrides gateway.upstreamTimeout for this service. */
+  requestTimeoutMs?: number;
+  retries?: { attempts: number; budgetPercent: number };
+}
+
+export interface OutlierDetection {
+  consecutive5xx?: number;
+  errorRate?: { above: number; minRequests: number; windowMs: number };
+  ejectForMs: number;
+  maxEjectedPercent: number;
+}
 
 export interface ServiceConfig {
   name: string;
@@ -220,6 +255,8 @@ export interface ServiceConfig {
   hooks?: HooksConfig;
   revisionHistoryLimit: number;
   loadBalancer: LoadBalancer;
+  /** Limits, hash key, outlier detection, timeouts and retries (absent: none). */
+  policy?: TrafficPolicy;
   /** Per-instance log file cap; the file is rotated once (`.1`) when it grows past this. */
   logMaxBytes: number;
   /** Crash restart backoff: initial delay, doubled per consecutive crash, capped. */

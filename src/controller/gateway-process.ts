@@ -67,6 +67,9 @@ export function gatewaySettings(config: CutoverConfig): GatewaySettings {
     startupTimeoutMs: g.startupTimeoutMs,
     http2: g.http2,
     health: g.health,
+    ...(g.maxConnections === undefined
+      ? {}
+      : { maxConnectionsPerWorker: Math.ceil(g.maxConnections / g.workers) }),
     ...(g.tls === undefined
       ? {}
       : {

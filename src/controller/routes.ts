@@ -39,6 +39,7 @@ export function buildRoutes(
       balance: svc.loadBalancer,
       upstreams,
     };
+    if (svc.policy !== undefined) route.policy = svc.policy;
     if (svc.protocol !== 'http') route.protocol = svc.protocol;
     if (svc.grpcFailureCodes !== undefined) route.grpcFailureCodes = svc.grpcFailureCodes;
     // The gateway ends a drained instance's gRPC streams itself at this point (see RouteService).

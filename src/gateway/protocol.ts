@@ -1,4 +1,4 @@
-import type { GatewayConfig, TrafficRule } from '../config/types.ts';
+import type { GatewayConfig, LoadBalancer, TrafficPolicy, TrafficRule } from '../config/types.ts';
 
 /**
  * The contract between the controller and the gateway master process.
@@ -75,7 +75,10 @@ export interface RouteService {
   host: string;
   /** Longest matching prefix wins; `/api` matches `/api` and `/api/x`, not `/apix`. */
   pathPrefix: string;
-  balance: 'roundRobin' | 'leastInFlight';
+  /** How an instance is chosen within the revision the traffic split picked (`hash`: on `policy.hashKey`). */
+  balance: LoadBalancer;
+  /** Limits, outlier detection, timeouts, retries (src/gateway/policy*.ts); absent: none. */
+  policy?: TrafficPolicy;
   /**
    * How the gateway talks to the instances: `http` (HTTP/1.1, the default when absent), `h2c` (HTTP/2
    * cleartext with prior knowledge, one multiplexed connection per instance and worker) or `grpc` (h2c,
@@ -305,6 +308,8 @@ export interface GatewaySettings
    * path; false: off (the path is routed like any other).
    */
   health?: { path: string } | false;
+  /** Client connections one worker holds at most (`gateway.maxConnections` / workers); absent: no limit. */
+  maxConnectionsPerWorker?: number;
   /** The name the health check reports as `host`; absent: os.hostname(). */
   hostName?: string;
 }

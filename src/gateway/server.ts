@@ -277,13 +277,13 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   #choose(ex: Exchange, service: RoutedService, path: string, headers: string[]): Upstream | null {
     const traffic = service.traffic;
     if (traffic === null) {
-      const up = service.pick(null);
+      const up = service.pickIn(service, ex.req, path);
       if (up === null) ex.sendError(503, service.noInstanceBody, false);
       return up;
     }
     const role = traffic.decide(ex.req.headers, path);
     const group = service.groupFor(role);
-    const up = group === null ? null : group.pick(null);
+    const up = group === null ? null : service.pickIn(group, ex.req, path);
     if (up === null) {
       ex.sendError(503, role === 'preview' ? service.noPreviewBody : service.noInstanceBody, false);
       return null;

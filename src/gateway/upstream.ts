@@ -1,10 +1,19 @@
 import { Pool } from 'undici';
 import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
 import { GRPC_CODES } from '../config/keys.ts';
+import type { LoadBalancer } from '../config/types.ts';
+import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
-import type { Decide, MirrorFilter } from './traffic.ts';
+import {
+  type Decide,
+  findCookie,
+  fnv1a32,
+  headerValue,
+  type MirrorFilter,
+  type RequestHeaders,
+} from './traffic.ts';
 import { parseAddress } from './validate.ts';
 
 /** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
@@ -123,10 +132,33 @@ export class UpstreamGroup {
   readonly upstreams: Upstream[];
   /** Round-robin cursor (also breaks ties for leastInFlight). */
   cursor = 0;
+  readonly balance: LoadBalancer;
+  /** `hash`: the rendezvous seed of each upstream (from its instance id only). */
+  readonly seeds: number[] | null;
 
-  constructor(upstreams: Upstream[], leastInFlight: boolean) {
+  constructor(upstreams: Upstream[], leastInFlight: boolean, balance: LoadBalancer = 'roundRobin') {
     this.upstreams = upstreams;
     this.leastInFlight = leastInFlight;
+    this.balance = balance;
+    this.seeds = balance === 'hash' ? upstreams.map((u) => instanceSeed(u.instance)) : null;
+  }
+
+  /**
+   * The first choice of random, p2c and hash (`keyHash` -1: no key, round-robin); the usual scan when it
+   * is excluded or ejected.
+   */
+  pickBalanced(exclude: readonly Upstream[] | null, keyHash: number): Upstream | null {
+    const ups = this.upstreams;
+    const b = this.balance;
+    let i = -1;
+    if (b === 'random') i = pickRandom(ups.length);
+    else if (b === 'p2c') i = pickTwoChoices(ups);
+    else if (b === 'hash' && keyHash >= 0 && this.seeds !== null) i = pickHashed(ups, this.seeds, keyHash);
+    if (i >= 0) {
+      const u = ups[i];
+      if (!exclude?.includes(u) && (u.ejectedUntil === 0 || u.ejectedUntil <= Date.now())) return u;
+    }
+    return this.pick(exclude);
   }
 
   /**
@@ -181,6 +213,10 @@ export class RoutedService extends UpstreamGroup {
   readonly protocol: UpstreamProtocol;
   /** Indexed by gRPC status: whether it counts as a failure (`grpc` services only; else all false). */
   readonly grpcFailure: readonly boolean[];
+  /** `hash`: reads the key of a request (undefined: none, balanced round-robin). */
+  readonly hashKey:
+    | ((headers: RequestHeaders, target: string, peer: string | undefined) => string | undefined)
+    | null;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
   readonly stats: ServiceCounters;
@@ -199,7 +235,8 @@ export class RoutedService extends UpstreamGroup {
     compiled: { decide: Decide; mirror: MirrorFilter | null } | null = null,
   ) {
     const leastInFlight = def.balance === 'leastInFlight';
-    super(upstreams, leastInFlight);
+    super(upstreams, leastInFlight, def.balance);
+    this.hashKey = keyReader(def);
     this.name = def.name;
     this.protocol = def.protocol ?? 'http';
     this.grpcFailure = this.protocol === 'grpc' ? failureCodeSet(def.grpcFailureCodes) : NO_FAILURES;
@@ -212,9 +249,9 @@ export class RoutedService extends UpstreamGroup {
       });
       this.traffic = {
         decide: compiled.decide,
-        stable: new UpstreamGroup(byRole.stable, leastInFlight),
-        canary: new UpstreamGroup(byRole.canary, leastInFlight),
-        preview: new UpstreamGroup(byRole.preview, leastInFlight),
+        stable: new UpstreamGroup(byRole.stable, leastInFlight, def.balance),
+        canary: new UpstreamGroup(byRole.canary, leastInFlight, def.balance),
+        preview: new UpstreamGroup(byRole.preview, leastInFlight, def.balance),
         mirror: compiled.mirror,
       };
     }
@@ -240,9 +277,42 @@ export class RoutedService extends UpstreamGroup {
     return other.upstreams.length > 0 ? other : null;
   }
 
+  /** The instance of `group` for a new request (its hash key read only by `hash`). */
+  pickIn(group: UpstreamGroup, req: BalancedRequest, target: string): Upstream | null {
+    if (group.balance === 'roundRobin' || group.balance === 'leastInFlight') return group.pick(null);
+    const key =
+      this.hashKey === null ? undefined : this.hashKey(req.headers, target, req.socket.remoteAddress);
+    return group.pickBalanced(null, key === undefined || key === '' ? -1 : fnv1a32(key));
+  }
+
   /** Like `pick`, within the group serving `role` (used by retries). */
   pickFor(role: UpstreamRole | null, exclude: readonly Upstream[] | null): Upstream | null {
     if (this.traffic === null) return this.pick(exclude);
     return this.groupFor(role ?? 'stable')?.pick(exclude) ?? null;
   }
+}
+
+/** What `pickIn` reads of a client request. */
+export interface BalancedRequest {
+  readonly headers: RequestHeaders;
+  readonly socket: { readonly remoteAddress?: string | undefined };
+}
+
+/** The reader of `policy.hashKey` (`ip`: the peer address the gateway saw). */
+function keyReader(def: RouteService): RoutedService['hashKey'] {
+  const k = def.balance === 'hash' ? def.policy?.hashKey : undefined;
+  if (k === undefined || k.source === 'route') return null;
+  if (k.source === 'ip') return (_h, _t, peer) => peer;
+  const name = k.name;
+  if (k.source === 'header') return (h) => headerValue(h, name);
+  if (k.source === 'cookie') {
+    return (h) => {
+      const c = headerValue(h, 'cookie');
+      return c === undefined ? undefined : findCookie(c, name);
+    };
+  }
+  return (_h, target) => {
+    const q = target.indexOf('?');
+    return q === -1 ? undefined : (new URLSearchParams(target.slice(q + 1)).get(name) ?? undefined);
+  };
 }

@@ -41,7 +41,7 @@ test('problems are reported with their location', () => {
     'services[0] ("a").upstreams[0].address must be "host:port" (got "nope")',
     'services[1].name "a" appears twice',
     'services[1] ("a") has the same host and pathPrefix as service "a"',
-    'services[1] ("a").balance must be "roundRobin" or "leastInFlight"',
+    'services[1] ("a").balance must be one of roundRobin, leastInFlight, random, p2c, hash',
     'services[1] ("a").upstreams must be an array',
   ]);
   assert.deepEqual(validateRouteTable([]).errors, [

@@ -12,6 +12,7 @@ import {
   UPSTREAM_PROTOCOLS,
 } from '../config/keys.ts';
 import { compilePattern } from '../config/pattern.ts';
+import { routePolicyProblem } from './limit-check.ts';
 import type { RouteTable, UpstreamRole } from './protocol.ts';
 
 // The route table carries what config validated (same key sets), plus what the controller adds.
@@ -73,8 +74,10 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
       errors.push(`${label}.drainTimeoutMs must be a number of milliseconds >= 0`);
     }
     if (!(LOAD_BALANCERS as readonly unknown[]).includes(s.balance)) {
-      errors.push(`${label}.balance must be "roundRobin" or "leastInFlight"`);
+      errors.push(`${label}.balance must be one of ${LOAD_BALANCERS.join(', ')}`);
     }
+    const policyProblem = routePolicyProblem(s.policy, s.balance);
+    if (policyProblem !== null) errors.push(`${label}.policy ${policyProblem}`);
     if (!Array.isArray(s.upstreams)) {
       errors.push(`${label}.upstreams must be an array`);
       return;
