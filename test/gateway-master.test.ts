@@ -35,11 +35,14 @@ test(
 
     const bad = await admin(gw.admin, 'PUT', '/routes', {
       version: 1,
-      services: [{ name: 'web', host: '*', pathPrefix: 'nope', balance: 'random', upstreams: [] }],
+      services: [{ name: 'web', host: '*', pathPrefix: 'nope', balance: 'sticky', upstreams: [] }],
     });
     assert.equal(bad.status, 400);
     assert.match(String(bad.json.error), /pathPrefix must be a string starting with "\/"/);
-    assert.match(String(bad.json.error), /balance must be "roundRobin" or "leastInFlight"/);
+    assert.match(
+      String(bad.json.error),
+      /balance must be one of roundRobin, leastInFlight, random, p2c, hash/,
+    );
     const notJson = await admin(gw.admin, 'PUT', '/routes', '{');
     assert.equal(notJson.status, 400);
 
