@@ -136,9 +136,9 @@ export class UpstreamGroup {
   /** `hash`: the rendezvous seed of each upstream (from its instance id only). */
   readonly seeds: number[] | null;
 
-  constructor(upstreams: Upstream[], leastInFlight: boolean, balance: LoadBalancer = 'roundRobin') {
+  constructor(upstreams: Upstream[], balance: LoadBalancer = 'roundRobin') {
     this.upstreams = upstreams;
-    this.leastInFlight = leastInFlight;
+    this.leastInFlight = balance === 'leastInFlight';
     this.balance = balance;
     this.seeds = balance === 'hash' ? upstreams.map((u) => instanceSeed(u.instance)) : null;
   }
@@ -234,8 +234,7 @@ export class RoutedService extends UpstreamGroup {
     stats: ServiceCounters,
     compiled: { decide: Decide; mirror: MirrorFilter | null } | null = null,
   ) {
-    const leastInFlight = def.balance === 'leastInFlight';
-    super(upstreams, leastInFlight, def.balance);
+    super(upstreams, def.balance);
     this.hashKey = keyReader(def);
     this.name = def.name;
     this.protocol = def.protocol ?? 'http';
@@ -249,9 +248,9 @@ export class RoutedService extends UpstreamGroup {
       });
       this.traffic = {
         decide: compiled.decide,
-        stable: new UpstreamGroup(byRole.stable, leastInFlight, def.balance),
-        canary: new UpstreamGroup(byRole.canary, leastInFlight, def.balance),
-        preview: new UpstreamGroup(byRole.preview, leastInFlight, def.balance),
+        stable: new UpstreamGroup(byRole.stable, def.balance),
+        canary: new UpstreamGroup(byRole.canary, def.balance),
+        preview: new UpstreamGroup(byRole.preview, def.balance),
         mirror: compiled.mirror,
       };
     }
