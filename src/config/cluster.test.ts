@@ -342,7 +342,6 @@ describe('cluster: problems', () => {
       'strategy: { type: canary, steps: [{ setWeight: 10 }], hostsAtOnce: 1 }',
       [
         'services.web.strategy.hostsAtOnce: only valid with type: rolling (blueGreen and canary switch all hosts together)',
-        'services.web.strategy.type: canary does not span hosts yet: in fleet mode (cluster:) use rolling',
       ],
     ],
   ];

@@ -72,18 +72,3 @@ export function checkFleetKeysNeedCluster(ctx: Ctx, rawServices: unknown): void 
     }
   }
 }
-
-/** Fleet mode rolls out in rolling waves or blue-green on every host at once; canary does not span hosts yet. */
-export function checkFleetStrategies(
-  ctx: Ctx,
-  services: Record<string, { strategy: { type: string } }>,
-): void {
-  for (const [name, svc] of Object.entries(services)) {
-    if (svc.strategy.type !== 'canary') continue;
-    report(
-      ctx,
-      ['services', name, 'strategy', 'type'],
-      'canary does not span hosts yet: in fleet mode (cluster:) use rolling (with hostsAtOnce) or blueGreen',
-    );
-  }
-}

@@ -7,7 +7,7 @@
 import { type HostFacts, validateClusterAt } from './cluster.ts';
 import { validateControl } from './control.ts';
 import { type Ctx, describe, get, isObj, report, setOwn } from './ctx.ts';
-import { checkFleetKeysNeedCluster, checkFleetStrategies } from './fleet.ts';
+import { checkFleetKeysNeedCluster } from './fleet.ts';
 import { validateGateway } from './gateway.ts';
 import { TOP_LEVEL_KEYS } from './keys.ts';
 import { listenersCollide } from './listen.ts';
@@ -94,7 +94,6 @@ export function validateRoot(
   // `cluster:` with an empty value is still fleet mode (and reports its missing endpoints).
   if (Object.hasOwn(o, 'cluster')) {
     config.cluster = validateClusterAt(ctx, o.cluster, control, facts);
-    checkFleetStrategies(ctx, services);
   } else checkFleetKeysNeedCluster(ctx, rawServices);
   const rawNotifications = get(o, 'notifications');
   if (rawNotifications !== undefined) {

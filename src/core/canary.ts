@@ -118,7 +118,12 @@ function pauseStep(
   rollout: CanaryRollout,
   durationMs: number | undefined,
 ): StepOutcome {
-  if (durationMs === undefined) return wait(rollout, 'pause: waiting for promote', true);
+  if (durationMs === undefined) {
+    // In a fleet the leader holds an untimed pause for every host; letting the hosts past it is its promote.
+    const released = rollout.fleetStep !== undefined && rollout.stepIndex + 1 < rollout.fleetStep;
+    if (released) return advance(context, rollout);
+    return wait(rollout, 'pause: waiting for promote', true);
+  }
   const left = rollout.stepStartedAt + durationMs - context.now;
   if (left > 0) return wait(rollout, `pause: ${Math.ceil(left / 1000)}s left`);
   return advance(context, rollout);
@@ -155,6 +160,11 @@ function runStep(context: CanaryContext, rollout: CanaryRollout): StepOutcome {
     rollout.fullPromote && rollout.stepIndex < steps.length
       ? { ...rollout, stepIndex: steps.length, stepStartedAt: context.now }
       : rollout;
+  if (current.fleetStep !== undefined && current.stepIndex >= current.fleetStep) {
+    const what =
+      current.stepIndex >= steps.length ? 'promotion' : `step ${current.stepIndex + 1}/${steps.length}`;
+    return wait(current, `${what}: waiting for the fleet's other hosts`);
+  }
   if (current.stepIndex >= steps.length) return promotion(context, current);
   const step = steps[current.stepIndex];
   if ('setWeight' in step) return setWeightStep(context, current, step.setWeight);

@@ -86,6 +86,11 @@ export interface CanaryRollout extends RolloutCommon {
   analysis?: AnalysisState;
   /** The analysis of the current `analysis` step. */
   stepAnalysis?: AnalysisState;
+  /**
+   * Fleet mode: the fleet's leader lets this host run only the steps with an index below this
+   * (steps.length + 1 lets it promote), so hosts stay at most one step apart; absent on one host.
+   */
+  fleetStep?: number;
 }
 
 /** Copies of requests sent to the canary by a `mirror` step. */

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Controller } from '../controller/controller.ts';
 import { abort, promote, setPaused } from '../core/commands.ts';
+import { setFleetStep } from '../core/fleet/canary.ts';
 import { followAssignment, serviceReport } from '../core/fleet/follow.ts';
 import type { FleetServiceState, HostReport } from '../core/fleet/model.ts';
 import type { Logger } from '../log/logger.ts';
@@ -230,6 +231,11 @@ export class HostAgentLoop {
       if (action.type === 'deploy') {
         const r = this.controller.deploy(svc.name, action.target.version, action.target.run);
         if (!r.ok) continue;
+        // In the same tick as the deploy, before its first reconcile runs a step the fleet did not allow.
+        if (a.canaryStep !== undefined) {
+          const step = a.canaryStep;
+          this.controller.run(svc.name, (_svc, s) => setFleetStep(s, step));
+        }
         this.acted = { ...this.acted, [svc.name]: a.generation };
         this.saveActed();
         this.log.info('host follows its assignment', {
@@ -246,6 +252,15 @@ export class HostAgentLoop {
             host: this.id.host,
             service: svc.name,
             generation: a.generation,
+          });
+      } else if (action.type === 'fleetStep') {
+        const r = this.controller.run(svc.name, (_svc, s) => setFleetStep(s, action.step));
+        if (r.ok)
+          this.log.info('host takes the fleet canary step', {
+            host: this.id.host,
+            service: svc.name,
+            generation: a.generation,
+            step: action.step,
           });
       } else if (action.type === 'abort') {
         const r = this.controller.run(svc.name, (_svc, s, now) => abort(s, now));

@@ -46,8 +46,21 @@ export function fleetSpec(
       strategy: { type: 'rolling' },
     };
   }
-  // Blue-green (the only other strategy fleet mode takes): a preview on every host, one switch.
-  const bg = strategy.type === 'blueGreen' ? strategy : undefined;
+  if (strategy.type === 'canary') {
+    // Every host runs the steps itself; the leader keeps them in step and holds them at untimed pauses.
+    const holds = strategy.steps.flatMap((s, i) =>
+      'pause' in s && s.pause.durationMs === undefined ? [i] : [],
+    );
+    return {
+      name: svc.name,
+      hosts,
+      hostsAtOnce: '100%',
+      onHostLost,
+      strategy: { type: 'canary', steps: strategy.steps.length, holds },
+    };
+  }
+  // Blue-green: a preview on every host, one switch.
+  const bg = strategy;
   return {
     name: svc.name,
     hosts,

@@ -1,4 +1,6 @@
 /** Fleet commands (deploy, abort, pause, resume, undo): pure, answered before anything acts. */
+
+import { canaryPromote } from './canary.ts';
 import type {
   FleetEvent,
   FleetRollout,
@@ -124,7 +126,10 @@ export function fleetUndo(spec: FleetServiceSpec, state: FleetServiceState, now:
   return fleetDeploy(spec, state, last.from, now, 'undo');
 }
 
-/** Blue-green: switches every host to its preview at once, once every preview is ready. */
+/**
+ * Blue-green: switches every host to its preview at once, once every preview is ready. Canary: lets
+ * every host past the untimed pause they wait at, or (full) on to the promotion.
+ */
 export function fleetPromote(
   spec: FleetServiceSpec,
   state: FleetServiceState,
@@ -134,6 +139,17 @@ export function fleetPromote(
   const r = state.rollout;
   if (!r || r.phase === 'RollingBack') {
     return { ok: false, code: 'no_rollout', message: `service "${state.name}" has no rollout to promote` };
+  }
+  if (spec.strategy.type === 'canary') {
+    const p = canaryPromote(spec.strategy, state, r, full);
+    if (!p.ok) return { ok: false, code: 'not_paused', message: p.message };
+    const event: FleetEvent = {
+      service: state.name,
+      type: 'FleetPromoted',
+      generation: state.generation,
+      message: p.message,
+    };
+    return { ok: true, state: { ...state, rollout: p.rollout }, events: [event] };
   }
   if (spec.strategy.type !== 'blueGreen') {
     return {

@@ -12,7 +12,9 @@ export type HostAction =
   | { type: 'none' }
   | { type: 'deploy'; target: FleetTarget }
   | { type: 'abort' }
-  | { type: 'promote'; full: boolean };
+  | { type: 'promote'; full: boolean }
+  /** Canary: take the fleet's step limit (also right after a deploy, before any step runs). */
+  | { type: 'fleetStep'; step: number };
 
 function targetOf(state: ServiceState, revision: number): FleetTarget | undefined {
   const r = findRevision(state, revision);
@@ -28,6 +30,11 @@ export function followAssignment(a: Assignment, state: ServiceState, actedOn: nu
     if (!to || !sameTarget(to, a.target)) return { type: 'abort' };
     if (a.promote && r.strategy === 'blueGreen' && !r.promoteRequested && r.switchedAt === undefined) {
       return { type: 'promote', full: a.promote === 'full' };
+    }
+    if (r.strategy === 'canary') {
+      if (a.canaryStep !== undefined && r.fleetStep !== a.canaryStep)
+        return { type: 'fleetStep', step: a.canaryStep };
+      if (a.promote === 'full' && !r.fullPromote) return { type: 'promote', full: true };
     }
     return { type: 'none' };
   }
@@ -65,6 +72,7 @@ export function serviceReport(
     total: counts.total,
     routesVersion: counts.routesVersion,
     previewReady: previewReady(state),
+    canaryStep: state.rollout?.strategy === 'canary' ? state.rollout.stepIndex : undefined,
   };
 }
 

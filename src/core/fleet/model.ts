@@ -17,6 +17,8 @@ export interface Assignment {
   generation: number;
   /** Blue-green: switch the host's traffic to its preview (every host at once, on the fleet's promote); `full` skips its analysis gate. */
   promote?: 'switch' | 'full';
+  /** Canary: the host may run the steps with an index below this (see CanaryRollout.fleetStep). */
+  canaryStep?: number;
 }
 
 export type FleetRolloutPhase = 'Progressing' | 'Paused' | 'RollingBack' | 'Succeeded' | 'RolledBack';
@@ -48,6 +50,8 @@ export interface FleetRollout {
   previewsReadyAt?: number;
   /** Blue-green: every host was told to switch (`promote`, or auto-promote). */
   promoted?: 'switch' | 'full';
+  /** Canary: the steps every host may run (those with an index below it); grows as the slowest host goes on. */
+  canaryStep?: number;
 }
 
 /** The fleet's state of one service. `generation` grows with every rollout and rollback. */
@@ -77,6 +81,8 @@ export interface HostServiceReport {
   routesVersion: number;
   /** Blue-green: the host's preview side is complete and ready, waiting for the switch. */
   previewReady?: boolean;
+  /** Canary: the step the host's local rollout is at (steps.length: its promotion). */
+  canaryStep?: number;
 }
 
 /** A host's heartbeat. Absent (its lease expired) means the host is lost. */
@@ -103,7 +109,19 @@ export interface FleetServiceSpec {
   hostsAtOnce: number | string;
   onHostLost: 'pause' | 'continue';
   /** Rolling goes in waves; blue-green starts a preview on every host and switches them together. */
-  strategy: { type: 'rolling' } | { type: 'blueGreen'; autoPromote: boolean; autoPromoteAfterMs: number };
+  strategy:
+    | { type: 'rolling' }
+    | { type: 'blueGreen'; autoPromote: boolean; autoPromoteAfterMs: number }
+    | FleetCanarySpec;
+}
+
+/** Canary on every host at once, in step: what the leader needs of the steps. */
+export interface FleetCanarySpec {
+  type: 'canary';
+  /** Number of steps. */
+  steps: number;
+  /** Indexes of the untimed pauses: every host waits there for the fleet's promote. */
+  holds: number[];
 }
 
 export interface FleetEvent {
@@ -116,6 +134,7 @@ export interface FleetEvent {
     | 'FleetRolloutResumed'
     | 'FleetRolloutSucceeded'
     | 'FleetPromoted'
+    | 'FleetCanaryStep'
     | 'FleetRollingBack'
     | 'FleetRolledBack'
     | 'HostAssigned'

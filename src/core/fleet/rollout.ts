@@ -5,6 +5,7 @@
  * assignment (its local rollout succeeded and its gateway applied the routes); any host's failure
  * rolls every host back.
  */
+import { canaryProgress, FIRST_CANARY_STEP } from './canary.ts';
 import {
   type Assignment,
   type FleetEvent,
@@ -73,20 +74,22 @@ function assign(spec: FleetServiceSpec, state: FleetServiceState, events: FleetE
     const r = state.rollout;
     const inWave = (r?.phase === 'Progressing' || r?.phase === 'Paused') && r.wave.includes(host);
     const promote = inWave ? r?.promoted : undefined;
-    if (
+    const canaryStep =
+      inWave && spec.strategy.type === 'canary' ? (r?.canaryStep ?? FIRST_CANARY_STEP) : undefined;
+    const same =
       current &&
       sameTarget(current.target, target) &&
       (!inWave || current.generation === state.generation) &&
-      current.promote === promote
-    ) {
-      continue;
-    }
+      current.promote === promote;
+    if (same && current.canaryStep === canaryStep) continue;
     const generation =
       inWave || !current || !sameTarget(current.target, target) ? state.generation : current.generation;
-    assignments = {
-      ...assignments,
-      [host]: promote ? { target, generation, promote } : { target, generation },
-    };
+    const next: Assignment = { target, generation };
+    if (promote) next.promote = promote;
+    if (canaryStep !== undefined) next.canaryStep = canaryStep;
+    assignments = { ...assignments, [host]: next };
+    // A new step limit alone is told once for the fleet (FleetCanaryStep), not once per host.
+    if (same) continue;
     events.push({
       service: state.name,
       type: 'HostAssigned',
@@ -174,7 +177,11 @@ function progress(
   if (spec.strategy.type === 'blueGreen' && r.wave.length > 0 && !r.promoted) {
     return { ...state, rollout: previews(spec.strategy, state, r, reportOf, now, events) };
   }
+  if (spec.strategy.type === 'canary' && r.wave.length > 0) {
+    r = canaryProgress(spec.strategy, state, r, reportOf, events);
+  }
   const pending = r.wave.filter((h) => !acknowledged(reportOf(h), state.assignments[h]));
+  if (pending.length > 0 && spec.strategy.type === 'canary') return { ...state, rollout: r };
   if (pending.length > 0)
     return {
       ...state,
