@@ -243,6 +243,83 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
       `blue-green across 3 hosts: ${report.ok}/${report.sent} ok, versions ${JSON.stringify(report.versions)}`,
     );
   });
+
+  test('canary across hosts: the same weights on every host, one fleet promote past the pause; a bad canary aborted by analysis is taken back everywhere', async (t) => {
+    // Given three hosts on v1, canary with analysis, behind HAProxy under load
+    const fleet = new Fleet({
+      hosts: 3,
+      replicas: 1,
+      strategy:
+        '{ type: canary, canaryReplicas: 1, progressDeadline: 60s, steps: [ { setWeight: 30 }, { pause: {} }, { setWeight: 60 }, { pause: { duration: 1s } } ] }',
+      serviceYaml: `    analysis:
+      interval: 1s
+      minRequests: 20
+      metrics:
+        - name: errors
+          errorRate: { max: 0.05 }
+`,
+    });
+    t.after(() => fleet.destroy());
+    await fleet.start(t);
+    const load = loadThrough(fleet);
+    await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
+
+    // When v2 is deployed, every host runs the first step and they all wait at the untimed pause
+    await deploy(fleet.hosts[0], 'v2');
+    await fleet.waitFor(
+      async () =>
+        /\(pause\) on every host: waiting for promote/.test(
+          fleet.service(await fleet.view())?.rollout?.message ?? '',
+        ),
+      'every host at the pause',
+    );
+    for (const h of fleet.hosts) {
+      const s = await h.status();
+      assert.deepEqual(s.weights, { stable: 70, canary: 30 }, h.name);
+      assert.equal(s.step?.index, 2, `${h.name}: ${JSON.stringify(s.step)}`);
+    }
+    await waitFor(() => (load.report.versions.v2 ?? 0) >= 10, 30_000, '10 responses from the v2 canaries');
+
+    // When promoted through another host, every host goes on to the promotion
+    const p = await fleet.hosts[2].api('POST', '/v1/services/web/promote', {});
+    assert.equal(p.status, 202, JSON.stringify(p.body));
+    await untilFinished(fleet, 'Succeeded');
+    await everyHostOn(fleet, 'v2');
+    const good = await load.stop();
+    assert.equal(good.failed, 0, `failed requests: ${good.failures.join(' | ')}`);
+
+    // When a canary answering 30% of its requests with errors is deployed (v1's code: v3 would not start)
+    const bad = loadThrough(fleet);
+    const d = await fleet.hosts[1].api('POST', '/v1/services/web/deploy', {
+      version: 'v1',
+      set: ['run.env.ERROR_RATE=0.3'],
+    });
+    assert.equal(d.status, 202, JSON.stringify(d.body));
+    await untilFinished(fleet, 'RolledBack');
+    await bad.more(50, 'requests after the rollback');
+    const report = await bad.stop();
+
+    // Then analysis took it back on every host, and the only failures are the bad canary's own answers
+    const svc = fleet.service(await fleet.view())!;
+    assert.match(svc.lastRollout?.reason ?? '', /^host web-\d: .*analysis/);
+    await everyHostOn(fleet, 'v2');
+    for (const h of fleet.hosts) {
+      const s = await h.status();
+      assert.ok(
+        s.instances.length === 1 && s.instances.every((i) => i.version === 'v2'),
+        `${h.name}: ${JSON.stringify(s.instances)}`,
+      );
+    }
+    assert.ok(report.appErrors > 0, 'the bad canary served some of its errors before the abort');
+    assert.equal(
+      report.failed,
+      report.appErrors,
+      `failures beyond the canary's own: ${report.failures.join(' | ')}`,
+    );
+    t.diagnostic(
+      `canary across 3 hosts: good ${good.ok}/${good.sent} ok; bad canary ${report.appErrors} of ${report.sent} answered with its own errors, ${report.failed - report.appErrors} other failures`,
+    );
+  });
 });
 
 async function deploy(via: FleetHost, version: string): Promise<void> {

@@ -164,6 +164,7 @@ export function startH2Load(o: H2LoadOptions) {
     ok: 0,
     failed: 0,
     failures: [],
+    appErrors: 0,
     versions: {},
     retried: 0,
     retriedBy: {},

@@ -13,7 +13,12 @@ export interface LoadReport {
   failures: string[];
   /** Responses per `version` field of the example service's JSON body. */
   versions: Record<string, number>;
+  /** Failures the example service wrote itself (its ERROR_RATE 500s), told apart from the gateway's. */
+  appErrors: number;
 }
+
+/** The body of the example service's own 500 (examples/app/server.mjs). */
+const APP_ERROR_BODY = 'internal error\n';
 
 /**
  * Steady load through the gateway from `concurrency` keep-alive clients until `stop()`.
@@ -32,7 +37,7 @@ export function startLoad(
   } = {},
 ) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 8 });
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
+  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {}, appErrors: 0 };
   let running = true;
   const one = () =>
     new Promise<void>((resolve) => {
@@ -52,6 +57,7 @@ export function startLoad(
             } catch {}
           } else {
             report.failed++;
+            if (res.statusCode === 500 && body === APP_ERROR_BODY) report.appErrors++;
             if (report.failures.length < 20) report.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
           }
           resolve();
