@@ -304,9 +304,20 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     assert.match(svc.lastRollout?.reason ?? '', /^host web-\d: .*analysis/);
     await everyHostOn(fleet, 'v2');
     for (const h of fleet.hosts) {
+      // The canary's instance drains after the rollback: wait for it to leave.
+      await h
+        .waitFor(
+          async () => {
+            const s = await h.status();
+            return s.instances.length === 1 && s.instances[0].version === 'v2';
+          },
+          30_000,
+          `${h.name} back to its one v2 instance`,
+        )
+        .catch(() => {});
       const s = await h.status();
       assert.ok(
-        s.instances.length === 1 && s.instances.every((i) => i.version === 'v2'),
+        s.instances.length === 1 && s.instances[0].revision === 2,
         `${h.name}: ${JSON.stringify(s.instances)}`,
       );
     }
