@@ -4,6 +4,7 @@
  * One file, so that two fleets never compete for the machine at once.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { describe, test } from 'node:test';
 import { signalProcess } from '../src/runtime/process-group.ts';
 import { killMarked } from './helpers/cluster.ts';
@@ -257,6 +258,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
       metrics:
         - name: errors
           errorRate: { max: 0.05 }
+    traffic: { stickyBy: header:X-User-Id }
 `,
     });
     t.after(() => fleet.destroy());
@@ -279,6 +281,18 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
       assert.equal(s.step?.index, 2, `${h.name}: ${JSON.stringify(s.step)}`);
     }
     await waitFor(() => (load.report.versions.v2 ?? 0) >= 10, 30_000, '10 responses from the v2 canaries');
+    // A user gets the same side whichever host's gateway serves them
+    const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+    const sides = await Promise.all(
+      users.map(async (u) => Promise.all(fleet.hosts.map((h) => versionServed(h, u)))),
+    );
+    const split = sides.map((perHost) => new Set(perHost));
+    assert.ok(
+      split.every((one) => one.size === 1),
+      JSON.stringify(sides.filter((x) => new Set(x).size > 1)),
+    );
+    const onCanary = sides.filter((x) => x[0] === 'v2').length;
+    assert.ok(onCanary > 0 && onCanary < users.length, `${onCanary} of ${users.length} users on the canary`);
 
     // When promoted through another host, every host goes on to the promotion
     const p = await fleet.hosts[2].api('POST', '/v1/services/web/promote', {});
@@ -332,6 +346,34 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     );
   });
 });
+
+/** The version the example service answers `user` with, straight from `host`'s gateway. */
+function versionServed(host: FleetHost, user: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      {
+        host: host.bindHost,
+        port: host.gatewayPort,
+        path: '/',
+        headers: { 'x-user-id': user },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => {
+          try {
+            resolve((JSON.parse(body) as { version: string }).version);
+          } catch {
+            reject(new Error(`${host.name}: ${res.statusCode} ${body}`));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+  });
+}
 
 async function deploy(via: FleetHost, version: string): Promise<void> {
   const r = await via.api('POST', '/v1/services/web/deploy', { version });
