@@ -27,6 +27,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
 
     // When v2 is deployed through a host that is not the leader
@@ -92,6 +93,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
 
     // When v3 (crashes at start-up) is deployed
@@ -124,6 +126,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
     const target = fleet.hosts[1];
 
@@ -186,6 +189,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
 
     // When v2 is deployed, every host starts its preview and the fleet waits for promote
@@ -264,6 +268,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
 
     // When v2 is deployed, every host runs the first step and they all wait at the untimed pause
@@ -304,6 +309,7 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
 
     // When a canary answering 30% of its requests with errors is deployed (v1's code: v3 would not start)
     const bad = loadThrough(fleet);
+    t.after(() => bad.stop());
     const d = await fleet.hosts[1].api('POST', '/v1/services/web/deploy', {
       version: 'v1',
       set: ['run.env.ERROR_RATE=0.3'],
@@ -345,6 +351,44 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
       `canary across 3 hosts: good ${good.ok}/${good.sent} ok; bad canary ${report.appErrors} of ${report.sent} answered with its own errors, ${report.failed - report.appErrors} other failures`,
     );
   });
+});
+
+test("analysis across hosts: every host judges the whole fleet's counts, so hosts that serve nothing reach the verdict too", async (t) => {
+  // Given three hosts whose canary has an analysis step that needs 40 requests, and load on web-1 only
+  const fleet = new Fleet({
+    hosts: 3,
+    replicas: 1,
+    strategy:
+      '{ type: canary, canaryReplicas: 1, progressDeadline: 60s, steps: [ { setWeight: 50 }, { analysis: { duration: 3s } } ] }',
+    serviceYaml: `    analysis:
+      interval: 1s
+      minRequests: 40
+      metrics:
+        - name: errors
+          errorRate: { max: 0.05 }
+`,
+  });
+  t.after(() => fleet.destroy());
+  await fleet.startHosts();
+  const web1 = fleet.hosts[0];
+  const load = startLoad(web1.gatewayPort, { host: web1.bindHost, concurrency: 4, pauseMs: 5 });
+  t.after(() => load.stop());
+  await load.more(20, 'load on web-1');
+
+  // When v2 is deployed
+  await deploy(fleet.hosts[1], 'v2');
+  await untilFinished(fleet, 'Succeeded');
+  const report = await load.stop();
+
+  // Then web-2 and web-3, which served no request, passed their analysis step on web-1's counts
+  assert.equal(report.failed, 0, report.failures.join(' | '));
+  assert.ok((report.versions.v2 ?? 0) >= 40, JSON.stringify(report.versions));
+  for (const h of fleet.hosts.slice(1)) {
+    const s = await h.status();
+    assert.equal(s.lastRollout?.phase, 'Succeeded', `${h.name}: ${JSON.stringify(s.lastRollout)}`);
+  }
+  await everyHostOn(fleet, 'v2');
+  t.diagnostic(`analysis across hosts: ${report.versions.v2} canary responses, all from web-1`);
 });
 
 /** The version the example service answers `user` with, straight from `host`'s gateway. */
@@ -419,6 +463,7 @@ describe('a fleet under faults: controllers, hosts and etcd fail mid-rollout', {
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
     const before = await fleet.view();
     const leader = fleet.leaderHost(before);
@@ -460,6 +505,7 @@ describe('a fleet under faults: controllers, hosts and etcd fail mid-rollout', {
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
     await deploy(fleet.hosts[0], 'v2');
     await fleet.waitFor(
@@ -509,6 +555,7 @@ describe('a fleet under faults: controllers, hosts and etcd fail mid-rollout', {
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
 
     // When one etcd member dies, a rollout still runs to the end
@@ -559,6 +606,7 @@ describe('a fleet under faults: controllers, hosts and etcd fail mid-rollout', {
     t.after(() => fleet.destroy());
     await fleet.start(t);
     const load = loadThrough(fleet);
+    t.after(() => load.stop());
     await waitFor(() => (load.report.versions.v1 ?? 0) >= 20, 30_000, '20 responses from v1');
     const isolated = fleet.hosts[2];
     const before = (await isolated.status()).instances.map((i) => i.id).sort();

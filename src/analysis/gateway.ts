@@ -1,6 +1,6 @@
 /** Gateway `/stats` -> the engine's `TrafficSample` for one service's canary and stable revisions. */
 import { LATENCY_BUCKETS_SECONDS, type RevisionStats, type StatsReport } from '../gateway/protocol.ts';
-import type { RevisionCounts, TrafficSample } from './counts.ts';
+import { addCounts, type RevisionCounts, type TrafficSample } from './counts.ts';
 
 const BOUNDS_MS: readonly number[] = LATENCY_BUCKETS_SECONDS.map((s) => Math.round(s * 1e6) / 1e3);
 
@@ -43,4 +43,27 @@ export function trafficSample(
   const sample: TrafficSample = { canary: revisionCounts(revs[String(canary)], opts.mirror) };
   if (stable !== undefined) sample.stable = revisionCounts(revs[String(stable)]);
   return sample;
+}
+
+/** Another host's gateway counters of one rollout (same fleet generation): its new and its stable revision. */
+export interface PeerRevisionStats {
+  to?: RevisionStats;
+  stable?: RevisionStats;
+}
+
+/**
+ * `sample` with the other hosts' counts of the same rollout added: a fleet judges its revision on
+ * every host's exact counts, so each host reaches the verdict the whole fleet's traffic supports.
+ */
+export function withPeers(
+  sample: TrafficSample,
+  peers: readonly PeerRevisionStats[],
+  opts: { mirror?: boolean } = {},
+): TrafficSample {
+  let { canary, stable } = sample;
+  for (const p of peers) {
+    canary = addCounts(canary, revisionCounts(p.to, opts.mirror));
+    if (stable) stable = addCounts(stable, revisionCounts(p.stable));
+  }
+  return stable ? { canary, stable } : { canary };
 }

@@ -2,6 +2,7 @@
  * Fleet mode's part of `cutover up` (a `cluster:` section): the etcd client, this host's
  * agent loop, and the controller candidate that leads the fleet when elected.
  */
+
 import { readFileSync } from 'node:fs';
 import { fleetRoutes } from '../api/fleet-routes.ts';
 import { gatewayMetrics } from '../api/metrics.ts';
@@ -14,6 +15,7 @@ import { HostAgentLoop } from '../fleet/host-agent.ts';
 import { FleetKeys } from '../fleet/keys.ts';
 import { FleetLeader } from '../fleet/leader.ts';
 import { Leadership } from '../fleet/leadership.ts';
+import { PeerTraffic } from '../fleet/peer-traffic.ts';
 import type { Logger } from '../log/logger.ts';
 import { EtcdClient } from '../store/etcd/client.ts';
 import { StartupError } from './startup-error.ts';
@@ -108,6 +110,16 @@ export async function joinFleet(
     setServing: opts.setServing,
   });
   await agent.start();
+  const traffic = new PeerTraffic({
+    client: handle.client,
+    keys: handle.keys,
+    host: cl.host,
+    controller: opts.controller,
+    log: handle.log,
+    lease: () => agent.currentLease(),
+    generationOf: (service) => agent.followedGeneration(service),
+  });
+  await traffic.start();
   const leadership = new Leadership({
     client: handle.client,
     key: handle.keys.leader,
@@ -130,6 +142,7 @@ export async function joinFleet(
   return {
     async leave() {
       leader.stop();
+      traffic.stop();
       await leadership.resign().catch(() => {});
       await agent.stop();
       await handle.client.close().catch(() => {});

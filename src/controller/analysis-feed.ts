@@ -1,4 +1,4 @@
-import { trafficSample } from '../analysis/gateway.ts';
+import { type PeerRevisionStats, trafficSample, withPeers } from '../analysis/gateway.ts';
 import { collectMeasurements } from '../analysis/providers/measure.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import { measurementDue, recordMeasurements } from '../core/measure.ts';
@@ -16,10 +16,19 @@ export class AnalysisFeed {
   private readonly agent: HostAgent;
   private readonly log: Logger;
   private readonly now: () => number;
+  /** Fleet mode: the other hosts' counts of the same rollout (none on one host). */
+  private readonly peers: (service: string) => readonly PeerRevisionStats[];
   /** Services with a measurement in flight. */
   private readonly measuring = new Set<string>();
 
-  constructor(options: { ledger: ServiceLedger; agent: HostAgent; log: Logger; now: () => number }) {
+  constructor(options: {
+    ledger: ServiceLedger;
+    agent: HostAgent;
+    log: Logger;
+    now: () => number;
+    peers: (service: string) => readonly PeerRevisionStats[];
+  }) {
+    this.peers = options.peers;
     this.ledger = options.ledger;
     this.agent = options.agent;
     this.log = options.log;
@@ -38,10 +47,17 @@ export class AnalysisFeed {
       this.measuring.add(svc.name);
       collectMeasurements(config, {
         vars: request.vars,
-        traffic: async () =>
-          trafficSample(await this.agent.trafficStats(), svc.name, request.revision, request.baseline, {
-            mirror: request.mirror,
-          }),
+        traffic: async () => {
+          const opts = { mirror: request.mirror };
+          const here = trafficSample(
+            await this.agent.trafficStats(),
+            svc.name,
+            request.revision,
+            request.baseline,
+            opts,
+          );
+          return withPeers(here, this.peers(svc.name), opts);
+        },
       })
         .then((measurements) => {
           const at = this.now();

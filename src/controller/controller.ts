@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { PeerRevisionStats } from '../analysis/gateway.ts';
 import { diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
@@ -9,6 +10,7 @@ import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
 import type { CertificateStatus } from '../gateway/master-certs.ts';
+import type { StatsReport } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import { noticeFromEvent } from '../notify/notice.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -65,6 +67,8 @@ export class Controller implements ServiceLedger {
   readonly certs: CertificateWatch | null;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
+  /** Fleet mode: the other hosts' gateway counts of a service's rollout, summed into its analysis. */
+  peerTraffic?: (service: string) => readonly PeerRevisionStats[];
   /** Version of the last routing table every gateway worker applied (0: none yet). */
   routesVersion = 0;
 
@@ -115,7 +119,13 @@ export class Controller implements ServiceLedger {
       instances: (service) => this.instances(service),
       isLeaving: (id) => this.isLeaving(id),
     });
-    this.analyses = new AnalysisFeed({ ledger: this, agent, log, now });
+    this.analyses = new AnalysisFeed({
+      ledger: this,
+      agent,
+      log,
+      now,
+      peers: (service) => this.peerTraffic?.(service) ?? [],
+    });
   }
 
   /**
@@ -339,6 +349,11 @@ export class Controller implements ServiceLedger {
   }
 
   /** Runs a pure command against a service's state; persists and applies it when accepted. */
+  /** This host's gateway counters (the fleet shares a rollout's with the other hosts). */
+  trafficStats(): Promise<StatsReport> {
+    return this.agent.trafficStats();
+  }
+
   run(
     service: string,
     fn: (svc: ServiceConfig, s: ServiceState, now: number) => CommandResult,

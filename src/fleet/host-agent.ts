@@ -106,6 +106,17 @@ export class HostAgentLoop {
     this.kick();
   }
 
+  /** The lease of this host's heartbeat, null while it has none. */
+  currentLease(): string | null {
+    return this.lease;
+  }
+
+  /** The fleet generation whose rollout this host runs for `service`: its assignment's, once acted on. */
+  followedGeneration(service: string): number | undefined {
+    const a = this.states.get(service)?.assignments[this.id.host];
+    return a && this.acted[service] === a.generation ? a.generation : undefined;
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);

@@ -55,4 +55,11 @@ export class FleetKeys {
   event(time: number, seq: number): string {
     return `${this.events}${String(time).padStart(15, '0')}-${String(seq).padStart(6, '0')}`;
   }
+  /** A rollout's gateway counts per host (leased), summed by every host's analysis. */
+  get traffic(): string {
+    return `${this.prefix}traffic/`;
+  }
+  trafficOf(service: string, host: string): string {
+    return `${this.traffic}${service}/${host}`;
+  }
 }

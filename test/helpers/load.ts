@@ -28,6 +28,8 @@ export function startLoad(
   port: number,
   opts: {
     concurrency?: number;
+    /** The gateway's address (default 127.0.0.1). */
+    host?: string;
     path?: string;
     pauseMs?: number;
     /** Headers of the n-th request (e.g. a distinct X-User-Id per request). */
@@ -43,31 +45,35 @@ export function startLoad(
     new Promise<void>((resolve) => {
       const n = report.sent++;
       const headers = opts.headers?.(n) ?? {};
-      const req = http.get({ host: '127.0.0.1', port, path: opts.path ?? '/', agent, headers }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => {
-          if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) {
-            report.ok++;
-            try {
-              const v = (JSON.parse(body) as { version?: string }).version ?? '?';
-              report.versions[v] = (report.versions[v] ?? 0) + 1;
-              opts.onResponse?.(v, headers);
-            } catch {}
-          } else {
+      const req = http.get(
+        { host: opts.host ?? '127.0.0.1', port, path: opts.path ?? '/', agent, headers },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (body += c));
+          res.on('end', () => {
+            if ((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300) {
+              report.ok++;
+              try {
+                const v = (JSON.parse(body) as { version?: string }).version ?? '?';
+                report.versions[v] = (report.versions[v] ?? 0) + 1;
+                opts.onResponse?.(v, headers);
+              } catch {}
+            } else {
+              report.failed++;
+              if (res.statusCode === 500 && body === APP_ERROR_BODY) report.appErrors++;
+              if (report.failures.length < 20)
+                report.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
+            }
+            resolve();
+          });
+          res.on('error', (err) => {
             report.failed++;
-            if (res.statusCode === 500 && body === APP_ERROR_BODY) report.appErrors++;
-            if (report.failures.length < 20) report.failures.push(`${res.statusCode}: ${body.slice(0, 200)}`);
-          }
-          resolve();
-        });
-        res.on('error', (err) => {
-          report.failed++;
-          if (report.failures.length < 20) report.failures.push(`response error: ${err.message}`);
-          resolve();
-        });
-      });
+            if (report.failures.length < 20) report.failures.push(`response error: ${err.message}`);
+            resolve();
+          });
+        },
+      );
       req.setTimeout(30_000, () => req.destroy(new Error('client timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         report.failed++;
