@@ -3,7 +3,7 @@ import { AuditLog, canonicalJson } from '../audit/log.ts';
 import { auditParams, MAX_PARAMS_BYTES, REDACTED } from '../audit/params.ts';
 import { FailureLimiter } from '../auth/ratelimit.ts';
 import { type Access, actionName, authorize, type Principal } from '../auth/roles.ts';
-import { looksLikeToken, TokenStore } from '../auth/tokens.ts';
+import { looksLikeToken, TokenStore, type TokenWrites } from '../auth/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { SqliteStore } from '../store/store.ts';
 import { ApiError } from './errors.ts';
@@ -78,6 +78,8 @@ function revisionOf(result: unknown): number | null {
 export class Security {
   readonly store: SqliteStore;
   readonly tokens: TokenStore;
+  /** Token create/revoke: this host's DB, replaced in fleet mode by etcd (every host mirrors it). */
+  tokenWrites: TokenWrites;
   readonly audit: AuditLog;
   readonly limiter: FailureLimiter;
   private readonly log: Logger;
@@ -85,6 +87,7 @@ export class Security {
   constructor(dataDir: string, log: Logger, opts: { limiter?: FailureLimiter } = {}) {
     this.store = new SqliteStore(dataDir);
     this.tokens = new TokenStore(this.store.db);
+    this.tokenWrites = this.tokens.localWrites();
     this.audit = new AuditLog(this.store.db);
     this.limiter = opts.limiter ?? new FailureLimiter();
     this.log = log;

@@ -51,7 +51,7 @@ export function securityRoutes(sec: Security, services: () => string[]): Securit
             `services: unknown service ${unknown.map((s) => `"${s}"`).join(', ')} (services: ${known.join(', ')})`,
           );
         }
-        const made = sec.tokens.create(name, role, wanted);
+        const made = await sec.tokenWrites.create(name, role, wanted);
         if (!made) throw new ApiError(409, 'token_exists', `a token named "${name}" already exists`);
         res.statusCode = 201;
         return { ...made.info, token: made.token };
@@ -70,7 +70,7 @@ export function securityRoutes(sec: Security, services: () => string[]): Securit
             `the "${ADMIN_TOKEN_NAME}" token is the local admin token; to rotate it, delete <dataDir>/admin.token and restart cutover up`,
           );
         }
-        if (!sec.tokens.revoke(p.token))
+        if (!(await sec.tokenWrites.revoke(p.token)))
           throw new ApiError(404, 'unknown_token', `no token named "${p.token}"`);
         return { revoked: p.token };
       },

@@ -13,10 +13,14 @@ import { Security } from './guard.ts';
 import { allRoutes, type Route } from './routes.ts';
 
 /** The control API the CLI talks to (JSON over HTTP). */
-export function createApiServer(c: Controller, log: Logger, first: Route[] = []): ApiServer {
+export function createApiServer(
+  c: Controller,
+  log: Logger,
+  first: Route[] | ((security: Security) => Route[]) = [],
+): ApiServer {
   // Creates <dataDir>/admin.token on first start; every route but GET /healthz needs a token.
   const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }));
-  const routes = [...first, ...allRoutes(c, security)];
+  const routes = [...(typeof first === 'function' ? first(security) : first), ...allRoutes(c, security)];
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://control');
     let matched: Handler | undefined;

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { fleetRoutes } from '../api/fleet-routes.ts';
+import type { Security } from '../api/guard.ts';
 import { gatewayMetrics } from '../api/metrics.ts';
 import type { Route } from '../api/routes.ts';
 import type { CutoverConfig } from '../config/types.ts';
@@ -16,6 +17,7 @@ import { FleetKeys } from '../fleet/keys.ts';
 import { FleetLeader } from '../fleet/leader.ts';
 import { Leadership } from '../fleet/leadership.ts';
 import { PeerTraffic } from '../fleet/peer-traffic.ts';
+import { FleetTokens } from '../fleet/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { EtcdClient } from '../store/etcd/client.ts';
 import { StartupError } from './startup-error.ts';
@@ -23,8 +25,10 @@ import { StartupError } from './startup-error.ts';
 export interface FleetHandle {
   client: EtcdClient;
   keys: FleetKeys;
-  /** The fleet's API routes for this host's controller. */
-  routes: (c: Controller) => Route[];
+  /** The fleet's API routes for this host's controller; fleet tokens go into `security`. */
+  routes: (c: Controller, security: Security) => Route[];
+  /** The fleet's tokens, once `routes` was given the API's security. */
+  tokens?: FleetTokens;
   log: Logger;
 }
 
@@ -58,13 +62,21 @@ export async function openFleet(config: CutoverConfig, log: Logger): Promise<Fle
   }
   const fleetLog = log.child({ component: 'fleet', host: cl.host });
   const fleet = new FleetClient(client, keys);
-  const routes = (c: Controller) =>
-    fleetRoutes(
-      () => config,
-      fleet,
-      () => gatewayMetrics(c),
-    );
-  return { client, keys, routes, log: fleetLog };
+  const handle: FleetHandle = {
+    client,
+    keys,
+    log: fleetLog,
+    routes: (c, security) => {
+      handle.tokens = new FleetTokens({ client, keys, local: security.tokens, log: fleetLog });
+      security.tokenWrites = handle.tokens;
+      return fleetRoutes(
+        () => config,
+        fleet,
+        () => gatewayMetrics(c),
+      );
+    },
+  };
+  return handle;
 }
 
 /** The services this host runs: those whose `hosts` name it (or `all`). */
@@ -110,6 +122,7 @@ export async function joinFleet(
     setServing: opts.setServing,
   });
   await agent.start();
+  await handle.tokens?.start();
   const traffic = new PeerTraffic({
     client: handle.client,
     keys: handle.keys,
@@ -143,6 +156,7 @@ export async function joinFleet(
     async leave() {
       leader.stop();
       traffic.stop();
+      handle.tokens?.stop();
       await leadership.resign().catch(() => {});
       await agent.stop();
       await handle.client.close().catch(() => {});

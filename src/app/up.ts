@@ -53,7 +53,7 @@ export async function startUp(
   const api = createApiServer(
     controller,
     log.child({ component: 'api' }),
-    fleetHandle?.routes(controller) ?? [],
+    fleetHandle ? (security) => fleetHandle.routes(controller, security) : [],
   );
   const addr = await listen(api, config.control.listen.host, config.control.listen.port);
   // Instances recorded by the last controller whose process is gone (the whole host went down).

@@ -32,6 +32,28 @@ interface TokenRow {
   last_used_at: number | null;
 }
 
+/** A stored token as the fleet shares it: the hash, never the secret. */
+export interface TokenRecord {
+  name: string;
+  /** SHA-256 of the secret, hex. */
+  hash: string;
+  role: Role;
+  services: string[];
+  createdAt: number;
+}
+
+/** Where token changes go: this host's state DB, or (fleet mode) etcd for every host. */
+export interface TokenWrites {
+  /** The new token's secret (shown once), or undefined if the name is taken. */
+  create(
+    name: string,
+    role: Role,
+    services: string[],
+  ): Promise<{ token: string; info: TokenInfo } | undefined>;
+  /** False if there was no token by that name. */
+  revoke(name: string): Promise<boolean>;
+}
+
 export function newSecret(): string {
   return `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
 }
@@ -110,6 +132,31 @@ export class TokenStore {
         'INSERT INTO tokens (name, hash, role, services, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT(name) DO UPDATE SET hash = excluded.hash, role = excluded.role, services = excluded.services, created_at = excluded.created_at, last_used_at = NULL',
       )
       .run(name, hashToken(token).toString('hex'), role, JSON.stringify(services), this.now());
+  }
+
+  /** Every stored token with its hash (what `cluster import` copies into the fleet). */
+  records(): TokenRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM tokens ORDER BY created_at, name')
+      .all() as unknown as TokenRow[];
+    return rows.map((r) => ({ ...info(r), hash: r.hash }));
+  }
+
+  /** Inserts or replaces a token by its hash (a fleet token arriving from etcd). */
+  putRecord(r: TokenRecord): void {
+    this.db
+      .prepare(
+        'INSERT INTO tokens (name, hash, role, services, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT(name) DO UPDATE SET hash = excluded.hash, role = excluded.role, services = excluded.services, created_at = excluded.created_at',
+      )
+      .run(r.name, r.hash, r.role, JSON.stringify(r.services), r.createdAt);
+  }
+
+  /** Writes to this host's state DB only. */
+  localWrites(): TokenWrites {
+    return {
+      create: async (name, role, services) => this.create(name, role, services),
+      revoke: async (name) => this.revoke(name),
+    };
   }
 
   /** Deletes a token; false if there was none by that name. */

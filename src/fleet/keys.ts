@@ -62,4 +62,11 @@ export class FleetKeys {
   trafficOf(service: string, host: string): string {
     return `${this.traffic}${service}/${host}`;
   }
+  /** API tokens of the fleet (hashes), mirrored into every host's state DB. */
+  get tokens(): string {
+    return `${this.prefix}tokens/`;
+  }
+  token(name: string): string {
+    return `${this.tokens}${name}`;
+  }
 }
