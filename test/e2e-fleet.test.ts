@@ -391,6 +391,81 @@ test("analysis across hosts: every host judges the whole fleet's counts, so host
   t.diagnostic(`analysis across hosts: ${report.versions.v2} canary responses, all from web-1`);
 });
 
+test("tokens and the audit trail are the fleet's: a token made on one host works on every host, each host's requests join one verified chain", async (t) => {
+  // Given three hosts
+  const fleet = new Fleet({ hosts: 3, replicas: 1 });
+  t.after(() => fleet.destroy());
+  await fleet.startHosts();
+  const [web1, web2, web3] = fleet.hosts;
+
+  // When an admin makes a deployer token on web-1
+  const made = await web1.api<{ token: string }>('POST', '/v1/tokens', { name: 'ci', role: 'deployer' });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const token = made.body.token;
+
+  // Then it works on web-3 (mirrored from etcd), and a deploy through web-3 with it is audited
+  await web3.waitFor(
+    async () => (await web3.api('GET', '/v1/services', undefined, token)).status === 200,
+    10_000,
+    'the token accepted by web-3',
+  );
+  const d = await web3.api('POST', '/v1/services/web/deploy', { version: 'v2' }, token);
+  assert.equal(d.status, 202, JSON.stringify(d.body));
+  await untilFinished(fleet, 'Succeeded');
+  type Entry = { host: string; actor: string; action: string; status: number };
+  await web2.waitFor(
+    async () => {
+      const a = await web2.api<{ entries: Entry[] }>('GET', '/v1/audit?limit=1000');
+      return a.body.entries.some((e) => e.host === 'web-3' && e.actor === 'ci' && e.status === 202);
+    },
+    10_000,
+    "web-3's deploy in the fleet's audit trail, read on web-2",
+  );
+
+  // When web-2 revokes it, web-1 refuses it
+  const r = await web2.api('DELETE', '/v1/tokens/ci');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await web1.waitFor(
+    async () => (await web1.api('GET', '/v1/services', undefined, token)).status === 401,
+    10_000,
+    'the revoked token refused by web-1',
+  );
+
+  // Then one chain holds every host's mutating requests, and it verifies from any host
+  await web1.waitFor(
+    async () => {
+      const a = await web1.api<{ entries: Entry[] }>('GET', '/v1/audit?limit=1000');
+      const hosts = new Set(a.body.entries.map((e) => e.host));
+      return hosts.has('web-1') && hosts.has('web-2') && hosts.has('web-3');
+    },
+    10_000,
+    'entries of all three hosts in the fleet chain',
+  );
+  const all = (await web1.api<{ entries: Entry[] }>('GET', '/v1/audit?limit=1000')).body.entries;
+  assert.ok(
+    all.some((e) => e.host === 'web-1' && e.action.startsWith('token.create')),
+    JSON.stringify(all),
+  );
+  assert.ok(
+    all.some((e) => e.host === 'web-2' && e.action.startsWith('token.revoke')),
+    JSON.stringify(all),
+  );
+  const v = await web3.api<{ ok: boolean; entries: number; fleet: boolean }>('GET', '/v1/audit/verify');
+  assert.equal(v.status, 200);
+  assert.deepEqual([v.body.ok, v.body.fleet], [true, true]);
+  assert.ok(v.body.entries >= all.length, `${v.body.entries} verified, ${all.length} listed`);
+
+  // And `cluster import` on a host that had nothing of its own changes nothing and says so
+  const imp = await web1.cli(['cluster', 'import', '--json']);
+  assert.equal(imp.code, 0, imp.stderr);
+  const out = JSON.parse(imp.stdout) as {
+    tokens: { imported: string[] };
+    audit: { verify: { ok: boolean } };
+  };
+  assert.deepEqual(out.tokens.imported, []);
+  assert.equal(out.audit.verify.ok, true);
+});
+
 /** The version the example service answers `user` with, straight from `host`'s gateway. */
 function versionServed(host: FleetHost, user: string): Promise<string> {
   return new Promise((resolve, reject) => {

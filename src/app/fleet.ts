@@ -5,11 +5,13 @@
 
 import { readFileSync } from 'node:fs';
 import { fleetRoutes } from '../api/fleet-routes.ts';
+import { fleetSecurityRoutes } from '../api/fleet-security-routes.ts';
 import type { Security } from '../api/guard.ts';
 import { gatewayMetrics } from '../api/metrics.ts';
 import type { Route } from '../api/routes.ts';
 import type { CutoverConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
+import { FleetAudit } from '../fleet/audit.ts';
 import { FleetClient } from '../fleet/client.ts';
 import { fleetConfigHash } from '../fleet/config-hash.ts';
 import { HostAgentLoop } from '../fleet/host-agent.ts';
@@ -27,8 +29,9 @@ export interface FleetHandle {
   keys: FleetKeys;
   /** The fleet's API routes for this host's controller; fleet tokens go into `security`. */
   routes: (c: Controller, security: Security) => Route[];
-  /** The fleet's tokens, once `routes` was given the API's security. */
+  /** The fleet's tokens and audit chain, once `routes` was given the API's security. */
   tokens?: FleetTokens;
+  audit?: FleetAudit;
   log: Logger;
 }
 
@@ -68,12 +71,16 @@ export async function openFleet(config: CutoverConfig, log: Logger): Promise<Fle
     log: fleetLog,
     routes: (c, security) => {
       handle.tokens = new FleetTokens({ client, keys, local: security.tokens, log: fleetLog });
+      handle.audit = new FleetAudit({ client, keys, host: cl.host, local: security.audit, log: fleetLog });
       security.tokenWrites = handle.tokens;
-      return fleetRoutes(
-        () => config,
-        fleet,
-        () => gatewayMetrics(c),
-      );
+      return [
+        ...fleetSecurityRoutes(handle.audit, handle.tokens),
+        ...fleetRoutes(
+          () => config,
+          fleet,
+          () => gatewayMetrics(c),
+        ),
+      ];
     },
   };
   return handle;
@@ -123,6 +130,7 @@ export async function joinFleet(
   });
   await agent.start();
   await handle.tokens?.start();
+  handle.audit?.start();
   const traffic = new PeerTraffic({
     client: handle.client,
     keys: handle.keys,
@@ -157,6 +165,9 @@ export async function joinFleet(
       leader.stop();
       traffic.stop();
       handle.tokens?.stop();
+      handle.audit?.stop();
+      // The last entries (this very stop's requests included) join the fleet chain if etcd is there.
+      await handle.audit?.ship().catch(() => {});
       await leadership.resign().catch(() => {});
       await agent.stop();
       await handle.client.close().catch(() => {});

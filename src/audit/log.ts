@@ -165,6 +165,14 @@ export class AuditLog {
     return rows.reverse().map(fromRow);
   }
 
+  /** Up to `limit` entries after `seq`, oldest first (what the fleet's shipper sends next). */
+  since(seq: number, limit: number): AuditEntry[] {
+    const rows = this.db
+      .prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(seq, limit) as unknown as Row[];
+    return rows.map(fromRow);
+  }
+
   /** Recomputes the chain from the first entry; reports the first edited or deleted entry. */
   verify(): AuditVerification {
     const head = this.head();

@@ -23,6 +23,7 @@ Commands:
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
   events [SERVICE]    show the event log (--json; --fleet: the fleet's events)
   host drain|resume NAME  fleet mode: take a host out of the load balancer's rotation / back
+  cluster import      fleet mode: share this host's own tokens and audit entries with the fleet (admin)
   validate            check a config file and change nothing
   apply               apply a changed config file to the running controller (--dry-run)
   service install     write systemd units (socket activation, restarts keep serving)
@@ -96,6 +97,13 @@ gateway fails its health check while its instances keep running (and keep follow
 fleet's rollouts). resume puts it back. remove forgets a host that left the fleet for good
 (refused while it is live): services on all hosts and rollouts no longer wait for it. An
 unknown host is refused (exit 1).`,
+  cluster: `Usage: cutover cluster import [--json]
+
+Fleet mode, admin. Moves what this host kept alone before it joined the fleet into etcd: its API
+tokens (all but its own admin token; a name the fleet already has is kept as the fleet has it)
+and its audit entries (each host ships its entries into the fleet's audit chain by itself too;
+import waits until every one is in). Exit 0 when the fleet's audit chain verifies, 1 otherwise.
+Each host keeps its own revision history (cutover history on that host).`,
   service: `Usage: cutover service install [-c FILE] [--name cutover] [--user USER] [--dir DIR] [--print]
 
 Writes NAME.service and NAME.socket (default dir /etc/systemd/system). The socket unit owns
@@ -183,7 +191,8 @@ The "admin" token is the local one in <dataDir>/admin.token: delete that file an
 Lists the audit trail: every mutating API request, allowed or refused, with time, actor (token
 name or "anonymous"), role, action, service and revision, parameters (secrets redacted),
 source address and outcome. Entries are hash-chained; verify recomputes the chain and reports
-the first edited or deleted entry (exit 0 intact, 1 broken).`,
+the first edited or deleted entry (exit 0 intact, 1 broken). In fleet mode both show the
+fleet's chain in etcd (every host's entries, with a HOST column), from any host.`,
   validate: `Usage: cutover validate [-c FILE]
 
 Checks the config file; prints every problem as FILE:LINE: path.to.key: what is wrong.

@@ -5,6 +5,7 @@ import { ApiResponseError, UnreachableError } from './client.ts';
 import { cmdApply } from './commands/apply.ts';
 import { cmdAudit } from './commands/audit.ts';
 import { cmdCerts } from './commands/certs.ts';
+import { cmdCluster } from './commands/cluster.ts';
 import { cmdDeploy } from './commands/deploy.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
@@ -50,6 +51,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   audit: cmdAudit,
   state: cmdState,
   host: cmdHost,
+  cluster: cmdCluster,
 };
 
 /** Runs the CLI; resolves with the process exit code. */

@@ -69,4 +69,17 @@ export class FleetKeys {
   token(name: string): string {
     return `${this.tokens}${name}`;
   }
+  /** The fleet's audit chain: entries by fleet seq, its head, and each host's shipped mark. */
+  get auditEntries(): string {
+    return `${this.prefix}audit/entries/`;
+  }
+  auditEntry(seq: number): string {
+    return `${this.auditEntries}${String(seq).padStart(12, '0')}`;
+  }
+  get auditHead(): string {
+    return `${this.prefix}audit/head`;
+  }
+  auditShipped(host: string): string {
+    return `${this.prefix}audit/shipped/${host}`;
+  }
 }

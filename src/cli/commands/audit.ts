@@ -6,7 +6,7 @@ import { table } from '../format.ts';
 import { HELP } from '../help.ts';
 
 /** An audit entry as the API lists it (hashes left out of the view). */
-type AuditEntryView = Omit<AuditEntry, 'prevHash' | 'hash'>;
+type AuditEntryView = Omit<AuditEntry, 'prevHash' | 'hash'> & { host?: string };
 
 /** `cutover audit [verify]`: the audit trail of mutating requests, or a check of its hash chain (admin). */
 export async function cmdAudit(argv: string[]): Promise<number> {
@@ -45,10 +45,24 @@ export async function cmdAudit(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     return EXIT.ok;
   }
+  // Fleet mode: the fleet's chain, every entry with the host that took the request.
+  const hosts = r.entries.some((e) => e.host !== undefined);
   process.stdout.write(
     `${table(
-      ['SEQ', 'TIME', 'ACTOR', 'ROLE', 'ACTION', 'TARGET', 'SOURCE', 'OUTCOME', 'PARAMS'],
+      [
+        ...(hosts ? ['HOST'] : []),
+        'SEQ',
+        'TIME',
+        'ACTOR',
+        'ROLE',
+        'ACTION',
+        'TARGET',
+        'SOURCE',
+        'OUTCOME',
+        'PARAMS',
+      ],
       r.entries.map((e) => [
+        ...(hosts ? [e.host ?? '-'] : []),
         String(e.seq),
         new Date(e.time).toISOString(),
         e.actor,
