@@ -9,6 +9,11 @@ export interface RoutingView {
   /** Every revision with live instances is routed (rolling updates mix revisions). */
   all: boolean;
   traffic?: RouteTraffic;
+  /**
+   * Rolling: the revision a rollout moves to (a rollback's too). New long-lived connections go there,
+   * so a WebSocket client closed with 1001 by a draining instance reconnects where it can stay.
+   */
+  longLivedTo?: number;
 }
 
 /** The rules in effect: runtime override (`cutover rules`) or the config's. */
@@ -25,7 +30,8 @@ export function routingView(
   const rollout = state.rollout;
   const strategy = spec.strategy;
   const roles = new Map<number, UpstreamRole>([[state.stable, 'stable']]);
-  if (strategy.type === 'rolling') return { roles, all: true };
+  if (strategy.type === 'rolling')
+    return rollout ? { roles, all: true, longLivedTo: rollout.to } : { roles, all: true };
   if (strategy.type === 'blueGreen') {
     if (rollout?.strategy !== 'blueGreen') return { roles, all: false };
     if (rollout.switchedAt !== undefined) return { roles: new Map([[rollout.to, 'stable']]), all: false };

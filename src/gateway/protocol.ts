@@ -95,6 +95,11 @@ export interface RouteService {
   drainTimeoutMs?: number;
   /** Ready, routable instances. Empty -> 503. */
   upstreams: RouteUpstream[];
+  /**
+   * Without `traffic` (a rolling update): new WebSocket upgrades go to the ready upstreams of this
+   * revision when it has any (the rollout's target), else to any; plain requests are not affected.
+   */
+  longLivedTo?: number;
   traffic?: RouteTraffic;
 }
 

@@ -62,7 +62,7 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
   }
   let role: UpstreamRole | null = null;
   let up: Upstream | null;
-  if (service.traffic === null) up = service.pick(null);
+  if (service.traffic === null) up = service.pickLongLived();
   else {
     role = service.traffic.decide(req.headers, path);
     up = service.groupFor(role)?.pick(null) ?? null;

@@ -219,6 +219,8 @@ export class RoutedService extends UpstreamGroup {
     | null;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
+  /** Without `traffic`: the upstreams of the table's `longLivedTo` revision, when it has any. */
+  readonly longLived: UpstreamGroup | null;
   readonly stats: ServiceCounters;
   /** Precomputed error bodies. */
   readonly noInstanceBody: string;
@@ -240,6 +242,10 @@ export class RoutedService extends UpstreamGroup {
     this.protocol = def.protocol ?? 'http';
     this.grpcFailure = this.protocol === 'grpc' ? failureCodeSet(def.grpcFailureCodes) : NO_FAILURES;
     this.stats = stats;
+    const target = compiled === null ? def.longLivedTo : undefined;
+    const newest =
+      target === undefined ? [] : upstreams.filter((_u, i) => def.upstreams[i].revision === target);
+    this.longLived = newest.length > 0 ? new UpstreamGroup(newest, def.balance) : null;
     if (compiled === null) this.traffic = null;
     else {
       const byRole: Record<UpstreamRole, Upstream[]> = { stable: [], canary: [], preview: [] };
@@ -282,6 +288,14 @@ export class RoutedService extends UpstreamGroup {
     const key =
       this.hashKey === null ? undefined : this.hashKey(req.headers, target, req.socket.remoteAddress);
     return group.pickBalanced(null, key === undefined || key === '' ? -1 : fnv1a32(key));
+  }
+
+  /**
+   * The instance for a new long-lived connection (a WebSocket upgrade) without `traffic`: one of the
+   * rollout's target revision when there is one, so the connection does not have to move again.
+   */
+  pickLongLived(): Upstream | null {
+    return this.longLived?.pick(null) ?? this.pick(null);
   }
 
   /** Like `pick`, within the group serving `role` (used by retries). */

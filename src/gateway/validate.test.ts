@@ -31,6 +31,7 @@ test('problems are reported with their location', () => {
         pathPrefix: '/',
         balance: 'roundRobin',
         upstreams: [{ instance: 'x', revision: 1, version: 'v', address: 'nope' }],
+        longLivedTo: 0,
       },
       { name: 'a', host: '*', pathPrefix: '/', balance: 'fastest', upstreams: 'none' },
     ],
@@ -38,6 +39,7 @@ test('problems are reported with their location', () => {
   assert.ok(!('table' in r));
   assert.deepEqual(r.errors, [
     'version must be a non-negative integer',
+    'services[0] ("a").longLivedTo must be a revision number >= 1',
     'services[0] ("a").upstreams[0].address must be "host:port" (got "nope")',
     'services[1].name "a" appears twice',
     'services[1] ("a") has the same host and pathPrefix as service "a"',

@@ -61,6 +61,9 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
     if (s.protocol !== undefined && !(UPSTREAM_PROTOCOLS as readonly unknown[]).includes(s.protocol)) {
       errors.push(`${label}.protocol must be "http", "h2c" or "grpc"`);
     }
+    if (s.longLivedTo !== undefined && !(Number.isInteger(s.longLivedTo) && (s.longLivedTo as number) >= 1)) {
+      errors.push(`${label}.longLivedTo must be a revision number >= 1`);
+    }
     if (s.grpcFailureCodes !== undefined) {
       const codes = s.grpcFailureCodes;
       if (s.protocol !== 'grpc') errors.push(`${label}.grpcFailureCodes applies only to protocol "grpc"`);
