@@ -64,7 +64,7 @@ describe('traffic policy in the config file', () => {
     });
   });
 
-  test('a config file with policy keys the gateway does not enforce yet is refused, naming each key', () => {
+  test('limits, which the gateway does not enforce yet, are refused naming the key; the other policy keys are taken', () => {
     const got = messages(`
 loadBalancer: { type: hash, key: cookie:session }
 limits: { maxInFlightPerInstance: 64 }
@@ -74,17 +74,20 @@ retries: { attempts: 2 }
 `);
     assert.deepEqual(
       got.map((m) => m.split(':')[0]),
-      [
-        'services.web.limits',
-        'services.web.outlierDetection',
-        'services.web.timeouts',
-        'services.web.retries',
-      ],
+      ['services.web.limits'],
     );
     assert.ok(
       got.every((m) => /not enforced by the gateway yet/.test(m)),
       got.join('\n'),
     );
+    const web = parseOk(
+      svc('outlierDetection: { consecutive5xx: 5 }\ntimeouts: { request: 30s }\nretries: { attempts: 2 }'),
+    ).services.web;
+    assert.deepEqual(web.policy, {
+      outlierDetection: { consecutive5xx: 5, ejectForMs: 10_000, maxEjectedPercent: 50 },
+      requestTimeoutMs: 30_000,
+      retries: { attempts: 2, budgetPercent: 20 },
+    });
     const gw = issues(`${svc('loadBalancer: p2c')}gateway:\n  maxConnections: 20000\n`);
     assert.deepEqual(
       gw.map((i) => i.path),

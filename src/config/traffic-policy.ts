@@ -209,10 +209,10 @@ export function readTrafficPolicy(
 }
 
 /** Validated policy keys the gateway does not act on yet: refused, because an ignored key would mislead. */
-export const NOT_ENFORCED_YET = ['limits', 'outlierDetection', 'timeouts', 'retries'] as const;
+export const NOT_ENFORCED_YET = ['limits'] as const;
 
 const NOT_ENFORCED_MESSAGE =
-  'is valid but not enforced by the gateway yet (issue 13: only loadBalancer is built); remove it';
+  'is valid but not enforced by the gateway yet (issue 13: loadBalancer, outlierDetection, timeouts and retries are built); remove it';
 
 /** Refuses the policy keys of a service that the gateway would ignore (after their own checks). */
 export function refuseNotEnforced(ctx: Ctx, path: Path, o: Obj): void {

@@ -337,9 +337,10 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   }
 
   retry(allowSame: boolean): boolean {
-    if (this.attempts >= this.gw.settings.retries || this.clientGone) return false;
-    const prev = this.upstream!;
     const service = this.gw.routing.current(this.service!);
+    if (this.attempts >= (service.retryAttempts ?? this.gw.settings.retries) || this.clientGone) return false;
+    if (service.retryBudget !== null && !service.retryBudget.take()) return false;
+    const prev = this.upstream!;
     this.service = service;
     if (this.tried === null) this.tried = [prev];
     else this.tried.push(prev);
@@ -417,7 +418,9 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
       }
       s.byMethod[methodSlot(this.req.method!, cls)]++;
       if (this.gatewayError) s.errors++;
+      this.service?.outliers?.observe(up, s.revision, cls === 5 || this.gatewayError, Date.now());
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
+    this.service?.retryBudget?.earn();
     if (this.mirror !== null) this.mirror.skip();
     const log = this.gw.accessLog;
     if (!this.unlogged && log?.sampled()) {

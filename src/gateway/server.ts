@@ -269,7 +269,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     ex.hasBody = body !== null;
     // TE is hop-by-hop, but over HTTP/2 `TE: trailers` is how a gRPC client says it reads trailers.
     if (ex.teTrailers && ex.service!.protocol !== 'http') headers.push('te', 'trailers');
-    ex.opts = { method: ex.req.method!, path, headers, body };
+    ex.opts = { method: ex.req.method!, path, headers, body, headersTimeout: ex.service!.requestTimeoutMs };
     return true;
   }
 

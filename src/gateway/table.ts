@@ -5,7 +5,9 @@
  */
 import type { Logger } from '../log/logger.ts';
 import type { GatewaySettings, RouteService, RouteTable, ServiceStats } from './protocol.ts';
+import type { RetryBudget } from './retry-budget.ts';
 import { Router } from './router.ts';
+import { applyPolicy } from './service-policy.ts';
 import { GatewayStats } from './stats.ts';
 import { compileMirror, compileTraffic } from './traffic.ts';
 import { type Closable, RoutedService, Upstream } from './upstream.ts';
@@ -18,6 +20,8 @@ export class Routing {
   instances = new Map<string, Upstream>();
   /** Removed from the table, still busy. */
   readonly retired = new Set<Upstream>();
+  /** Retry budgets by service, kept across tables. */
+  readonly #budgets = new Map<string, { percent: number; budget: RetryBudget }>();
   /** Counters behind GET /stats, since this worker started. */
   readonly stats = new GatewayStats();
 
@@ -79,7 +83,9 @@ export class Routing {
         mirror: def.traffic.mirror ? compileMirror(def.traffic.mirror) : null,
       };
     }
-    return new RoutedService(def, ups, this.settings.upstreamTimeoutMs, svcStats, compiled);
+    const routed = new RoutedService(def, ups, this.settings.upstreamTimeoutMs, svcStats, compiled);
+    applyPolicy(routed, def, ups, this.#budgets, this.logger);
+    return routed;
   }
 
   retire(up: Upstream): void {

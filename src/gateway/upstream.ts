@@ -4,7 +4,9 @@ import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
+import { newOutlierState, type OutlierDetector, type OutlierState } from './outlier.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
+import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
 import {
   type Decide,
@@ -55,6 +57,8 @@ export class Upstream {
   failures = 0;
   /** 0, or the Date.now() until which the instance is skipped. */
   ejectedUntil = 0;
+  /** `outlierDetection`'s record of this instance's recent answers. */
+  readonly outlier: OutlierState = newOutlierState();
   retired = false;
   /**
    * Set by the pool's 'connect' event; undici then writes one request on that new connection in the same
@@ -219,6 +223,13 @@ export class RoutedService extends UpstreamGroup {
     | null;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
+  /** `timeouts.request`: this service's wait for response headers (null: the gateway's upstreamTimeout). */
+  readonly requestTimeoutMs: number | null;
+  /** `outlierDetection` (set by the route table), null without. */
+  outliers: OutlierDetector | null = null;
+  /** `retries`: attempts and the budget shared by this service's requests in this worker (null: the gateway's). */
+  retryAttempts: number | null = null;
+  retryBudget: RetryBudget | null = null;
   /** Without `traffic`: the upstreams of the table's `longLivedTo` revision, when it has any. */
   readonly longLived: UpstreamGroup | null;
   readonly stats: ServiceCounters;
@@ -264,7 +275,8 @@ export class RoutedService extends UpstreamGroup {
     this.noInstanceBody = `cutover: no ready instance for service ${svc}\n`;
     this.noPreviewBody = `cutover: no ready preview instance for service ${svc}\n`;
     this.connectFailedBody = `cutover: could not connect to any instance of service ${svc}\n`;
-    this.timeoutBody = `cutover: service ${svc} did not send response headers within ${upstreamTimeoutMs}ms\n`;
+    this.requestTimeoutMs = def.policy?.requestTimeoutMs ?? null;
+    this.timeoutBody = `cutover: service ${svc} did not send response headers within ${this.requestTimeoutMs ?? upstreamTimeoutMs}ms\n`;
     this.upstreamErrorBody = `cutover: instance of service ${svc} failed before responding\n`;
   }
 
