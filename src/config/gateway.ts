@@ -128,15 +128,7 @@ function readTrustedProxies(ctx: Ctx, o: Obj, path: Path): string[] {
   return out;
 }
 
-/** Checked, then refused: the workers do not enforce a connection cap yet (an ignored key would mislead). */
+/** `maxConnections`: an integer >= 1 (each worker holds ceil(max / workers)). */
 function readMaxConnections(ctx: Ctx, o: Obj, path: Path): number {
-  const n = readInt(ctx, o, path, 'maxConnections', 1, 1);
-  if (!ctx.issues.some((i) => i.path === [...path, 'maxConnections'].join('.'))) {
-    report(
-      ctx,
-      [...path, 'maxConnections'],
-      'is valid but not enforced by the gateway workers yet (issue 13); remove it',
-    );
-  }
-  return n;
+  return readInt(ctx, o, path, 'maxConnections', 1, 1);
 }

@@ -4,8 +4,10 @@
  * from an HTTP/1 one. HTTP/1 connections go to the worker's HTTP/1 server as they would without this;
  * h2c ones to the HTTP/2 clients. Without cleartext HTTP/2 the HTTP/1 server listens on the handle itself.
  */
+
 import net from 'node:net';
 import { Duplex } from 'node:stream';
+import type { ConnectionCap } from './connection-cap.ts';
 import type { H2Clients } from './h2-server.ts';
 
 /** "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": its first 4 bytes already rule out every HTTP/1 method. */
@@ -13,11 +15,14 @@ const PREFACE_START = Buffer.from('PRI ', 'latin1');
 
 export class PlainFront {
   readonly #server: net.Server;
+  /** `gateway.maxConnections` (this worker's share), set by the worker. */
+  cap: ConnectionCap | null = null;
   readonly #idleMs: number;
 
   constructor(h1: net.Server, h2: H2Clients, idleMs: number) {
     this.#idleMs = idleMs;
     this.#server = net.createServer((socket) => {
+      if (this.cap !== null && !this.cap.admit(socket)) return;
       socket.on('error', noop);
       socket.setTimeout(this.#idleMs, () => socket.destroy());
       socket.once('data', (first: Buffer) => {

@@ -8,9 +8,11 @@
  * The first byte of each connection is looked at before TLS starts: plain HTTP sent to this port gets a
  * clear 400 instead of a TLS alert it cannot read.
  */
+
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
+import type { ConnectionCap } from './connection-cap.ts';
 import type { H2Clients } from './h2-server.ts';
 import type { CertificateMaterial, TlsSettings } from './protocol.ts';
 import { SniContexts } from './sni-contexts.ts';
@@ -38,6 +40,8 @@ export class TlsFront {
   readonly #handshakeTimeoutMs: number;
   /** Connections accepted whose TLS handshake has not finished (a retiring worker waits for them). */
   readonly #handshaking = new Set<net.Socket>();
+  /** `gateway.maxConnections` (this worker's share), set by the worker. */
+  cap: ConnectionCap | null = null;
 
   /** `h1` gets TLS connections that chose HTTP/1.1 (or no ALPN); `h2` the ones that chose h2. */
   constructor(settings: TlsSettings, h1: net.Server, h2: H2Clients, logger: Logger) {
@@ -74,7 +78,9 @@ export class TlsFront {
       });
       socket.destroy();
     });
-    this.#front = net.createServer({ pauseOnConnect: false }, (socket) => this.#sniff(socket));
+    this.#front = net.createServer({ pauseOnConnect: false }, (socket) => {
+      if (this.cap === null || this.cap.admit(socket)) this.#sniff(socket);
+    });
   }
 
   /** The port the listener is on (0 before it listens). */

@@ -11,6 +11,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
+import { ConnectionCap } from './connection-cap.ts';
 import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import { listenWithoutAccepting } from './listener.ts';
@@ -54,6 +55,20 @@ function trackConnections(server: net.Server): void {
   });
   // WebSocket relays are closed by the gateway with 1001 (see Gateway.shutdown).
   server.on('upgrade', (req: http.IncomingMessage) => connections.delete(req.socket));
+}
+
+/** `gateway.maxConnections`: this worker's share, counted at every listener it accepts on. */
+function capConnections(gw: Gateway, max: number | undefined): void {
+  if (max === undefined) return;
+  const cap = new ConnectionCap(max);
+  if (gw.plainFront !== null) gw.plainFront.cap = cap;
+  else {
+    // The plain listener is the HTTP server itself, which also gets the TLS front's sockets: count raw ones.
+    gw.server.prependListener('connection', (socket: net.Socket) => {
+      if (!(socket as net.Socket & { encrypted?: boolean }).encrypted) cap.admit(socket);
+    });
+  }
+  if (gw.tlsFront !== null) gw.tlsFront.cap = cap;
 }
 
 /**
@@ -187,6 +202,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       if (msg.serving !== undefined) serving = msg.serving;
       gw.health.serving = serving;
       trackConnections(gw.server);
+      capConnections(gw, msg.settings.maxConnectionsPerWorker);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
       routedHosts = hostsOf(msg.table);
