@@ -64,26 +64,30 @@ describe('traffic policy in the config file', () => {
     });
   });
 
-  test('limits, which the gateway does not enforce yet, are refused naming the key; the other policy keys are taken', () => {
+  test('limits.rate and maxConnectionsPerClient, which the gateway does not enforce yet, are refused naming the key; the other policy keys are taken', () => {
     const got = messages(`
 loadBalancer: { type: hash, key: cookie:session }
-limits: { maxInFlightPerInstance: 64 }
+limits: { maxInFlightPerInstance: 64, rate: { requests: 5 }, maxConnectionsPerClient: 10 }
 outlierDetection: { consecutive5xx: 5 }
 timeouts: { request: 30s }
 retries: { attempts: 2 }
 `);
     assert.deepEqual(
       got.map((m) => m.split(':')[0]),
-      ['services.web.limits'],
+      ['services.web.limits.rate', 'services.web.limits.maxConnectionsPerClient'],
     );
     assert.ok(
       got.every((m) => /not enforced by the gateway yet/.test(m)),
       got.join('\n'),
     );
     const web = parseOk(
-      svc('outlierDetection: { consecutive5xx: 5 }\ntimeouts: { request: 30s }\nretries: { attempts: 2 }'),
+      svc(
+        'limits: { maxInFlightPerInstance: 4, queueTimeout: 2s }\noutlierDetection: { consecutive5xx: 5 }\ntimeouts: { request: 30s }\nretries: { attempts: 2 }',
+      ),
     ).services.web;
     assert.deepEqual(web.policy, {
+      maxInFlightPerInstance: 4,
+      queueTimeoutMs: 2_000,
       outlierDetection: { consecutive5xx: 5, ejectForMs: 10_000, maxEjectedPercent: 50 },
       requestTimeoutMs: 30_000,
       retries: { attempts: 2, budgetPercent: 20 },

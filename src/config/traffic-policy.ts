@@ -208,16 +208,18 @@ export function readTrafficPolicy(
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
-/** Validated policy keys the gateway does not act on yet: refused, because an ignored key would mislead. */
-export const NOT_ENFORCED_YET = ['limits'] as const;
+/** Validated `limits` keys the gateway does not act on yet: refused, because an ignored key would mislead. */
+export const NOT_ENFORCED_YET = ['rate', 'maxConnectionsPerClient'] as const;
 
 const NOT_ENFORCED_MESSAGE =
-  'is valid but not enforced by the gateway yet (issue 13: loadBalancer, outlierDetection, timeouts and retries are built); remove it';
+  'is valid but not enforced by the gateway yet (issue 13: limits.rate and limits.maxConnectionsPerClient are not built); remove it';
 
 /** Refuses the policy keys of a service that the gateway would ignore (after their own checks). */
 export function refuseNotEnforced(ctx: Ctx, path: Path, o: Obj): void {
+  const limits = get(o, 'limits');
+  if (!isObj(limits)) return;
   for (const key of NOT_ENFORCED_YET) {
-    if (get(o, key) !== undefined) report(ctx, [...path, key], NOT_ENFORCED_MESSAGE);
+    if (get(limits, key) !== undefined) report(ctx, [...path, 'limits', key], NOT_ENFORCED_MESSAGE);
   }
 }
 

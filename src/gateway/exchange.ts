@@ -397,6 +397,28 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     this.finish();
   }
 
+  /** A request a limit turned away: not an error of any instance or of the gateway. */
+  sendLimited(status: number, body: string, retryAfterSeconds: number): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) res.destroy();
+    else {
+      const length = Buffer.byteLength(body);
+      this.bytes += length;
+      this.writeHead(status, '', [
+        'content-type',
+        ERROR_HEADERS_CT,
+        'content-length',
+        `${length}`,
+        'retry-after',
+        `${retryAfterSeconds}`,
+        'x-request-id',
+        this.requestId ?? '',
+      ]);
+      res.end(body);
+    }
+    this.finish();
+  }
+
   finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -406,6 +428,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     if (up !== null) {
       this.unassign(up);
       if (up.retired) this.gw.routing.release(up);
+      if (this.service !== null) this.service.concurrency?.released(this.service);
       const s = up.stats;
       s.requests++;
       let cls = 0;

@@ -229,8 +229,11 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     if (!this.#frameBody(ex, path, headers)) return;
     const up = this.#choose(ex, service, path, headers);
     if (up === null) return;
-    ex.assign(up);
-    this.#dispatch(ex);
+    if (service.concurrency !== null) service.concurrency.start(ex, service, up, () => this.#dispatch(ex));
+    else {
+      ex.assign(up);
+      this.#dispatch(ex);
+    }
   }
 
   /** The head passes the hostile-input checks and its target is understood: its path, or null (answered). */

@@ -4,18 +4,41 @@
  * (a new table must not hand a retry storm a fresh allowance).
  */
 import type { Logger } from '../log/logger.ts';
+import { ConcurrencyLimit } from './concurrency.ts';
 import { OutlierDetector } from './outlier.ts';
 import type { RouteService } from './protocol.ts';
 import { RetryBudget } from './retry-budget.ts';
 import type { RoutedService, Upstream } from './upstream.ts';
 
+/** What a worker keeps per service across route tables. */
+export interface PolicyState {
+  budgets: Map<string, { percent: number; budget: RetryBudget }>;
+  limits: Map<string, { key: string; limit: ConcurrencyLimit }>;
+  workers: number;
+  current: (s: RoutedService) => RoutedService;
+}
+
 export function applyPolicy(
   service: RoutedService,
   def: RouteService,
   ups: Upstream[],
-  budgets: Map<string, { percent: number; budget: RetryBudget }>,
+  kept: PolicyState,
   log: Logger,
 ): void {
+  const budgets = kept.budgets;
+  const max = def.policy?.maxInFlightPerInstance;
+  if (max === undefined) kept.limits.delete(def.name);
+  else {
+    const queueMs = def.policy?.queueTimeoutMs ?? 0;
+    const key = `${max}/${queueMs}`;
+    let l = kept.limits.get(def.name);
+    // A changed limit starts a new queue; the old one's waiters still time out or get served by it.
+    if (l === undefined || l.key !== key) {
+      l = { key, limit: new ConcurrencyLimit(max, kept.workers, queueMs, kept.current) };
+      kept.limits.set(def.name, l);
+    }
+    service.concurrency = l.limit;
+  }
   const od = def.policy?.outlierDetection;
   if (od !== undefined) {
     const byRevision = new Map<number, Upstream[]>();
@@ -32,10 +55,10 @@ export function applyPolicy(
     return;
   }
   service.retryAttempts = r.attempts;
-  let kept = budgets.get(def.name);
-  if (kept === undefined || kept.percent !== r.budgetPercent) {
-    kept = { percent: r.budgetPercent, budget: new RetryBudget(r.budgetPercent) };
-    budgets.set(def.name, kept);
+  let b = budgets.get(def.name);
+  if (b === undefined || b.percent !== r.budgetPercent) {
+    b = { percent: r.budgetPercent, budget: new RetryBudget(r.budgetPercent) };
+    budgets.set(def.name, b);
   }
-  service.retryBudget = kept.budget;
+  service.retryBudget = b.budget;
 }

@@ -5,9 +5,8 @@
  */
 import type { Logger } from '../log/logger.ts';
 import type { GatewaySettings, RouteService, RouteTable, ServiceStats } from './protocol.ts';
-import type { RetryBudget } from './retry-budget.ts';
 import { Router } from './router.ts';
-import { applyPolicy } from './service-policy.ts';
+import { applyPolicy, type PolicyState } from './service-policy.ts';
 import { GatewayStats } from './stats.ts';
 import { compileMirror, compileTraffic } from './traffic.ts';
 import { type Closable, RoutedService, Upstream } from './upstream.ts';
@@ -20,14 +19,20 @@ export class Routing {
   instances = new Map<string, Upstream>();
   /** Removed from the table, still busy. */
   readonly retired = new Set<Upstream>();
-  /** Retry budgets by service, kept across tables. */
-  readonly #budgets = new Map<string, { percent: number; budget: RetryBudget }>();
+  /** Retry budgets and concurrency limits by service, kept across tables. */
+  readonly #kept: PolicyState;
   /** Counters behind GET /stats, since this worker started. */
   readonly stats = new GatewayStats();
 
   constructor(settings: GatewaySettings, logger: Logger) {
     this.settings = settings;
     this.logger = logger;
+    this.#kept = {
+      budgets: new Map(),
+      limits: new Map(),
+      workers: settings.workers,
+      current: (s) => this.current(s),
+    };
   }
 
   apply(table: RouteTable): void {
@@ -84,7 +89,7 @@ export class Routing {
       };
     }
     const routed = new RoutedService(def, ups, this.settings.upstreamTimeoutMs, svcStats, compiled);
-    applyPolicy(routed, def, ups, this.#budgets, this.logger);
+    applyPolicy(routed, def, ups, this.#kept, this.logger);
     return routed;
   }
 
