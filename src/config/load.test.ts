@@ -104,7 +104,7 @@ describe('parseConfig: valid files', () => {
         http2: { maxConcurrentStreams: 128, cleartext: false },
         health: { path: '/lb/ping' },
       },
-      control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state' },
+      control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state', dashboard: true },
       services: {
         web: {
           name: 'web',
