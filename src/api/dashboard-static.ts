@@ -3,12 +3,13 @@
  * control listener: `/` is the page, `/ui/...` its assets. Files are read and gzipped once, at
  * the first request, so a page load costs no disk reads; there is no build step.
  */
+
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { createHash } from 'node:crypto';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAGE_DIR = path.join(ROOT, 'src', 'dashboard');
@@ -51,13 +52,20 @@ function asset(file: string, rewrite = false): Asset {
   }
   const body = Buffer.from(text);
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-  return { type: TYPES[path.extname(file)] ?? 'application/octet-stream', body, gzip: gzipSync(body, { level: 9 }), etag };
+  return {
+    type: TYPES[path.extname(file)] ?? 'application/octet-stream',
+    body,
+    gzip: gzipSync(body, { level: 9 }),
+    etag,
+  };
 }
 
 /** Every asset by URL path (`/`, `/ui/app.css`, `/ui/js/main.js`, `/ui/vendor/preact.mjs`, ...). */
 export function loadAssets(): Map<string, Asset> {
   const out = new Map<string, Asset>();
   out.set('/', asset(path.join(PAGE_DIR, 'index.html')));
+  // Browsers ask for it on every page of the origin, the API's JSON answers included.
+  out.set('/favicon.ico', asset(path.join(PAGE_DIR, 'icon.svg')));
   const walk = (dir: string, prefix: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       if (e.isDirectory()) walk(path.join(dir, e.name), `${prefix}${e.name}/`);
@@ -94,7 +102,7 @@ export function serveAsset(
   res: http.ServerResponse,
   pathname: string,
 ): boolean {
-  if (pathname !== '/' && !pathname.startsWith('/ui/')) return false;
+  if (pathname !== '/' && pathname !== '/favicon.ico' && !pathname.startsWith('/ui/')) return false;
   const a = assets.get(pathname);
   if (!a || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
   res.setHeader('vary', 'accept-encoding');

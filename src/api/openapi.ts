@@ -240,7 +240,10 @@ const OPS: Record<string, Record<string, Op>> = {
       role: 'public',
       body: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } },
     },
-    get: { summary: 'Who is signed in (and the session CSRF token under a cookie)', role: 'viewer' },
+    get: {
+      summary: 'Whether the session cookie is signed in: signedIn, name, role, services, csrf',
+      role: 'public',
+    },
     delete: { summary: 'Sign out: end the cookie session', role: 'viewer' },
   },
 };

@@ -18,8 +18,8 @@ import { logFiles, streamLogs } from './logs.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { securityRoutes } from './security-routes.ts';
-import { serviceStatus } from './status.ts';
 import { sessionRoutes } from './session-routes.ts';
+import { serviceStatus } from './status.ts';
 import { streamStatus } from './stream.ts';
 import { trafficView } from './traffic.ts';
 

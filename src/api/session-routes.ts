@@ -5,12 +5,12 @@
  */
 import type http from 'node:http';
 import { PUBLIC, READ } from '../auth/roles.ts';
-import { SESSION_COOKIE, SESSION_TTL_MS } from '../auth/sessions.ts';
+import { cookieValue, SESSION_COOKIE, SESSION_TTL_MS } from '../auth/sessions.ts';
 import { onlyKeys, readJson } from './body.ts';
 import { ApiError } from './errors.ts';
 import type { Security } from './guard.ts';
-import { crossSite } from './session-auth.ts';
 import type { SecurityRoute } from './security-routes.ts';
+import { crossSite } from './session-auth.ts';
 
 function cookie(sec: Security, value: string, maxAgeS: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeS}${sec.tls ? '; Secure' : ''}`;
@@ -23,7 +23,8 @@ function principalView(who: { name: string; role: string; services: string[] }) 
 /** The session routes; `enabled` false (control.dashboard: false) refuses signing in. */
 export function sessionRoutes(sec: Security, enabled: boolean): SecurityRoute[] {
   const signIn = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (!enabled) throw new ApiError(404, 'dashboard_disabled', 'the dashboard is off (control.dashboard: false)');
+    if (!enabled)
+      throw new ApiError(404, 'dashboard_disabled', 'the dashboard is off (control.dashboard: false)');
     // A sign-in planted by another site would act as the attacker's token in the victim's browser.
     const why = crossSite(req, sec.tls);
     if (why) throw new ApiError(403, 'csrf', why);
@@ -37,7 +38,11 @@ export function sessionRoutes(sec: Security, enabled: boolean): SecurityRoute[] 
     const wait = sec.limiter.retryAfter(source, now);
     if (wait > 0) {
       res.setHeader('retry-after', String(wait));
-      throw new ApiError(429, 'rate_limited', `too many failed authentications from ${source}; retry in ${wait}s`);
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `too many failed authentications from ${source}; retry in ${wait}s`,
+      );
     }
     const who = sec.tokens.verify(body.token.trim());
     if (!who) {
@@ -47,21 +52,22 @@ export function sessionRoutes(sec: Security, enabled: boolean): SecurityRoute[] 
     const s = sec.sessions.open(who);
     res.setHeader('set-cookie', cookie(sec, s.id, Math.floor(SESSION_TTL_MS / 1000)));
     res.setHeader('cache-control', 'no-store');
-    return { ...principalView(who), csrf: s.csrf };
+    return { signedIn: true, ...principalView(who), csrf: s.csrf };
   };
   return [
     ['POST', /^\/v1\/session$/, signIn, { perm: PUBLIC.perm, action: 'session.open' }],
     [
       'GET',
       /^\/v1\/session$/,
+      // Public, so that a page asking "am I signed in?" is not counted as a failed authentication.
       async (req, res) => {
-        const c = sec.caller(req);
-        if (!c) throw new ApiError(401, 'unauthenticated', 'not signed in');
         res.setHeader('cache-control', 'no-store');
-        const csrf = c.session ? sec.sessions.get(c.session)?.csrf : undefined;
-        return { ...principalView(c.who), csrf };
+        const sid = cookieValue(req.headers.cookie, SESSION_COOKIE);
+        const s = sid ? sec.sessions.get(sid) : undefined;
+        if (!s) return { signedIn: false };
+        return { signedIn: true, ...principalView(s.principal), csrf: s.csrf };
       },
-      READ,
+      PUBLIC,
     ],
     [
       'DELETE',

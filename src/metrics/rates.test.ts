@@ -23,13 +23,29 @@ function rev(requests: number, fiveXx: number, fastCount: number, slowCount: num
 }
 
 function report(r: RevisionStats): StatsReport {
-  return { workers: 1, services: { web: { errors: 0, retries: 0, instances: { 'web-1-a': { revision: 1, inflight: 3, ejections: 0 } }, revisions: { '1': r } } } };
+  return {
+    workers: 1,
+    services: {
+      web: {
+        errors: 0,
+        retries: 0,
+        instances: { 'web-1-a': { revision: 1, inflight: 3, ejections: 0 } },
+        revisions: { '1': r },
+      },
+    },
+  };
 }
 
 const fastMs = LATENCY_BUCKETS_SECONDS[0] * 1000;
 const slowMs = LATENCY_BUCKETS_SECONDS[LATENCY_BUCKETS_SECONDS.length - 1] * 1000;
 
-const cases: Array<{ name: string; prev?: StatsReport; cur: StatsReport; windowMs: number; want: Record<string, unknown> }> = [
+const cases: Array<{
+  name: string;
+  prev?: StatsReport;
+  cur: StatsReport;
+  windowMs: number;
+  want: Record<string, unknown>;
+}> = [
   {
     name: 'no earlier reading: no rates yet',
     cur: report(rev(100, 1, 99, 1)),
