@@ -31,7 +31,7 @@ async function attackerSite(t: { after: (fn: () => Promise<void>) => void }, tar
 }
 
 async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: false });
+  await page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: true });
 }
 
 /** Whether the page's window.__xss was set by an injected handler (it must stay undefined). */
@@ -52,7 +52,7 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
       .body.token;
     const deployer = (await c.api<{ token: string }>('POST', '/v1/tokens', { name: 'dan', role: 'deployer' }))
       .body.token;
-    const load = c.startLoad({ concurrency: 4 });
+    const load = c.startLoad({ concurrency: 4, pauseMs: 10 });
     await load.more(20, 'load running');
     const browser = await useBrowser(t);
 
@@ -116,7 +116,9 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     await dp.locator('[data-confirm]').click();
     await dp.getByTestId('rule-match').filter({ hasText: 'onerror' }).waitFor();
     assert.equal(await dp.locator('.rules img').count(), 0, 'the rule value is text, not markup');
-    await dp.locator('.chart canvas').first().waitFor();
+    // A few seconds of both revisions on the charts for the picture (docs/dashboard.png is this one)
+    const chart = dp.locator('.chart[data-points]').first();
+    await c.waitFor(async () => Number(await chart.getAttribute('data-points')) >= 8, 30_000, 'chart points');
     await shot(dp, 'service-canary-1280');
     const { page: phone } = await newPage(browser, PHONE);
     await signIn(phone, base, deployer);

@@ -27,7 +27,7 @@ export function Chart({ title, lines, unit = '', height = 160, spark = false }) 
   const plot = useRef(null);
   const layout = lines.map((l) => l.label).join('|');
   useEffect(() => {
-    const width = spark ? 110 : Math.max(260, Math.min(560, el.current.parentElement.clientWidth - 16));
+    const width = spark ? 110 : Math.max(240, el.current.clientWidth - 16);
     const opts = {
       width,
       height: spark ? 28 : height,
@@ -56,5 +56,6 @@ export function Chart({ title, lines, unit = '', height = 160, spark = false }) 
   useEffect(() => {
     plot.current?.setData(align(lines));
   });
-  return html`<div class=${spark ? 'spark' : 'chart'} ref=${el} role="img" aria-label=${title}></div>`;
+  const points = lines.reduce((n, l) => Math.max(n, l.values.length), 0);
+  return html`<div class=${spark ? 'spark' : 'chart'} ref=${el} role="img" aria-label=${title} data-points=${points}></div>`;
 }
