@@ -124,7 +124,9 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
         const body = method === 'GET' || method === 'DELETE' ? undefined : {};
         if (access?.perm === 'public') {
           const r = await request(port, method, p, { from: freshAddr() });
-          assert.equal(r.status, 200, `${method} ${p}`);
+          // The dashboard's sign-in is public by nature: it is where a token is presented (in the body).
+          const signIn = method === 'POST' && p === '/v1/session';
+          assert.equal(r.status, signIn ? 400 : 200, `${method} ${p}`);
           continue;
         }
         const from = freshAddr();

@@ -3,10 +3,12 @@ import { AuditLog, canonicalJson } from '../audit/log.ts';
 import { auditParams, MAX_PARAMS_BYTES, REDACTED } from '../audit/params.ts';
 import { FailureLimiter } from '../auth/ratelimit.ts';
 import { type Access, actionName, authorize, type Principal } from '../auth/roles.ts';
+import { cookieValue, SESSION_COOKIE, SessionStore } from '../auth/sessions.ts';
 import { looksLikeToken, TokenStore, type TokenWrites } from '../auth/tokens.ts';
 import type { Logger } from '../log/logger.ts';
 import { SqliteStore } from '../store/store.ts';
 import { ApiError } from './errors.ts';
+import { csrfRefusal } from './session-auth.ts';
 
 /** How long a refused request's body is awaited for the audit entry. */
 const BODY_WAIT_MS = 2000;
@@ -82,12 +84,22 @@ export class Security {
   tokenWrites: TokenWrites;
   readonly audit: AuditLog;
   readonly limiter: FailureLimiter;
+  readonly sessions: SessionStore;
+  /** The control listener serves HTTPS: session cookies are Secure, origins https. */
+  readonly tls: boolean;
   private readonly log: Logger;
+  /** Who each request in flight was authenticated as, and by which session (if by cookie). */
+  private readonly callers = new WeakMap<http.IncomingMessage, { who: Principal; session?: string }>();
+  private readonly sweeper: NodeJS.Timeout;
 
-  constructor(dataDir: string, log: Logger, opts: { limiter?: FailureLimiter } = {}) {
+  constructor(dataDir: string, log: Logger, opts: { limiter?: FailureLimiter; tls?: boolean } = {}) {
     this.store = new SqliteStore(dataDir);
     this.tokens = new TokenStore(this.store.db);
     this.tokenWrites = this.tokens.localWrites();
+    this.sessions = new SessionStore(this.tokens);
+    this.tls = opts.tls === true;
+    this.sweeper = setInterval(() => this.sessions.sweep(), 60_000);
+    this.sweeper.unref();
     this.audit = new AuditLog(this.store.db);
     this.limiter = opts.limiter ?? new FailureLimiter();
     this.log = log;
@@ -116,7 +128,18 @@ export class Security {
     if (g.access.perm !== 'public') {
       const token = bearer(req);
       who = token ? this.tokens.verify(token) : undefined;
-      if (!who) {
+      // Without an Authorization header, the dashboard's session cookie may stand in for the token.
+      const sid = token === undefined ? cookieValue(req.headers.cookie, SESSION_COOKIE) : undefined;
+      const session = sid ? this.sessions.get(sid) : undefined;
+      if (session) {
+        who = session.principal;
+        const why = mutating ? csrfRefusal(req, session.csrf, this.tls) : undefined;
+        if (why) refusal = new ApiError(403, 'csrf', why);
+      }
+      if (who) this.callers.set(req, { who, session: session ? sid : undefined });
+      if (refusal) {
+        // refused as cross-site, before its role is looked at
+      } else if (!who) {
         const now = Date.now();
         const wait = this.limiter.retryAfter(source, now);
         if (wait > 0) {
@@ -137,7 +160,9 @@ export class Security {
             401,
             'unauthenticated',
             token === undefined
-              ? 'missing token: send "Authorization: Bearer <token>"'
+              ? sid
+                ? 'session expired or signed out: sign in again'
+                : 'missing token: send "Authorization: Bearer <token>"'
               : 'invalid or revoked token',
           );
         }
@@ -182,6 +207,11 @@ export class Security {
     return result;
   }
 
+  /** The principal (and session id, when by cookie) a request in flight was authenticated as. */
+  caller(req: http.IncomingMessage): { who: Principal; session?: string } | undefined {
+    return this.callers.get(req);
+  }
+
   private appendEntry(
     g: GuardRequest,
     who: Principal | undefined,
@@ -216,6 +246,7 @@ export class Security {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     try {
       this.store.close();
     } catch {}

@@ -18,7 +18,7 @@ const GATEWAY_STATS_TIMEOUT_MS = 2_000;
 
 const clients = new Map<string, GatewayClient>();
 
-function clientFor(c: Controller): GatewayClient {
+export function clientFor(c: Controller): GatewayClient {
   const socket = gatewaySettings(c.config).adminSocket;
   let client = clients.get(socket);
   if (client === undefined) {

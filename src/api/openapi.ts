@@ -225,6 +225,27 @@ const OPS: Record<string, Record<string, Op>> = {
   '/v1/audit/verify': {
     get: { summary: 'Recompute the hash chain; report the first edited or deleted entry', role: 'admin' },
   },
+  '/v1/traffic': {
+    get: {
+      summary:
+        'Live traffic per revision over the last ~2 s: requests/s, error rate, p50/p99 latency (bucket bounds, ms), cumulative requests; in-flight per instance',
+      role: 'viewer',
+      query: [ONLY_SERVICE],
+    },
+  },
+  '/v1/session': {
+    post: {
+      summary:
+        'Dashboard sign-in: exchange a token for a session cookie (HttpOnly, SameSite=Strict, Secure under TLS). Answers the principal and the CSRF token to send as X-CSRF-Token with every unsafe cookie-authenticated request; refused cross-site (Origin, Sec-Fetch-Site)',
+      role: 'public',
+      body: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } },
+    },
+    get: {
+      summary: 'Whether the session cookie is signed in: signedIn, name, role, services, csrf',
+      role: 'public',
+    },
+    delete: { summary: 'Sign out: end the cookie session', role: 'viewer' },
+  },
 };
 
 /** The OpenAPI document. */
@@ -259,7 +280,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
       title: 'Cutover control API',
       version,
       description:
-        'Everything the cutover CLI does. Authenticate with `Authorization: Bearer <token>`; roles: viewer (read), deployer (release operations on its services), admin (everything). Errors are `{"error":{"code","message"}}`.',
+        'Everything the cutover CLI does. Authenticate with `Authorization: Bearer <token>` (or, in a browser, the dashboard session cookie of POST /v1/session plus `X-CSRF-Token` on unsafe methods); roles: viewer (read), deployer (release operations on its services), admin (everything). Errors are `{"error":{"code","message"}}`.',
     },
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -18,8 +18,10 @@ import { logFiles, streamLogs } from './logs.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { securityRoutes } from './security-routes.ts';
+import { sessionRoutes } from './session-routes.ts';
 import { serviceStatus } from './status.ts';
 import { streamStatus } from './stream.ts';
+import { trafficView } from './traffic.ts';
 
 /** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
 export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
@@ -123,6 +125,16 @@ function apiRoutes(c: Controller): Route[] {
         res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.text) });
         res.end(m.text);
         return undefined;
+      },
+      READ,
+    ],
+    [
+      'GET',
+      /^\/v1\/traffic$/,
+      async (_q, _s, _p, url) => {
+        const only = url.searchParams.get('service') ?? undefined;
+        if (only) need(only);
+        return trafficView(c, only);
       },
       READ,
     ],
@@ -314,5 +326,9 @@ function apiRoutes(c: Controller): Route[] {
 
 /** Every route the control API serves: the service routes plus tokens and audit (src/auth). */
 export function allRoutes(c: Controller, security: Security): Route[] {
-  return [...apiRoutes(c), ...securityRoutes(security, () => c.services().map((s) => s.name))];
+  return [
+    ...apiRoutes(c),
+    ...securityRoutes(security, () => c.services().map((s) => s.name)),
+    ...sessionRoutes(security, c.config.control.dashboard),
+  ];
 }

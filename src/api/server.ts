@@ -8,8 +8,10 @@ import type { Controller } from '../controller/controller.ts';
 import type { Logger } from '../log/logger.ts';
 import { sendJson } from '../util/http-json.ts';
 import type { Handler, Params } from './body.ts';
+import { loadAssets, serveAsset } from './dashboard-static.ts';
 import { ApiError } from './errors.ts';
 import { Security } from './guard.ts';
+import { setSecurityHeaders } from './headers.ts';
 import { allRoutes, type Route } from './routes.ts';
 
 /** The control API the CLI talks to (JSON over HTTP). */
@@ -19,10 +21,15 @@ export function createApiServer(
   first: Route[] | ((security: Security) => Route[]) = [],
 ): ApiServer {
   // Creates <dataDir>/admin.token on first start; every route but GET /healthz needs a token.
-  const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }));
+  const security = new Security(c.config.control.dataDir, log.child({ component: 'auth' }), {
+    tls: c.config.control.tls !== undefined,
+  });
   const routes = [...(typeof first === 'function' ? first(security) : first), ...allRoutes(c, security)];
+  const assets = c.config.control.dashboard ? loadAssets() : undefined;
   const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://control');
+    setSecurityHeaders(res);
+    if (assets && serveAsset(assets, req, res, url.pathname)) return;
     let matched: Handler | undefined;
     let params: Params = {};
     let access: Access = READ;

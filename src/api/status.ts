@@ -50,7 +50,7 @@ export interface ServiceStatus {
   /** Canary: current split in percent. */
   weights?: { stable: number; canary: number };
   /** Canary: 1-based current step, total, its description and what it waits for. */
-  step?: { index: number; total: number; current: string; waitingFor?: string };
+  step?: { index: number; total: number; current: string; waitingFor?: string; steps: string[] };
   mirror?: { percent: number; methods?: string[]; pathPrefix?: string };
   /** Latest verdict per metric of the running analyses (background and step). */
   analysis?: Array<{
@@ -136,6 +136,7 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
       total: strategy.steps.length,
       current: i < strategy.steps.length ? describeStep(strategy.steps[i]) : 'promotion',
       waitingFor: r.waitingFor,
+      steps: strategy.steps.map(describeStep),
     };
   } else if (r?.strategy === 'blueGreen' && strategy.type === 'blueGreen') {
     if (r.switchedAt === undefined) roles.preview = role(r.to);

@@ -147,7 +147,11 @@ export function streamStatus(
     'cache-control': 'no-cache',
     connection: 'keep-alive',
   });
-  const resume = Number(req.headers['last-event-id']);
+  // EventSource sends Last-Event-ID when it reconnects by itself; a page that closed its stream
+  // (a hidden tab) and opens a new one can only say it in the query.
+  const query = new URL(req.url ?? '/', 'http://control').searchParams.get('lastEventId');
+  const header = req.headers['last-event-id'];
+  const resume = Number(header ?? query ?? Number.NaN);
   const lastId =
     Number.isInteger(resume) && resume >= 0 ? resume : (c.events({ service: only, limit: 1 })[0]?.id ?? 0);
   let feed = feeds.get(c);

@@ -21,6 +21,7 @@ Commands:
   set-weight SERVICE N  canary share of traffic (0..100), applied at once
   rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
+  dashboard           print the web dashboard's URL (--open: open it in a browser)
   events [SERVICE]    show the event log (--json; --fleet: the fleet's events)
   host drain|resume NAME  fleet mode: take a host out of the load balancer's rotation / back
   cluster import      fleet mode: share this host's own tokens and audit entries with the fleet (admin)
@@ -69,6 +70,10 @@ Fleet mode: then the fleet: the leading host, a table of hosts (live or LOST, dr
 service the stable version, outcome, ready/total instances and the generation acted on; a host
 behind its assignment is marked lagging) and per service its fleet rollout (phase, from -> to,
 hosts done, wave, message) or the version desired on every host. --json adds a "fleet" key.`,
+  dashboard: `Usage: cutover dashboard [-c FILE] [--open]
+
+Prints the URL of the web dashboard (served by cutover up on control.listen at /) and, with a
+local config, where the admin token to sign in with is. --open opens it with xdg-open.`,
   history: `Usage: cutover history SERVICE [--json]
 
 Revisions: number (* = stable), version, created, outcome (stable, superseded, failed,

@@ -6,6 +6,7 @@ import { cmdApply } from './commands/apply.ts';
 import { cmdAudit } from './commands/audit.ts';
 import { cmdCerts } from './commands/certs.ts';
 import { cmdCluster } from './commands/cluster.ts';
+import { cmdDashboard } from './commands/dashboard.ts';
 import { cmdDeploy } from './commands/deploy.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   service: cmdService,
   reload: cmdReload,
   certs: cmdCerts,
+  dashboard: cmdDashboard,
   promote: (a) => cmdRollout('promote', a),
   abort: (a) => cmdRollout('abort', a),
   pause: (a) => cmdRollout('pause', a),

@@ -4,7 +4,7 @@ import { type Ctx, report } from './ctx.ts';
 import * as D from './defaults.ts';
 import { CONTROL_KEYS, TLS_KEYS } from './keys.ts';
 import { readListen } from './listen.ts';
-import { readDir, readObj, readString } from './read.ts';
+import { readBool, readDir, readObj, readString } from './read.ts';
 import type { ControlConfig } from './types.ts';
 
 export function validateControl(ctx: Ctx, raw: unknown): ControlConfig {
@@ -13,6 +13,7 @@ export function validateControl(ctx: Ctx, raw: unknown): ControlConfig {
   const control: ControlConfig = {
     listen: readListen(ctx, o, path, D.DEFAULT_CONTROL_LISTEN),
     dataDir: readDir(ctx, o, path, 'dataDir', D.DEFAULT_DATA_DIR),
+    dashboard: readBool(ctx, o, path, 'dashboard', true),
   };
   if (o.tls !== undefined) {
     const tp = [...path, 'tls'];

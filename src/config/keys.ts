@@ -65,7 +65,7 @@ export const GRPC_CODES: Readonly<Record<string, number>> = {
   UNAUTHENTICATED: 16,
 };
 export const ACCESS_LOG_KEYS = ['enabled', 'sample', 'file'] as const;
-export const CONTROL_KEYS = ['listen', 'dataDir', 'tls'] as const;
+export const CONTROL_KEYS = ['listen', 'dataDir', 'tls', 'dashboard'] as const;
 export const TLS_KEYS = ['cert', 'key'] as const;
 export const SERVICE_KEYS = [
   'route',

@@ -104,7 +104,7 @@ describe('parseConfig: valid files', () => {
         http2: { maxConcurrentStreams: 128, cleartext: false },
         health: { path: '/lb/ping' },
       },
-      control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state' },
+      control: { listen: { host: '127.0.0.1', port: 9001 }, dataDir: '/srv/app/state', dashboard: true },
       services: {
         web: {
           name: 'web',
@@ -211,6 +211,7 @@ describe('parseConfig: valid files', () => {
       assert.deepEqual(c.control, {
         listen: { host: '127.0.0.1', port: 8081 },
         dataDir: '/srv/app/.cutover',
+        dashboard: true,
       });
       assert.deepEqual(c.services, {});
       assert.equal('file' in c, false);
@@ -494,6 +495,17 @@ describe('parseConfig: problems', () => {
     ]);
     parseOk('gateway: { listen: 0 }\ncontrol: { listen: 0 }');
     parseOk('gateway: { listen: "127.0.0.1:7000" }\ncontrol: { listen: "127.0.0.2:7000" }');
+  });
+
+  test('control.dashboard: on by default, false turns it off, anything else is refused by key path', () => {
+    assert.equal(parseOk('gateway: { listen: 0 }\ncontrol: { listen: 0 }').control.dashboard, true);
+    assert.equal(
+      parseOk('gateway: { listen: 0 }\ncontrol: { listen: 0, dashboard: false }').control.dashboard,
+      false,
+    );
+    const issues = parseIssues('gateway: { listen: 0 }\ncontrol:\n  listen: 0\n  dashboard: "off"\n');
+    assert.deepEqual(where(issues), ['4: control.dashboard']);
+    assert.match(issues[0].message, /must be true or false/);
   });
 
   test('probe timeout longer than interval is rejected', () => {

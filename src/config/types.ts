@@ -111,6 +111,8 @@ export interface ControlConfig {
   dataDir: string;
   /** Serve the control API over HTTPS with these PEM files (absolute paths). */
   tls?: { cert: string; key: string };
+  /** Serve the web dashboard at `/` of the control listener. */
+  dashboard: boolean;
 }
 
 export interface ProbeConfig {

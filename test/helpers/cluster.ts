@@ -73,6 +73,8 @@ export interface ClusterOptions {
   serviceYaml?: string;
   /** Serve the control API over HTTPS with these PEM files. */
   controlTls?: { cert: string; key: string };
+  /** Extra keys of `control`, as YAML lines indented by 2 spaces. */
+  controlYaml?: string;
   /** Extra top-level keys (e.g. notifications), as YAML. */
   topYaml?: string;
   gatewayWorkers?: number;
@@ -135,7 +137,7 @@ export class Cluster {
 ${gatewayTlsYaml(o.gatewayTls)}${o.gatewayYaml ?? ''}control:
   listen: 127.0.0.1:${this.controlPort}
   dataDir: ./data
-${o.controlTls ? `  tls: { cert: "${o.controlTls.cert}", key: "${o.controlTls.key}" }\n` : ''}services:
+${o.controlTls ? `  tls: { cert: "${o.controlTls.cert}", key: "${o.controlTls.key}" }\n` : ''}${o.controlYaml ?? ''}services:
   web:
     route: { host: "*", pathPrefix: / }
     version: ${o.version ?? 'v1'}
