@@ -301,6 +301,7 @@ export type NotificationEvent =
   | 'aborted'
   | 'rolled-back'
   | 'analysis-failed'
+  | 'analysis-alert'
   | 'succeeded';
 
 /** A webhook: JSON POST of every selected event, retried with backoff. */
@@ -350,16 +351,24 @@ export interface AnalysisConfig {
   metrics: AnalysisMetricConfig[];
 }
 
-/** Canary 5xx (gateway-generated ones included) / requests, against a fixed limit. */
-export interface ErrorRateMetric {
+/** What a Failed verdict of a metric does: abort the rollout (default), or alert and go on. */
+export type MetricOnFail = 'abort' | 'alert';
+
+/** What every analysis metric has, whatever it measures. */
+export interface MetricCommon {
   name: string;
+  /** Set only when written in the config; absent means abort. */
+  onFail?: MetricOnFail;
+}
+
+/** Canary 5xx (gateway-generated ones included) / requests, against a fixed limit. */
+export interface ErrorRateMetric extends MetricCommon {
   type: 'errorRate';
   max: number;
 }
 
 /** Canary error rate against stable's over the same window: fail when above stable + `by`. */
-export interface ErrorRateVsStableMetric {
-  name: string;
+export interface ErrorRateVsStableMetric extends MetricCommon {
   type: 'errorRateVsStable';
   /** Tolerated absolute increase (0..0.1). */
   by: number;
@@ -368,8 +377,7 @@ export interface ErrorRateVsStableMetric {
 }
 
 /** Canary latency percentile against a fixed limit. */
-export interface LatencyMetric {
-  name: string;
+export interface LatencyMetric extends MetricCommon {
   type: 'latency';
   /** 50..99.99 */
   percentile: number;
@@ -377,8 +385,7 @@ export interface LatencyMetric {
 }
 
 /** Canary latency percentile against stable's (same window) plus `byMs`. */
-export interface LatencyVsStableMetric {
-  name: string;
+export interface LatencyVsStableMetric extends MetricCommon {
   type: 'latencyVsStable';
   percentile: number;
   byMs: number;
@@ -391,8 +398,7 @@ export interface ValueCondition {
   equals?: string | number | boolean | null;
 }
 
-export interface PrometheusMetric extends ValueCondition {
-  name: string;
+export interface PrometheusMetric extends ValueCondition, MetricCommon {
   type: 'prometheus';
   /** http(s)://host:port of the Prometheus server (no trailing slash). */
   address: string;
@@ -401,8 +407,7 @@ export interface PrometheusMetric extends ValueCondition {
   timeoutMs: number;
 }
 
-export interface WebMetric extends ValueCondition {
-  name: string;
+export interface WebMetric extends ValueCondition, MetricCommon {
   type: 'web';
   /** `{{...}}` variables are substituted (URL-encoded). */
   url: string;

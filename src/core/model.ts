@@ -173,6 +173,7 @@ export interface CoreEvent {
     | 'TrafficChanged'
     | 'ConfigApplied'
     | 'AnalysisFailed'
+    | 'AnalysisAlert'
     | 'HookFailed'
     | 'HookSucceeded'
     | 'CertificateIssued'
