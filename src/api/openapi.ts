@@ -125,7 +125,13 @@ const OPS: Record<string, Record<string, Op>> = {
     },
     delete: { summary: "Go back to the config file's traffic rules", role: 'deployer' },
   },
-  '/v1/services/{name}/history': { get: { summary: 'Revisions and their outcome', role: 'viewer' } },
+  '/v1/services/{name}/history': {
+    get: {
+      summary:
+        'Revisions and their outcome, each with the analysis summary of its last rollout (verdict per metric, samples, time to verdict)',
+      role: 'viewer',
+    },
+  },
   '/v1/services/{name}/logs': {
     get: {
       summary: 'Instance logs as text lines `instance | line`',

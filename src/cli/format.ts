@@ -1,6 +1,6 @@
 import type { ServiceStatus } from '../api/status.ts';
 import type { ConfigChange } from '../config/diff.ts';
-import type { Revision } from '../core/model.ts';
+import type { AnalysisSummary, Revision } from '../core/model.ts';
 
 /** Renders rows as an aligned text table. */
 export function table(header: string[], rows: string[][]): string {
@@ -98,9 +98,20 @@ export function formatHistory(revisions: Revision[], stable: number): string {
     r.version,
     new Date(r.createdAt).toISOString().replace('T', ' ').slice(0, 19),
     r.outcome,
+    r.analysis ? formatAnalysisSummary(r.analysis) : '-',
     r.message ?? '',
   ]);
-  return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'MESSAGE'], rows);
+  return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'ANALYSIS', 'MESSAGE'], rows);
+}
+
+/** `Failed in 4.2s: errors Fail (230), p99 Pass (230)`: verdict, time to it, each metric with its samples. */
+export function formatAnalysisSummary(a: AnalysisSummary): string {
+  const when = a.timeToVerdictMs === undefined ? '' : ` in ${(a.timeToVerdictMs / 1000).toFixed(1)}s`;
+  const runs = a.runs > 1 ? `, ${a.runs} runs` : '';
+  const metrics = a.metrics.map(
+    (m) => `${m.name} ${m.status}${m.alerted ? ' (alerted)' : ''} (${m.samples})`,
+  );
+  return `${a.verdict}${when}${runs}: ${metrics.join(', ')}`;
 }
 
 /** Human view of the traffic rules in effect. */

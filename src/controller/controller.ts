@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
+import { finishedSummary } from '../core/analysis-summary.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
 import type { Action, CoreEvent, Rollout, ServiceState } from '../core/model.ts';
@@ -16,6 +17,7 @@ import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
 import { AnalysisFeed } from './analysis-feed.ts';
+import { AnalysisRuns } from './analysis-runs.ts';
 import { CertificateWatch } from './cert-watch.ts';
 import type { GatewayReload } from './gateway-client.ts';
 import { HookRunner } from './hook-runner.ts';
@@ -65,6 +67,8 @@ export class Controller implements ServiceLedger {
   readonly certs: CertificateWatch | null;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
+  /** Analyses of finished rollouts, for /metrics. */
+  readonly analysisRuns = new AnalysisRuns();
   /** Version of the last routing table every gateway worker applied (0: none yet). */
   routesVersion = 0;
 
@@ -236,7 +240,10 @@ export class Controller implements ServiceLedger {
       const version = event.revision && state ? findRevision(state, event.revision)?.version : undefined;
       const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
-      if (ROLLOUT_FINISHED.has(event.type)) this.onRolloutFinished?.(event.service);
+      if (!ROLLOUT_FINISHED.has(event.type)) continue;
+      const summary = finishedSummary(states.find((s) => s.name === event.service) ?? state, event);
+      if (summary) this.analysisRuns.observe(event.service, summary);
+      this.onRolloutFinished?.(event.service);
     }
   }
 

@@ -8,6 +8,34 @@ import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
  */
 export type RevisionOutcome = 'pending' | 'progressing' | 'stable' | 'superseded' | 'failed' | 'aborted';
 
+/** How the analysis of a finished rollout ended: an analysis phase, or Unfinished (ended by an abort, a deadline...). */
+export type AnalysisVerdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Error' | 'Unfinished';
+
+/** One metric's last result in a summary. */
+export interface MetricSummary {
+  name: string;
+  status: string;
+  /** Requests (latency samples for latency metrics) judged; provider metrics: measurements. */
+  samples: number;
+  value?: number | string | boolean | null;
+  /** Set for `onFail: alert` metrics that failed and alerted. */
+  alerted?: boolean;
+}
+
+/** The analysis of one rollout as kept in the revision history. */
+export interface AnalysisSummary {
+  verdict: AnalysisVerdict;
+  /** When the first analysis of the rollout started (ms since epoch). */
+  startedAt: number;
+  /** From the first analysis start to the verdict; absent when Unfinished. */
+  timeToVerdictMs?: number;
+  /** Analyses run: a rolling update with gate everyBatch judges once per batch. */
+  runs: number;
+  /** The last analysis's metrics, in config order. */
+  metrics: MetricSummary[];
+  message: string;
+}
+
 /** An immutable version + run spec of a service. */
 export interface Revision {
   number: number;
@@ -17,6 +45,8 @@ export interface Revision {
   outcome: RevisionOutcome;
   /** Why it got its outcome (failure reason, "undo of revision 2", ...). */
   message?: string;
+  /** How the analysis of its last rollout ended (verdict per metric, samples, time to verdict). */
+  analysis?: AnalysisSummary;
 }
 
 /** deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a failure. */
@@ -51,6 +81,8 @@ export interface RollingRollout extends RolloutCommon {
   analysis?: AnalysisState;
   /** analysis.gate everyBatch: how many new instances may run until the next verdict. */
   cleared?: number;
+  /** analysis.gate everyBatch: the batches that passed so far, summarized. */
+  judged?: AnalysisSummary;
 }
 
 /** A blue-green switch: the preview side starts beside the active one, then takes all traffic at once. */
