@@ -23,6 +23,21 @@ export interface CutoverConfig {
   notifications?: NotificationConfig[];
   /** Fleet mode: several hosts run the same file, coordinated through etcd. Absent: single host. */
   cluster?: ClusterConfig;
+  /** `allowFaults: true`: routes may carry `faults` (refused otherwise). Set only when written. */
+  allowFaults?: boolean;
+}
+
+/**
+ * Fault injection on a route (chaos testing, rollback drills), like Istio's: a share of the requests
+ * is answered with an error, or held before it goes on. Percentages 0..100.
+ */
+export interface FaultConfig {
+  /** Only requests served by this revision; absent: every request of the route. */
+  revision?: number;
+  /** Answer this share of requests with `status` without sending them to the instance. */
+  abort?: { status: number; percent: number };
+  /** Hold this share of requests `ms` before sending them on. */
+  delay?: { ms: number; percent: number };
 }
 
 /** `cluster:`: this host's place in a fleet and how it reaches etcd. Durations in ms, paths absolute. */
@@ -240,7 +255,7 @@ export interface OutlierDetection {
 
 export interface ServiceConfig {
   name: string;
-  route: { host: string; pathPrefix: string };
+  route: { host: string; pathPrefix: string; faults?: FaultConfig };
   version: string;
   replicas: number;
   run: RunSpec;

@@ -45,6 +45,7 @@ export function buildRoutes(
     // The gateway ends a drained instance's gRPC streams itself at this point (see RouteService).
     if (svc.protocol === 'grpc') route.drainTimeoutMs = svc.drainTimeoutMs;
     if (view?.traffic) route.traffic = view.traffic;
+    if (svc.route.faults !== undefined) route.faults = [svc.route.faults];
     return route;
   });
 }

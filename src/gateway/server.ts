@@ -230,7 +230,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     const up = this.#choose(ex, service, path, headers);
     if (up === null) return;
     ex.assign(up);
-    this.#dispatch(ex);
+    if (!service.faults?.inject(ex, up.stats, () => this.#dispatch(ex))) this.#dispatch(ex);
   }
 
   /** The head passes the hostile-input checks and its target is understood: its path, or null (answered). */

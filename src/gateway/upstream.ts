@@ -3,6 +3,7 @@ import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
 import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
+import { Faults } from './faults.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
@@ -219,6 +220,8 @@ export class RoutedService extends UpstreamGroup {
     | null;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
+  /** Null: the route injects no faults. */
+  readonly faults: Faults | null;
   readonly stats: ServiceCounters;
   /** Precomputed error bodies. */
   readonly noInstanceBody: string;
@@ -240,6 +243,7 @@ export class RoutedService extends UpstreamGroup {
     this.protocol = def.protocol ?? 'http';
     this.grpcFailure = this.protocol === 'grpc' ? failureCodeSet(def.grpcFailureCodes) : NO_FAILURES;
     this.stats = stats;
+    this.faults = Faults.of(def.faults);
     if (compiled === null) this.traffic = null;
     else {
       const byRole: Record<UpstreamRole, Upstream[]> = { stable: [], canary: [], preview: [] };
