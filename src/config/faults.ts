@@ -35,12 +35,11 @@ export function validateFaultsAt(ctx: Ctx, path: Path, raw: unknown): FaultConfi
     const dp = [...path, 'delay'];
     const d = readObj(ctx, dp, rawDelay, ['ms', 'percent'], false);
     if (d) {
-      if (get(d, 'ms') === undefined) report(ctx, [...dp, 'ms'], 'is required (e.g. 200, or "200ms")');
       const rawMs = get(d, 'ms');
-      const ms =
-        typeof rawMs === 'number'
-          ? readInt(ctx, d, dp, 'ms', 0, 1, 600_000)
-          : readDuration(ctx, d, dp, 'ms', '0s');
+      let ms = 0;
+      if (rawMs === undefined) report(ctx, [...dp, 'ms'], 'is required (e.g. 200, or "200ms")');
+      else if (typeof rawMs === 'number') ms = readInt(ctx, d, dp, 'ms', 0, 1, 600_000);
+      else ms = readDuration(ctx, d, dp, 'ms', '0s');
       faults.delay = { ms, percent: readShare(ctx, d, dp) };
     }
   }
