@@ -27,6 +27,11 @@ export interface CutoverConfig {
   allowFaults?: boolean;
 }
 
+/** The fault a drill injects into its canary's responses. */
+export type DrillFault =
+  | { kind: 'errors'; percent: number; status: number }
+  | { kind: 'latency'; ms: number; percent: number };
+
 /**
  * Fault injection on a route (chaos testing, rollback drills), like Istio's: a share of the requests
  * is answered with an error, or held before it goes on. Percentages 0..100.

@@ -4,12 +4,14 @@ import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
 import { finishedSummary } from '../core/analysis-summary.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
-import type { Action, CoreEvent, Rollout, ServiceState } from '../core/model.ts';
+import { startDrill } from '../core/drill.ts';
+import type { Action, CoreEvent, DrillSetting, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
 import { type CommandResult, deploy, reconcileService } from '../core/service.ts';
 import type { CertificateStatus } from '../gateway/master-certs.ts';
+import type { StatsReport } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import { noticeFromEvent } from '../notify/notice.ts';
 import { Notifier } from '../notify/notifier.ts';
@@ -26,7 +28,12 @@ import type { RolloutChange, ServiceLedger } from './ledger.ts';
 import { buildRoutes, routesKey } from './routes.ts';
 
 /** Events that end a rollout (`onRolloutFinished`). */
-const ROLLOUT_FINISHED = new Set<CoreEvent['type']>(['RolloutSucceeded', 'RolloutFailed', 'RolloutAborted']);
+const ROLLOUT_FINISHED = new Set<CoreEvent['type']>([
+  'RolloutSucceeded',
+  'RolloutFailed',
+  'RolloutAborted',
+  'DrillFinished',
+]);
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How long a shutdown waits for webhooks still being sent. */
@@ -241,8 +248,8 @@ export class Controller implements ServiceLedger {
       const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
       if (!ROLLOUT_FINISHED.has(event.type)) continue;
-      const summary = finishedSummary(states.find((s) => s.name === event.service) ?? state, event);
-      if (summary) this.analysisRuns.observe(event.service, summary);
+      const ended = finishedSummary(states.find((s) => s.name === event.service) ?? state, event);
+      if (ended) this.analysisRuns.observe(event.service, ended.summary, ended.drill);
       this.onRolloutFinished?.(event.service);
     }
   }
@@ -355,6 +362,15 @@ export class Controller implements ServiceLedger {
 
   deploy(service: string, version: string, run?: RunSpec): CommandResult {
     return this.command(service, (svc, s) => deploy(svc, s, version, run ?? svc.run, this.now()));
+  }
+
+  /** The gateway's traffic counters now. */
+  trafficStats(): Promise<StatsReport> {
+    return this.agent.trafficStats();
+  }
+
+  drill(service: string, setting: DrillSetting): CommandResult {
+    return this.command(service, (svc, s) => startDrill(svc, s, setting, this.now()));
   }
 
   undo(service: string, toRevision?: number): CommandResult {

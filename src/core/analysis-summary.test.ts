@@ -136,7 +136,7 @@ test('finishedSummary: reported once, for the rollout that finished, never for a
     revision,
     message: '',
   });
-  assert.equal(finishedSummary(failed.state, ended('RolloutFailed', 2))?.verdict, 'Failed');
+  assert.equal(finishedSummary(failed.state, ended('RolloutFailed', 2))?.summary.verdict, 'Failed');
   const back = succeedRollout(spec, failed.state, failed.state.rollout!, [], 50_000, 'x').state;
   assert.equal(finishedSummary(back, ended('RolloutSucceeded', 1)), undefined);
   assert.equal(finishedSummary(undefined, ended('RolloutFailed', 2)), undefined);

@@ -89,8 +89,9 @@ export function withSummary(
 export function finishedSummary(
   state: ServiceState | undefined,
   event: CoreEvent,
-): AnalysisSummary | undefined {
+): { summary: AnalysisSummary; drill: boolean } | undefined {
   const last = state?.lastRollout;
   if (!state || !last || last.kind === 'rollback' || last.to !== event.revision) return undefined;
-  return findRevision(state, last.to)?.analysis;
+  const summary = findRevision(state, last.to)?.analysis;
+  return summary ? { summary, drill: last.kind === 'drill' } : undefined;
 }

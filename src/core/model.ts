@@ -1,5 +1,7 @@
 import type { AnalysisState } from '../analysis/run.ts';
-import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
+import type { DrillFault, RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
+
+export type { DrillFault };
 
 /**
  * What happened to a revision: `pending` (created, not rolled out yet), `progressing` (its rollout
@@ -47,10 +49,29 @@ export interface Revision {
   message?: string;
   /** How the analysis of its last rollout ended (verdict per metric, samples, time to verdict). */
   analysis?: AnalysisSummary;
+  /** A rollback drill's copy of the stable revision: never becomes stable. */
+  drill?: boolean;
 }
 
-/** deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a failure. */
-export type RolloutKind = 'deploy' | 'undo' | 'rollback';
+/** A drill's settings and, once it ended, its outcome. */
+export interface DrillSetting {
+  fault: DrillFault;
+  /** Share of traffic (0..100) the drill's canary takes once ready. */
+  weight: number;
+  /** The analysis must take the canary back within this (from the start of the drill). */
+  timeoutMs: number;
+  /** aborted: analysis took it back (the drill passed); notAborted: the time ran out first. */
+  outcome?: 'aborted' | 'notAborted';
+  /** When the canary first took traffic. */
+  trafficAt?: number;
+}
+
+/**
+ * deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a
+ * failure; drill: a canary of the stable revision with injected faults that analysis must take back
+ * (`cutover drill`, src/core/drill.ts).
+ */
+export type RolloutKind = 'deploy' | 'undo' | 'rollback' | 'drill';
 export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed' | 'Aborted';
 
 /** What every rollout has, whatever its strategy. */
@@ -118,6 +139,8 @@ export interface CanaryRollout extends RolloutCommon {
   analysis?: AnalysisState;
   /** The analysis of the current `analysis` step. */
   stepAnalysis?: AnalysisState;
+  /** Set on a `cutover drill` canary (kind drill): the fault, and how the drill ended. */
+  drill?: DrillSetting;
   /**
    * Fleet mode: the fleet's leader lets this host run only the steps with an index below this
    * (steps.length + 1 lets it promote), so hosts stay at most one step apart; absent on one host.
@@ -209,7 +232,9 @@ export interface CoreEvent {
     | 'HookFailed'
     | 'HookSucceeded'
     | 'CertificateIssued'
-    | 'CertificateFailed';
+    | 'CertificateFailed'
+    | 'DrillStarted'
+    | 'DrillFinished';
   message: string;
   revision?: number;
 }
