@@ -45,7 +45,7 @@ function mixedLoad(
   opts: { keepAlive?: number; fresh?: number; pauseMs?: number } = {},
 ) {
   const ka = startLoad(port, { concurrency: opts.keepAlive ?? 6, pauseMs: opts.pauseMs ?? 2 });
-  const fresh: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
+  const fresh: LoadReport = { sent: 0, ok: 0, failed: 0, injected: 0, failures: [], versions: {} };
   let running = true;
   const loops = Array.from({ length: opts.fresh ?? 3 }, async () => {
     while (running) {

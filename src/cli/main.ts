@@ -6,6 +6,7 @@ import { cmdApply } from './commands/apply.ts';
 import { cmdAudit } from './commands/audit.ts';
 import { cmdCerts } from './commands/certs.ts';
 import { cmdDeploy } from './commands/deploy.ts';
+import { cmdDrill } from './commands/drill.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
 import { cmdHost } from './commands/host.ts';
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   deploy: cmdDeploy,
   status: cmdStatus,
   history: cmdHistory,
+  drill: cmdDrill,
   undo: cmdUndo,
   logs: cmdLogs,
   events: cmdEvents,

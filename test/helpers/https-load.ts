@@ -37,7 +37,7 @@ export function startHttpsLoad(o: HttpsLoadOptions) {
     ...(o.newConnectionEach ? { maxCachedSessions: 0 } : {}),
   } as https.AgentOptions);
   const seen = new WeakSet<object>();
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {} };
+  const report: LoadReport = { sent: 0, ok: 0, failed: 0, injected: 0, failures: [], versions: {} };
   let running = true;
   const fail = (why: string) => {
     report.failed++;
