@@ -48,17 +48,18 @@ describe('rollback drills end to end', { timeout: 240_000 }, () => {
       assert.ok(r.stableWindow.requests > 0, 'stable kept serving while analysis watched');
       assert.equal(r.stableWindow.errors, 0);
       assert.equal(r.analysis?.verdict, 'Failed');
+      // The gateway's final counts, once the load stopped (the report may precede the last faults).
+      const final = (await c.api<DrillReport>('GET', '/v1/services/web/drill')).body;
+      assert.ok(final.canary !== null);
       if (fault.startsWith('errors')) {
-        assert.ok(r.canary.faulted.aborted > 0);
+        assert.ok(final.canary.faulted.aborted > 0);
         // Every injected fault reached a client of the load, and nothing else failed.
-        assert.equal(report.injected, r.canary.faulted.aborted);
+        assert.equal(report.injected, final.canary.faulted.aborted);
       } else {
-        assert.ok(r.canary.faulted.delayed > 0);
-        assert.equal(
-          r.canary.faulted.delayed,
-          r.canary.requests,
-          'latency:300ms delays every canary request',
-        );
+        assert.ok(final.canary.faulted.delayed > 0);
+        // Every canary request is delayed; one held while the drill ended (its instance drained)
+        // never reached it and is served by stable instead, so it counts on stable.
+        assert.ok(final.canary.faulted.delayed >= final.canary.requests, JSON.stringify(final.canary));
         assert.equal(report.injected, 0);
       }
       assert.equal(report.failed, 0, report.failures.join(' | '));
