@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { type AnalysisState, startAnalysis } from '../analysis/run.ts';
 import { parseDrillFault } from '../config/drill-fault.ts';
 import type { RollingStrategy } from '../config/types.ts';
+import { abort, promote, retry, setPaused } from './commands.ts';
 import { drillFaultConfig, reconcileDrill, runningDrill, startDrill } from './drill.ts';
 import type { CanaryRollout, DrillSetting, ServiceSpec, ServiceState } from './model.ts';
 import { reconcileService } from './service.ts';
@@ -139,4 +140,22 @@ test('the drill ends: aborted by a Failed analysis (passed) or not within its ti
     assert.equal(rev?.drill, true, what);
     assert.ok(rev?.analysis, what);
   }
+});
+
+test('commands on a drill: abort ends it (not aborted by analysis), promote, pause and retry are refused', () => {
+  const s = started();
+  const aborted = abort(s, 5000);
+  assert.ok(aborted.ok);
+  assert.equal(aborted.state.rollout, undefined);
+  assert.equal(aborted.state.stable, 1);
+  const last = aborted.state.lastRollout;
+  assert.ok(last?.strategy === 'canary' && last.drill?.outcome === 'notAborted');
+  assert.deepEqual(
+    aborted.events.map((e) => e.type),
+    ['DrillFinished'],
+  );
+  assert.equal(promote(spec, s, 5000, false).ok, false);
+  assert.equal(setPaused(s, true).ok, false);
+  const again = retry(spec, aborted.state, 6000);
+  assert.ok(!again.ok && again.code === 'nothing_to_retry');
 });

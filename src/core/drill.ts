@@ -165,6 +165,24 @@ function endDrill(
     outcome === 'aborted'
       ? `drill passed: analysis took revision ${rollout.to} back after ${took.toFixed(1)}s (${analysis?.message ?? ''})`
       : `drill failed: analysis did not take revision ${rollout.to} back within ${drill.timeoutMs / 1000}s`;
+  const ended = stopDrill(state, rollout, now, outcome, reason);
+  const drains = liveOf(instances, rollout.to).map(
+    (i): Action => ({ type: 'drain', service: spec.name, instance: i.id, reason: 'drill over' }),
+  );
+  return { ...ended, actions: drains };
+}
+
+/**
+ * Ends a drill now with `outcome` (an operator's abort: notAborted). Its canary leaves the routes
+ * at once; the steady-state plan drains what is left of it.
+ */
+export function stopDrill(
+  state: ServiceState,
+  rollout: CanaryRollout,
+  now: number,
+  outcome: 'aborted' | 'notAborted',
+  reason: string,
+): { state: ServiceState; events: CoreEvent[] } {
   const finished: CanaryRollout = {
     ...rollout,
     phase: 'Aborted',
@@ -172,7 +190,7 @@ function endDrill(
     message: reason,
     waitingFor: undefined,
     canaryWeight: 0,
-    drill: { ...drill, outcome },
+    drill: { ...rollout.drill!, outcome },
   };
   const revisions = withSummary(
     state.revisions.map((r) =>
@@ -181,15 +199,8 @@ function endDrill(
     finished,
     now,
   );
-  const events: CoreEvent[] = [
-    { service: state.name, type: 'DrillFinished', revision: rollout.to, message: reason },
-  ];
-  const drains = liveOf(instances, rollout.to).map(
-    (i): Action => ({ type: 'drain', service: spec.name, instance: i.id, reason: 'drill over' }),
-  );
   return {
     state: { ...state, revisions, rollout: undefined, lastRollout: finished, message: reason },
-    actions: drains,
-    events,
+    events: [{ service: state.name, type: 'DrillFinished', revision: rollout.to, message: reason }],
   };
 }
