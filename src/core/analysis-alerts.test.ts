@@ -146,3 +146,24 @@ test('onFail is validated with its key path', () => {
   const ok = validateAnalysis({ metrics: [{ name: 'e', errorRate: { max: 0.1 }, onFail: 'alert' }] });
   assert.ok(ok.ok && ok.analysis.metrics[0].onFail === 'alert');
 });
+
+test('onFail: alert on a provider metric: failures past failureLimit alert once, the analysis goes on', () => {
+  const cfg = cfgOf([
+    { name: 'web', web: { url: 'http://127.0.0.1:1/x', jsonPath: '$.v', max: 10 }, onFail: 'alert' },
+  ]);
+  let s = startAnalysis(cfg, 0);
+  for (let i = 0; i < 5; i++)
+    s = stepAnalysis(cfg, s, { values: { web: { ok: true, value: 50 } } }, i * 1000);
+  assert.equal(s.phase, 'Running', s.message);
+  assert.deepEqual(s.alerts, ['web']);
+  assert.equal(s.metrics.web.failures, 5);
+  assert.equal(promotionGate(cfg, s).kind, 'open');
+  const abortCfg = cfgOf([{ name: 'web', web: { url: 'http://127.0.0.1:1/x', jsonPath: '$.v', max: 10 } }]);
+  const a = stepAnalysis(
+    abortCfg,
+    startAnalysis(abortCfg, 0),
+    { values: { web: { ok: true, value: 50 } } },
+    0,
+  );
+  assert.equal(a.phase, 'Failed');
+});
