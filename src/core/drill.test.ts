@@ -6,6 +6,7 @@ import type { RollingStrategy } from '../config/types.ts';
 import { abort, promote, retry, setPaused } from './commands.ts';
 import { drillFaultConfig, reconcileDrill, runningDrill, startDrill } from './drill.ts';
 import type { CanaryRollout, DrillSetting, ServiceSpec, ServiceState } from './model.ts';
+import { resumeServices } from './resume.ts';
 import { reconcileService } from './service.ts';
 import { analysis, ready, run } from './test-fixtures.ts';
 import { routingView } from './traffic.ts';
@@ -158,4 +159,14 @@ test('commands on a drill: abort ends it (not aborted by analysis), promote, pau
   assert.equal(setPaused(s, true).ok, false);
   const again = retry(spec, aborted.state, 6000);
   assert.ok(!again.ok && again.code === 'nothing_to_retry');
+});
+
+test('a drill resumed after a restart stays a canary under a rolling service (its copy never becomes stable)', () => {
+  const s = started();
+  const plan = resumeServices([{ name: 'web', strategy, version: 'v1', run }], new Map([['web', s]]), 9000);
+  const resumed = plan.states.get('web');
+  const d = runningDrill(resumed);
+  assert.ok(d, JSON.stringify(resumed?.rollout));
+  assert.equal(d.drill?.weight, 20);
+  assert.equal(resumed?.stable, 1);
 });
