@@ -45,7 +45,15 @@ function mixedLoad(
   opts: { keepAlive?: number; fresh?: number; pauseMs?: number } = {},
 ) {
   const ka = startLoad(port, { concurrency: opts.keepAlive ?? 6, pauseMs: opts.pauseMs ?? 2 });
-  const fresh: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {}, appErrors: 0 };
+  const fresh: LoadReport = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    failures: [],
+    versions: {},
+    injected: 0,
+    appErrors: 0,
+  };
   let running = true;
   const loops = Array.from({ length: opts.fresh ?? 3 }, async () => {
     while (running) {

@@ -12,6 +12,8 @@
  *  - More than `consecutiveErrorLimit` errors in a row for a metric (provider unreachable, bad answer,
  *    no gateway stats) -> Error. An error never counts as a pass.
  *  - More than `inconclusiveLimit` inconclusive measurements -> Inconclusive (pause for a human).
+ *  - A metric with `onFail: alert` that fails does not end the analysis: its name goes to `alerts`
+ *    (once; the caller notifies) and it no longer holds a promotion.
  *  - `finishAnalysis`: gateway metrics without a Fail pass, or are Inconclusive when they saw fewer
  *    than `minRequests` requests; a provider metric never measured successfully is Inconclusive.
  */
@@ -73,6 +75,18 @@ export interface AnalysisState {
   counterResets: number;
   /** By metric name, in config order. */
   metrics: Record<string, MetricRunState>;
+  /** `onFail: alert` metrics that failed, in the order they failed (each once). */
+  alerts?: string[];
+}
+
+/** True for a metric whose Failed verdict only alerts. */
+export function alertsOnly(m: AnalysisMetricConfig): boolean {
+  return m.onFail === 'alert';
+}
+
+/** True when the metric's verdict so far is Failed (a gateway Fail, or provider failures past the limit). */
+function metricFailed(cfg: AnalysisConfig, m: AnalysisMetricConfig, ms: MetricRunState): boolean {
+  return isGatewayMetric(m) ? ms.latest?.status === 'Fail' : ms.failures > cfg.failureLimit;
 }
 
 /** Miss probability at the smallest alternative (the "strong evidence of health" boundary). */
@@ -232,7 +246,8 @@ export function stepAnalysis(
 }
 
 /** Applies the limits; the first metric (config order) that ends the analysis names the reason. */
-function decide(cfg: AnalysisConfig, s: AnalysisState, now: number): AnalysisState {
+function decide(cfg: AnalysisConfig, judged: AnalysisState, now: number): AnalysisState {
+  const s = withAlerts(cfg, judged);
   const end = (phase: AnalysisPhase, message: string): AnalysisState => ({
     ...s,
     phase,
@@ -241,6 +256,7 @@ function decide(cfg: AnalysisConfig, s: AnalysisState, now: number): AnalysisSta
   });
   for (const m of cfg.metrics) {
     const ms = s.metrics[m.name];
+    if (alertsOnly(m)) continue;
     if (isGatewayMetric(m) && ms.latest?.status === 'Fail')
       return end('Failed', `${m.name}: ${ms.latest.reason}`);
     if (!isGatewayMetric(m) && ms.failures > cfg.failureLimit) {
@@ -271,6 +287,15 @@ function decide(cfg: AnalysisConfig, s: AnalysisState, now: number): AnalysisSta
   return s;
 }
 
+/** `s` with every alert-only metric that has failed by now in `alerts`. */
+function withAlerts(cfg: AnalysisConfig, s: AnalysisState): AnalysisState {
+  const known = s.alerts ?? [];
+  const fresh = cfg.metrics.filter(
+    (m) => alertsOnly(m) && !known.includes(m.name) && metricFailed(cfg, m, s.metrics[m.name]),
+  );
+  return fresh.length === 0 ? s : { ...s, alerts: [...known, ...fresh.map((m) => m.name)] };
+}
+
 /**
  * Ends a running analysis because the step it guards ran its course: Successful unless a metric could not
  * be judged (Inconclusive). An analysis that already ended is returned as is.
@@ -293,11 +318,12 @@ export function finishAnalysis(cfg: AnalysisConfig, state: AnalysisState, now: n
             }
           : judgeMetricTest(m as GatewayMetric, s.test!, state.window, now, opts, true);
       metrics[m.name] = { ...s, latest: r };
+      if (alertsOnly(m)) continue;
       if (r.status === 'Inconclusive' || r.status === 'Error') inconclusive ??= `${m.name}: ${r.reason}`;
       if (r.status === 'Fail') {
         return { ...state, metrics, phase: 'Failed', message: `${m.name}: ${r.reason}`, finishedAt: now };
       }
-    } else if (s.passes === 0 && s.failures === 0) {
+    } else if (!alertsOnly(m) && s.passes === 0 && s.failures === 0) {
       inconclusive ??= `${m.name}: never measured successfully${s.latest ? ` (${s.latest.reason})` : ''}`;
     }
   }
@@ -311,7 +337,13 @@ export function finishAnalysis(cfg: AnalysisConfig, state: AnalysisState, now: n
   };
 }
 
-/** True when every metric's latest result is Pass (the caller may end the step early). */
+/**
+ * True when every metric's latest result is Pass (the caller may end the step early); an alert-only
+ * metric that already alerted holds nothing any more.
+ */
 export function allPassing(cfg: AnalysisConfig, state: AnalysisState): boolean {
-  return cfg.metrics.every((m) => state.metrics[m.name]?.latest?.status === 'Pass');
+  return cfg.metrics.every(
+    (m) =>
+      state.metrics[m.name]?.latest?.status === 'Pass' || (alertsOnly(m) && state.alerts?.includes(m.name)),
+  );
 }

@@ -7,6 +7,7 @@ import type { Controller } from '../controller/controller.ts';
 import { GatewayClient } from '../controller/gateway-client.ts';
 import { gatewaySettings } from '../controller/gateway-process.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
+import { analysisRunFamilies } from '../metrics/analysis-runs.ts';
 import { certificateFamilies } from '../metrics/certificates.ts';
 import { renderMetrics } from '../metrics/exposition.ts';
 import { listenerFamilies } from '../metrics/listeners.ts';
@@ -40,7 +41,11 @@ export async function gatewayMetrics(c: Controller): Promise<{ contentType: stri
     const s = serviceStatus(c, svc.name);
     if (s !== undefined) services.push(s);
   }
-  const certs = [...listenerFamilies(gateway?.listeners), ...certificateFamilies(c.certs?.latest() ?? [])];
+  const certs = [
+    ...listenerFamilies(gateway?.listeners),
+    ...certificateFamilies(c.certs?.latest() ?? []),
+    ...analysisRunFamilies(c.analysisRuns.snapshot()),
+  ];
   const text = renderMetrics({ services, gateway }) + (certs.length > 0 ? writeExposition(certs) : '');
   return { contentType: CONTENT_TYPE, text };
 }

@@ -125,7 +125,38 @@ const OPS: Record<string, Record<string, Op>> = {
     },
     delete: { summary: "Go back to the config file's traffic rules", role: 'deployer' },
   },
-  '/v1/services/{name}/history': { get: { summary: 'Revisions and their outcome', role: 'viewer' } },
+  '/v1/services/{name}/history': {
+    get: {
+      summary:
+        'Revisions and their outcome, each with the analysis summary of its last rollout (verdict per metric, samples, time to verdict)',
+      role: 'viewer',
+    },
+  },
+  '/v1/services/{name}/drill': {
+    post: {
+      summary:
+        'Start a rollback drill: a canary of the stable revision whose responses get an injected fault; analysis should take it back. Answers the report (state running)',
+      role: 'deployer',
+      body: {
+        type: 'object',
+        properties: {
+          fault: { type: 'string', description: 'errors:N% (default errors:5%) or latency:DURATION[@N%]' },
+          weight: {
+            type: 'number',
+            exclusiveMinimum: 0,
+            maximum: 100,
+            description: 'canary share, default 20',
+          },
+          timeout: { type: 'string', description: 'analysis must abort within this (default 60s)' },
+        },
+      },
+    },
+    get: {
+      summary:
+        'The running or last drill: state (running, aborted, notAborted), time to abort, requests faulted, stable requests and errors meanwhile',
+      role: 'viewer',
+    },
+  },
   '/v1/services/{name}/logs': {
     get: {
       summary: 'Instance logs as text lines `instance | line`',

@@ -12,6 +12,7 @@ import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core
 import { CUTOVER_VERSION } from '../util/version.ts';
 import { type Handler, onlyKeys, readJson } from './body.ts';
 import { readDeployBody } from './deploy-body.ts';
+import { drillRoutes } from './drill-routes.ts';
 import { ApiError } from './errors.ts';
 import type { Security } from './guard.ts';
 import { logFiles, streamLogs } from './logs.ts';
@@ -320,6 +321,7 @@ function apiRoutes(c: Controller): Route[] {
       },
       READ,
     ],
+    ...drillRoutes(c, need),
   ];
   return routes;
 }

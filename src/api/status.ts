@@ -126,7 +126,10 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
   const strategy = svc.strategy;
   let weights: ServiceStatus['weights'];
   let step: ServiceStatus['step'];
-  if (r?.strategy === 'canary' && strategy.type === 'canary') {
+  if (r?.strategy === 'canary' && r.kind === 'drill') {
+    roles.canary = role(r.to);
+    weights = { stable: 100 - r.canaryWeight, canary: r.canaryWeight };
+  } else if (r?.strategy === 'canary' && strategy.type === 'canary') {
     roles.canary = role(r.to);
     const w = r.canaryWeight;
     weights = { stable: 100 - w, canary: w };

@@ -1,6 +1,7 @@
+import type { DrillReport } from '../api/drill-routes.ts';
 import type { ServiceStatus } from '../api/status.ts';
 import type { ConfigChange } from '../config/diff.ts';
-import type { Revision } from '../core/model.ts';
+import type { AnalysisSummary, Revision } from '../core/model.ts';
 
 /** Renders rows as an aligned text table. */
 export function table(header: string[], rows: string[][]): string {
@@ -97,10 +98,43 @@ export function formatHistory(revisions: Revision[], stable: number): string {
     `${r.number}${r.number === stable ? '*' : ''}`,
     r.version,
     new Date(r.createdAt).toISOString().replace('T', ' ').slice(0, 19),
-    r.outcome,
+    r.drill ? `${r.outcome} (drill)` : r.outcome,
+    r.analysis ? formatAnalysisSummary(r.analysis) : '-',
     r.message ?? '',
   ]);
-  return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'MESSAGE'], rows);
+  return table(['REVISION', 'VERSION', 'CREATED', 'OUTCOME', 'ANALYSIS', 'MESSAGE'], rows);
+}
+
+/** `Failed in 4.2s: errors Fail (230), p99 Pass (230)`: verdict, time to it, each metric with its samples. */
+export function formatAnalysisSummary(a: AnalysisSummary): string {
+  const when = a.timeToVerdictMs === undefined ? '' : ` in ${(a.timeToVerdictMs / 1000).toFixed(1)}s`;
+  const runs = a.runs > 1 ? `, ${a.runs} runs` : '';
+  const metrics = a.metrics.map(
+    (m) => `${m.name} ${m.status}${m.alerted ? ' (alerted)' : ''} (${m.samples})`,
+  );
+  return `${a.verdict}${when}${runs}: ${metrics.join(', ')}`;
+}
+
+/** Human view of a drill's outcome. */
+export function formatDrillReport(d: DrillReport): string {
+  const secs = (ms: number | undefined) => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)}s`);
+  const verdict =
+    d.state === 'aborted'
+      ? `PASSED: analysis took the drill canary back after ${secs(d.timeToAbortMs)} (limit ${secs(d.timeoutMs)})`
+      : d.state === 'notAborted'
+        ? `FAILED: analysis did not take the drill canary back within ${secs(d.timeoutMs)}`
+        : 'still running';
+  const c = d.canary;
+  const lines = [
+    `drill of ${d.service}: revision ${d.revision} (copy of ${d.stable}) with ${d.fault} at ${d.weight}% of traffic`,
+    verdict,
+    c === null
+      ? 'canary: gateway counters unavailable'
+      : `canary: ${c.requests} requests, ${c.faulted.aborted} answered with an injected error, ${c.faulted.delayed} delayed`,
+    `stable: revision ${d.stable}${d.stableUnchanged ? ' (unchanged)' : ' (CHANGED)'}, ${d.stableWindow.requests} requests and ${d.stableWindow.errors} errors while analysis watched`,
+  ];
+  if (d.analysis) lines.push(`analysis: ${formatAnalysisSummary(d.analysis)}`);
+  return lines.join('\n');
 }
 
 /** Human view of the traffic rules in effect. */

@@ -18,6 +18,8 @@ Commands:
   abort SERVICE       all traffic back to stable at once; the new revision is drained
   pause SERVICE       freeze a rollout's steps; resume SERVICE continues
   retry SERVICE       start the last failed/aborted rollout again
+  drill SERVICE       rollback fire drill: a canary of stable with an injected fault that analysis
+                      must take back (--fault errors:5%|latency:300ms, --json)
   set-weight SERVICE N  canary share of traffic (0..100), applied at once
   rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
@@ -77,7 +79,17 @@ local config, where the admin token to sign in with is. --open opens it with xdg
   history: `Usage: cutover history SERVICE [--json]
 
 Revisions: number (* = stable), version, created, outcome (stable, superseded, failed,
-progressing, pending).`,
+progressing, pending; "(drill)" for a drill's canary), the analysis summary of its last
+rollout (verdict, time to verdict, each metric with its samples) and the message.`,
+  drill: `Usage: cutover drill SERVICE [--fault errors:5%|latency:300ms[@N%]] [--weight 20] [--timeout 60s] [--json]
+
+A rollback fire drill: starts a canary of the current stable revision (same version and run
+spec, a new revision marked as a drill) that takes --weight % of the traffic while the gateway
+injects the fault into that canary's responses only (errors:N%: 503 on N% of them;
+latency:D: D more on every one, or on N% with @N%). The service's analysis should take it back.
+Reports whether and how fast it did, how many requests saw the fault, and that the stable
+revision kept serving (it never changes). Exit 0 when analysis aborted the drill within
+--timeout, 1 otherwise. Needs services.SERVICE.analysis; not in fleet mode.`,
   undo: `Usage: cutover undo SERVICE [--to-revision N] [--wait] [--timeout 10m]
 
 Rolls the service back to the previous good revision (or revision N) with its strategy;

@@ -8,6 +8,7 @@ import { cmdCerts } from './commands/certs.ts';
 import { cmdCluster } from './commands/cluster.ts';
 import { cmdDashboard } from './commands/dashboard.ts';
 import { cmdDeploy } from './commands/deploy.ts';
+import { cmdDrill } from './commands/drill.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
 import { cmdHost } from './commands/host.ts';
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   deploy: cmdDeploy,
   status: cmdStatus,
   history: cmdHistory,
+  drill: cmdDrill,
   undo: cmdUndo,
   logs: cmdLogs,
   events: cmdEvents,

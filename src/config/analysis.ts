@@ -26,6 +26,8 @@ export const ANALYSIS_KEYS = [
 /** How a rolling update waits for analysis (canary and blue-green have their own gates). */
 export const ANALYSIS_GATES = ['everyBatch', 'background'] as const;
 export const METRIC_KINDS = ['errorRate', 'latency', 'prometheus', 'web'] as const;
+/** abort (the default): a Failed verdict fails the rollout; alert: it is notified and the rollout goes on. */
+export const METRIC_ON_FAIL = ['abort', 'alert'] as const;
 /** `{{revision}}` ... in provider queries and URLs (rendered by src/analysis/template.ts). */
 export const ANALYSIS_TEMPLATE_VARS = ['revision', 'version', 'service', 'role'] as const;
 
@@ -136,8 +138,20 @@ function readMetric(ctx: Ctx, path: Path, raw: unknown): AnalysisMetricConfig | 
     );
     return undefined;
   }
-  const o = readObj(ctx, path, raw, ['name', ...METRIC_KINDS], false);
+  const o = readObj(ctx, path, raw, ['name', 'onFail', ...METRIC_KINDS], false);
   if (!o) return undefined;
+  const metric = readMetricKind(ctx, path, o);
+  const onFail = get(o, 'onFail');
+  if (onFail === undefined || !metric) return metric;
+  if (typeof onFail === 'string' && (METRIC_ON_FAIL as readonly string[]).includes(onFail)) {
+    return { ...metric, onFail: onFail as (typeof METRIC_ON_FAIL)[number] };
+  }
+  const hint = typeof onFail === 'string' ? didYouMean(onFail, METRIC_ON_FAIL) : '';
+  report(ctx, [...path, 'onFail'], `must be abort or alert, ${describe(onFail)}${hint}`);
+  return metric;
+}
+
+function readMetricKind(ctx: Ctx, path: Path, o: Obj): AnalysisMetricConfig | undefined {
   const name = readString(ctx, o, path, 'name', undefined);
   if (name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(name)) {
     report(ctx, [...path, 'name'], `must be 1-63 letters, digits, "_", "." or "-", ${describe(name)}`);

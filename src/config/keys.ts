@@ -5,7 +5,14 @@
  */
 import type { LoadBalancer } from './types.ts';
 
-export const TOP_LEVEL_KEYS = ['gateway', 'control', 'services', 'notifications', 'cluster'] as const;
+export const TOP_LEVEL_KEYS = [
+  'gateway',
+  'control',
+  'services',
+  'notifications',
+  'cluster',
+  'allowFaults',
+] as const;
 export const GATEWAY_KEYS = [
   'listen',
   'workers',
@@ -102,7 +109,7 @@ export const ON_HOST_LOST = ['pause', 'continue'] as const;
 /** A fleet host's name (`cluster.host`, `services.<name>.hosts`). */
 export const FLEET_HOST_RE = /^[a-z0-9][a-z0-9.-]{0,62}$/;
 
-export const ROUTE_KEYS = ['host', 'pathPrefix'] as const;
+export const ROUTE_KEYS = ['host', 'pathPrefix', 'faults'] as const;
 export const RUN_KEYS = ['command', 'cwd', 'env'] as const;
 export const PROBE_KEYS = [
   'path',

@@ -17,6 +17,7 @@ export const NOTIFICATION_EVENTS: readonly NotificationEvent[] = [
   'aborted',
   'rolled-back',
   'analysis-failed',
+  'analysis-alert',
   'succeeded',
   'certificate-failed',
 ];

@@ -204,13 +204,13 @@ describe('rollout keys: problems, with paths and lines', () => {
     assert.deepEqual(lines(is), [
       '2: notifications.0.url: must be an http:// or https:// URL, got "not-a-url"',
       '3: notifications.0.format: must be "json" or "slack", got "slak"; did you mean "slack"?',
-      '4: notifications.0.events.1: unknown event "promotd"; did you mean "promoted"? (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed)',
-      '4: notifications.0.events.2: must be an event name, got 5 (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed)',
+      '4: notifications.0.events.1: unknown event "promotd"; did you mean "promoted"? (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, analysis-alert, succeeded, certificate-failed)',
+      '4: notifications.0.events.2: must be an event name, got 5 (events: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, analysis-alert, succeeded, certificate-failed)',
       '5: notifications.1.url: is required (an http:// or https:// URL)',
       '6: notifications.1.timeout: must be greater than 0, got "0s"',
       '7: notifications.1.retries: must be an integer >= 0, got -1',
       '8: notifications.1.event: unknown key; did you mean "events"?',
-      '10: notifications.2.events: must be a non-empty list of events (omit it for all: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, succeeded, certificate-failed), got a list',
+      '10: notifications.2.events: must be a non-empty list of events (omit it for all: rollout-started, step-completed, paused, promoted, aborted, rolled-back, analysis-failed, analysis-alert, succeeded, certificate-failed), got a list',
       '11: notifications.3: must be a mapping with url (and optionally format, events, timeout, retries), got "http://127.0.0.1:9000/"',
     ]);
     assert.deepEqual(lines(issues('notifications: { url: "http://x/" }\n')), [

@@ -1,11 +1,12 @@
 /** `services.<name>.route`: host and path prefix, and the check that no two services share one. */
-import { type Ctx, describe, type Path, report } from './ctx.ts';
+import { type Ctx, describe, get, type Path, report } from './ctx.ts';
 import * as D from './defaults.ts';
+import { validateFaultsAt } from './faults.ts';
 import { HOSTNAME_RE, ROUTE_KEYS } from './keys.ts';
 import { readObj, readString } from './read.ts';
 import type { ConfigIssue, ServiceConfig } from './types.ts';
 
-export function validateRoute(ctx: Ctx, path: Path, raw: unknown): { host: string; pathPrefix: string } {
+export function validateRoute(ctx: Ctx, path: Path, raw: unknown): ServiceConfig['route'] {
   const o = readObj(ctx, path, raw, ROUTE_KEYS) ?? {};
   let host = readString(ctx, o, path, 'host', D.DEFAULT_ROUTE_HOST) ?? D.DEFAULT_ROUTE_HOST;
   host = host.toLowerCase();
@@ -23,7 +24,9 @@ export function validateRoute(ctx: Ctx, path: Path, raw: unknown): { host: strin
   } else if (/[\s?#]/.test(pathPrefix)) {
     report(ctx, [...path, 'pathPrefix'], `must not contain whitespace, "?" or "#", ${describe(pathPrefix)}`);
   }
-  return { host, pathPrefix };
+  const rawFaults = get(o, 'faults');
+  if (rawFaults === undefined) return { host, pathPrefix };
+  return { host, pathPrefix, faults: validateFaultsAt(ctx, [...path, 'faults'], rawFaults) };
 }
 
 function routeKey(route: { host: string; pathPrefix: string }): string {

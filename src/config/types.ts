@@ -23,6 +23,26 @@ export interface CutoverConfig {
   notifications?: NotificationConfig[];
   /** Fleet mode: several hosts run the same file, coordinated through etcd. Absent: single host. */
   cluster?: ClusterConfig;
+  /** `allowFaults: true`: routes may carry `faults` (refused otherwise). Set only when written. */
+  allowFaults?: boolean;
+}
+
+/** The fault a drill injects into its canary's responses. */
+export type DrillFault =
+  | { kind: 'errors'; percent: number; status: number }
+  | { kind: 'latency'; ms: number; percent: number };
+
+/**
+ * Fault injection on a route (chaos testing, rollback drills), like Istio's: a share of the requests
+ * is answered with an error, or held before it goes on. Percentages 0..100.
+ */
+export interface FaultConfig {
+  /** Only requests served by this revision; absent: every request of the route. */
+  revision?: number;
+  /** Answer this share of requests with `status` without sending them to the instance. */
+  abort?: { status: number; percent: number };
+  /** Hold this share of requests `ms` before sending them on. */
+  delay?: { ms: number; percent: number };
 }
 
 /** `cluster:`: this host's place in a fleet and how it reaches etcd. Durations in ms, paths absolute. */
@@ -242,7 +262,7 @@ export interface OutlierDetection {
 
 export interface ServiceConfig {
   name: string;
-  route: { host: string; pathPrefix: string };
+  route: { host: string; pathPrefix: string; faults?: FaultConfig };
   version: string;
   replicas: number;
   run: RunSpec;
@@ -303,6 +323,7 @@ export type NotificationEvent =
   | 'aborted'
   | 'rolled-back'
   | 'analysis-failed'
+  | 'analysis-alert'
   | 'succeeded';
 
 /** A webhook: JSON POST of every selected event, retried with backoff. */
@@ -352,16 +373,24 @@ export interface AnalysisConfig {
   metrics: AnalysisMetricConfig[];
 }
 
-/** Canary 5xx (gateway-generated ones included) / requests, against a fixed limit. */
-export interface ErrorRateMetric {
+/** What a Failed verdict of a metric does: abort the rollout (default), or alert and go on. */
+export type MetricOnFail = 'abort' | 'alert';
+
+/** What every analysis metric has, whatever it measures. */
+export interface MetricCommon {
   name: string;
+  /** Set only when written in the config; absent means abort. */
+  onFail?: MetricOnFail;
+}
+
+/** Canary 5xx (gateway-generated ones included) / requests, against a fixed limit. */
+export interface ErrorRateMetric extends MetricCommon {
   type: 'errorRate';
   max: number;
 }
 
 /** Canary error rate against stable's over the same window: fail when above stable + `by`. */
-export interface ErrorRateVsStableMetric {
-  name: string;
+export interface ErrorRateVsStableMetric extends MetricCommon {
   type: 'errorRateVsStable';
   /** Tolerated absolute increase (0..0.1). */
   by: number;
@@ -370,8 +399,7 @@ export interface ErrorRateVsStableMetric {
 }
 
 /** Canary latency percentile against a fixed limit. */
-export interface LatencyMetric {
-  name: string;
+export interface LatencyMetric extends MetricCommon {
   type: 'latency';
   /** 50..99.99 */
   percentile: number;
@@ -379,8 +407,7 @@ export interface LatencyMetric {
 }
 
 /** Canary latency percentile against stable's (same window) plus `byMs`. */
-export interface LatencyVsStableMetric {
-  name: string;
+export interface LatencyVsStableMetric extends MetricCommon {
   type: 'latencyVsStable';
   percentile: number;
   byMs: number;
@@ -393,8 +420,7 @@ export interface ValueCondition {
   equals?: string | number | boolean | null;
 }
 
-export interface PrometheusMetric extends ValueCondition {
-  name: string;
+export interface PrometheusMetric extends ValueCondition, MetricCommon {
   type: 'prometheus';
   /** http(s)://host:port of the Prometheus server (no trailing slash). */
   address: string;
@@ -403,8 +429,7 @@ export interface PrometheusMetric extends ValueCondition {
   timeoutMs: number;
 }
 
-export interface WebMetric extends ValueCondition {
-  name: string;
+export interface WebMetric extends ValueCondition, MetricCommon {
   type: 'web';
   /** `{{...}}` variables are substituted (URL-encoded). */
   url: string;

@@ -7,12 +7,13 @@
 import { type HostFacts, validateClusterAt } from './cluster.ts';
 import { validateControl } from './control.ts';
 import { type Ctx, describe, get, isObj, report, setOwn } from './ctx.ts';
+import { checkFaultsAllowed } from './faults.ts';
 import { checkFleetKeysNeedCluster } from './fleet.ts';
 import { validateGateway } from './gateway.ts';
 import { TOP_LEVEL_KEYS } from './keys.ts';
 import { listenersCollide } from './listen.ts';
 import { validateNotificationsAt } from './notifications.ts';
-import { readObj } from './read.ts';
+import { readBool, readObj } from './read.ts';
 import { findRouteConflicts } from './routes.ts';
 import { validateServiceAt } from './service.ts';
 import type { CutoverConfig, ServiceConfig } from './types.ts';
@@ -91,6 +92,8 @@ export function validateRoot(
     }
   }
   const config: CutoverConfig = { gateway, control, services };
+  if (get(o, 'allowFaults') !== undefined) config.allowFaults = readBool(ctx, o, [], 'allowFaults', false);
+  checkFaultsAllowed(ctx, Object.values(services), config.allowFaults);
   // `cluster:` with an empty value is still fleet mode (and reports its missing endpoints).
   if (Object.hasOwn(o, 'cluster')) {
     config.cluster = validateClusterAt(ctx, o.cluster, control, facts);

@@ -1,6 +1,7 @@
 import { type PeerRevisionStats, trafficSample, withPeers } from '../analysis/gateway.ts';
 import { collectMeasurements } from '../analysis/providers/measure.ts';
 import type { ServiceConfig } from '../config/types.ts';
+import { alertEvents } from '../core/analysis-alerts.ts';
 import { measurementDue, recordMeasurements } from '../core/measure.ts';
 import type { Logger } from '../log/logger.ts';
 import type { HostAgent } from './agent.ts';
@@ -61,10 +62,10 @@ export class AnalysisFeed {
       })
         .then((measurements) => {
           const at = this.now();
-          this.ledger.updateRollout(svc.name, rollout, (current) => ({
-            rollout: recordMeasurements(config, current, measurements, askedAt, at),
-            events: [],
-          }));
+          this.ledger.updateRollout(svc.name, rollout, (current) => {
+            const next = recordMeasurements(config, current, measurements, askedAt, at);
+            return { rollout: next, events: alertEvents(svc.name, current, next) };
+          });
         })
         .catch((err: unknown) => this.log.error('analysis measurement failed', { service: svc.name, err }))
         .finally(() => this.measuring.delete(svc.name));

@@ -2,9 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { PeerRevisionStats } from '../analysis/gateway.ts';
 import { diffConfig } from '../config/diff.ts';
 import type { CutoverConfig, RunSpec, ServiceConfig } from '../config/types.ts';
+import { finishedSummary } from '../core/analysis-summary.ts';
 import { type ApplyResult, planApply } from '../core/apply.ts';
 import { undoOrSwitchBack } from '../core/commands.ts';
-import type { Action, CoreEvent, Rollout, ServiceState } from '../core/model.ts';
+import { startDrill } from '../core/drill.ts';
+import type { Action, CoreEvent, DrillSetting, Rollout, ServiceState } from '../core/model.ts';
 import { findRevision } from '../core/model.ts';
 import { resumeServices } from '../core/resume.ts';
 import { sameRollout } from '../core/rollout.ts';
@@ -18,6 +20,7 @@ import type { InstanceStatus } from '../runtime/types.ts';
 import type { Store, StoredEvent } from '../store/types.ts';
 import type { HostAgent } from './agent.ts';
 import { AnalysisFeed } from './analysis-feed.ts';
+import { AnalysisRuns } from './analysis-runs.ts';
 import { CertificateWatch } from './cert-watch.ts';
 import type { GatewayReload } from './gateway-client.ts';
 import { HookRunner } from './hook-runner.ts';
@@ -26,7 +29,12 @@ import type { RolloutChange, ServiceLedger } from './ledger.ts';
 import { buildRoutes, routesKey } from './routes.ts';
 
 /** Events that end a rollout (`onRolloutFinished`). */
-const ROLLOUT_FINISHED = new Set<CoreEvent['type']>(['RolloutSucceeded', 'RolloutFailed', 'RolloutAborted']);
+const ROLLOUT_FINISHED = new Set<CoreEvent['type']>([
+  'RolloutSucceeded',
+  'RolloutFailed',
+  'RolloutAborted',
+  'DrillFinished',
+]);
 /** How often the controller reconciles even when nothing reported a change. */
 const RECONCILE_INTERVAL_MS = 250;
 /** How long a shutdown waits for webhooks still being sent. */
@@ -69,6 +77,8 @@ export class Controller implements ServiceLedger {
   onRolloutFinished?: (service: string) => void;
   /** Fleet mode: the other hosts' gateway counts of a service's rollout, summed into its analysis. */
   peerTraffic?: (service: string) => readonly PeerRevisionStats[];
+  /** Analyses of finished rollouts, for /metrics. */
+  readonly analysisRuns = new AnalysisRuns();
   /** Version of the last routing table every gateway worker applied (0: none yet). */
   routesVersion = 0;
 
@@ -246,7 +256,10 @@ export class Controller implements ServiceLedger {
       const version = event.revision && state ? findRevision(state, event.revision)?.version : undefined;
       const notice = noticeFromEvent(event, version);
       if (notice) this.notifier?.notify(notice);
-      if (ROLLOUT_FINISHED.has(event.type)) this.onRolloutFinished?.(event.service);
+      if (!ROLLOUT_FINISHED.has(event.type)) continue;
+      const ended = finishedSummary(states.find((s) => s.name === event.service) ?? state, event);
+      if (ended) this.analysisRuns.observe(event.service, ended.summary, ended.drill);
+      this.onRolloutFinished?.(event.service);
     }
   }
 
@@ -349,11 +362,6 @@ export class Controller implements ServiceLedger {
   }
 
   /** Runs a pure command against a service's state; persists and applies it when accepted. */
-  /** This host's gateway counters (the fleet shares a rollout's with the other hosts). */
-  trafficStats(): Promise<StatsReport> {
-    return this.agent.trafficStats();
-  }
-
   run(
     service: string,
     fn: (svc: ServiceConfig, s: ServiceState, now: number) => CommandResult,
@@ -363,6 +371,15 @@ export class Controller implements ServiceLedger {
 
   deploy(service: string, version: string, run?: RunSpec): CommandResult {
     return this.command(service, (svc, s) => deploy(svc, s, version, run ?? svc.run, this.now()));
+  }
+
+  /** The gateway's traffic counters now. */
+  trafficStats(): Promise<StatsReport> {
+    return this.agent.trafficStats();
+  }
+
+  drill(service: string, setting: DrillSetting): CommandResult {
+    return this.command(service, (svc, s) => startDrill(svc, s, setting, this.now()));
   }
 
   undo(service: string, toRevision?: number): CommandResult {

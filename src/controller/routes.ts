@@ -1,4 +1,5 @@
 import type { ServiceConfig } from '../config/types.ts';
+import { drillFaultConfig, runningDrill } from '../core/drill.ts';
 import type { ServiceState } from '../core/model.ts';
 import { routingView } from '../core/traffic.ts';
 import type { RouteService, RouteUpstream } from '../gateway/protocol.ts';
@@ -46,6 +47,14 @@ export function buildRoutes(
     if (svc.protocol === 'grpc') route.drainTimeoutMs = svc.drainTimeoutMs;
     if (view?.traffic) route.traffic = view.traffic;
     if (view?.longLivedTo !== undefined) route.longLivedTo = view.longLivedTo;
+    const drill = runningDrill(state)?.drill;
+    const faults = [
+      ...(svc.route.faults === undefined ? [] : [svc.route.faults]),
+      ...(drill === undefined || state?.rollout === undefined
+        ? []
+        : [drillFaultConfig(drill.fault, state.rollout.to)]),
+    ];
+    if (faults.length > 0) route.faults = faults;
     return route;
   });
 }

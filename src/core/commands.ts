@@ -1,6 +1,7 @@
 import type { AnalysisState } from '../analysis/run.ts';
 import type { TrafficConfig } from '../config/types.ts';
 import { describeStep } from './canary.ts';
+import { runningDrill, stopDrill } from './drill.ts';
 import type { CanaryRollout, CoreEvent, Rollout, ServiceSpec, ServiceState } from './model.ts';
 import { abortRollout, withOutcome } from './outcome.ts';
 import { analysesOf, blueGreenRollout, canaryRollout } from './rollout.ts';
@@ -27,6 +28,8 @@ const undecided = (analysis?: AnalysisState) =>
 export function promote(spec: ServiceSpec, state: ServiceState, now: number, full: boolean): CommandResult {
   const rollout = state.rollout;
   if (!rollout) return noRollout(state);
+  if (rollout.kind === 'drill')
+    return refuse('unsupported', 'a drill is never promoted (`cutover abort` ends it)');
   if (rollout.strategy === 'rolling') {
     return refuse(
       'unsupported',
@@ -96,6 +99,11 @@ export function abort(state: ServiceState, now: number): CommandResult {
   if (!state.rollout) return noRollout(state);
   // A rolling update has no separate traffic to pull back: the steady-state plan rolls back to stable.
   if (state.rollout.kind === 'rollback') return refuse('unsupported', 'a rollback is already in progress');
+  const drill = runningDrill(state);
+  if (drill) {
+    const stopped = stopDrill(state, drill, now, 'notAborted', 'drill aborted by operator');
+    return ok(stopped.state, stopped.events);
+  }
   const aborted = abortRollout(state, now, 'aborted by operator', false);
   return ok(aborted.state, aborted.events);
 }
@@ -104,6 +112,8 @@ export function abort(state: ServiceState, now: number): CommandResult {
 export function setPaused(state: ServiceState, paused: boolean): CommandResult {
   const rollout = state.rollout;
   if (!rollout) return noRollout(state);
+  if (rollout.kind === 'drill')
+    return refuse('unsupported', 'a drill runs until its verdict or timeout (`cutover abort` ends it)');
   const next: ServiceState = {
     ...state,
     rollout: { ...rollout, manualPause: paused },
@@ -127,8 +137,9 @@ export function retry(spec: ServiceSpec, state: ServiceState, now: number): Comm
       `service "${state.name}" is already rolling out revision ${state.rollout.to}`,
     );
   const last = state.lastRollout;
+  // A drill's canary is a copy of stable, not a release to finish: run another drill instead.
   const revision =
-    last && (last.phase === 'Aborted' || last.phase === 'Failed')
+    last && last.kind !== 'drill' && (last.phase === 'Aborted' || last.phase === 'Failed')
       ? state.revisions.find(
           (candidate) => candidate.number === (last.kind === 'rollback' ? last.from : last.to),
         )

@@ -34,7 +34,10 @@ export function promotionGate(cfg: AnalysisConfig | undefined, state: AnalysisSt
   if (gate.kind !== 'open' || !cfg || !state) return gate;
   if (state.phase === 'Successful' || allPassing(cfg, state)) return OPEN;
   const pending = cfg.metrics
-    .filter((metric) => state.metrics[metric.name]?.latest?.status !== 'Pass')
+    .filter(
+      (metric) =>
+        state.metrics[metric.name]?.latest?.status !== 'Pass' && !state.alerts?.includes(metric.name),
+    )
     .map((metric) => metric.name);
   return { kind: 'wait', reason: `analysis: waiting for ${pending.join(', ')} to pass` };
 }

@@ -1,5 +1,7 @@
 import type { AnalysisState } from '../analysis/run.ts';
-import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
+import type { DrillFault, RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
+
+export type { DrillFault };
 
 /**
  * What happened to a revision: `pending` (created, not rolled out yet), `progressing` (its rollout
@@ -7,6 +9,34 @@ import type { RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
  * failed and was rolled back).
  */
 export type RevisionOutcome = 'pending' | 'progressing' | 'stable' | 'superseded' | 'failed' | 'aborted';
+
+/** How the analysis of a finished rollout ended: an analysis phase, or Unfinished (ended by an abort, a deadline...). */
+export type AnalysisVerdict = 'Successful' | 'Failed' | 'Inconclusive' | 'Error' | 'Unfinished';
+
+/** One metric's last result in a summary. */
+export interface MetricSummary {
+  name: string;
+  status: string;
+  /** Requests (latency samples for latency metrics) judged; provider metrics: measurements. */
+  samples: number;
+  value?: number | string | boolean | null;
+  /** Set for `onFail: alert` metrics that failed and alerted. */
+  alerted?: boolean;
+}
+
+/** The analysis of one rollout as kept in the revision history. */
+export interface AnalysisSummary {
+  verdict: AnalysisVerdict;
+  /** When the first analysis of the rollout started (ms since epoch). */
+  startedAt: number;
+  /** From the first analysis start to the verdict; absent when Unfinished. */
+  timeToVerdictMs?: number;
+  /** Analyses run: a rolling update with gate everyBatch judges once per batch. */
+  runs: number;
+  /** The last analysis's metrics, in config order. */
+  metrics: MetricSummary[];
+  message: string;
+}
 
 /** An immutable version + run spec of a service. */
 export interface Revision {
@@ -17,10 +47,31 @@ export interface Revision {
   outcome: RevisionOutcome;
   /** Why it got its outcome (failure reason, "undo of revision 2", ...). */
   message?: string;
+  /** How the analysis of its last rollout ended (verdict per metric, samples, time to verdict). */
+  analysis?: AnalysisSummary;
+  /** A rollback drill's copy of the stable revision: never becomes stable. */
+  drill?: boolean;
 }
 
-/** deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a failure. */
-export type RolloutKind = 'deploy' | 'undo' | 'rollback';
+/** A drill's settings and, once it ended, its outcome. */
+export interface DrillSetting {
+  fault: DrillFault;
+  /** Share of traffic (0..100) the drill's canary takes once ready. */
+  weight: number;
+  /** The analysis must take the canary back within this (from the start of the drill). */
+  timeoutMs: number;
+  /** aborted: analysis took it back (the drill passed); notAborted: the time ran out first. */
+  outcome?: 'aborted' | 'notAborted';
+  /** When the canary first took traffic. */
+  trafficAt?: number;
+}
+
+/**
+ * deploy: a new revision; undo: back to an older one on request; rollback: automatic, after a
+ * failure; drill: a canary of the stable revision with injected faults that analysis must take back
+ * (`cutover drill`, src/core/drill.ts).
+ */
+export type RolloutKind = 'deploy' | 'undo' | 'rollback' | 'drill';
 export type RolloutPhase = 'Progressing' | 'Succeeded' | 'Failed' | 'Aborted';
 
 /** What every rollout has, whatever its strategy. */
@@ -51,6 +102,8 @@ export interface RollingRollout extends RolloutCommon {
   analysis?: AnalysisState;
   /** analysis.gate everyBatch: how many new instances may run until the next verdict. */
   cleared?: number;
+  /** analysis.gate everyBatch: the batches that passed so far, summarized. */
+  judged?: AnalysisSummary;
 }
 
 /** A blue-green switch: the preview side starts beside the active one, then takes all traffic at once. */
@@ -86,6 +139,8 @@ export interface CanaryRollout extends RolloutCommon {
   analysis?: AnalysisState;
   /** The analysis of the current `analysis` step. */
   stepAnalysis?: AnalysisState;
+  /** Set on a `cutover drill` canary (kind drill): the fault, and how the drill ended. */
+  drill?: DrillSetting;
   /**
    * Fleet mode: the fleet's leader lets this host run only the steps with an index below this
    * (steps.length + 1 lets it promote), so hosts stay at most one step apart; absent on one host.
@@ -173,10 +228,13 @@ export interface CoreEvent {
     | 'TrafficChanged'
     | 'ConfigApplied'
     | 'AnalysisFailed'
+    | 'AnalysisAlert'
     | 'HookFailed'
     | 'HookSucceeded'
     | 'CertificateIssued'
-    | 'CertificateFailed';
+    | 'CertificateFailed'
+    | 'DrillStarted'
+    | 'DrillFinished';
   message: string;
   revision?: number;
 }

@@ -1,3 +1,4 @@
+import { withSummary } from './analysis-summary.ts';
 import type {
   Action,
   CoreEvent,
@@ -47,7 +48,11 @@ export function abortRollout(
   return {
     state: {
       ...state,
-      revisions: withOutcome(state.revisions, rollout.to, failed ? 'failed' : 'aborted', reason),
+      revisions: withSummary(
+        withOutcome(state.revisions, rollout.to, failed ? 'failed' : 'aborted', reason),
+        rollout,
+        now,
+      ),
       rollout: undefined,
       lastRollout: finished(rollout, failed ? 'Failed' : 'Aborted', now, reason),
       phase: failed ? 'Degraded' : 'Aborted',
@@ -102,7 +107,7 @@ function rollBack(state: ServiceState, rollout: Rollout, now: number, reason: st
   const events: CoreEvent[] = [
     { service: state.name, type: 'RolloutFailed', revision: rollout.to, message: reason },
   ];
-  const revisions = withOutcome(state.revisions, rollout.to, 'failed', reason);
+  const revisions = withSummary(withOutcome(state.revisions, rollout.to, 'failed', reason), rollout, now);
   const previous = rollout.from;
   if (rollout.kind === 'rollback' || previous === undefined || previous === rollout.to) {
     const next: ServiceState = {
@@ -165,7 +170,7 @@ export function succeedRollout(
     : `revision ${target} is stable`;
   const revisions = rolledBack
     ? state.revisions
-    : state.revisions.map(
+    : withSummary(state.revisions, rollout, now, spec.analysis).map(
         (revision): Revision =>
           revision.number === target
             ? { ...revision, outcome: 'stable' }

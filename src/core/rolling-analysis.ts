@@ -1,5 +1,6 @@
 import { finishAnalysis, startAnalysis } from '../analysis/run.ts';
 import type { RollingStrategy } from '../config/types.ts';
+import { foldBatch } from './analysis-summary.ts';
 import { analysisGate, promotionGate } from './gates.ts';
 import type { Action, ObservedInstance, RollingRollout, ServiceSpec } from './model.ts';
 import { rollingBudget } from './replicas.ts';
@@ -82,7 +83,13 @@ export function gateRolling(
   }
   if (promotionGate(config, judged).kind === 'open') {
     const next = Math.min(spec.replicas, cleared + batch);
-    return { kind: 'go', rollout: { ...current, analysis: undefined, cleared: next }, cap: next };
+    const passed = {
+      ...current,
+      analysis: undefined,
+      cleared: next,
+      judged: foldBatch(config, current.judged, judged, now),
+    };
+    return { kind: 'go', rollout: passed, cap: next };
   }
   return hold(`analysis: waiting for a verdict on ${cleared} new instance(s)`);
 }

@@ -36,7 +36,9 @@ function commonPart(rollout: RolloutCommon): RolloutCommon {
  */
 export function asStrategy(common: RolloutCommon, strategy: StrategyType): Rollout {
   const rollout = common as RolloutCommon & Record<string, unknown>;
-  if (rollout.strategy === strategy) return common as Rollout;
+  // A drill is a canary whatever the service's strategy: converted, it would promote its copy.
+  if (rollout.strategy === strategy || (rollout.kind === 'drill' && rollout.strategy === 'canary'))
+    return common as Rollout;
   return fromRecord(rollout, strategy);
 }
 

@@ -2,6 +2,7 @@ import { startAnalysis } from '../analysis/run.ts';
 import type { RunSpec } from '../config/types.ts';
 import { reconcileBlueGreen } from './bluegreen.ts';
 import { reconcileCanary } from './canary.ts';
+import { reconcileDrill } from './drill.ts';
 import { preRolloutGate } from './gates.ts';
 import {
   type Action,
@@ -177,6 +178,10 @@ export function reconcileService(
 ): Plan {
   const rollout = state.rollout;
   if (!rollout) return reconcileSteady(spec, state, instances, now);
+  // A drill is a canary whatever the service's strategy (it never becomes stable).
+  if (rollout.kind === 'drill' && rollout.strategy === 'canary') {
+    return reconcileDrill(spec, state, rollout, instances, now);
+  }
   const strategy = spec.strategy;
   const gated = preRolloutGate(spec, state, rollout, now);
   if (gated) return gated;

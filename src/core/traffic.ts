@@ -30,6 +30,11 @@ export function routingView(
   const rollout = state.rollout;
   const strategy = spec.strategy;
   const roles = new Map<number, UpstreamRole>([[state.stable, 'stable']]);
+  if (rollout?.kind === 'drill' && rollout.strategy === 'canary') {
+    // A drill's canary takes its weight and nothing else (no rules: a drill is not a gray release).
+    roles.set(rollout.to, 'canary');
+    return { roles, all: false, traffic: { canaryWeight: rollout.canaryWeight, rules: [] } };
+  }
   if (strategy.type === 'rolling')
     return rollout ? { roles, all: true, longLivedTo: rollout.to } : { roles, all: true };
   if (strategy.type === 'blueGreen') {

@@ -1,4 +1,10 @@
-import type { GatewayConfig, LoadBalancer, TrafficPolicy, TrafficRule } from '../config/types.ts';
+import type {
+  FaultConfig,
+  GatewayConfig,
+  LoadBalancer,
+  TrafficPolicy,
+  TrafficRule,
+} from '../config/types.ts';
 
 /**
  * The contract between the controller and the gateway master process.
@@ -101,6 +107,11 @@ export interface RouteService {
    */
   longLivedTo?: number;
   traffic?: RouteTraffic;
+  /**
+   * Fault injection (src/gateway/faults.ts): each entry applies to the requests of its revision (all of
+   * the route's without one), independently; counted in `RevisionStats.faults`.
+   */
+  faults?: FaultConfig[];
 }
 
 export interface RouteTable {
@@ -217,8 +228,16 @@ export interface RevisionStats {
   latencyMsSum: number;
   latencyCount: number;
   mirror: MirrorStats;
+  /** Requests the gateway faulted on purpose (route `faults`, drills); absent while there were none. */
+  faults?: FaultStats;
   /** Only for revisions of `protocol: grpc` services that finished a call. */
   grpc?: GrpcStats;
+}
+
+/** Injected faults: `aborted` requests were answered by the gateway (also in `status`), `delayed` were held. */
+export interface FaultStats {
+  aborted: number;
+  delayed: number;
 }
 
 export interface ServiceStats {

@@ -229,10 +229,13 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     if (!this.#frameBody(ex, path, headers)) return;
     const up = this.#choose(ex, service, path, headers);
     if (up === null) return;
-    if (service.concurrency !== null) service.concurrency.start(ex, service, up, () => this.#dispatch(ex));
+    const go = () => {
+      if (!service.faults?.inject(ex, ex.upstream!.stats, () => this.#dispatch(ex))) this.#dispatch(ex);
+    };
+    if (service.concurrency !== null) service.concurrency.start(ex, service, up, go);
     else {
       ex.assign(up);
-      this.#dispatch(ex);
+      go();
     }
   }
 

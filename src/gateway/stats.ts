@@ -99,6 +99,9 @@ export class RevisionCounters {
   grpcByCode: number[] | null = null;
   grpcFailures = 0;
   grpcDrained = 0;
+  /** Injected faults (faults.ts): answered by the gateway, and held before going on. */
+  faultAborted = 0;
+  faultDelayed = 0;
 
   constructor(role: UpstreamRole, version = '') {
     this.role = role;
@@ -243,6 +246,9 @@ function revisionReport(r: RevisionCounters): RevisionStats {
       latencyCount: r.mirrorLatencyCount,
     },
     ...(r.grpcByCode === null && r.grpcDrained === 0 ? {} : { grpc: grpcReport(r) }),
+    ...(r.faultAborted === 0 && r.faultDelayed === 0
+      ? {}
+      : { faults: { aborted: r.faultAborted, delayed: r.faultDelayed } }),
   };
 }
 
@@ -328,6 +334,12 @@ function addRevision(t: RevisionStats, r: RevisionStats): void {
   addErrors(t.upstreamErrors, r.upstreamErrors);
   addMirror(t.mirror, r.mirror);
   addGrpc(t, r);
+  if (r.faults !== undefined) {
+    t.faults = {
+      aborted: (t.faults?.aborted ?? 0) + r.faults.aborted,
+      delayed: (t.faults?.delayed ?? 0) + r.faults.delayed,
+    };
+  }
 }
 
 /**

@@ -4,6 +4,7 @@ import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
 import type { ConcurrencyLimit } from './concurrency.ts';
+import { Faults } from './faults.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
 import { newOutlierState, type OutlierDetector, type OutlierState } from './outlier.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
@@ -235,6 +236,8 @@ export class RoutedService extends UpstreamGroup {
   retryBudget: RetryBudget | null = null;
   /** Without `traffic`: the upstreams of the table's `longLivedTo` revision, when it has any. */
   readonly longLived: UpstreamGroup | null;
+  /** Null: the route injects no faults. */
+  readonly faults: Faults | null;
   readonly stats: ServiceCounters;
   /** Precomputed error bodies. */
   readonly noInstanceBody: string;
@@ -260,6 +263,7 @@ export class RoutedService extends UpstreamGroup {
     const newest =
       target === undefined ? [] : upstreams.filter((_u, i) => def.upstreams[i].revision === target);
     this.longLived = newest.length > 0 ? new UpstreamGroup(newest, def.balance) : null;
+    this.faults = Faults.of(def.faults);
     if (compiled === null) this.traffic = null;
     else {
       const byRole: Record<UpstreamRole, Upstream[]> = { stable: [], canary: [], preview: [] };

@@ -12,6 +12,7 @@ import {
   UPSTREAM_PROTOCOLS,
 } from '../config/keys.ts';
 import { compilePattern } from '../config/pattern.ts';
+import { faultsProblem } from './faults.ts';
 import { routePolicyProblem } from './limit-check.ts';
 import type { RouteTable, UpstreamRole } from './protocol.ts';
 
@@ -113,6 +114,8 @@ export function validateRouteTable(value: unknown): { table: RouteTable; errors:
       }
     });
     if (s.traffic !== undefined) validateTraffic(s.traffic, `${label}.traffic`, errors);
+    const faults = s.faults === undefined ? null : faultsProblem(s.faults);
+    if (faults !== null) errors.push(`${label}.faults ${faults}`);
   });
   if (errors.length > 0) return { errors };
   return { table: value as unknown as RouteTable, errors: [] };

@@ -84,6 +84,7 @@ test('controller and gateway families in a fixed order, with the snapshot values
     'cutover_mirror_requests_total',
     'cutover_mirror_errors_total',
     'cutover_mirror_skipped_total',
+    'cutover_gateway_faults_total',
     'cutover_grpc_calls_total',
     'cutover_grpc_failures_total',
     'cutover_grpc_drained_calls_total',

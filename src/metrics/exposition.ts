@@ -146,6 +146,11 @@ const GATEWAY_FAMILIES = {
     'counter',
     'Requests sampled for mirroring but not copied (body too large, too many in flight, instance gone).',
   ],
+  faults: [
+    'cutover_gateway_faults_total',
+    'counter',
+    'Requests the gateway faulted on purpose (route faults, rollback drills): kind abort (answered by the gateway, also counted in the status classes) or delay.',
+  ],
   grpcCalls: [
     'cutover_grpc_calls_total',
     'counter',
@@ -254,6 +259,10 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
         }
         f.mirrorErrors.samples.push({ labels: { service, revision }, value: mi.errors });
         f.mirrorSkipped.samples.push({ labels: { service, revision }, value: mi.skipped });
+      }
+      if (r.faults !== undefined) {
+        f.faults.samples.push({ labels: { service, revision, kind: 'abort' }, value: r.faults.aborted });
+        f.faults.samples.push({ labels: { service, revision, kind: 'delay' }, value: r.faults.delayed });
       }
       const g = r.grpc;
       if (g !== undefined) {

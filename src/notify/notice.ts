@@ -39,6 +39,7 @@ const EVENT_MAP: Record<string, NotificationEvent> = {
   RollbackStarted: 'rolled-back',
   RolloutSucceeded: 'succeeded',
   AnalysisFailed: 'analysis-failed',
+  AnalysisAlert: 'analysis-alert',
   CertificateFailed: 'certificate-failed',
 };
 

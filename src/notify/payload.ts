@@ -22,6 +22,7 @@ const EVENT_LABEL: Record<NotificationEvent, string> = {
   aborted: 'aborted',
   'rolled-back': 'rolled back',
   'analysis-failed': 'analysis failed',
+  'analysis-alert': 'analysis alert',
   succeeded: 'succeeded',
   'certificate-failed': 'certificate failed',
 };
@@ -34,6 +35,7 @@ const EVENT_EMOJI: Record<NotificationEvent, string> = {
   aborted: ':x:',
   'rolled-back': ':rewind:',
   'analysis-failed': ':warning:',
+  'analysis-alert': ':bell:',
   succeeded: ':white_check_mark:',
   'certificate-failed': ':closed_lock_with_key:',
 };

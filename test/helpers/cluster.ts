@@ -259,6 +259,16 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
     });
   }
 
+  /** The control API's `/metrics` text (with the admin token). */
+  async metricsText(): Promise<string> {
+    const token = this.adminToken();
+    const res = await fetch(`http://${this.bindHost}:${this.controlPort}/metrics`, {
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+    if (res.status !== 200) throw new Error(`GET /metrics: status ${res.status}`);
+    return res.text();
+  }
+
   /** One GET through the gateway; resolves with status and the example service's version. */
   get(
     path: string,

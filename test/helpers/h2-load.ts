@@ -163,6 +163,7 @@ export function startH2Load(o: H2LoadOptions) {
     sent: 0,
     ok: 0,
     failed: 0,
+    injected: 0,
     failures: [],
     appErrors: 0,
     versions: {},

@@ -37,7 +37,15 @@ export function startHttpsLoad(o: HttpsLoadOptions) {
     ...(o.newConnectionEach ? { maxCachedSessions: 0 } : {}),
   } as https.AgentOptions);
   const seen = new WeakSet<object>();
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {}, appErrors: 0 };
+  const report: LoadReport = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    failures: [],
+    versions: {},
+    injected: 0,
+    appErrors: 0,
+  };
   let running = true;
   const fail = (why: string) => {
     report.failed++;

@@ -5,11 +5,16 @@ import { waitFor } from './wait.ts';
 /** Bound of `more()`: generous, a busy machine serves slowly but does serve. */
 const MORE_TIMEOUT_MS = 30_000;
 
-/** What a load run observed. Every non-2xx response and every socket error is a failure. */
+/**
+ * What a load run observed. Every non-2xx response and every socket error is a failure, except the
+ * gateway's injected faults (`X-Cutover-Fault: abort`, route faults and drills), counted apart.
+ */
 export interface LoadReport {
   sent: number;
   ok: number;
   failed: number;
+  /** Responses the gateway failed on purpose (not in `failed`). */
+  injected: number;
   failures: string[];
   /** Responses per `version` field of the example service's JSON body. */
   versions: Record<string, number>;
@@ -39,7 +44,15 @@ export function startLoad(
   } = {},
 ) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 8 });
-  const report: LoadReport = { sent: 0, ok: 0, failed: 0, failures: [], versions: {}, appErrors: 0 };
+  const report: LoadReport = {
+    sent: 0,
+    ok: 0,
+    failed: 0,
+    failures: [],
+    versions: {},
+    injected: 0,
+    appErrors: 0,
+  };
   let running = true;
   const one = () =>
     new Promise<void>((resolve) => {
@@ -59,6 +72,8 @@ export function startLoad(
                 report.versions[v] = (report.versions[v] ?? 0) + 1;
                 opts.onResponse?.(v, headers);
               } catch {}
+            } else if (res.headers['x-cutover-fault'] === 'abort') {
+              report.injected++;
             } else {
               report.failed++;
               if (res.statusCode === 500 && body === APP_ERROR_BODY) report.appErrors++;
