@@ -33,7 +33,7 @@ test(
         }),
       ),
     );
-    const limit = () => gw.routing.router.match('x', '/')!.concurrency!;
+    const limit = () => gw.routing.limitOf(gw.routing.router.match('x', '/')!)!;
     // When six requests arrive one after another
     const replies: Array<Promise<Reply>> = [];
     let gone: http.ClientRequest | null = null;

@@ -6,15 +6,23 @@
  * turn comes (it is never sent); after `queueTimeout` it gets 503 with Retry-After. The queue
  * outlives route table changes: a waiter is served by the service's current instances.
  */
-import type { Exchange } from './exchange.ts';
 import type { UpstreamRole } from './protocol.ts';
 import type { RoutedService, Upstream, UpstreamGroup } from './upstream.ts';
+
+/** What the limit needs of a request (an Exchange). */
+export interface Admitted {
+  readonly finished: boolean;
+  role: UpstreamRole | null;
+  service: RoutedService | null;
+  assign(up: Upstream): void;
+  sendLimited(status: number, body: string, retryAfterSeconds: number): void;
+}
 
 /** Retry-After of a request the limit turned away: a slot is usually free well within a second. */
 const RETRY_AFTER_SECONDS = 1;
 
 interface Waiter {
-  ex: Exchange;
+  ex: Admitted;
   role: UpstreamRole | null;
   go: () => void;
   timer: NodeJS.Timeout | null;
@@ -45,7 +53,7 @@ export class ConcurrencyLimit {
   }
 
   /** Sends `ex` to `up`, or to another instance of its group with room, or queues it, or answers 503. */
-  start(ex: Exchange, service: RoutedService, up: Upstream, go: () => void): void {
+  start(ex: Admitted, service: RoutedService, up: Upstream, go: () => void): void {
     const chosen = up.inflight < this.perInstance ? up : this.roomIn(service.groupFor(ex.role));
     if (chosen !== null && this.queue.length === 0) {
       ex.assign(chosen);
@@ -100,7 +108,7 @@ export class ConcurrencyLimit {
     return best;
   }
 
-  private turnAway(ex: Exchange, service: RoutedService): void {
+  private turnAway(ex: Admitted, service: RoutedService): void {
     this.rejected++;
     ex.sendLimited(
       503,

@@ -428,7 +428,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     if (up !== null) {
       this.unassign(up);
       if (up.retired) this.gw.routing.release(up);
-      if (this.service !== null) this.service.concurrency?.released(this.service);
+      if (this.service !== null) this.gw.routing.limitOf(this.service)?.released(this.service);
       const s = up.stats;
       s.requests++;
       let cls = 0;

@@ -8,24 +8,11 @@
  */
 import type { OutlierDetection } from '../config/types.ts';
 import type { Logger } from '../log/logger.ts';
+import type { OutlierState } from './outlier-state.ts';
 import type { Upstream } from './upstream.ts';
 
 /** Repeat ejections double the time out up to this factor. */
 const MAX_EJECT_DOUBLINGS = 5;
-
-/** What the detector keeps per instance (on the Upstream, so it outlives route tables). */
-export interface OutlierState {
-  consecutive5xx: number;
-  windowStart: number;
-  windowRequests: number;
-  windowErrors: number;
-  /** Ejections in a row without a clean window between them (the doubling). */
-  repeats: number;
-}
-
-export function newOutlierState(): OutlierState {
-  return { consecutive5xx: 0, windowStart: 0, windowRequests: 0, windowErrors: 0, repeats: 0 };
-}
 
 export class OutlierDetector {
   private readonly config: OutlierDetection;

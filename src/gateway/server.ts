@@ -232,7 +232,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     const go = () => {
       if (!service.faults?.inject(ex, ex.upstream!.stats, () => this.#dispatch(ex))) this.#dispatch(ex);
     };
-    if (service.concurrency !== null) service.concurrency.start(ex, service, up, go);
+    const limit = this.routing.limitOf(service);
+    if (limit !== null) limit.start(ex, service, up, go);
     else {
       ex.assign(up);
       go();

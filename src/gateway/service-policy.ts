@@ -37,7 +37,6 @@ export function applyPolicy(
       l = { key, limit: new ConcurrencyLimit(max, kept.workers, queueMs, kept.current) };
       kept.limits.set(def.name, l);
     }
-    service.concurrency = l.limit;
   }
   const od = def.policy?.outlierDetection;
   if (od !== undefined) {

@@ -4,6 +4,7 @@
  * in-flight counts and counters the master asks for.
  */
 import type { Logger } from '../log/logger.ts';
+import type { ConcurrencyLimit } from './concurrency.ts';
 import type { GatewaySettings, RouteService, RouteTable, ServiceStats } from './protocol.ts';
 import { Router } from './router.ts';
 import { applyPolicy, type PolicyState } from './service-policy.ts';
@@ -122,6 +123,11 @@ export class Routing {
         up.drainTimer = null;
       }
     }
+  }
+
+  /** `limits.maxInFlightPerInstance` of a service (the same across its tables), null without. */
+  limitOf(service: RoutedService): ConcurrencyLimit | null {
+    return this.#kept.limits.get(service.name)?.limit ?? null;
   }
 
   /** The service in the current table (the same name), or the old one if it was removed. */

@@ -3,10 +3,9 @@ import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
 import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
-import type { ConcurrencyLimit } from './concurrency.ts';
 import { Faults } from './faults.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
-import { newOutlierState, type OutlierDetector, type OutlierState } from './outlier.ts';
+import { type AnswerObserver, newOutlierState, type OutlierState } from './outlier-state.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
@@ -228,9 +227,7 @@ export class RoutedService extends UpstreamGroup {
   /** `timeouts.request`: this service's wait for response headers (null: the gateway's upstreamTimeout). */
   readonly requestTimeoutMs: number | null;
   /** `outlierDetection` (set by the route table), null without. */
-  outliers: OutlierDetector | null = null;
-  /** `limits.maxInFlightPerInstance` (set by the route table, kept across tables), null without. */
-  concurrency: ConcurrencyLimit | null = null;
+  outliers: AnswerObserver<Upstream> | null = null;
   /** `retries`: attempts and the budget shared by this service's requests in this worker (null: the gateway's). */
   retryAttempts: number | null = null;
   retryBudget: RetryBudget | null = null;
