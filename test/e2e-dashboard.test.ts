@@ -143,6 +143,17 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     await dp.locator('[data-testid="phase"]', { hasText: 'Healthy' }).waitFor({ timeout: 60_000 });
     assert.equal((await c.status()).stable.revision, 2);
 
+    // ... and aborts the next canary from the page: Aborted, all traffic back on stable
+    await dp.locator('[data-action="deploy"]').click();
+    await dp.locator('input[name="version"]').fill('v1');
+    await dp.locator('[data-confirm]').click();
+    await dp.getByTestId('canary-weight').filter({ hasText: '20%' }).waitFor({ timeout: 30_000 });
+    await dp.locator('[data-action="abort"]').click();
+    await dp.locator('[data-confirm]').click();
+    await dp.locator('[data-testid="phase"]', { hasText: 'Aborted' }).waitFor({ timeout: 30_000 });
+    assert.equal((await c.status()).phase, 'Aborted');
+    assert.equal((await c.status()).stable.revision, 2);
+
     // A bad canary is aborted by the analysis: the open page shows it without a reload
     const bad = await c.api<{ revision: number }>('POST', '/v1/services/web/deploy', {
       version: 'v2',
