@@ -179,6 +179,8 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     await dp.goto(`${base}#/service/web/logs?instance=${inst.id}`);
     await dp.getByLabel('Log lines').waitFor();
     await dp.locator('.logs .line').first().waitFor();
+    // Instances that stopped (the promoted-away stable, the failed canary) keep their logs, listed too
+    await dp.locator('option', { hasText: '(stopped)' }).first().waitFor({ state: 'attached' });
     appendFileSync(path.join(c.dir, 'data', 'logs', 'web', `${inst.id}.log`), `${XSS_LOG}\n`);
     await dp.locator('.logs .line', { hasText: 'onerror' }).waitFor();
     assert.equal(await dp.locator('.logs img, .logs script').count(), 0, 'the log line is text, not markup');
