@@ -143,6 +143,17 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     await dp.locator('[data-testid="phase"]', { hasText: 'Healthy' }).waitFor({ timeout: 60_000 });
     assert.equal((await c.status()).stable.revision, 2);
 
+    // ... and aborts the next canary from the page: Aborted, all traffic back on stable
+    await dp.locator('[data-action="deploy"]').click();
+    await dp.locator('input[name="version"]').fill('v1');
+    await dp.locator('[data-confirm]').click();
+    await dp.getByTestId('canary-weight').filter({ hasText: '20%' }).waitFor({ timeout: 30_000 });
+    await dp.locator('[data-action="abort"]').click();
+    await dp.locator('[data-confirm]').click();
+    await dp.locator('[data-testid="phase"]', { hasText: 'Aborted' }).waitFor({ timeout: 30_000 });
+    assert.equal((await c.status()).phase, 'Aborted');
+    assert.equal((await c.status()).stable.revision, 2);
+
     // A bad canary is aborted by the analysis: the open page shows it without a reload
     const bad = await c.api<{ revision: number }>('POST', '/v1/services/web/deploy', {
       version: 'v2',
@@ -168,6 +179,8 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     await dp.goto(`${base}#/service/web/logs?instance=${inst.id}`);
     await dp.getByLabel('Log lines').waitFor();
     await dp.locator('.logs .line').first().waitFor();
+    // Instances that stopped (the promoted-away stable, the failed canary) keep their logs, listed too
+    await dp.locator('option', { hasText: '(stopped)' }).first().waitFor({ state: 'attached' });
     appendFileSync(path.join(c.dir, 'data', 'logs', 'web', `${inst.id}.log`), `${XSS_LOG}\n`);
     await dp.locator('.logs .line', { hasText: 'onerror' }).waitFor();
     assert.equal(await dp.locator('.logs img, .logs script').count(), 0, 'the log line is text, not markup');

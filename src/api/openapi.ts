@@ -169,6 +169,12 @@ const OPS: Record<string, Record<string, Op>> = {
       ],
     },
   },
+  '/v1/services/{name}/logs/files': {
+    get: {
+      summary: 'Instances with a log file, live or stopped, newest first (instance, modifiedAt, live)',
+      role: 'viewer',
+    },
+  },
   '/v1/config': {
     post: {
       summary: 'Apply a config file (validated; diffed; live changes, new revisions, added/removed services)',

@@ -301,6 +301,22 @@ function apiRoutes(c: Controller): Route[] {
     ],
     [
       'GET',
+      /^\/v1\/services\/(?<name>[^/]+)\/logs\/files$/,
+      async (_q, _s, p) => {
+        need(p.name);
+        // Stopped instances too (a crashed one's last words), newest first.
+        const live = new Set(c.instances(p.name).map((i) => i.id));
+        const files = logFiles(c.config.control.dataDir, p.name).map((f) => ({
+          instance: f.instance,
+          modifiedAt: Math.round(f.mtime),
+          live: live.has(f.instance),
+        }));
+        return { service: p.name, files };
+      },
+      READ,
+    ],
+    [
+      'GET',
       /^\/v1\/services\/(?<name>[^/]+)\/logs$/,
       async (_q, res, p, url) => {
         need(p.name);

@@ -12,6 +12,8 @@ export const store = {
   traffic: {},
   /** `${service}/${revision}` -> { t, rps, err, p50, p99, role, version } arrays */
   series: new Map(),
+  /** `${service}/${analysis kind}/${metric}` -> { t, value, baseline } arrays, one point per verdict */
+  verdicts: new Map(),
   connected: false,
 };
 
@@ -48,6 +50,7 @@ function connect() {
   source.addEventListener('status', (m) => {
     const s = JSON.parse(m.data);
     store.services.set(s.name, s);
+    recordVerdicts(s);
     changed();
   });
   source.addEventListener('removed', (m) => {
@@ -73,6 +76,26 @@ function connect() {
         .catch(() => setTimeout(() => running && !document.hidden && reopen(), 2000));
     }
   });
+}
+
+function recordVerdicts(s) {
+  for (const a of s.analysis ?? []) {
+    for (const m of a.metrics) {
+      if (typeof m.value !== 'number' || !m.at) continue;
+      const key = `${s.name}/${a.kind}/${m.name}`;
+      let v = store.verdicts.get(key);
+      if (!v) {
+        v = { t: [], value: [], baseline: [] };
+        store.verdicts.set(key, v);
+      }
+      const t = m.at / 1000;
+      if (v.t.at(-1) === t) continue;
+      v.t.push(t);
+      v.value.push(m.value);
+      v.baseline.push(m.baseline ?? null);
+      if (v.t.length > POINTS) for (const k of ['t', 'value', 'baseline']) v[k].shift();
+    }
+  }
 }
 
 function reopen() {
@@ -145,5 +168,6 @@ export function stopLive() {
   store.services.clear();
   store.events = [];
   store.series.clear();
+  store.verdicts.clear();
   lastId = 0;
 }

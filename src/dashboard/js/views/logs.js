@@ -1,7 +1,7 @@
 // Logs: a live tail of the service's instances (or one of them, a crashed one too), with
 // follow (stick to the bottom), pause (stop reading) and search.
 import { useEffect, useRef, useState } from '/ui/vendor/hooks.mjs';
-import { servicePath } from '../api.js';
+import { api, servicePath } from '../api.js';
 import { setQuery, useLive } from '../hooks.js';
 import { html } from '../html.js';
 import { store } from '../live.js';
@@ -56,8 +56,16 @@ export function Logs({ name, query }) {
   useEffect(() => {
     if (follow && box.current) box.current.scrollTop = box.current.scrollHeight;
   });
-  const ids = (store.services.get(name)?.instances ?? []).map((i) => i.id);
-  if (instance && !ids.includes(instance)) ids.push(instance);
+  const [files, setFiles] = useState([]);
+  const live = (store.services.get(name)?.instances ?? []).map((i) => i.id).join(',');
+  useEffect(() => {
+    api('GET', servicePath(name, '/logs/files')).then(
+      (d) => setFiles(d.files),
+      () => {},
+    );
+  }, [name, live]);
+  const ids = files.map((f) => ({ id: f.instance, label: f.live ? f.instance : `${f.instance} (stopped)` }));
+  if (instance && !ids.some((i) => i.id === instance)) ids.push({ id: instance, label: instance });
   const pick = (v) => {
     const q = new URLSearchParams(query);
     if (v) q.set('instance', v);
@@ -70,7 +78,7 @@ export function Logs({ name, query }) {
     <h1 id="h-logs">Logs of ${name}</h1>
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
       <label>Instance <select value=${instance} onChange=${(e) => pick(e.currentTarget.value)}>
-        <option value="">all live instances</option>${ids.map((i) => html`<option value=${i}>${i}</option>`)}</select></label>
+        <option value="">all live instances</option>${ids.map((i) => html`<option value=${i.id}>${i.label}</option>`)}</select></label>
       <label>Search <input type="search" value=${search} onInput=${(e) => setSearch(e.currentTarget.value)} /></label>
       <label class="check"><input type="checkbox" checked=${follow} onChange=${(e) => setFollow(e.currentTarget.checked)} /> Follow</label>
       <button type="button" onClick=${() => setPaused(!paused)} aria-pressed=${paused}>${paused ? 'Resume' : 'Pause'}</button>

@@ -56,7 +56,7 @@ function Instances({ s }) {
       (i) => html`<tr key=${i.id}>
       <td><code>${i.id}</code></td><td>r${i.revision} <span class="muted">${i.version}</span></td>
       <td><span class=${`state ${i.state}`}>${i.state}</span></td><td>${i.port}</td><td>${i.pid ?? '–'}</td>
-      <td>${i.restarts}</td><td>${i.lastProbeError ?? (i.state === 'ready' ? 'ok' : '–')}</td><td>${inflight[i.id] ?? 0}</td>
+      <td>${i.restarts}</td><td>${i.state === 'ready' ? 'ok' : (i.lastProbeError ?? '–')}</td><td>${inflight[i.id] ?? 0}</td>
       <td><a href=${`#/service/${encodeURIComponent(s.name)}/logs?instance=${encodeURIComponent(i.id)}`}>logs</a></td>
     </tr>`,
     )}</tbody></table></div></section>`;
@@ -89,6 +89,14 @@ function Analysis({ s }) {
     ${s.analysis.map(
       (a) => html`<div class="analysis">
       <p><strong>${a.kind}${a.stage ? ` (${a.stage})` : ''}</strong>: <span class=${`verdict ${a.phase}`}>${a.phase}</span> <span class="muted">${a.message}</span></p>
+      <div class="charts">${a.metrics.map((m) => {
+        const v = store.verdicts.get(`${s.name}/${a.kind}/${m.name}`);
+        if (!v) return null;
+        const lines = [{ label: 'value', role: 'canary', t: v.t, values: v.value }];
+        if (v.baseline.some((x) => x !== null))
+          lines.push({ label: 'baseline', role: 'stable', t: v.t, values: v.baseline });
+        return html`<${Chart} key=${m.name} title=${m.name} height=${120} lines=${lines} />`;
+      })}</div>
       <div class="scroll"><table><thead><tr><th scope="col">Metric</th><th scope="col">Value</th><th scope="col">Baseline</th><th scope="col">Limit</th>
         <th scope="col">Samples</th><th scope="col">Evidence / threshold</th><th scope="col">Verdict</th><th scope="col">Why</th><th scope="col">At</th></tr></thead>
       <tbody>${a.metrics.map(
