@@ -378,42 +378,25 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
 
   sendError(status: number, body: string, close: boolean): void {
     if (status >= 502 && status <= 504) this.gatewayError = true;
+    this.#sendPlain(status, body, close, null);
+  }
+
+  /** A request a limit turned away: not an error of any instance or of the gateway. */
+  sendLimited(status: number, body: string, retryAfterSeconds: number): void {
+    this.#sendPlain(status, body, false, retryAfterSeconds);
+  }
+
+  #sendPlain(status: number, body: string, close: boolean, retryAfterSeconds: number | null): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) res.destroy();
     else {
       if (close && !this.h2) (res as GatewayResponse).shouldKeepAlive = false;
       const length = Buffer.byteLength(body);
       this.bytes += length;
-      this.writeHead(status, '', [
-        'content-type',
-        ERROR_HEADERS_CT,
-        'content-length',
-        `${length}`,
-        'x-request-id',
-        this.requestId ?? '',
-      ]);
-      res.end(body);
-    }
-    this.finish();
-  }
-
-  /** A request a limit turned away: not an error of any instance or of the gateway. */
-  sendLimited(status: number, body: string, retryAfterSeconds: number): void {
-    const res = this.res;
-    if (res.headersSent || res.destroyed) res.destroy();
-    else {
-      const length = Buffer.byteLength(body);
-      this.bytes += length;
-      this.writeHead(status, '', [
-        'content-type',
-        ERROR_HEADERS_CT,
-        'content-length',
-        `${length}`,
-        'retry-after',
-        `${retryAfterSeconds}`,
-        'x-request-id',
-        this.requestId ?? '',
-      ]);
+      const headers = ['content-type', ERROR_HEADERS_CT, 'content-length', `${length}`];
+      if (retryAfterSeconds !== null) headers.push('retry-after', `${retryAfterSeconds}`);
+      headers.push('x-request-id', this.requestId ?? '');
+      this.writeHead(status, '', headers);
       res.end(body);
     }
     this.finish();

@@ -24,19 +24,13 @@ import { checkH2RequestHead } from './h2-limits.ts';
 import { H2Clients, type H2Host } from './h2-server.ts';
 import { buildUpstreamHeaders } from './headers.ts';
 import { HealthCheck } from './health-check.ts';
-import {
-  absoluteForm,
-  checkRequestHead,
-  maxHeaderSize,
-  maxHeaders,
-  rejectionBody,
-  whenBodyStarts,
-} from './limits.ts';
+import { absoluteForm, checkRequestHead, maxHeaderSize, maxHeaders, rejectionBody } from './limits.ts';
 import { Mirrors } from './mirror.ts';
 import { answerPlain, type PlainAnswersHost } from './plain-answers.ts';
 import { PlainFront } from './plain-front.ts';
 import type { GatewaySettings, ListenerCounters, RouteTable, ServiceStats } from './protocol.ts';
 import { writeRawResponse } from './raw-response.ts';
+import { sendTo } from './send.ts';
 import type { GatewayStats } from './stats.ts';
 import { noRouteBody, Routing } from './table.ts';
 import { TlsFront } from './tls-front.ts';
@@ -228,16 +222,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     ex.service = service;
     if (!this.#frameBody(ex, path, headers)) return;
     const up = this.#choose(ex, service, path, headers);
-    if (up === null) return;
-    const go = () => {
-      if (!service.faults?.inject(ex, ex.upstream!.stats, () => this.#dispatch(ex))) this.#dispatch(ex);
-    };
-    const limit = this.routing.limitOf(service);
-    if (limit !== null) limit.start(ex, service, up, go);
-    else {
-      ex.assign(up);
-      go();
-    }
+    if (up !== null) sendTo(this.routing, ex, service, up);
   }
 
   /** The head passes the hostile-input checks and its target is understood: its path, or null (answered). */
@@ -308,23 +293,6 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     if (plan === null) return;
     ex.mirror = plan;
     opts.body = streamBody(ex, plan) as unknown as Readable;
-  }
-
-  #dispatch(ex: Exchange): void {
-    if (!ex.chunked || ex.h2) {
-      ex.dispatch();
-      return;
-    }
-    // A chunked body is only sent once its first chunk has parsed: broken chunk framing gets a 400 from
-    // clientError and the upstream sees nothing.
-    whenBodyStarts(ex.req as GatewayRequest, (ok) => {
-      if (ex.finished) return;
-      if (ok) ex.dispatch();
-      else {
-        ex.res.destroy();
-        ex.clientClosed();
-      }
-    });
   }
 
   // ---- the route table, and what the master and the relays ask of it -----------------------------------
