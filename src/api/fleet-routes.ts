@@ -22,7 +22,7 @@ function answered(a: FleetCommandAnswer): FleetCommandAnswer {
   return a;
 }
 
-function unavailable(err: unknown): never {
+export function unavailable(err: unknown): never {
   if (err instanceof ApiError) throw err;
   throw new ApiError(503, 'fleet_unavailable', (err as Error).message);
 }

@@ -7,12 +7,9 @@ import { admin } from '../auth/roles.ts';
 import type { FleetAudit } from '../fleet/audit.ts';
 import type { FleetTokens } from '../fleet/tokens.ts';
 import { onlyKeys, readJson } from './body.ts';
-import { ApiError } from './errors.ts';
+import { unavailable } from './fleet-routes.ts';
 import type { Route } from './routes.ts';
-
-const unavailable = (err: unknown): never => {
-  throw new ApiError(503, 'fleet_unavailable', (err as Error).message);
-};
+import { limitParam } from './security-routes.ts';
 
 export function fleetSecurityRoutes(audit: FleetAudit, tokens: FleetTokens): Route[] {
   return [
@@ -21,10 +18,7 @@ export function fleetSecurityRoutes(audit: FleetAudit, tokens: FleetTokens): Rou
       /^\/v1\/audit$/,
       async (_req, _res, _p, url) => {
         const service = url.searchParams.get('service') ?? undefined;
-        const raw = url.searchParams.get('limit');
-        const limit = raw === null ? 100 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1)
-          throw new ApiError(400, 'invalid_query', 'limit: must be an integer >= 1');
+        const limit = limitParam(url, 100, 100_000);
         return { entries: await audit.list({ service, limit }).catch(unavailable), fleet: true };
       },
       admin(),

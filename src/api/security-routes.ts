@@ -10,7 +10,7 @@ const MAX_BODY_BYTES = 64 * 1024;
 /** Same shape as the control API's routes: method, path pattern, handler, access. */
 export type SecurityRoute = [string, RegExp, Handler, Access];
 
-function limitParam(url: URL, def: number, max: number): number {
+export function limitParam(url: URL, def: number, max: number): number {
   const raw = url.searchParams.get('limit');
   if (raw === null) return def;
   const n = Number(raw);

@@ -69,10 +69,68 @@ export function entryHash(prevHash: string, e: Omit<AuditEntry, 'prevHash' | 'ha
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
-/** Entries `from`..`to` are gone from the table. */
-function deleted(from: number, to: number): NonNullable<AuditVerification['broken']> {
-  const which = from === to ? `y ${from} is` : `ies ${from}..${to} are`;
-  return { seq: from, reason: 'deleted', message: `entr${which} missing (deleted)` };
+/** Entries `from`..`to` are gone (`what`: "entry", or "fleet entry" for the fleet's chain). */
+function deleted(from: number, to: number, what: string): NonNullable<AuditVerification['broken']> {
+  const which = from === to ? `${what} ${from} is` : `${what.replace(/y$/, 'ies')} ${from}..${to} are`;
+  return { seq: from, reason: 'deleted', message: `${which} missing (deleted)` };
+}
+
+/**
+ * Checks a hash chain in seq order against its head: every entry's own hash (`hashOf`), its link to
+ * the one before, no gap, and nothing missing after the last one. Shared by this host's chain and
+ * the fleet's (fleet/audit.ts).
+ */
+export function verifyChain<E extends { seq: number; prevHash: string; hash: string }>(
+  entries: Iterable<E>,
+  head: { seq: number; hash: string } | undefined,
+  hashOf: (e: E) => string,
+  what = 'entry',
+): AuditVerification {
+  let prevHash = GENESIS_HASH;
+  let expected = 1;
+  let checked = 0;
+  for (const e of entries) {
+    if (e.seq !== expected)
+      return { ok: false, entries: checked, broken: deleted(expected, e.seq - 1, what) };
+    if (hashOf(e) !== e.hash) {
+      return {
+        ok: false,
+        entries: checked,
+        broken: { seq: e.seq, reason: 'edited', message: `${what} ${e.seq} was modified (hash mismatch)` },
+      };
+    }
+    if (e.prevHash !== prevHash) {
+      // The entry's own hash is consistent, but it no longer follows its predecessor: either
+      // the predecessor was edited and re-hashed, or this entry was.
+      const at = e.seq > 1 ? e.seq - 1 : e.seq;
+      return {
+        ok: false,
+        entries: checked,
+        broken: {
+          seq: at,
+          reason: 'edited',
+          message: `${what} ${at} was modified (${what} ${e.seq} does not chain to it)`,
+        },
+      };
+    }
+    prevHash = e.hash;
+    expected++;
+    checked++;
+  }
+  const headSeq = head?.seq ?? 0;
+  if (headSeq > checked) return { ok: false, entries: checked, broken: deleted(expected, headSeq, what) };
+  if (head && head.hash !== prevHash) {
+    return {
+      ok: false,
+      entries: checked,
+      broken: {
+        seq: head.seq,
+        reason: 'edited',
+        message: `${what} ${head.seq} was modified (head mismatch)`,
+      },
+    };
+  }
+  return { ok: true, entries: checked };
 }
 
 function fromRow(r: Row): AuditEntry {
@@ -175,53 +233,10 @@ export class AuditLog {
 
   /** Recomputes the chain from the first entry; reports the first edited or deleted entry. */
   verify(): AuditVerification {
-    const head = this.head();
-    let prevHash = GENESIS_HASH;
-    let expected = 1;
-    let entries = 0;
-    for (const r of this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<Row>) {
-      const e = fromRow(r);
-      if (e.seq !== expected) {
-        return { ok: false, entries, broken: deleted(expected, e.seq - 1) };
-      }
-      if (entryHash(e.prevHash, e) !== e.hash) {
-        return {
-          ok: false,
-          entries,
-          broken: { seq: e.seq, reason: 'edited', message: `entry ${e.seq} was modified (hash mismatch)` },
-        };
-      }
-      if (e.prevHash !== prevHash) {
-        // The entry's own hash is consistent, but it no longer follows its predecessor: either
-        // the predecessor was edited and re-hashed, or this entry was.
-        const at = e.seq > 1 ? e.seq - 1 : e.seq;
-        return {
-          ok: false,
-          entries,
-          broken: {
-            seq: at,
-            reason: 'edited',
-            message: `entry ${at} was modified (entry ${e.seq} does not chain to it)`,
-          },
-        };
-      }
-      prevHash = e.hash;
-      expected++;
-      entries++;
-    }
-    const headSeq = head?.seq ?? 0;
-    if (headSeq > entries) return { ok: false, entries, broken: deleted(expected, headSeq) };
-    if (head && head.hash !== prevHash) {
-      return {
-        ok: false,
-        entries,
-        broken: {
-          seq: head.seq,
-          reason: 'edited',
-          message: `entry ${head.seq} was modified (head mismatch)`,
-        },
-      };
-    }
-    return { ok: true, entries };
+    const rows = this.db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as Iterable<Row>;
+    const entries = (function* () {
+      for (const r of rows) yield fromRow(r);
+    })();
+    return verifyChain(entries, this.head(), (e) => entryHash(e.prevHash, e));
   }
 }

@@ -1,5 +1,6 @@
 // Shared fixtures of the core's table tests (imported by *.test.ts only).
 import type { AnalysisConfig, RunSpec } from '../config/types.ts';
+import type { HostReport, HostServiceReport } from './fleet/model.ts';
 import type { ObservedInstance } from './model.ts';
 
 export const run: RunSpec = { command: 'x', cwd: '/', env: {} };
@@ -23,4 +24,17 @@ export const ready = (id: string, revision: number, readySince = 0): ObservedIns
   state: 'ready',
   readySince,
   restarts: 0,
+});
+
+/** A fleet host's heartbeat as the table tests play it: `web` is its one service's report. */
+export const hostReport = (host: string, web: HostServiceReport): HostReport => ({
+  host,
+  advertise: host,
+  controlPort: 1,
+  gatewayPort: 2,
+  startedAt: 0,
+  reportedAt: 0,
+  drained: false,
+  configHash: 'x',
+  services: { web },
 });

@@ -13,6 +13,7 @@ import {
   type AuditVerification,
   canonicalJson,
   GENESIS_HASH,
+  verifyChain,
 } from '../audit/log.ts';
 import type { Logger } from '../log/logger.ts';
 import type { EtcdClient, KeyValue } from '../store/etcd/client.ts';
@@ -146,61 +147,10 @@ export class FleetAudit {
   /** Recomputes the fleet chain from its first entry; reports the first edited or deleted one. */
   async verify(): Promise<AuditVerification & { head: number }> {
     const headKv = await this.client.get(this.keys.auditHead);
-    const head = headKv ? (JSON.parse(headKv.value) as Head) : { seq: 0, hash: GENESIS_HASH };
+    const head = headKv ? (JSON.parse(headKv.value) as Head) : undefined;
     const entries = await this.entries();
-    let prev = GENESIS_HASH;
-    let checked = 0;
-    for (const e of entries) {
-      if (e.seq !== checked + 1) {
-        const message = `fleet entr${e.seq - 1 === checked + 1 ? `y ${checked + 1} is` : `ies ${checked + 1}..${e.seq - 1} are`} missing (deleted)`;
-        return {
-          ok: false,
-          entries: checked,
-          head: head.seq,
-          broken: { seq: checked + 1, reason: 'deleted', message },
-        };
-      }
-      const { prevHash, hash, ...rest } = e;
-      if (prevHash !== prev || fleetEntryHash(prevHash, rest) !== hash) {
-        return {
-          ok: false,
-          entries: checked,
-          head: head.seq,
-          broken: {
-            seq: e.seq,
-            reason: 'edited',
-            message: `fleet entry ${e.seq} was modified (hash mismatch)`,
-          },
-        };
-      }
-      prev = hash;
-      checked++;
-    }
-    if (head.seq > checked) {
-      return {
-        ok: false,
-        entries: checked,
-        head: head.seq,
-        broken: {
-          seq: checked + 1,
-          reason: 'deleted',
-          message: `fleet entries ${checked + 1}..${head.seq} are missing (deleted)`,
-        },
-      };
-    }
-    if (head.hash !== prev) {
-      return {
-        ok: false,
-        entries: checked,
-        head: head.seq,
-        broken: {
-          seq: head.seq,
-          reason: 'edited',
-          message: `fleet entry ${head.seq} was modified (head mismatch)`,
-        },
-      };
-    }
-    return { ok: true, entries: checked, head: head.seq };
+    const hashOf = ({ prevHash, hash: _h, ...rest }: FleetAuditEntry) => fleetEntryHash(prevHash, rest);
+    return { ...verifyChain(entries, head, hashOf, 'fleet entry'), head: head?.seq ?? 0 };
   }
 
   private async entries(): Promise<FleetAuditEntry[]> {

@@ -4,7 +4,7 @@ import type { CanaryStrategy } from '../../config/types.ts';
 import { abort, promote } from '../commands.ts';
 import type { ObservedInstance, ServiceSpec, ServiceState } from '../model.ts';
 import { deploy, initialServiceState, reconcileService } from '../service.ts';
-import { run } from '../test-fixtures.ts';
+import { hostReport, run } from '../test-fixtures.ts';
 import { setFleetStep } from './canary.ts';
 import { fleetDeploy, fleetPromote } from './commands.ts';
 import { followAssignment, serviceReport } from './follow.ts';
@@ -118,17 +118,7 @@ function reports(hosts: Host[], fleet: FleetServiceState): Record<string, HostRe
       total: 2,
       routesVersion: 1,
     });
-    out[h.name] = {
-      host: h.name,
-      advertise: h.name,
-      controlPort: 1,
-      gatewayPort: 2,
-      startedAt: 0,
-      reportedAt: 0,
-      drained: false,
-      configHash: 'x',
-      services: { web },
-    };
+    out[h.name] = hostReport(h.name, web);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RollingRollout, ServiceState } from '../model.ts';
-import { run } from '../test-fixtures.ts';
+import { hostReport, run } from '../test-fixtures.ts';
 import { fleetAbort, fleetDeploy, fleetPromote, fleetUndo } from './commands.ts';
 import { followAssignment, serviceReport } from './follow.ts';
 import type { FleetServiceSpec, FleetServiceState, FleetTarget, HostReport } from './model.ts';
@@ -115,17 +115,7 @@ function reportsOf(hosts: SimHost[], fleet: FleetServiceState): Record<string, H
       total: 2,
       routesVersion: 1,
     });
-    out[h.name] = {
-      host: h.name,
-      advertise: h.name,
-      controlPort: 1,
-      gatewayPort: 2,
-      startedAt: 0,
-      reportedAt: 0,
-      drained: false,
-      configHash: 'x',
-      services: { web: report },
-    };
+    out[h.name] = hostReport(h.name, report);
   }
   return out;
 }
@@ -305,29 +295,17 @@ test('blue-green across hosts: every preview first, one switch for all (promote 
   const reportsWith = (fleet: FleetServiceState, ready: string[]): Record<string, HostReport> => {
     const out: Record<string, HostReport> = {};
     for (const h of hosts) {
-      out[h] = {
-        host: h,
-        advertise: h,
-        controlPort: 1,
-        gatewayPort: 2,
-        startedAt: 0,
-        reportedAt: 0,
-        drained: false,
-        configHash: 'x',
-        services: {
-          web: {
-            generation: fleet.assignments[h]?.generation ?? 0,
-            stable: v('v1'),
-            target: v('v2'),
-            phase: 'Progressing',
-            outcome: 'progressing',
-            ready: 1,
-            total: 2,
-            routesVersion: 1,
-            previewReady: ready.includes(h),
-          },
-        },
-      };
+      out[h] = hostReport(h, {
+        generation: fleet.assignments[h]?.generation ?? 0,
+        stable: v('v1'),
+        target: v('v2'),
+        phase: 'Progressing',
+        outcome: 'progressing',
+        ready: 1,
+        total: 2,
+        routesVersion: 1,
+        previewReady: ready.includes(h),
+      });
     }
     return out;
   };
