@@ -64,7 +64,7 @@ describe('traffic policy in the config file', () => {
     });
   });
 
-  test('limits.rate and maxConnectionsPerClient, which the gateway does not enforce yet, are refused naming the key; the other policy keys are taken', () => {
+  test('limits.maxConnectionsPerClient, which the gateway does not enforce yet, is refused naming the key; the other policy keys are taken', () => {
     const got = messages(`
 loadBalancer: { type: hash, key: cookie:session }
 limits: { maxInFlightPerInstance: 64, rate: { requests: 5 }, maxConnectionsPerClient: 10 }
@@ -74,7 +74,7 @@ retries: { attempts: 2 }
 `);
     assert.deepEqual(
       got.map((m) => m.split(':')[0]),
-      ['services.web.limits.rate', 'services.web.limits.maxConnectionsPerClient'],
+      ['services.web.limits.maxConnectionsPerClient'],
     );
     assert.ok(
       got.every((m) => /not enforced by the gateway yet/.test(m)),

@@ -209,10 +209,10 @@ export function readTrafficPolicy(
 }
 
 /** Validated `limits` keys the gateway does not act on yet: refused, because an ignored key would mislead. */
-export const NOT_ENFORCED_YET = ['rate', 'maxConnectionsPerClient'] as const;
+export const NOT_ENFORCED_YET = ['maxConnectionsPerClient'] as const;
 
 const NOT_ENFORCED_MESSAGE =
-  'is valid but not enforced by the gateway yet (issue 13: limits.rate and limits.maxConnectionsPerClient are not built); remove it';
+  'is valid but not enforced by the gateway yet (issue 13: limits.maxConnectionsPerClient is not built); remove it';
 
 /** Refuses the policy keys of a service that the gateway would ignore (after their own checks). */
 export function refuseNotEnforced(ctx: Ctx, path: Path, o: Obj): void {

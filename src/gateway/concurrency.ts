@@ -7,6 +7,7 @@
  * outlives route table changes: a waiter is served by the service's current instances.
  */
 import type { UpstreamRole } from './protocol.ts';
+import type { RevisionCounters } from './stats.ts';
 import type { RoutedService, Upstream, UpstreamGroup } from './upstream.ts';
 
 /** What the limit needs of a request (an Exchange). */
@@ -23,6 +24,8 @@ const RETRY_AFTER_SECONDS = 1;
 
 interface Waiter {
   ex: Admitted;
+  /** The revision it was headed for: where a turned-away request is counted. */
+  counters: RevisionCounters;
   role: UpstreamRole | null;
   go: () => void;
   timer: NodeJS.Timeout | null;
@@ -61,14 +64,14 @@ export class ConcurrencyLimit {
       return;
     }
     if (this.queueTimeoutMs === 0) {
-      this.turnAway(ex, service);
+      this.turnAway(ex, service, up.stats);
       return;
     }
-    const w: Waiter = { ex, role: ex.role, go, timer: null };
+    const w: Waiter = { ex, counters: up.stats, role: ex.role, go, timer: null };
     w.timer = setTimeout(() => {
       const i = this.queue.indexOf(w);
       if (i >= 0) this.queue.splice(i, 1);
-      if (!ex.finished) this.turnAway(ex, service);
+      if (!ex.finished) this.turnAway(ex, service, w.counters);
     }, this.queueTimeoutMs);
     this.queue.push(w);
     // Arrival order: someone queued before this one goes first, then this one if there is still room.
@@ -108,8 +111,9 @@ export class ConcurrencyLimit {
     return best;
   }
 
-  private turnAway(ex: Admitted, service: RoutedService): void {
+  private turnAway(ex: Admitted, service: RoutedService, counters: RevisionCounters): void {
     this.rejected++;
+    counters.limitedConcurrency++;
     ex.sendLimited(
       503,
       `cutover: every instance of service ${JSON.stringify(service.name)} is at its limit of ${this.perInstance} requests in flight\n`,

@@ -382,11 +382,11 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   }
 
   /** A request a limit turned away: not an error of any instance or of the gateway. */
-  sendLimited(status: number, body: string, retryAfterSeconds: number): void {
-    this.#sendPlain(status, body, false, retryAfterSeconds);
+  sendLimited(status: number, body: string, retryAfterSeconds: number, extra?: readonly string[]): void {
+    this.#sendPlain(status, body, false, ['retry-after', `${retryAfterSeconds}`, ...(extra ?? [])]);
   }
 
-  #sendPlain(status: number, body: string, close: boolean, retryAfterSeconds: number | null): void {
+  #sendPlain(status: number, body: string, close: boolean, extra: readonly string[] | null): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) res.destroy();
     else {
@@ -394,7 +394,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
       const length = Buffer.byteLength(body);
       this.bytes += length;
       const headers = ['content-type', ERROR_HEADERS_CT, 'content-length', `${length}`];
-      if (retryAfterSeconds !== null) headers.push('retry-after', `${retryAfterSeconds}`);
+      if (extra !== null) headers.push(...extra);
       headers.push('x-request-id', this.requestId ?? '');
       this.writeHead(status, '', headers);
       res.end(body);

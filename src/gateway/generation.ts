@@ -20,6 +20,8 @@ import type {
   ServiceStats,
   StatsReport,
 } from './protocol.ts';
+import { RATE_SWEEP_MS, RateBroker } from './rate-broker.ts';
+import type { RateGiveBack, RateTake } from './rate-source.ts';
 import { addExited, addStats } from './stats.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -91,6 +93,9 @@ export class Workers {
   #exitedStats: Record<string, ServiceStats> = {};
   #exitedWorkers = 0;
   #exitedListeners: ListenerCounters = emptyListeners();
+  /** `limits.rate` buckets for all workers (of every generation: a reload keeps them). */
+  readonly #rates = new RateBroker();
+  #rateSweep: NodeJS.Timeout | null = null;
 
   constructor(host: WorkerHost) {
     this.host = host;
@@ -316,6 +321,10 @@ export class Workers {
       this.host.certWanted(msg.host);
       return;
     }
+    if (msg.type === 'rate-take' || msg.type === 'rate-return') {
+      this.#rate(slot, msg);
+      return;
+    }
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
     if (msg.type === 'stats') {
       slot.lastStats = msg.services;
@@ -329,6 +338,18 @@ export class Workers {
       this.#asks.delete(msg.id);
       ask.done();
     }
+  }
+
+  #rate(slot: WorkerSlot, msg: RateTake | RateGiveBack): void {
+    const now = Date.now();
+    this.#rateSweep ??= setInterval(() => this.#rates.sweep(Date.now()), RATE_SWEEP_MS).unref();
+    if (msg.type === 'rate-return') {
+      this.#rates.giveBack(msg.set, msg.params, msg.key, msg.n, now);
+      return;
+    }
+    const shares = this.host.settings.workers;
+    const g = this.#rates.take(msg.set, msg.params, msg.key, msg.want, shares, now);
+    if (slot.child.connected) slot.child.send({ type: 'rate-grant', id: msg.id, ...g });
   }
 
   /** Sends a message to every connected worker and resolves once each replied (or exited). */

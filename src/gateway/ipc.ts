@@ -7,6 +7,7 @@ import type {
   RouteTable,
   ServiceStats,
 } from './protocol.ts';
+import type { RateGiveBack, RateGrant, RateTake } from './rate-source.ts';
 
 export type MasterToWorker =
   /**
@@ -40,6 +41,8 @@ export type MasterToWorker =
   /** Start accepting (the cold start is over); sent with the listening handle again. */
   | { type: 'accept' }
   | { type: 'routes'; id: number; table: RouteTable }
+  /** Tokens of a `limits.rate` bucket for a worker's `rate-take`. */
+  | RateGrant
   | { type: 'inflight'; id: number }
   | { type: 'stats'; id: number }
   /** Stop accepting, drain, exit (the master stops). */
@@ -59,6 +62,9 @@ export type WorkerToMaster =
   /** A TLS handshake named a host no certificate covers (ACME may get one on demand). */
   | { type: 'cert-wanted'; host: string }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
+  /** A worker needs tokens of a `limits.rate` bucket, or gives back tokens it did not spend. */
+  | RateTake
+  | RateGiveBack
   | { type: 'stats'; id: number; services: Record<string, ServiceStats>; listeners?: ListenerCounters };
 
 /**

@@ -230,8 +230,17 @@ export interface RevisionStats {
   mirror: MirrorStats;
   /** Requests the gateway faulted on purpose (route `faults`, drills); absent while there were none. */
   faults?: FaultStats;
+  /** Requests a limit turned away before they reached an instance; absent while there were none. */
+  limited?: LimitedStats;
   /** Only for revisions of `protocol: grpc` services that finished a call. */
   grpc?: GrpcStats;
+}
+
+/** `rate`: 429s of `limits.rate` (keyed by `rateKey`); `concurrency`: 503s of `maxInFlightPerInstance`. */
+export interface LimitedStats {
+  rate: number;
+  concurrency: number;
+  rateKey: string;
 }
 
 /** Injected faults: `aborted` requests were answered by the gateway (also in `status`), `delayed` were held. */

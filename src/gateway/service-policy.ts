@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import { ConcurrencyLimit } from './concurrency.ts';
 import { OutlierDetector } from './outlier.ts';
 import type { RouteService } from './protocol.ts';
+import { RateLimiter, type RateSource } from './rate-limit.ts';
 import { RetryBudget } from './retry-budget.ts';
 import type { RoutedService, Upstream } from './upstream.ts';
 
@@ -14,6 +15,9 @@ import type { RoutedService, Upstream } from './upstream.ts';
 export interface PolicyState {
   budgets: Map<string, { percent: number; budget: RetryBudget }>;
   limits: Map<string, { key: string; limit: ConcurrencyLimit }>;
+  rates: Map<string, RateLimiter>;
+  rateSource: RateSource;
+  trusted: (peer: string | undefined) => boolean;
   workers: number;
   current: (s: RoutedService) => RoutedService;
 }
@@ -38,6 +42,7 @@ export function applyPolicy(
       kept.limits.set(def.name, l);
     }
   }
+  applyRate(def, kept);
   const od = def.policy?.outlierDetection;
   if (od !== undefined) {
     const byRevision = new Map<number, Upstream[]>();
@@ -60,4 +65,28 @@ export function applyPolicy(
     budgets.set(def.name, b);
   }
   service.retryBudget = b.budget;
+}
+
+/** `limits.rate`: the limiter (and the tokens this worker holds) outlives tables with the same policy. */
+function applyRate(def: RouteService, kept: PolicyState): void {
+  const rate = def.policy?.rate;
+  const old = kept.rates.get(def.name);
+  if (rate === undefined) {
+    old?.close();
+    kept.rates.delete(def.name);
+    return;
+  }
+  const next = new RateLimiter(def.name, rate, kept.rateSource, kept.trusted);
+  if (old?.set === next.set) return;
+  old?.close();
+  kept.rates.set(def.name, next);
+}
+
+/** Services gone from a new table take their limiters with them. */
+export function dropRemoved(kept: PolicyState, names: ReadonlySet<string>): void {
+  for (const [name, r] of kept.rates) {
+    if (names.has(name)) continue;
+    r.close();
+    kept.rates.delete(name);
+  }
 }

@@ -102,6 +102,11 @@ export class RevisionCounters {
   /** Injected faults (faults.ts): answered by the gateway, and held before going on. */
   faultAborted = 0;
   faultDelayed = 0;
+  /** Turned away by `limits.rate` (429) and `limits.maxInFlightPerInstance` (503): not requests of the revision. */
+  limitedRate = 0;
+  limitedConcurrency = 0;
+  /** The rate limit's key class (`ip`, `header`, ...) of the last limited request. */
+  rateKey = '';
 
   constructor(role: UpstreamRole, version = '') {
     this.role = role;
@@ -249,6 +254,9 @@ function revisionReport(r: RevisionCounters): RevisionStats {
     ...(r.faultAborted === 0 && r.faultDelayed === 0
       ? {}
       : { faults: { aborted: r.faultAborted, delayed: r.faultDelayed } }),
+    ...(r.limitedRate === 0 && r.limitedConcurrency === 0
+      ? {}
+      : { limited: { rate: r.limitedRate, concurrency: r.limitedConcurrency, rateKey: r.rateKey } }),
   };
 }
 
@@ -338,6 +346,13 @@ function addRevision(t: RevisionStats, r: RevisionStats): void {
     t.faults = {
       aborted: (t.faults?.aborted ?? 0) + r.faults.aborted,
       delayed: (t.faults?.delayed ?? 0) + r.faults.delayed,
+    };
+  }
+  if (r.limited !== undefined) {
+    t.limited = {
+      rate: (t.limited?.rate ?? 0) + r.limited.rate,
+      concurrency: (t.limited?.concurrency ?? 0) + r.limited.concurrency,
+      rateKey: r.limited.rateKey || (t.limited?.rateKey ?? ''),
     };
   }
 }

@@ -6,10 +6,13 @@
 import type { Logger } from '../log/logger.ts';
 import type { ConcurrencyLimit } from './concurrency.ts';
 import type { GatewaySettings, RouteService, RouteTable, ServiceStats } from './protocol.ts';
+import type { RateLimiter, RateSource } from './rate-limit.ts';
+import { LocalRateSource } from './rate-source.ts';
 import { Router } from './router.ts';
-import { applyPolicy, type PolicyState } from './service-policy.ts';
+import { applyPolicy, dropRemoved, type PolicyState } from './service-policy.ts';
 import { GatewayStats } from './stats.ts';
 import { compileMirror, compileTraffic } from './traffic.ts';
+import { trustMatcher } from './trust.ts';
 import { type Closable, RoutedService, Upstream } from './upstream.ts';
 
 export class Routing {
@@ -31,6 +34,9 @@ export class Routing {
     this.#kept = {
       budgets: new Map(),
       limits: new Map(),
+      rates: new Map(),
+      rateSource: new LocalRateSource(),
+      trusted: trustMatcher(settings.trustedProxies),
       workers: settings.workers,
       current: (s) => this.current(s),
     };
@@ -45,6 +51,7 @@ export class Routing {
       services.set(def.name, service);
       entries.push({ host: def.host, pathPrefix: def.pathPrefix, value: service });
     }
+    dropRemoved(this.#kept, new Set(services.keys()));
     const router = new Router(entries);
     const old = this.instances;
     this.instances = next;
@@ -123,6 +130,16 @@ export class Routing {
         up.drainTimer = null;
       }
     }
+  }
+
+  /** Where `limits.rate` tokens come from (a worker: its master); before the first table. */
+  useRateSource(source: RateSource): void {
+    this.#kept.rateSource = source;
+  }
+
+  /** `limits.rate` of a service, null without. */
+  rateOf(service: RoutedService): RateLimiter | null {
+    return this.#kept.rates.get(service.name) ?? null;
   }
 
   /** `limits.maxInFlightPerInstance` of a service (the same across its tables), null without. */

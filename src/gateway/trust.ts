@@ -45,3 +45,18 @@ export function trustMatcher(list: readonly string[] | undefined): (peer: string
     return block.check(peer, kind === 4 ? 'ipv4' : 'ipv6');
   };
 }
+
+/**
+ * Who the client is, for limits keyed on `ip`: the peer, or the last address a trusted peer put in
+ * X-Forwarded-For (the one that proxy saw; earlier entries are the client's own claims).
+ */
+export function clientAddress(
+  peer: string | undefined,
+  forwardedFor: string | string[] | undefined,
+  trusted: (peer: string | undefined) => boolean,
+): string | undefined {
+  if (forwardedFor === undefined || !trusted(peer)) return peer;
+  const v = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor[forwardedFor.length - 1];
+  const last = v.slice(v.lastIndexOf(',') + 1).trim();
+  return net.isIP(last) === 0 ? peer : last;
+}

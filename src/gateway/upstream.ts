@@ -7,16 +7,10 @@ import { Faults } from './faults.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
 import { type AnswerObserver, newOutlierState, type OutlierState } from './outlier-state.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
+import { type KeyReader, keyReader } from './request-key.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
-import {
-  type Decide,
-  findCookie,
-  fnv1a32,
-  headerValue,
-  type MirrorFilter,
-  type RequestHeaders,
-} from './traffic.ts';
+import { type Decide, fnv1a32, type MirrorFilter, type RequestHeaders } from './traffic.ts';
 import { parseAddress } from './validate.ts';
 
 /** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
@@ -219,9 +213,7 @@ export class RoutedService extends UpstreamGroup {
   /** Indexed by gRPC status: whether it counts as a failure (`grpc` services only; else all false). */
   readonly grpcFailure: readonly boolean[];
   /** `hash`: reads the key of a request (undefined: none, balanced round-robin). */
-  readonly hashKey:
-    | ((headers: RequestHeaders, target: string, peer: string | undefined) => string | undefined)
-    | null;
+  readonly hashKey: KeyReader | null;
   /** Null: no `traffic` in the table, every upstream is one pool (the group this object is). */
   readonly traffic: ServiceTraffic | null;
   /** `timeouts.request`: this service's wait for response headers (null: the gateway's upstreamTimeout). */
@@ -251,7 +243,8 @@ export class RoutedService extends UpstreamGroup {
     compiled: { decide: Decide; mirror: MirrorFilter | null } | null = null,
   ) {
     super(upstreams, def.balance);
-    this.hashKey = keyReader(def);
+    const hashKey = def.balance === 'hash' ? def.policy?.hashKey : undefined;
+    this.hashKey = hashKey === undefined ? null : keyReader(hashKey);
     this.name = def.name;
     this.protocol = def.protocol ?? 'http';
     this.grpcFailure = this.protocol === 'grpc' ? failureCodeSet(def.grpcFailureCodes) : NO_FAILURES;
@@ -325,23 +318,4 @@ export class RoutedService extends UpstreamGroup {
 export interface BalancedRequest {
   readonly headers: RequestHeaders;
   readonly socket: { readonly remoteAddress?: string | undefined };
-}
-
-/** The reader of `policy.hashKey` (`ip`: the peer address the gateway saw). */
-function keyReader(def: RouteService): RoutedService['hashKey'] {
-  const k = def.balance === 'hash' ? def.policy?.hashKey : undefined;
-  if (k === undefined || k.source === 'route') return null;
-  if (k.source === 'ip') return (_h, _t, peer) => peer;
-  const name = k.name;
-  if (k.source === 'header') return (h) => headerValue(h, name);
-  if (k.source === 'cookie') {
-    return (h) => {
-      const c = headerValue(h, 'cookie');
-      return c === undefined ? undefined : findCookie(c, name);
-    };
-  }
-  return (_h, target) => {
-    const q = target.indexOf('?');
-    return q === -1 ? undefined : (new URLSearchParams(target.slice(q + 1)).get(name) ?? undefined);
-  };
 }

@@ -16,6 +16,7 @@ import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import { listenWithoutAccepting } from './listener.ts';
 import type { RouteTable } from './protocol.ts';
+import { IpcRateSource } from './rate-source.ts';
 import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
@@ -28,6 +29,8 @@ const STATS_PUSH_MS = 1000;
 /** Longest an orphaned worker (master gone) keeps serving without a new master. */
 const ORPHAN_MAX_MS = 60_000;
 let stopping = false;
+/** `limits.rate` tokens from the master (set at init). */
+let rates: IpcRateSource | null = null;
 let masterPid = 0;
 let adminSocket = '';
 /** The master's `PUT /serving`, kept for a gateway not created yet (a `serving` message before `init`). */
@@ -138,11 +141,17 @@ function accept(gw: Gateway, handle: unknown): void {
 }
 
 function send(msg: WorkerToMaster): void {
-  if (!process.connected) return;
+  trySend(msg);
+}
+
+function trySend(msg: WorkerToMaster): boolean {
+  if (!process.connected) return false;
   try {
     process.send!(msg);
+    return true;
   } catch {
     // master gone: 'disconnect' handles it
+    return false;
   }
 }
 
@@ -198,6 +207,8 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       adminSocket = msg.settings.adminSocket;
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
+      rates = new IpcRateSource(trySend, () => process.connected, msg.settings.workers);
+      gw.routing.useRateSource(rates);
       // Older masters send no serving state.
       if (msg.serving !== undefined) serving = msg.serving;
       gw.health.serving = serving;
@@ -256,6 +267,9 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       routedHosts = hostsOf(msg.table);
       send({ type: 'ack', id: msg.id, version: msg.table.version });
       return;
+    case 'rate-grant':
+      rates?.granted(msg);
+      return;
     case 'inflight':
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
       return;
@@ -283,6 +297,7 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGHUP', () => {});
 // The master is gone (crashed or killed): keep serving until a new master is there, then leave.
 process.on('disconnect', () => {
+  rates?.disconnected();
   if (stopping) return;
   if (gateway === null || adminSocket === '') {
     void shutdown('master disconnected');

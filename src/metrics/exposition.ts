@@ -151,6 +151,11 @@ const GATEWAY_FAMILIES = {
     'counter',
     'Requests the gateway faulted on purpose (route faults, rollback drills): kind abort (answered by the gateway, also counted in the status classes) or delay.',
   ],
+  limited: [
+    'cutover_gateway_limited_total',
+    'counter',
+    'Requests a limit turned away before they reached an instance of the revision: limit rate (429, by key class) or concurrency (503 after the queue). Not errors of the revision.',
+  ],
   grpcCalls: [
     'cutover_grpc_calls_total',
     'counter',
@@ -263,6 +268,17 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
       if (r.faults !== undefined) {
         f.faults.samples.push({ labels: { service, revision, kind: 'abort' }, value: r.faults.aborted });
         f.faults.samples.push({ labels: { service, revision, kind: 'delay' }, value: r.faults.delayed });
+      }
+      const l = r.limited;
+      if (l !== undefined) {
+        f.limited.samples.push({
+          labels: { service, revision, limit: 'rate', key: l.rateKey },
+          value: l.rate,
+        });
+        f.limited.samples.push({
+          labels: { service, revision, limit: 'concurrency', key: '' },
+          value: l.concurrency,
+        });
       }
       const g = r.grpc;
       if (g !== undefined) {

@@ -1,0 +1,136 @@
+/**
+ * limits.rate through a real gateway (master + 2 workers) under real load (hey): the whole gateway
+ * admits the limit once per key, not once per worker; 429s carry Retry-After and the RateLimit
+ * fields; limited requests are counted as such, not as errors of the revision.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { type TestContext, test } from 'node:test';
+import type { RouteService, StatsReport } from '../src/gateway/protocol.ts';
+import { request, service, startUpstream, table, upstream } from './helpers/gateway-helpers.ts';
+import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
+
+const T = { timeout: 120_000 };
+const RATE = 100;
+const BURST = 10;
+const LOAD_SECONDS = 4;
+
+/** hey against `url` for `seconds`, a new connection per request (so both workers take part). */
+function hey(
+  t: TestContext,
+  url: string,
+  user: string,
+  concurrency: number,
+): Promise<Record<number, number>> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'hey',
+      ['-z', `${LOAD_SECONDS}s`, '-c', `${concurrency}`, '-disable-keepalive', '-H', `x-user: ${user}`, url],
+      { maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        const statuses: Record<number, number> = {};
+        for (const m of stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g))
+          statuses[Number(m[1])] = Number(m[2]);
+        resolve(statuses);
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+  });
+}
+
+test(
+  'limits.rate is exact across two workers: per key the gateway admits burst + rate x time (within 5%), the rest get 429, counted as limited and not as errors',
+  T,
+  async (t) => {
+    // Given one instance that notes when each user's requests arrive
+    const arrivals = new Map<string, number[]>();
+    const up = await startUpstream(t, 'web', (req, res) => {
+      const user = String(req.headers['x-user']);
+      const list = arrivals.get(user) ?? [];
+      list.push(performance.now());
+      arrivals.set(user, list);
+      res.end('ok');
+    });
+    // And a gateway with two workers limiting each x-user to 100 requests per second, burst 10
+    const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
+    const web: RouteService = service('web', [upstream('web-1', up.port)], {
+      policy: {
+        rate: { requests: RATE, perMs: 1000, burst: BURST, key: { source: 'header', name: 'x-user' } },
+      },
+    });
+    const put = await admin(gw.admin, 'PUT', '/routes', table(1, web));
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+
+    // When two users each send far more than that at once, on new connections spread over the workers
+    const url = `http://127.0.0.1:${gw.port}/`;
+    const [a, b] = await Promise.all([hey(t, url, 'a', 16), hey(t, url, 'b', 8)]);
+
+    // Then each user's admitted requests fit the token bucket of the whole gateway
+    let limited = 0;
+    let admitted = 0;
+    for (const [user, statuses] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      const times = arrivals.get(user) ?? [];
+      assert.ok(times.length > 0, `user ${user}: nothing admitted`);
+      const ok = statuses[200] ?? 0;
+      const rejected = statuses[429] ?? 0;
+      assert.deepEqual(
+        Object.keys(statuses).sort(),
+        ['200', '429'],
+        `user ${user}: only 200 and 429, got ${JSON.stringify(statuses)}`,
+      );
+      assert.equal(ok, times.length, `user ${user}: every 200 reached the instance`);
+      const windowMs = times[times.length - 1] - times[0];
+      const expected = BURST + (RATE * windowMs) / 1000;
+      assert.ok(
+        Math.abs(ok - expected) <= 0.05 * expected,
+        `user ${user}: admitted ${ok} in ${windowMs.toFixed(0)} ms, expected ${expected.toFixed(1)} +-5% (a per-worker limit would admit about twice that)`,
+      );
+      t.diagnostic(
+        `user ${user}: ${ok} admitted in ${windowMs.toFixed(0)} ms (bucket allows ${expected.toFixed(1)}), ${rejected} limited`,
+      );
+      limited += rejected;
+      admitted += ok;
+    }
+
+    // And the gateway counts the 429s as limited, with the key class, and none as errors of the revision
+    const stats = (await admin(gw.admin, 'GET', '/stats')).json as unknown as StatsReport;
+    const r = stats.services.web.revisions['1'];
+    assert.deepEqual(r.limited, { rate: limited, concurrency: 0, rateKey: 'header' });
+    assert.equal(r.requests, admitted);
+    assert.equal(r.status['5xx'], 0);
+    assert.equal(r.errors, 0);
+  },
+);
+
+test(
+  'a 429 says when to come back: Retry-After and the RateLimit-Policy / RateLimit fields of the IETF draft',
+  T,
+  async (t) => {
+    // Given a service limited to one request per minute per client address
+    const up = await startUpstream(t, 'slow');
+    const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
+    const slow = service('slow', [upstream('slow-1', up.port)], {
+      policy: { rate: { requests: 1, perMs: 60_000, burst: 1, key: { source: 'ip' } } },
+    });
+    assert.equal((await admin(gw.admin, 'PUT', '/routes', table(1, slow))).status, 200);
+    // When the client sends two requests
+    const first = await request(gw.port, '/');
+    const second = await request(gw.port, '/');
+    // Then the first is served and the second is turned away until the bucket has a token again
+    assert.equal(first.status, 200);
+    assert.equal(second.status, 429);
+    const wait = Number(second.headers['retry-after']);
+    assert.ok(wait >= 59 && wait <= 60, `retry-after ${second.headers['retry-after']}`);
+    assert.equal(second.headers['ratelimit-policy'], '"slow";q=1;w=60');
+    assert.equal(second.headers.ratelimit, `"slow";r=0;t=${wait}`);
+    assert.match(second.body, /rate limit of service "slow" reached/);
+    assert.equal(up.requests.length, 1);
+  },
+);
