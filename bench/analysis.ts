@@ -3,15 +3,19 @@
  * `cutover up` (gateway + example-service instances) under ~1000 req/s of open-loop load.
  *
  *   node bench/analysis.ts [--quick] [--runs 20] [--detect-runs 3] [--rate 1000] [--weight 10]
- *                          [--analysis 15s] [--sim-runs 1000] [--scenarios a,b,c] [--keep]
+ *                          [--analysis 15s] [--sim-runs 1000] [--scenarios a,b,c,d] [--keep]
  *
  * (a) stable 0.1 % errors, canary 5 % errors at 10 % weight: time from the first canary request to the
  *     last canary response (all traffic back on stable), and the failed requests users saw;
  * (b) canary +300 ms latency: same time;
  * (c) healthy canary identical to stable, `--runs` analyses of `--analysis` each: false-abort rate, plus
- *     the engine's false-alarm rate over `--sim-runs` simulated 60 s analyses.
- * Beside each figure: what Flagger's defaults (interval 60 s, threshold 1 in code / 5 in the docs) give
- * on the same traffic. Prints a table, then a line `JSON:` followed by the JSON document (to the end of
+ *     the engine's false-alarm rate over `--sim-runs` simulated 60 s analyses;
+ * (d) `rolling`: a rolling update (4 replicas, maxSurge 1, maxUnavailable 0) with the same analysis, on
+ *     its own `cutover up`, of a revision with 5 % errors: time from the first to the last request the bad
+ *     revision served, and the failed requests users saw (bench/lib/analysis-rolling.ts).
+ * Beside (a)-(c): what Flagger's defaults (interval 60 s, threshold 1 in code / 5 in the docs) give on the
+ * same traffic; beside (d): Kubernetes (no analysis) and Argo Rollouts/Flagger (a rolling update is not
+ * judged), computed on the same traffic rate. Prints a table, then a line `JSON:` followed by the JSON document (to the end of
  * stdout), and writes bench/results/analysis-latest.json.
  */
 
@@ -24,6 +28,13 @@ import type { AnalysisConfig } from '../src/config/types.ts';
 import type { StatsReport } from '../src/gateway/protocol.ts';
 import { BenchCluster, type StatusDoc } from './lib/analysis-cluster.ts';
 import { diffCounters, type LoadCounters, PacedLoad } from './lib/analysis-load.ts';
+import { measureRolling, ROLLING_REPLICAS, ROLLING_STRATEGY, rollingDir } from './lib/analysis-rolling.ts';
+import {
+  rollingNotes,
+  rollingRows,
+  rollingRunRows,
+  summarizeRolling,
+} from './lib/analysis-rolling-report.ts';
 import {
   FLAGGER,
   flaggerDetectionS,
@@ -62,7 +73,7 @@ const ANALYSIS = {
   ],
 };
 
-type Scenario = 'a' | 'b' | 'c';
+type Scenario = 'a' | 'b' | 'c' | 'd';
 
 interface Options {
   quick: boolean;
@@ -71,7 +82,7 @@ interface Options {
   analysisS: number;
   /** (c) live runs. */
   runs: number;
-  /** (a) and (b) live runs each. */
+  /** (a), (b) and (d) live runs each. */
   detectRuns: number;
   simRuns: number;
   scenarios: Scenario[];
@@ -90,7 +101,7 @@ function parseOptions(argv: string[]): Options {
       weight: { type: 'string', default: '10' },
       analysis: { type: 'string', default: '15s' },
       'sim-runs': { type: 'string' },
-      scenarios: { type: 'string', default: 'a,b,c' },
+      scenarios: { type: 'string', default: 'a,b,c,d' },
       'gateway-workers': { type: 'string', default: '2' },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -99,7 +110,7 @@ function parseOptions(argv: string[]): Options {
   if (values.help) {
     process.stdout.write(
       'usage: node bench/analysis.ts [--quick] [--runs 20] [--detect-runs 3] [--rate 1000] [--weight 10]\n' +
-        '                              [--analysis 15s] [--sim-runs 1000] [--scenarios a,b,c]\n' +
+        '                              [--analysis 15s] [--sim-runs 1000] [--scenarios a,b,c,d]\n' +
         '                              [--gateway-workers 2] [--keep]\n',
     );
     process.exit(0);
@@ -114,8 +125,13 @@ function parseOptions(argv: string[]): Options {
   if (!m) throw new Error(`--analysis takes whole seconds (e.g. 15s), got ${values.analysis}`);
   const weight = Number(values.weight);
   if (!(weight > 0 && weight < 100)) throw new Error(`--weight must be in (0, 100), got ${values.weight}`);
-  const scenarios = values.scenarios.split(',').map((s) => s.trim()) as Scenario[];
-  for (const s of scenarios) if (!['a', 'b', 'c'].includes(s)) throw new Error(`unknown scenario ${s}`);
+  const scenarios = values.scenarios
+    .split(',')
+    .map((s) => (s.trim() === 'rolling' ? 'd' : s.trim())) as Scenario[];
+  for (const s of scenarios) {
+    if (!['a', 'b', 'c', 'd'].includes(s))
+      throw new Error(`--scenarios: unknown scenario ${s} (a, b, c, d or rolling)`);
+  }
   return {
     quick,
     rate: int('rate', values.rate),
@@ -333,12 +349,16 @@ async function main(): Promise<number> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-analysis-'));
   const cluster = new BenchCluster(procs, tmp);
   let load: PacedLoad | undefined;
+  // (d) runs on a cluster and a load of its own, after the canary one.
+  let rollCluster: BenchCluster | undefined;
+  let rollLoad: PacedLoad | undefined;
   let cleaned = false;
   const cleanupSync = (): void => {
     if (cleaned) return;
     cleaned = true;
     procs.killAllSync();
     cluster.killSync();
+    rollCluster?.killSync();
     if (!o.keep) rmSync(tmp, { recursive: true, force: true });
   };
   process.on('exit', cleanupSync);
@@ -347,7 +367,9 @@ async function main(): Promise<number> {
       log(`${sig}: stopping every process`);
       void (async () => {
         await load?.stop(1000);
+        await rollLoad?.stop(1000);
         await cluster.shutdown(3000).catch(() => undefined);
+        await rollCluster?.shutdown(3000).catch(() => undefined);
         await procs.stopAll();
       })().finally(() => {
         cleanupSync();
@@ -402,48 +424,72 @@ async function main(): Promise<number> {
   );
 
   const runs: RunResult[] = [];
-  try {
-    await cluster.writeConfig({
-      replicas: 2,
-      canaryReplicas: 1,
-      weight: o.weight,
-      analysisSeconds: o.analysisS,
-      gatewayWorkers: o.gatewayWorkers,
-      stableErrorRate: STABLE_ERROR_RATE,
-      analysisYaml: `    analysis: ${JSON.stringify(ANALYSIS)}\n`,
-    });
-    log(`cutover up (${tmp}), gateway 127.0.0.1:${cluster.gatewayPort}`);
-    await cluster.up();
-    load = new PacedLoad(cluster.gatewayPort, o.rate);
-    load.start();
-    log(`load: ${o.rate} req/s open loop; warming up 3 s`);
-    await sleep(3000);
+  const plan: Scenario[] = [];
+  for (const s of o.scenarios) {
+    if (s === 'd') continue;
+    const count = s === 'c' ? o.runs : o.detectRuns;
+    for (let i = 0; i < count; i++) plan.push(s);
+  }
+  if (plan.length > 0) {
+    try {
+      await cluster.writeConfig({
+        replicas: 2,
+        canaryReplicas: 1,
+        weight: o.weight,
+        analysisSeconds: o.analysisS,
+        gatewayWorkers: o.gatewayWorkers,
+        stableErrorRate: STABLE_ERROR_RATE,
+        analysisYaml: `    analysis: ${JSON.stringify(ANALYSIS)}\n`,
+      });
+      log(`cutover up (${tmp}), gateway 127.0.0.1:${cluster.gatewayPort}`);
+      await cluster.up();
+      load = new PacedLoad(cluster.gatewayPort, o.rate);
+      load.start();
+      log(`load: ${o.rate} req/s open loop; warming up 3 s`);
+      await sleep(3000);
 
-    let n = 0;
-    const plan: Scenario[] = [];
-    for (const s of o.scenarios) {
-      const count = s === 'c' ? o.runs : o.detectRuns;
-      for (let i = 0; i < count; i++) plan.push(s);
+      let n = 0;
+      for (const s of plan) {
+        n++;
+        const version = `${s}${n}`;
+        log(`run ${n}/${plan.length}: (${s}) deploy ${version}`);
+        const r = await runOne(cluster, load, o, s, version);
+        runs.push(r);
+        log(
+          `  ${r.outcome}${r.reason ? ` (${r.reason.slice(0, 120)})` : ''}; detection ${fmt(
+            r.detectionMs === null ? null : r.detectionMs / 1000,
+          )} s, routes cleared ${fmt(r.routesClearedMs === null ? null : r.routesClearedMs / 1000)} s; canary ` +
+            `${r.canaryRequests} req, ${r.canary5xx} 5xx; client errors ${r.client.errors}`,
+        );
+        await waitSettled(cluster, 60_000);
+        await sleep(1000);
+      }
+      await load.stop();
+    } finally {
+      await load?.stop(2000);
+      await cluster.shutdown().catch((err: unknown) => log(`shutdown: ${(err as Error).message}`));
     }
-    for (const s of plan) {
-      n++;
-      const version = `${s}${n}`;
-      log(`run ${n}/${plan.length}: (${s}) deploy ${version}`);
-      const r = await runOne(cluster, load, o, s, version);
-      runs.push(r);
-      log(
-        `  ${r.outcome}${r.reason ? ` (${r.reason.slice(0, 120)})` : ''}; detection ${fmt(
-          r.detectionMs === null ? null : r.detectionMs / 1000,
-        )} s, routes cleared ${fmt(r.routesClearedMs === null ? null : r.routesClearedMs / 1000)} s; canary ` +
-          `${r.canaryRequests} req, ${r.canary5xx} 5xx; client errors ${r.client.errors}`,
-      );
-      await waitSettled(cluster, 60_000);
-      await sleep(1000);
+  }
+  let rolling: Awaited<ReturnType<typeof measureRolling>> | null = null;
+  try {
+    if (o.scenarios.includes('d')) {
+      rolling = await measureRolling({
+        procs,
+        dir: rollingDir(tmp),
+        rate: o.rate,
+        runs: o.detectRuns,
+        gatewayWorkers: o.gatewayWorkers,
+        stableErrorRate: STABLE_ERROR_RATE,
+        badErrorRate: CANARY_ERROR_RATE,
+        analysisYaml: `    analysis: ${JSON.stringify(ANALYSIS)}\n`,
+        started: (c, l) => {
+          rollCluster = c;
+          rollLoad = l;
+        },
+        log,
+      });
     }
-    await load.stop();
   } finally {
-    await load?.stop(2000);
-    await cluster.shutdown().catch((err: unknown) => log(`shutdown: ${(err as Error).message}`));
     await procs.stopAll();
   }
 
@@ -518,13 +564,17 @@ async function main(): Promise<number> {
     xs.length ? `${fmt(median(xs), d)} / ${fmt(max(xs), d)}` : '-';
   const pct = (x: number): string => `${(x * 100).toFixed(x > 0 && x < 0.001 ? 3 : 1)}%`;
 
+  const rollSum = rolling ? summarizeRolling(rolling.runs, rolling.sentRps, CANARY_ERROR_RATE) : null;
+  // (a)-(c) compare with Flagger's canary, (d) with a rolling update elsewhere: one column each.
+  const peerHeader = (canary: string, roll: string): string =>
+    !rollSum ? canary : plan.length ? `${canary} | (d) ${roll}` : roll;
   const rows: string[][] = [
     [
       'figure',
       'runs',
       'cutover (median / worst)',
-      'Flagger thr=1 (code)',
-      'Flagger thr=5 (docs)',
+      peerHeader('Flagger thr=1 (code)', 'Kubernetes (no analysis)'),
+      peerHeader('Flagger thr=5 (docs)', 'Argo Rollouts / Flagger'),
       'target',
       'verdict',
     ],
@@ -595,6 +645,7 @@ async function main(): Promise<number> {
       ],
     );
   }
+  if (rolling && rollSum) rows.push(...rollingRows(rollSum, rolling.sentRps, CANARY_ERROR_RATE));
 
   const runRows: string[][] = [
     [
@@ -627,39 +678,51 @@ async function main(): Promise<number> {
     ]);
   }
 
-  const throttled = runs.reduce((s, r) => s + r.client.throttled, 0);
-  notes.push(
-    `Load: ${o.rate} req/s asked, ${achievedRps.toFixed(0)} req/s sent on average (open loop, node:http keep-alive ` +
-      `clients in the benchmark process), ${o.weight}% to the canary (~${canaryRps.toFixed(0)} req/s).`,
-    'Time = start of the first request the canary answered -> end of the last response from the canary, both on the ' +
-      "client's clock (requests in flight on the canary when the routes switch count). `routes clear` = first " +
-      `${POLL_MS} ms poll of the gateway's /routes without a canary upstream.`,
-    'Failed requests users saw = 5xx the gateway counted on the canary revision (exact /stats counter; the 500s of ' +
-      'the example service carry no version) + socket errors/timeouts at the clients. Stable 5xx (its own 0.1%) ' +
-      'are shown per run and are not caused by the release.',
-    `Flagger: a check every interval (${FLAGGER.intervalS} s default), rollback after threshold failed checks ` +
-      `(1 in code, 5 in the docs) -> at least interval x threshold; users see the canary's errors that long: ` +
-      `${canaryRps.toFixed(0)} req/s x ${CANARY_ERROR_RATE * 100}% x t. For (b) Flagger also needs a ` +
-      'request-duration limit below the slowed p99 (its docs example, 500 ms, would never fire on a +300 ms ' +
-      'regression of this ~1 ms service). Flagger (c): request-success-rate >= 99% per 60 s window at 0.1% errors ' +
-      '(binomial tail per check) is practically never failed: the difference is detection speed, not false alarms.',
-    `Analysis under test: ${JSON.stringify(ANALYSIS)} (alpha 0.01 split over the four metrics); strategy canary, ` +
-      `${o.weight}% weight, then a ${o.analysisS} s analysis step, then 100%.`,
-    `Engine simulation: the real src/analysis engine on seeded traffic (${simCanaryRps.toFixed(0)}/${simStableRps.toFixed(0)} ` +
-      'req/s canary/stable, lognormal latency median 40 ms, one look per second): ' +
-      `5% errors -> Fail in ${sim.errors5.fails}/${sim.errors5.runs}, median ${sim.errors5.medianS} s, p95 ${sim.errors5.p95S} s; ` +
-      `+300 ms -> Fail in ${sim.latency300.fails}/${sim.latency300.runs}, median ${sim.latency300.medianS} s.`,
-  );
+  const throttled = runs.reduce((s, r) => s + r.client.throttled, 0) + (rolling?.throttled ?? 0);
+  if (plan.length) {
+    notes.push(
+      `Load: ${o.rate} req/s asked, ${achievedRps.toFixed(0)} req/s sent on average (open loop, node:http keep-alive ` +
+        `clients in the benchmark process), ${o.weight}% to the canary (~${canaryRps.toFixed(0)} req/s).`,
+      'Time = start of the first request the canary answered -> end of the last response from the canary, both on the ' +
+        "client's clock (requests in flight on the canary when the routes switch count). `routes clear` = first " +
+        `${POLL_MS} ms poll of the gateway's /routes without a canary upstream.`,
+      'Failed requests users saw = 5xx the gateway counted on the canary revision (exact /stats counter; the 500s of ' +
+        'the example service carry no version) + socket errors/timeouts at the clients. Stable 5xx (its own 0.1%) ' +
+        'are shown per run and are not caused by the release.',
+      `Flagger: a check every interval (${FLAGGER.intervalS} s default), rollback after threshold failed checks ` +
+        `(1 in code, 5 in the docs) -> at least interval x threshold; users see the canary's errors that long: ` +
+        `${canaryRps.toFixed(0)} req/s x ${CANARY_ERROR_RATE * 100}% x t. For (b) Flagger also needs a ` +
+        'request-duration limit below the slowed p99 (its docs example, 500 ms, would never fire on a +300 ms ' +
+        'regression of this ~1 ms service). Flagger (c): request-success-rate >= 99% per 60 s window at 0.1% errors ' +
+        '(binomial tail per check) is practically never failed: the difference is detection speed, not false alarms.',
+      `Analysis under test: ${JSON.stringify(ANALYSIS)} (alpha 0.01 split over the four metrics); strategy canary, ` +
+        `${o.weight}% weight, then a ${o.analysisS} s analysis step, then 100%.`,
+      `Engine simulation: the real src/analysis engine on seeded traffic (${simCanaryRps.toFixed(0)}/${simStableRps.toFixed(0)} ` +
+        'req/s canary/stable, lognormal latency median 40 ms, one look per second): ' +
+        `5% errors -> Fail in ${sim.errors5.fails}/${sim.errors5.runs}, median ${sim.errors5.medianS} s, p95 ${sim.errors5.p95S} s; ` +
+        `+300 ms -> Fail in ${sim.latency300.fails}/${sim.latency300.runs}, median ${sim.latency300.medianS} s.`,
+    );
+  }
+  if (rolling && rollSum) notes.push(...rollingNotes(rollSum, rolling.sentRps, CANARY_ERROR_RATE));
   if (cOther > 0) notes.push(`(c): ${cOther} healthy run(s) neither promoted nor aborted (timeout/other).`);
   if (throttled > 0)
     notes.push(`The load generator hit its in-flight cap on ${throttled} ticks (schedule slipped).`);
   if (o.quick) notes.push('--quick: few runs; a smoke check, not a measurement.');
 
   const mk = (v: Verdict): string => `  [${mark(v)}] ${v.requirement}: ${v.value ?? '-'}`;
+  const setups = [
+    plan.length
+      ? `2 stable + 1 canary instance, ${achievedRps.toFixed(0)} req/s, canary weight ${o.weight}%`
+      : '',
+    rolling
+      ? `(d) rolling ${ROLLING_STRATEGY} over ${ROLLING_REPLICAS} instances, ${rolling.sentRps.toFixed(0)} req/s`
+      : '',
+  ].filter(Boolean);
+  const perRun = [plan.length ? table(runRows) : '', rolling ? table(rollingRunRows(rolling.runs)) : ''];
   process.stdout.write(
-    `Cutover analysis detection benchmark: real gateway (${o.gatewayWorkers} workers) + example service, ` +
-      `2 stable + 1 canary instance, ${achievedRps.toFixed(0)} req/s, canary weight ${o.weight}%\n\n` +
-      `${table(rows)}\n\nPer run:\n${table(runRows)}\n\nTargets:\n${verdicts.map(mk).join('\n')}\n\n` +
+    `Cutover analysis detection benchmark: real gateway (${o.gatewayWorkers} workers) + example service; ` +
+      `${setups.join('; ')}\n\n${table(rows)}\n\nPer run:\n${perRun.filter(Boolean).join('\n\n')}\n\n` +
+      `Targets:\n${verdicts.length ? verdicts.map(mk).join('\n') : '  (none for (d): issue 15 sets no target)'}\n\n` +
       `Notes:\n${notes.map((x) => `  - ${x}`).join('\n')}\n\n`,
   );
 
@@ -675,7 +738,12 @@ async function main(): Promise<number> {
     },
     options: o,
     analysis: ANALYSIS,
-    load: { askedRps: o.rate, sentRps: round(achievedRps, 1), canaryRps: round(canaryRps, 1) },
+    load: {
+      askedRps: o.rate,
+      sentRps: plan.length ? round(achievedRps, 1) : null,
+      canaryRps: plan.length ? round(canaryRps, 1) : null,
+      rollingSentRps: rolling ? round(rolling.sentRps, 1) : null,
+    },
     summary: {
       a: a.length
         ? {
@@ -706,6 +774,7 @@ async function main(): Promise<number> {
             flaggerFalseFailPerCheck: flPerCheck,
           }
         : null,
+      d: rollSum,
       simulation: sim,
     },
     runs: runs.map((r) => ({
@@ -714,6 +783,12 @@ async function main(): Promise<number> {
       detectionMs: round(r.detectionMs, 1),
       routesClearedMs: round(r.routesClearedMs, 1),
       counterStoppedMs: round(r.counterStoppedMs, 1),
+    })),
+    rollingRuns: (rolling?.runs ?? []).map((r) => ({
+      ...r,
+      deployToFirstMs: round(r.deployToFirstMs, 1),
+      badWindowMs: round(r.badWindowMs, 1),
+      restoredMs: round(r.restoredMs, 1),
     })),
     verdicts,
     notes,

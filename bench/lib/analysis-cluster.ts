@@ -28,6 +28,8 @@ export interface ClusterConfig {
   stableErrorRate: number;
   /** The service's `analysis:` block, indented for the service (4 spaces). */
   analysisYaml: string;
+  /** A flow mapping for `strategy:` instead of the canary (weight, analysis step, 100 %). */
+  strategyYaml?: string;
 }
 
 export interface StatusDoc {
@@ -44,6 +46,11 @@ export interface CliResult {
   code: number | string;
   stdout: string;
   stderr: string;
+}
+
+function canaryStrategy(c: ClusterConfig): string {
+  const steps = `[ { setWeight: ${c.weight} }, { analysis: { duration: ${c.analysisSeconds}s } }, { setWeight: 100 } ]`;
+  return `{ type: canary, canaryReplicas: ${c.canaryReplicas}, steps: ${steps} }`;
 }
 
 export class BenchCluster {
@@ -96,7 +103,7 @@ services:
     stopTimeout: 5s
     restartBackoff: 200ms
     restartBackoffMax: 1s
-    strategy: { type: canary, canaryReplicas: ${c.canaryReplicas}, steps: [ { setWeight: ${c.weight} }, { analysis: { duration: ${c.analysisSeconds}s } }, { setWeight: 100 } ] }
+    strategy: ${c.strategyYaml ?? canaryStrategy(c)}
 ${c.analysisYaml}`,
     );
   }
