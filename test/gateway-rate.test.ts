@@ -102,7 +102,7 @@ test(
     // And the gateway counts the 429s as limited, with the key class, and none as errors of the revision
     const stats = (await admin(gw.admin, 'GET', '/stats')).json as unknown as StatsReport;
     const r = stats.services.web.revisions['1'];
-    assert.deepEqual(r.limited, { rate: limited, concurrency: 0, rateKey: 'header' });
+    assert.deepEqual(r.limited, { rate: limited, concurrency: 0, connections: 0, rateKey: 'header' });
     assert.equal(r.requests, admitted);
     assert.equal(r.status['5xx'], 0);
     assert.equal(r.errors, 0);

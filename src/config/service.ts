@@ -20,7 +20,7 @@ import { validateRun } from './run.ts';
 import { validateStrategyAt } from './strategy.ts';
 import { didYouMean } from './suggest.ts';
 import { validateTrafficAt } from './traffic.ts';
-import { readLoadBalancer, readTrafficPolicy, refuseNotEnforced } from './traffic-policy.ts';
+import { readLoadBalancer, readTrafficPolicy } from './traffic-policy.ts';
 import type { ServiceConfig } from './types.ts';
 
 /** Validates a service name; returns an error message or undefined. */
@@ -63,7 +63,6 @@ export function validateServiceAt(
   }
   const lb = readLoadBalancer(ctx, [...path, 'loadBalancer'], get(o, 'loadBalancer'));
   const policy = readTrafficPolicy(ctx, path, o, lb.hashKey);
-  refuseNotEnforced(ctx, path, o);
   const replicas = readInt(ctx, o, path, 'replicas', D.DEFAULT_REPLICAS, 1);
   const service: ServiceConfig = {
     name,

@@ -64,22 +64,15 @@ describe('traffic policy in the config file', () => {
     });
   });
 
-  test('limits.maxConnectionsPerClient, which the gateway does not enforce yet, is refused naming the key; the other policy keys are taken', () => {
-    const got = messages(`
-loadBalancer: { type: hash, key: cookie:session }
-limits: { maxInFlightPerInstance: 64, rate: { requests: 5 }, maxConnectionsPerClient: 10 }
-outlierDetection: { consecutive5xx: 5 }
-timeouts: { request: 30s }
-retries: { attempts: 2 }
-`);
-    assert.deepEqual(
-      got.map((m) => m.split(':')[0]),
-      ['services.web.limits.maxConnectionsPerClient'],
-    );
-    assert.ok(
-      got.every((m) => /not enforced by the gateway yet/.test(m)),
-      got.join('\n'),
-    );
+  test('every policy key is taken: rate and maxConnectionsPerClient beside the others', () => {
+    const all = parseOk(
+      svc(
+        'loadBalancer: { type: hash, key: cookie:session }\nlimits: { maxInFlightPerInstance: 64, rate: { requests: 5 }, maxConnectionsPerClient: 10 }\noutlierDetection: { consecutive5xx: 5 }',
+      ),
+    ).services.web;
+    assert.deepEqual(all.policy?.rate, { requests: 5, perMs: 1000, burst: 5, key: { source: 'ip' } });
+    assert.equal(all.policy?.maxConnectionsPerClient, 10);
+    assert.equal(all.policy?.maxInFlightPerInstance, 64);
     const web = parseOk(
       svc(
         'limits: { maxInFlightPerInstance: 4, queueTimeout: 2s }\noutlierDetection: { consecutive5xx: 5 }\ntimeouts: { request: 30s }\nretries: { attempts: 2 }',

@@ -208,21 +208,6 @@ export function readTrafficPolicy(
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
 
-/** Validated `limits` keys the gateway does not act on yet: refused, because an ignored key would mislead. */
-export const NOT_ENFORCED_YET = ['maxConnectionsPerClient'] as const;
-
-const NOT_ENFORCED_MESSAGE =
-  'is valid but not enforced by the gateway yet (issue 13: limits.maxConnectionsPerClient is not built); remove it';
-
-/** Refuses the policy keys of a service that the gateway would ignore (after their own checks). */
-export function refuseNotEnforced(ctx: Ctx, path: Path, o: Obj): void {
-  const limits = get(o, 'limits');
-  if (!isObj(limits)) return;
-  for (const key of NOT_ENFORCED_YET) {
-    if (get(limits, key) !== undefined) report(ctx, [...path, 'limits', key], NOT_ENFORCED_MESSAGE);
-  }
-}
-
 /** The keys `cutover limits` accepts: the service's policy keys, loadBalancer included. */
 export const RUNTIME_POLICY_KEYS = [
   'loadBalancer',

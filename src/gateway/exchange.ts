@@ -382,8 +382,14 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   }
 
   /** A request a limit turned away: not an error of any instance or of the gateway. */
-  sendLimited(status: number, body: string, retryAfterSeconds: number, extra?: readonly string[]): void {
-    this.#sendPlain(status, body, false, ['retry-after', `${retryAfterSeconds}`, ...(extra ?? [])]);
+  sendLimited(
+    status: number,
+    body: string,
+    retryAfterSeconds: number,
+    extra?: readonly string[],
+    close = false,
+  ): void {
+    this.#sendPlain(status, body, close, ['retry-after', `${retryAfterSeconds}`, ...(extra ?? [])]);
   }
 
   #sendPlain(status: number, body: string, close: boolean, extra: readonly string[] | null): void {

@@ -11,6 +11,7 @@ import type { Logger } from '../log/logger.ts';
 import type { ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import type { ServerHandle } from './listener.ts';
+import { isLimitAsk, MasterLimits } from './master-limits.ts';
 import type {
   CertificateMaterial,
   GatewaySettings,
@@ -20,8 +21,6 @@ import type {
   ServiceStats,
   StatsReport,
 } from './protocol.ts';
-import { RATE_SWEEP_MS, RateBroker } from './rate-broker.ts';
-import type { RateGiveBack, RateTake } from './rate-source.ts';
 import { addExited, addStats } from './stats.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -93,9 +92,8 @@ export class Workers {
   #exitedStats: Record<string, ServiceStats> = {};
   #exitedWorkers = 0;
   #exitedListeners: ListenerCounters = emptyListeners();
-  /** `limits.rate` buckets for all workers (of every generation: a reload keeps them). */
-  readonly #rates = new RateBroker();
-  #rateSweep: NodeJS.Timeout | null = null;
+  /** Limits for the whole gateway (`limits.rate`, `maxConnectionsPerClient`), across generations. */
+  readonly #limits = new MasterLimits<WorkerSlot>();
 
   constructor(host: WorkerHost) {
     this.host = host;
@@ -275,6 +273,7 @@ export class Workers {
 
   #onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     this.slots.delete(slot);
+    this.#limits.gone(slot);
     if (slot.lastStats !== undefined) {
       addStats(this.#exitedStats, slot.lastStats, false);
       if (slot.lastListeners !== undefined) addListeners(this.#exitedListeners, slot.lastListeners, false);
@@ -321,8 +320,9 @@ export class Workers {
       this.host.certWanted(msg.host);
       return;
     }
-    if (msg.type === 'rate-take' || msg.type === 'rate-return') {
-      this.#rate(slot, msg);
+    if (isLimitAsk(msg)) {
+      const answer = this.#limits.handle(slot, msg, this.host.settings.workers);
+      if (answer !== null && slot.child.connected) slot.child.send(answer);
       return;
     }
     // Answers to GET /stats and the worker's periodic push (id 0) both refresh the kept counters.
@@ -338,18 +338,6 @@ export class Workers {
       this.#asks.delete(msg.id);
       ask.done();
     }
-  }
-
-  #rate(slot: WorkerSlot, msg: RateTake | RateGiveBack): void {
-    const now = Date.now();
-    this.#rateSweep ??= setInterval(() => this.#rates.sweep(Date.now()), RATE_SWEEP_MS).unref();
-    if (msg.type === 'rate-return') {
-      this.#rates.giveBack(msg.set, msg.params, msg.key, msg.n, now);
-      return;
-    }
-    const shares = this.host.settings.workers;
-    const g = this.#rates.take(msg.set, msg.params, msg.key, msg.want, shares, now);
-    if (slot.child.connected) slot.child.send({ type: 'rate-grant', id: msg.id, ...g });
   }
 
   /** Sends a message to every connected worker and resolves once each replied (or exited). */

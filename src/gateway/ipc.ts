@@ -1,5 +1,6 @@
 /** Messages between the gateway master and its workers (Node IPC, JSON serialization). */
 import type { ServingState } from './health.ts';
+import type { ConnGrant, LimitAsk, RateGrant } from './limit-source.ts';
 import type {
   CertificateMaterial,
   GatewaySettings,
@@ -7,7 +8,6 @@ import type {
   RouteTable,
   ServiceStats,
 } from './protocol.ts';
-import type { RateGiveBack, RateGrant, RateTake } from './rate-source.ts';
 
 export type MasterToWorker =
   /**
@@ -41,8 +41,9 @@ export type MasterToWorker =
   /** Start accepting (the cold start is over); sent with the listening handle again. */
   | { type: 'accept' }
   | { type: 'routes'; id: number; table: RouteTable }
-  /** Tokens of a `limits.rate` bucket for a worker's `rate-take`. */
+  /** Tokens of a `limits.rate` bucket for a worker's `rate-take`; a connection slot for `conn-take`. */
   | RateGrant
+  | ConnGrant
   | { type: 'inflight'; id: number }
   | { type: 'stats'; id: number }
   /** Stop accepting, drain, exit (the master stops). */
@@ -62,9 +63,11 @@ export type WorkerToMaster =
   /** A TLS handshake named a host no certificate covers (ACME may get one on demand). */
   | { type: 'cert-wanted'; host: string }
   | { type: 'inflight'; id: number; instances: Record<string, number> }
-  /** A worker needs tokens of a `limits.rate` bucket, or gives back tokens it did not spend. */
-  | RateTake
-  | RateGiveBack
+  /**
+   * A worker needs tokens of a `limits.rate` bucket or gives back tokens it did not spend; takes or
+   * releases a `limits.maxConnectionsPerClient` slot.
+   */
+  | LimitAsk
   | { type: 'stats'; id: number; services: Record<string, ServiceStats>; listeners?: ListenerCounters };
 
 /**

@@ -236,10 +236,14 @@ export interface RevisionStats {
   grpc?: GrpcStats;
 }
 
-/** `rate`: 429s of `limits.rate` (keyed by `rateKey`); `concurrency`: 503s of `maxInFlightPerInstance`. */
+/**
+ * `rate`: 429s of `limits.rate` (keyed by `rateKey`); `concurrency`: 503s of `maxInFlightPerInstance`;
+ * `connections`: 429s of `maxConnectionsPerClient`.
+ */
 export interface LimitedStats {
   rate: number;
   concurrency: number;
+  connections: number;
   rateKey: string;
 }
 

@@ -6,6 +6,7 @@
  * (draft-ietf-httpapi-ratelimit-headers), and is counted as limited, not as an error of its revision.
  */
 import type { RequestKey } from '../config/types.ts';
+import type { LimitSource } from './limit-source.ts';
 import { RATE_SWEEP_MS } from './rate-broker.ts';
 import { type Grant, type RateParams, rateSignature } from './rate-bucket.ts';
 import { type KeyReader, keyReader } from './request-key.ts';
@@ -13,16 +14,16 @@ import type { RevisionCounters } from './stats.ts';
 import { fnv1a32, type RequestHeaders } from './traffic.ts';
 import { clientAddress } from './trust.ts';
 
-/** Where a worker's tokens come from: the master over IPC, or buckets of its own. */
-export interface RateSource {
-  take(set: string, params: RateParams, key: string, want: number, reply: (g: Grant) => void): void;
-  giveBack(set: string, params: RateParams, key: string, n: number): void;
-}
-
 /** What the limiter needs of a request (an Exchange). */
 export interface RateLimited {
   readonly finished: boolean;
-  sendLimited(status: number, body: string, retryAfterSeconds: number, extra?: readonly string[]): void;
+  sendLimited(
+    status: number,
+    body: string,
+    retryAfterSeconds: number,
+    extra?: readonly string[],
+    close?: boolean,
+  ): void;
 }
 
 export interface RatePolicy extends RateParams {
@@ -60,7 +61,7 @@ export class RateLimiter {
   readonly #reader: KeyReader | null;
   readonly #byIp: boolean;
   readonly #trusted: (peer: string | undefined) => boolean;
-  readonly #source: RateSource;
+  readonly #source: LimitSource;
   readonly #leases = new Map<string, Lease>();
   readonly #headers: string[];
   readonly #body: string;
@@ -69,7 +70,7 @@ export class RateLimiter {
   constructor(
     service: string,
     policy: RatePolicy,
-    source: RateSource,
+    source: LimitSource,
     trusted: (peer: string | undefined) => boolean,
   ) {
     this.params = { requests: policy.requests, perMs: policy.perMs, burst: policy.burst };

@@ -1,38 +1,72 @@
 /**
  * The last stage of the per-request path: the chosen instance gets the request, through the
- * service's rate limit, concurrency limit and fault injection when the route table gives it those
- * (without them, nothing is allocated here; with a rate limit, only a request that waits for tokens).
+ * service's limits (connections per client, rate, concurrency) and fault injection when the route
+ * table gives it those. Without them nothing is allocated here; with them, only a request that has
+ * to wait (its connection's first request, a request without a token at hand, a queued one).
  */
-import type { Exchange, GatewayRequest } from './exchange.ts';
+import type { Exchange, GatewayH2Request, GatewayRequest } from './exchange.ts';
 import { whenBodyStarts } from './limits.ts';
 import type { Routing } from './table.ts';
 import type { RoutedService, Upstream } from './upstream.ts';
 
 export function sendTo(routing: Routing, ex: Exchange, service: RoutedService, up: Upstream): void {
-  const rate = routing.rateOf(service);
+  const conns = service.connections;
+  if (conns !== null) {
+    const conn = ex.h2 ? (ex.req as GatewayH2Request).stream.session! : (ex.req as GatewayRequest).socket;
+    const peer = ex.req.socket.remoteAddress;
+    if (!conns.holds(conn, peer)) {
+      conns.wait(conn, peer!, ex, up.stats, () => {
+        const r = stillRouted(routing, ex, service, up);
+        if (r !== null) rateStage(routing, ex, r.service, r.up);
+      });
+      return;
+    }
+  }
+  rateStage(routing, ex, service, up);
+}
+
+function rateStage(routing: Routing, ex: Exchange, service: RoutedService, up: Upstream): void {
+  const rate = service.rate;
   if (rate !== null) {
     const req = ex.req;
     const key = rate.keyOf(req.headers, ex.opts!.path, req.socket.remoteAddress);
     const now = Date.now();
     if (!rate.take(key, now)) {
-      rate.wait(key, ex, up.stats, () => afterRateWait(routing, ex, service, up), now);
+      rate.wait(
+        key,
+        ex,
+        up.stats,
+        () => {
+          const r = stillRouted(routing, ex, service, up);
+          if (r !== null) admitted(routing, ex, r.service, r.up);
+        },
+        now,
+      );
       return;
     }
   }
   admitted(routing, ex, service, up);
 }
 
-/** Admitted after waiting for tokens: the table may have changed meanwhile. */
-function afterRateWait(routing: Routing, ex: Exchange, service: RoutedService, up: Upstream): void {
-  if (!up.retired) {
-    admitted(routing, ex, service, up);
-    return;
-  }
+/**
+ * After a wait for a limit (a connection slot, rate tokens) the table may have changed: the chosen
+ * instance, or another of the same role in the current table, or null (answered 503).
+ */
+function stillRouted(
+  routing: Routing,
+  ex: Exchange,
+  service: RoutedService,
+  up: Upstream,
+): { service: RoutedService; up: Upstream } | null {
+  if (!up.retired) return { service, up };
   const now = routing.current(service);
   const other = now.pickFor(ex.role, null);
   ex.service = now;
-  if (other === null) ex.sendError(503, now.noInstanceBody, false);
-  else admitted(routing, ex, now, other);
+  if (other === null) {
+    ex.sendError(503, now.noInstanceBody, false);
+    return null;
+  }
+  return { service: now, up: other };
 }
 
 /** Through the concurrency limit and fault injection, when the service has them. */

@@ -5,9 +5,11 @@
  */
 import type { Logger } from '../log/logger.ts';
 import { ConcurrencyLimit } from './concurrency.ts';
+import { ConnectionLimit } from './connection-limit.ts';
+import type { LimitSource } from './limit-source.ts';
 import { OutlierDetector } from './outlier.ts';
 import type { RouteService } from './protocol.ts';
-import { RateLimiter, type RateSource } from './rate-limit.ts';
+import { RateLimiter } from './rate-limit.ts';
 import { RetryBudget } from './retry-budget.ts';
 import type { RoutedService, Upstream } from './upstream.ts';
 
@@ -16,7 +18,7 @@ export interface PolicyState {
   budgets: Map<string, { percent: number; budget: RetryBudget }>;
   limits: Map<string, { key: string; limit: ConcurrencyLimit }>;
   rates: Map<string, RateLimiter>;
-  rateSource: RateSource;
+  limitSource: LimitSource;
   trusted: (peer: string | undefined) => boolean;
   workers: number;
   current: (s: RoutedService) => RoutedService;
@@ -42,7 +44,8 @@ export function applyPolicy(
       kept.limits.set(def.name, l);
     }
   }
-  applyRate(def, kept);
+  service.rate = applyRate(def, kept);
+  service.connections = applyConnections(def, kept);
   const od = def.policy?.outlierDetection;
   if (od !== undefined) {
     const byRevision = new Map<number, Upstream[]>();
@@ -68,18 +71,25 @@ export function applyPolicy(
 }
 
 /** `limits.rate`: the limiter (and the tokens this worker holds) outlives tables with the same policy. */
-function applyRate(def: RouteService, kept: PolicyState): void {
+function applyRate(def: RouteService, kept: PolicyState): RateLimiter | null {
   const rate = def.policy?.rate;
   const old = kept.rates.get(def.name);
   if (rate === undefined) {
     old?.close();
     kept.rates.delete(def.name);
-    return;
+    return null;
   }
-  const next = new RateLimiter(def.name, rate, kept.rateSource, kept.trusted);
-  if (old?.set === next.set) return;
+  const next = new RateLimiter(def.name, rate, kept.limitSource, kept.trusted);
+  if (old?.set === next.set) return old;
   old?.close();
   kept.rates.set(def.name, next);
+  return next;
+}
+
+/** `limits.maxConnectionsPerClient`: connections keep their slots while the limit changes. */
+function applyConnections(def: RouteService, kept: PolicyState): ConnectionLimit | null {
+  const max = def.policy?.maxConnectionsPerClient;
+  return max === undefined ? null : new ConnectionLimit(def.name, max, kept.limitSource, kept.trusted);
 }
 
 /** Services gone from a new table take their limiters with them. */

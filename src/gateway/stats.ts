@@ -105,6 +105,8 @@ export class RevisionCounters {
   /** Turned away by `limits.rate` (429) and `limits.maxInFlightPerInstance` (503): not requests of the revision. */
   limitedRate = 0;
   limitedConcurrency = 0;
+  /** Turned away by `limits.maxConnectionsPerClient` (429, connection closed). */
+  limitedConnections = 0;
   /** The rate limit's key class (`ip`, `header`, ...) of the last limited request. */
   rateKey = '';
 
@@ -254,9 +256,16 @@ function revisionReport(r: RevisionCounters): RevisionStats {
     ...(r.faultAborted === 0 && r.faultDelayed === 0
       ? {}
       : { faults: { aborted: r.faultAborted, delayed: r.faultDelayed } }),
-    ...(r.limitedRate === 0 && r.limitedConcurrency === 0
+    ...(r.limitedRate + r.limitedConcurrency + r.limitedConnections === 0
       ? {}
-      : { limited: { rate: r.limitedRate, concurrency: r.limitedConcurrency, rateKey: r.rateKey } }),
+      : {
+          limited: {
+            rate: r.limitedRate,
+            concurrency: r.limitedConcurrency,
+            connections: r.limitedConnections,
+            rateKey: r.rateKey,
+          },
+        }),
   };
 }
 
@@ -352,6 +361,7 @@ function addRevision(t: RevisionStats, r: RevisionStats): void {
     t.limited = {
       rate: (t.limited?.rate ?? 0) + r.limited.rate,
       concurrency: (t.limited?.concurrency ?? 0) + r.limited.concurrency,
+      connections: (t.limited?.connections ?? 0) + (r.limited.connections ?? 0),
       rateKey: r.limited.rateKey || (t.limited?.rateKey ?? ''),
     };
   }

@@ -5,9 +5,9 @@
  */
 import type { Logger } from '../log/logger.ts';
 import type { ConcurrencyLimit } from './concurrency.ts';
+import type { LimitSource } from './limit-source.ts';
+import { LocalLimitSource } from './limit-source.ts';
 import type { GatewaySettings, RouteService, RouteTable, ServiceStats } from './protocol.ts';
-import type { RateLimiter, RateSource } from './rate-limit.ts';
-import { LocalRateSource } from './rate-source.ts';
 import { Router } from './router.ts';
 import { applyPolicy, dropRemoved, type PolicyState } from './service-policy.ts';
 import { GatewayStats } from './stats.ts';
@@ -35,7 +35,7 @@ export class Routing {
       budgets: new Map(),
       limits: new Map(),
       rates: new Map(),
-      rateSource: new LocalRateSource(),
+      limitSource: new LocalLimitSource(),
       trusted: trustMatcher(settings.trustedProxies),
       workers: settings.workers,
       current: (s) => this.current(s),
@@ -133,13 +133,8 @@ export class Routing {
   }
 
   /** Where `limits.rate` tokens come from (a worker: its master); before the first table. */
-  useRateSource(source: RateSource): void {
-    this.#kept.rateSource = source;
-  }
-
-  /** `limits.rate` of a service, null without. */
-  rateOf(service: RoutedService): RateLimiter | null {
-    return this.#kept.rates.get(service.name) ?? null;
+  useLimitSource(source: LimitSource): void {
+    this.#kept.limitSource = source;
   }
 
   /** `limits.maxInFlightPerInstance` of a service (the same across its tables), null without. */

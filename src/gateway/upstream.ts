@@ -3,10 +3,12 @@ import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
 import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
+import type { ConnectionLimit } from './connection-limit.ts';
 import { Faults } from './faults.ts';
 import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
 import { type AnswerObserver, newOutlierState, type OutlierState } from './outlier-state.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import { type KeyReader, keyReader } from './request-key.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
@@ -223,6 +225,9 @@ export class RoutedService extends UpstreamGroup {
   /** `retries`: attempts and the budget shared by this service's requests in this worker (null: the gateway's). */
   retryAttempts: number | null = null;
   retryBudget: RetryBudget | null = null;
+  /** `limits.rate` and `limits.maxConnectionsPerClient` (set by the route table; they outlive it), null without. */
+  rate: RateLimiter | null = null;
+  connections: ConnectionLimit | null = null;
   /** Without `traffic`: the upstreams of the table's `longLivedTo` revision, when it has any. */
   readonly longLived: UpstreamGroup | null;
   /** Null: the route injects no faults. */

@@ -14,9 +14,9 @@ import { sleep } from '../util/sleep.ts';
 import { ConnectionCap } from './connection-cap.ts';
 import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
+import { IpcLimitSource } from './limit-source.ts';
 import { listenWithoutAccepting } from './listener.ts';
 import type { RouteTable } from './protocol.ts';
-import { IpcRateSource } from './rate-source.ts';
 import { Gateway } from './server.ts';
 
 process.stdout.on('error', () => {});
@@ -29,8 +29,8 @@ const STATS_PUSH_MS = 1000;
 /** Longest an orphaned worker (master gone) keeps serving without a new master. */
 const ORPHAN_MAX_MS = 60_000;
 let stopping = false;
-/** `limits.rate` tokens from the master (set at init). */
-let rates: IpcRateSource | null = null;
+/** `limits.rate` tokens and connection slots from the master (set at init). */
+let limits: IpcLimitSource | null = null;
 let masterPid = 0;
 let adminSocket = '';
 /** The master's `PUT /serving`, kept for a gateway not created yet (a `serving` message before `init`). */
@@ -207,8 +207,8 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       adminSocket = msg.settings.adminSocket;
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
-      rates = new IpcRateSource(trySend, () => process.connected, msg.settings.workers);
-      gw.routing.useRateSource(rates);
+      limits = new IpcLimitSource(trySend, () => process.connected, msg.settings.workers);
+      gw.routing.useLimitSource(limits);
       // Older masters send no serving state.
       if (msg.serving !== undefined) serving = msg.serving;
       gw.health.serving = serving;
@@ -268,7 +268,8 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       send({ type: 'ack', id: msg.id, version: msg.table.version });
       return;
     case 'rate-grant':
-      rates?.granted(msg);
+    case 'conn-grant':
+      limits?.answered(msg);
       return;
     case 'inflight':
       send({ type: 'inflight', id: msg.id, instances: gateway?.inflight() ?? {} });
@@ -297,7 +298,7 @@ process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGHUP', () => {});
 // The master is gone (crashed or killed): keep serving until a new master is there, then leave.
 process.on('disconnect', () => {
-  rates?.disconnected();
+  limits?.disconnected();
   if (stopping) return;
   if (gateway === null || adminSocket === '') {
     void shutdown('master disconnected');

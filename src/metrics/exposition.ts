@@ -154,7 +154,7 @@ const GATEWAY_FAMILIES = {
   limited: [
     'cutover_gateway_limited_total',
     'counter',
-    'Requests a limit turned away before they reached an instance of the revision: limit rate (429, by key class) or concurrency (503 after the queue). Not errors of the revision.',
+    'Requests a limit turned away before they reached an instance of the revision: limit rate (429, by key class), concurrency (503 after the queue) or connections (429 beyond maxConnectionsPerClient). Not errors of the revision.',
   ],
   grpcCalls: [
     'cutover_grpc_calls_total',
@@ -278,6 +278,10 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
         f.limited.samples.push({
           labels: { service, revision, limit: 'concurrency', key: '' },
           value: l.concurrency,
+        });
+        f.limited.samples.push({
+          labels: { service, revision, limit: 'connections', key: 'ip' },
+          value: l.connections ?? 0,
         });
       }
       const g = r.grpc;
