@@ -22,6 +22,7 @@ import type { HostAgent } from './agent.ts';
 import { AnalysisFeed } from './analysis-feed.ts';
 import { AnalysisRuns } from './analysis-runs.ts';
 import { CertificateWatch } from './cert-watch.ts';
+import { EjectionWatch } from './ejection-watch.ts';
 import type { GatewayReload } from './gateway-client.ts';
 import { HookRunner } from './hook-runner.ts';
 import { InstanceLifecycle } from './instances.ts';
@@ -73,6 +74,7 @@ export class Controller implements ServiceLedger {
   private readonly changes = new EventEmitter();
   /** The gateway's certificates (with `gateway.tls`): events, notifications, status. */
   readonly certs: CertificateWatch | null;
+  readonly ejections: EjectionWatch;
   /** Called after a rollout's outcome (succeeded, failed, aborted) was persisted. */
   onRolloutFinished?: (service: string) => void;
   /** Fleet mode: the other hosts' gateway counts of a service's rollout, summed into its analysis. */
@@ -106,6 +108,11 @@ export class Controller implements ServiceLedger {
             tell: (events) => this.tell(events),
             log: opts.log.child({ component: 'certs' }),
           });
+    this.ejections = new EjectionWatch({
+      read: () => this.agent.trafficStats(),
+      tell: (events) => this.tell(events),
+      log: opts.log.child({ component: 'ejections' }),
+    });
     const { agent, store, log, now } = this;
     this.fleet = new InstanceLifecycle({
       agent,
@@ -149,6 +156,7 @@ export class Controller implements ServiceLedger {
     this.fleet.watch();
     this.timer = setInterval(() => this.kick(), RECONCILE_INTERVAL_MS);
     this.certs?.start();
+    this.ejections.start();
     this.kick();
   }
 
@@ -412,6 +420,7 @@ export class Controller implements ServiceLedger {
     this.stopped = true;
     clearInterval(this.timer);
     this.certs?.stop();
+    this.ejections.stop();
     await this.notifier?.flush(NOTIFY_FLUSH_MS);
     // keepRunning: the data plane stays up; the next `cutover up` adopts these instances.
     await this.fleet.shutdown(keepRunning, (service) => this.service(service)?.stopTimeoutMs);

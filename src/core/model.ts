@@ -234,7 +234,9 @@ export interface CoreEvent {
     | 'CertificateIssued'
     | 'CertificateFailed'
     | 'DrillStarted'
-    | 'DrillFinished';
+    | 'DrillFinished'
+    | 'InstanceEjected'
+    | 'InstanceReturned';
   message: string;
   revision?: number;
 }

@@ -206,6 +206,8 @@ export interface InstanceStats {
   inflight: number;
   /** Times this instance was ejected (each worker ejects on its own). */
   ejections: number;
+  /** Ejected now in at least one worker (connect failures or outlierDetection); absent: not ejected. */
+  ejected?: boolean;
 }
 
 export interface RevisionStats {

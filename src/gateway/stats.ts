@@ -163,6 +163,8 @@ export interface InstanceView {
   readonly instance: string;
   readonly inflight: number;
   readonly stats: RevisionCounters;
+  /** Epoch ms until which the instance is ejected (0: not ejected). */
+  readonly ejectedUntil: number;
 }
 
 export class GatewayStats {
@@ -186,21 +188,25 @@ export class GatewayStats {
       out[name] = { errors: s.errors, retries: s.retries, instances: {}, revisions };
     }
     const seen = new Set<string>();
+    const now = Date.now();
     for (const up of instances) {
       const owner = up.stats.owner;
       if (owner === null) continue;
       const svc = out[owner.name];
       if (svc === undefined) continue;
       seen.add(up.instance);
+      const ejected = up.ejectedUntil > now;
       const existing = svc.instances[up.instance];
       if (existing !== undefined) {
         existing.inflight += up.inflight;
+        if (ejected) existing.ejected = true;
         continue;
       }
       svc.instances[up.instance] = {
         revision: up.stats.revision,
         inflight: up.inflight,
         ejections: owner.ejections.get(up.instance) ?? 0,
+        ...(ejected ? { ejected } : {}),
       };
     }
     for (const s of this.services.values()) {
@@ -395,6 +401,7 @@ export function addStats(
         else {
           t.inflight += i.inflight;
           t.ejections += i.ejections;
+          if (i.ejected === true) t.ejected = true;
         }
       }
     }

@@ -39,7 +39,7 @@ const gateway: StatsReport = {
     web: {
       errors: 1,
       retries: 0,
-      instances: { s1: { revision: 1, inflight: 3, ejections: 0 } },
+      instances: { s1: { revision: 1, inflight: 3, ejections: 2, ejected: true } },
       revisions: {
         '1': revision({
           methods: { GET: { '2xx': 4, '3xx': 0, '4xx': 0, '5xx': 1, none: 0, other: 0 } },
@@ -81,6 +81,7 @@ test('controller and gateway families in a fixed order, with the snapshot values
     'cutover_upstream_errors_total',
     'cutover_retries_total',
     'cutover_ejections_total',
+    'cutover_instance_ejected',
     'cutover_inflight_requests',
     'cutover_mirror_requests_total',
     'cutover_mirror_errors_total',
@@ -96,6 +97,7 @@ test('controller and gateway families in a fixed order, with the snapshot values
     `cutover_build_info{version="${CUTOVER_VERSION}",node_version="${process.version}"} 1`,
     'cutover_rollout_phase{service="web",phase="Progressing"} 1',
     'cutover_gateway_limited_total{service="web",revision="1",limit="rate",key="ip"} 6',
+    'cutover_instance_ejected{service="web",instance="s1"} 1',
     'cutover_gateway_limited_total{service="web",revision="1",limit="concurrency",key=""} 2',
     'cutover_gateway_limited_total{service="web",revision="1",limit="connections",key="ip"} 1',
     'cutover_rollout_phase{service="web",phase="Healthy"} 0',

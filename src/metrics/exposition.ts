@@ -128,7 +128,12 @@ const GATEWAY_FAMILIES = {
   ejections: [
     'cutover_ejections_total',
     'counter',
-    'Times an instance was ejected after consecutive connect failures (counted per gateway worker).',
+    'Times an instance was ejected, after consecutive connect failures or by outlierDetection (counted per gateway worker).',
+  ],
+  ejected: [
+    'cutover_instance_ejected',
+    'gauge',
+    'Whether the instance is ejected now in at least one gateway worker (1) or in rotation (0).',
   ],
   inflight: [
     'cutover_inflight_requests',
@@ -232,6 +237,7 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
     f.retries.samples.push({ labels: { service }, value: s.retries ?? 0 });
     for (const [instance, i] of Object.entries(s.instances ?? {})) {
       f.ejections.samples.push({ labels: { service, instance }, value: i.ejections });
+      f.ejected.samples.push({ labels: { service, instance }, value: i.ejected === true ? 1 : 0 });
       f.inflight.samples.push({ labels: { service, instance }, value: i.inflight });
     }
     for (const [revision, r] of Object.entries(s.revisions)) {
