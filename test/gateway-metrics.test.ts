@@ -124,7 +124,7 @@ test(
     assert.equal(web.retries, 1);
     assert.deepEqual(web.instances, {
       w1: { revision: 1, inflight: 0, ejections: 0 },
-      w2: { revision: 1, inflight: 0, ejections: 1 },
+      w2: { revision: 1, inflight: 0, ejections: 1, ejected: true },
     });
 
     const h = report.hang.revisions['1'];
