@@ -15,35 +15,76 @@ const RATE = 100;
 const BURST = 10;
 const LOAD_SECONDS = 4;
 
+interface Load {
+  statuses: Record<number, number>;
+  /** When each request reached the gateway, in seconds from the start of the run, sorted (client side:
+   * start offset + connect + write). */
+  arrivals: number[];
+}
+
 /** hey against `url` for `seconds`, a new connection per request (so both workers take part). */
-function hey(
-  t: TestContext,
-  url: string,
-  user: string,
-  concurrency: number,
-): Promise<Record<number, number>> {
+function hey(t: TestContext, url: string, user: string, concurrency: number): Promise<Load> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'hey',
-      ['-z', `${LOAD_SECONDS}s`, '-c', `${concurrency}`, '-disable-keepalive', '-H', `x-user: ${user}`, url],
-      { maxBuffer: 16 * 1024 * 1024 },
+      [
+        '-z',
+        `${LOAD_SECONDS}s`,
+        '-c',
+        `${concurrency}`,
+        '-disable-keepalive',
+        '-o',
+        'csv',
+        '-H',
+        `x-user: ${user}`,
+        url,
+      ],
+      { maxBuffer: 64 * 1024 * 1024 },
       (err, stdout) => {
         if (err) {
           reject(err);
           return;
         }
         const statuses: Record<number, number> = {};
-        for (const m of stdout.matchAll(/\[(\d{3})\]\s+(\d+) responses/g))
-          statuses[Number(m[1])] = Number(m[2]);
-        resolve(statuses);
+        const arrivals: number[] = [];
+        // response-time,DNS+dialup,DNS,Request-write,Response-delay,Response-read,status-code,offset
+        for (const line of stdout.split('\n').slice(1)) {
+          const f = line.split(',');
+          if (f.length < 8) continue;
+          const status = Number(f[6]);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          arrivals.push(Number(f[7]) + Number(f[1]) + Number(f[3]));
+        }
+        arrivals.sort((a, b) => a - b);
+        resolve({ statuses, arrivals });
       },
     );
     t.after(() => child.kill('SIGKILL'));
   });
 }
 
+/**
+ * What one exact token bucket would admit of these arrivals. On a busy machine the load generator
+ * itself has gaps longer than a token's interval; tokens not asked for then are lost to any limiter,
+ * so the lower bound is what the demand allowed, not rate x time.
+ */
+function bucketAdmits(arrivals: readonly number[], rate: number, burst: number): number {
+  let tokens = burst;
+  let last = arrivals[0] ?? 0;
+  let admitted = 0;
+  for (const at of arrivals) {
+    tokens = Math.min(burst, tokens + (at - last) * rate);
+    last = at;
+    if (tokens >= 1) {
+      tokens -= 1;
+      admitted++;
+    }
+  }
+  return admitted;
+}
+
 test(
-  'limits.rate is exact across two workers: per key the gateway admits burst + rate x time (within 5%), the rest get 429, counted as limited and not as errors',
+  'limits.rate is exact across two workers: per key the gateway admits burst + rate x time (at most +5%, and within 5% of what the demand allowed), the rest get 429, counted as limited and not as errors',
   T,
   async (t) => {
     // Given one instance that notes when each user's requests arrive
@@ -72,10 +113,11 @@ test(
     // Then each user's admitted requests fit the token bucket of the whole gateway
     let limited = 0;
     let admitted = 0;
-    for (const [user, statuses] of [
+    for (const [user, load] of [
       ['a', a],
       ['b', b],
     ] as const) {
+      const statuses = load.statuses;
       const times = arrivals.get(user) ?? [];
       assert.ok(times.length > 0, `user ${user}: nothing admitted`);
       const ok = statuses[200] ?? 0;
@@ -88,12 +130,18 @@ test(
       assert.equal(ok, times.length, `user ${user}: every 200 reached the instance`);
       const windowMs = times[times.length - 1] - times[0];
       const expected = BURST + (RATE * windowMs) / 1000;
+      const demandAllows = bucketAdmits(load.arrivals, RATE, BURST);
       assert.ok(
-        Math.abs(ok - expected) <= 0.05 * expected,
-        `user ${user}: admitted ${ok} in ${windowMs.toFixed(0)} ms, expected ${expected.toFixed(1)} +-5% (a per-worker limit would admit about twice that)`,
+        ok <= 1.05 * expected,
+        `user ${user}: admitted ${ok} in ${windowMs.toFixed(0)} ms, more than ${expected.toFixed(1)} + 5% (a per-worker limit would admit about twice that)`,
+      );
+      const floor = 0.95 * Math.min(expected, demandAllows);
+      assert.ok(
+        ok >= floor,
+        `user ${user}: admitted ${ok}, fewer than ${floor.toFixed(1)} (95% of what one exact bucket admits of the same requests)`,
       );
       t.diagnostic(
-        `user ${user}: ${ok} admitted in ${windowMs.toFixed(0)} ms (bucket allows ${expected.toFixed(1)}), ${rejected} limited`,
+        `user ${user}: ${ok} admitted in ${windowMs.toFixed(0)} ms (bucket allows ${expected.toFixed(1)}, the demand ${demandAllows}), ${rejected} limited`,
       );
       limited += rejected;
       admitted += ok;
