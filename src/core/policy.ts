@@ -81,8 +81,3 @@ export function describePolicy(p: RuntimePolicy): string {
     parts.push(`${pol.retries.attempts} retries (budget ${Math.round(pol.retries.budgetPercent)}%)`);
   return parts.length === 0 ? 'roundRobin, no limits' : parts.join(', ');
 }
-
-/** Whether a policy sets anything beyond the defaults (status shows it only then). */
-export function isDefaultPolicy(p: RuntimePolicy): boolean {
-  return p.loadBalancer === 'roundRobin' && (p.policy === undefined || Object.keys(p.policy).length === 0);
-}

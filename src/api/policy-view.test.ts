@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { validatePolicyBody } from '../config/traffic-policy.ts';
+import { policyDocument, policyView } from './policy-view.ts';
+
+/** Bodies as an operator writes them (YAML/JSON of `cutover limits --file`). */
+const BODIES: Array<[string, Record<string, unknown>]> = [
+  ['empty', {}],
+  ['a balancer alone', { loadBalancer: 'p2c' }],
+  [
+    'everything',
+    {
+      loadBalancer: { type: 'hash', key: 'cookie:session' },
+      limits: {
+        rate: { requests: 100, per: '1s', burst: 200, key: 'header:X-User' },
+        maxInFlightPerInstance: 64,
+        queueTimeout: '1m30s',
+        maxConnectionsPerClient: 10,
+      },
+      outlierDetection: {
+        consecutive5xx: 5,
+        errorRate: { above: 0.5, minRequests: 20, window: '10s' },
+        ejectFor: '30s',
+        maxEjectedPercent: 25,
+      },
+      timeouts: { request: '2500ms' },
+      retries: { attempts: 3, budget: '25%' },
+    },
+  ],
+  [
+    'defaults filled in',
+    { limits: { rate: { requests: 5 } }, outlierDetection: { consecutive5xx: 3 }, retries: {} },
+  ],
+];
+
+describe('the policy document (GET /limits, --json)', () => {
+  for (const [what, body] of BODIES) {
+    test(`${what}: the document validates back to the same policy`, () => {
+      const v = validatePolicyBody(body);
+      assert.ok(v.ok, JSON.stringify(v));
+      const doc = policyDocument({ loadBalancer: v.loadBalancer, policy: v.policy });
+      const again = validatePolicyBody(doc);
+      assert.deepEqual(again, v);
+    });
+  }
+
+  test('written with the config file keys and units', () => {
+    const v = validatePolicyBody(BODIES[3][1]);
+    assert.ok(v.ok);
+    assert.deepEqual(policyDocument({ loadBalancer: v.loadBalancer, policy: v.policy }), {
+      loadBalancer: { type: 'roundRobin' },
+      limits: { rate: { requests: 5, per: '1s', burst: 5, key: 'ip' } },
+      outlierDetection: { consecutive5xx: 3, ejectFor: '10s', maxEjectedPercent: 50 },
+      retries: { attempts: 2, budget: '20%' },
+    });
+  });
+
+  test('the view: source, the one-line summary and the document', () => {
+    assert.deepEqual(policyView({ loadBalancer: 'roundRobin', source: 'config' }), {
+      source: 'config',
+      summary: 'roundRobin, no limits',
+      policy: { loadBalancer: { type: 'roundRobin' } },
+    });
+    const hashed = policyView({
+      loadBalancer: 'hash',
+      policy: { hashKey: { source: 'query', name: 'u' }, maxInFlightPerInstance: 4 },
+      source: 'runtime',
+    });
+    assert.equal(hashed.summary, 'hash query:u, 4 in flight per instance');
+    assert.deepEqual(hashed.policy.loadBalancer, { type: 'hash', key: 'query:u' });
+  });
+});
+
+describe('a PUT /limits body is validated like the config file', () => {
+  const table: Array<[string, unknown, string[]]> = [
+    ['negative requests', { limits: { rate: { requests: -1, per: '1s' } } }, ['limits.rate.requests']],
+    ['zero requests', { limits: { rate: { requests: 0 } } }, ['limits.rate.requests']],
+    ['a bare-number duration', { limits: { rate: { requests: 5, per: 1 } } }, ['limits.rate.per']],
+    [
+      'a rate key kind that does not exist',
+      { limits: { rate: { requests: 5, key: 'user' } } },
+      ['limits.rate.key'],
+    ],
+    ['hash without a key', { loadBalancer: 'hash' }, ['loadBalancer.key']],
+    ['a key on round robin', { loadBalancer: { type: 'roundRobin', key: 'ip' } }, ['loadBalancer.key']],
+    ['queueTimeout alone', { limits: { queueTimeout: '1s' } }, ['limits.queueTimeout']],
+    ['outlier detection without a trigger', { outlierDetection: { ejectFor: '1s' } }, ['outlierDetection']],
+    ['too many retries', { retries: { attempts: 11 } }, ['retries.attempts']],
+    ['an unknown key (a typo)', { limit: {} }, ['limit']],
+    ['a key of another part of the service config', { replicas: 3 }, ['replicas']],
+  ];
+  for (const [what, body, paths] of table) {
+    test(what, () => {
+      const v = validatePolicyBody(body);
+      assert.equal(v.ok, false);
+      if (v.ok) return;
+      assert.deepEqual(
+        v.issues.map((i) => i.path),
+        paths,
+        v.issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+      );
+    });
+  }
+});
