@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { type Cluster, markedPids, useCluster } from './helpers/cluster.ts';
 
 /** The rate the test sets: 5 tokens per second, 5 saved, one bucket per client address. */
@@ -50,7 +50,8 @@ async function burst(c: Cluster, n = BURST): Promise<Burst> {
  * Limited by the rate: some refused, each refusal with a Retry-After in whole seconds, and no more
  * served than the bucket allows over the time the burst took (burst + requests * T / per).
  */
-function assertLimited(b: Burst, what: string): void {
+function assertLimited(t: TestContext, b: Burst, what: string): void {
+  t.diagnostic(`${what}: ${b.ok} served, ${b.limited} limited in ${b.elapsedMs.toFixed(0)} ms`);
   assert.deepEqual(b.other, [], `${what}: only 200 and 429`);
   assert.ok(b.limited > 0, `${what}: some requests refused (${JSON.stringify(b)})`);
   for (const ra of b.retryAfter) assert.match(ra, /^[1-9]\d*$/, `${what}: Retry-After in seconds`);
@@ -99,7 +100,7 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
     assert.deepEqual((await webRoute(c))?.policy, {
       rate: { requests: 5, perMs: 1000, burst: 5, key: { source: 'ip' } },
     });
-    assertLimited(await burst(c), 'after limits --file');
+    assertLimited(t, await burst(c), 'after limits --file');
     const status = await c.cli(['status', 'web']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, /^ {2}policy \(runtime\): rate 5\/1s burst 5 by ip$/m);
@@ -116,7 +117,7 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
     assert.equal(both.code, 2);
     assert.match(both.stderr, /--file and --reset exclude each other/);
     assert.deepEqual((await c.api<LimitsLike>('GET', '/v1/services/web/limits')).body, runtime);
-    assertLimited(await burst(c), 'after the refused file');
+    assertLimited(t, await burst(c), 'after the refused file');
     const unknown = await c.api<{ error: { code: string } }>('PUT', '/v1/services/nope/limits', {});
     assert.deepEqual([unknown.status, unknown.body.error.code], [404, 'unknown_service']);
 
@@ -156,7 +157,7 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
       { rate: { requests: 5, perMs: 1000, burst: 5, key: { source: 'ip' } } },
       'built from the stored override',
     );
-    assertLimited(await burst(c), 'after a controller restart');
+    assertLimited(t, await burst(c), 'after a controller restart');
 
     // When reset, the config's policy (none) is back: no 429s
     const reset = await c.cli(['limits', 'web', '--reset']);
