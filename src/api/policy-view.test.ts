@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { validatePolicyBody } from '../config/traffic-policy.ts';
+import { routePolicyProblem } from '../gateway/limit-check.ts';
 import { policyDocument, policyView } from './policy-view.ts';
 
 /** Bodies as an operator writes them (YAML/JSON of `cutover limits --file`). */
@@ -35,9 +36,11 @@ const BODIES: Array<[string, Record<string, unknown>]> = [
 
 describe('the policy document (GET /limits, --json)', () => {
   for (const [what, body] of BODIES) {
-    test(`${what}: the document validates back to the same policy`, () => {
+    test(`${what}: the gateway takes it, and the document validates back to the same policy`, () => {
       const v = validatePolicyBody(body);
       assert.ok(v.ok, JSON.stringify(v));
+      // An accepted body the gateway refused would stall every later route table push.
+      assert.equal(routePolicyProblem(v.policy, v.loadBalancer), null);
       const doc = policyDocument({ loadBalancer: v.loadBalancer, policy: v.policy });
       const again = validatePolicyBody(doc);
       assert.deepEqual(again, v);
