@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { prng } from '../../test/helpers/prng.ts';
 import { validatePolicyBody } from '../config/traffic-policy.ts';
 import { routePolicyProblem } from '../gateway/limit-check.ts';
 import { policyDocument, policyView } from './policy-view.ts';
@@ -104,4 +105,70 @@ describe('a PUT /limits body is validated like the config file', () => {
       );
     });
   }
+});
+
+describe('random policy bodies (seeded)', () => {
+  test('the validator never throws; what it accepts the gateway takes and the document gives back', () => {
+    const rnd = prng(7);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
+    const values = [0, 1, 5, -1, 2.5, 1e12, '1s', '0s', '250ms', 'x', '20%', '150%', 0.5, null, true, [], {}];
+    const keys = ['ip', 'route', 'header:X-User', 'cookie:s', 'query:q', 'user', 'header:', 'cookie:a b'];
+    const maybe = <T>(v: () => T): T | undefined => (rnd() < 0.5 ? v() : undefined);
+    const strip = (o: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    const body = () =>
+      strip({
+        loadBalancer: maybe(() =>
+          rnd() < 0.5
+            ? pick(['roundRobin', 'p2c', 'hash', 'random', 'leastInFlight', 'rr'])
+            : strip({ type: pick(['hash', 'p2c', 'nope']), key: maybe(() => pick(keys)) }),
+        ),
+        limits: maybe(() =>
+          strip({
+            rate: maybe(() =>
+              strip({
+                requests: maybe(() => pick(values)),
+                per: maybe(() => pick(values)),
+                burst: maybe(() => pick(values)),
+                key: maybe(() => pick(keys)),
+              }),
+            ),
+            maxInFlightPerInstance: maybe(() => pick(values)),
+            queueTimeout: maybe(() => pick(values)),
+            maxConnectionsPerClient: maybe(() => pick(values)),
+          }),
+        ),
+        outlierDetection: maybe(() =>
+          strip({
+            consecutive5xx: maybe(() => pick(values)),
+            errorRate: maybe(() => strip({ above: pick(values), window: maybe(() => pick(values)) })),
+            ejectFor: maybe(() => pick(values)),
+            maxEjectedPercent: maybe(() => pick(values)),
+          }),
+        ),
+        timeouts: maybe(() => strip({ request: pick(values) })),
+        retries: maybe(() =>
+          strip({ attempts: maybe(() => pick(values)), budget: maybe(() => pick(values)) }),
+        ),
+      });
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const b = body();
+      const v = validatePolicyBody(b);
+      if (!v.ok) {
+        assert.ok(
+          v.issues.length > 0 && v.issues.every((x) => x.path !== '' && x.message !== ''),
+          JSON.stringify(b),
+        );
+        continue;
+      }
+      accepted++;
+      assert.equal(routePolicyProblem(v.policy, v.loadBalancer), null, JSON.stringify(b));
+      assert.deepEqual(
+        validatePolicyBody(policyDocument({ loadBalancer: v.loadBalancer, policy: v.policy })),
+        v,
+      );
+    }
+    assert.ok(accepted > 100, `${accepted} of 3000 accepted: the generator reaches valid bodies`);
+  });
 });
