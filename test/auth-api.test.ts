@@ -145,6 +145,8 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
       'POST /v1/services/web/promote',
       'PUT /v1/services/web/weight',
       'DELETE /v1/services/web/rules',
+      'PUT /v1/services/web/limits',
+      'DELETE /v1/services/web/limits',
       'GET /v1/services/web/logs',
       'POST /v1/tokens',
       'DELETE /v1/tokens/sample-token',
@@ -159,7 +161,13 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
 
   test('viewer: reads everything, may not operate or administer', async () => {
     const v = tokens.viewer;
-    for (const p of ['/v1/services', '/v1/services/web', '/v1/services/web/history', '/v1/events']) {
+    for (const p of [
+      '/v1/services',
+      '/v1/services/web',
+      '/v1/services/web/history',
+      '/v1/services/web/limits',
+      '/v1/events',
+    ]) {
       assert.equal((await request(port, 'GET', p, { token: v })).status, 200, p);
     }
     const refused: Array<[string, string, unknown]> = [
@@ -167,6 +175,8 @@ describe('authentication and roles', { timeout: 120_000 }, () => {
       ['POST', '/v1/services/web/pause', {}],
       ['PUT', '/v1/services/web/weight', { weight: 10 }],
       ['DELETE', '/v1/services/web/rules', undefined],
+      ['PUT', '/v1/services/web/limits', {}],
+      ['DELETE', '/v1/services/web/limits', undefined],
       ['POST', '/v1/tokens', { name: 'x', role: 'admin' }],
       ['GET', '/v1/tokens', undefined],
       ['GET', '/v1/audit', undefined],

@@ -295,6 +295,7 @@ describe('noticeFromEvent', () => {
       'InstanceDraining',
       'RolloutResumed',
       'TrafficChanged',
+      'PolicyChanged',
       'ConfigApplied',
       'HookFailed',
       'HookSucceeded',

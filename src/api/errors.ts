@@ -1,3 +1,5 @@
+import type { ConfigIssue } from '../config/types.ts';
+
 /** An API failure with a stable machine-readable code and a message for humans. */
 export class ApiError extends Error {
   readonly status: number;
@@ -10,4 +12,10 @@ export class ApiError extends Error {
     this.code = code;
     this.details = details;
   }
+}
+
+/** A 400 listing every validation issue as `path: message`. */
+export function invalid(issues: ConfigIssue[]): ApiError {
+  const text = issues.map((i) => `${i.path}: ${i.message}${i.line ? ` (line ${i.line})` : ''}`).join('; ');
+  return new ApiError(400, 'invalid_body', text, issues);
 }

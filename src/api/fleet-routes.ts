@@ -141,6 +141,8 @@ export function fleetRoutes(
         ['PUT', /^\/v1\/services\/(?<name>[^/]+)\/weight$/, 'set-weight'],
         ['PUT', /^\/v1\/services\/(?<name>[^/]+)\/rules$/, 'rules'],
         ['DELETE', /^\/v1\/services\/(?<name>[^/]+)\/rules$/, 'rules'],
+        ['PUT', /^\/v1\/services\/(?<name>[^/]+)\/limits$/, 'limits'],
+        ['DELETE', /^\/v1\/services\/(?<name>[^/]+)\/limits$/, 'limits'],
         ['POST', /^\/v1\/config$/, 'apply (restart each host with the new file)'],
       ] as const
     ).map(

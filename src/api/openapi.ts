@@ -125,6 +125,26 @@ const OPS: Record<string, Record<string, Op>> = {
     },
     delete: { summary: "Go back to the config file's traffic rules", role: 'deployer' },
   },
+  '/v1/services/{name}/limits': {
+    get: {
+      summary:
+        'The traffic policy in effect (loadBalancer, limits, outlierDetection, timeouts, retries in the config file shape), its source (config or runtime) and a one-line summary',
+      role: 'viewer',
+      response: ref('PolicyView'),
+    },
+    put: {
+      summary:
+        'Replace the whole traffic policy at runtime (the body has the service config keys and is validated like them; a key left out is off); answers once every gateway worker applies it',
+      role: 'deployer',
+      body: ref('Policy'),
+      response: ref('PolicyView'),
+    },
+    delete: {
+      summary: "Go back to the config file's traffic policy",
+      role: 'deployer',
+      response: ref('PolicyView'),
+    },
+  },
   '/v1/services/{name}/history': {
     get: {
       summary:
@@ -346,6 +366,38 @@ export function openApiDocument(version: string): Record<string, unknown> {
             step: { type: 'object' },
             analysis: { type: 'array' },
             instances: { type: 'array' },
+          },
+        },
+        Policy: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            loadBalancer: {
+              description:
+                'roundRobin | leastInFlight | random | p2c | hash, or { type, key } (key: hash only)',
+            },
+            limits: {
+              type: 'object',
+              properties: {
+                rate: { type: 'object', description: '{ requests, per, burst, key }' },
+                maxInFlightPerInstance: { type: 'integer', minimum: 1 },
+                queueTimeout: { type: 'string' },
+                maxConnectionsPerClient: { type: 'integer', minimum: 1 },
+              },
+            },
+            outlierDetection: { type: 'object' },
+            timeouts: { type: 'object', properties: { request: { type: 'string' } } },
+            retries: { type: 'object', properties: { attempts: { type: 'integer' }, budget: {} } },
+          },
+        },
+        PolicyView: {
+          type: 'object',
+          required: ['service', 'source', 'summary', 'policy'],
+          properties: {
+            service: { type: 'string' },
+            source: { enum: ['config', 'runtime'] },
+            summary: { type: 'string' },
+            policy: ref('Policy'),
           },
         },
         Traffic: {

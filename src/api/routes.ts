@@ -6,15 +6,15 @@ import path from 'node:path';
 import { type Access, admin, operate, PUBLIC, READ } from '../auth/roles.ts';
 import { parseConfig } from '../config/load.ts';
 import { validateTraffic, validateWeight } from '../config/traffic.ts';
-import type { ConfigIssue } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { abort, promote, retry, setPaused, setTraffic, setWeight } from '../core/commands.ts';
 import { CUTOVER_VERSION } from '../util/version.ts';
 import { type Handler, onlyKeys, readJson } from './body.ts';
 import { readDeployBody } from './deploy-body.ts';
 import { drillRoutes } from './drill-routes.ts';
-import { ApiError } from './errors.ts';
+import { ApiError, invalid } from './errors.ts';
 import type { Security } from './guard.ts';
+import { limitsRoutes } from './limits-routes.ts';
 import { logFiles, streamLogs } from './logs.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
@@ -26,12 +26,6 @@ import { trafficView } from './traffic.ts';
 
 /** Method, path pattern, handler and who may call it (src/auth/roles.ts; default admin only). */
 export type Route = [method: string, pattern: RegExp, handler: Handler, access?: Access];
-
-/** A 400 listing every validation issue as `path: message`. */
-function invalid(issues: ConfigIssue[]): ApiError {
-  const text = issues.map((i) => `${i.path}: ${i.message}${i.line ? ` (line ${i.line})` : ''}`).join('; ');
-  return new ApiError(400, 'invalid_body', text, issues);
-}
 
 /** The control API's service routes (tests enumerate every endpoint through allRoutes). */
 function apiRoutes(c: Controller): Route[] {
@@ -338,6 +332,7 @@ function apiRoutes(c: Controller): Route[] {
       READ,
     ],
     ...drillRoutes(c, need),
+    ...limitsRoutes(c, need),
   ];
   return routes;
 }

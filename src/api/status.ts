@@ -4,8 +4,10 @@ import type { AnalysisConfig, TrafficConfig } from '../config/types.ts';
 import type { Controller } from '../controller/controller.ts';
 import { describeStep } from '../core/canary.ts';
 import type { Rollout, ServicePhase } from '../core/model.ts';
+import { effectivePolicy } from '../core/policy.ts';
 import { analysesOf } from '../core/rollout.ts';
 import { effectiveTraffic } from '../core/traffic.ts';
+import { type PolicyView, policyView } from './policy-view.ts';
 
 /** One instance as `cutover status` shows it. */
 export interface InstanceView {
@@ -64,6 +66,8 @@ export interface ServiceStatus {
   hooks?: Rollout['hooks'];
   /** Traffic rules in effect and where they come from. */
   traffic?: TrafficConfig & { source: 'config' | 'runtime' };
+  /** Traffic policy in effect (balancer, limits, outliers, timeouts, retries) and where it comes from. */
+  policy?: PolicyView;
   /** The TLS certificate serving the route's host (with `gateway.tls`), as the gateway last reported it. */
   certificate?: {
     source: 'static' | 'acme';
@@ -169,6 +173,7 @@ export function serviceStatus(c: Controller, name: string): ServiceStatus | unde
     analysis: analysisViews(svc.analysis, r),
     hooks: r?.hooks,
     traffic,
+    policy: policyView(effectivePolicy(svc, state)),
     certificate: certificateView(c, svc.route.host),
     instances,
   };

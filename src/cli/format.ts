@@ -2,6 +2,7 @@ import type { DrillReport } from '../api/drill-routes.ts';
 import type { ServiceStatus } from '../api/status.ts';
 import type { ConfigChange } from '../config/diff.ts';
 import type { AnalysisSummary, Revision } from '../core/model.ts';
+import { policyLine } from './policy-format.ts';
 
 /** Renders rows as an aligned text table. */
 export function table(header: string[], rows: string[][]): string {
@@ -72,6 +73,8 @@ export function formatStatus(s: ServiceStatus, now = Date.now()): string {
   }
   if (s.traffic && (s.traffic.rules.length > 0 || s.traffic.stickyBy))
     out.push(formatTraffic(s).replace(/^/gm, '  '));
+  const policy = policyLine(s.policy);
+  if (policy) out.push(`  ${policy}`);
   if (s.message) out.push(`  message ${s.message}`);
   const rows = s.instances.map((i) => [
     i.id,

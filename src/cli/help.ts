@@ -22,6 +22,8 @@ Commands:
                       must take back (--fault errors:5%|latency:300ms, --json)
   set-weight SERVICE N  canary share of traffic (0..100), applied at once
   rules SERVICE       show traffic rules; --file FILE replaces them, --reset restores the config's
+  limits SERVICE      show the traffic policy (balancer, limits, outliers, timeouts, retries);
+                      --file FILE replaces it, --reset restores the config's
   logs SERVICE        show instance logs (--instance ID, -f, --tail N)
   dashboard           print the web dashboard's URL (--open: open it in a browser)
   events [SERVICE]    show the event log (--json; --fleet: the fleet's events)
@@ -192,13 +194,23 @@ restarting anything. Later setWeight steps still apply.`,
 Without options: shows the traffic rules in effect. --file FILE (YAML or JSON, the same
 shape as a service's "traffic" key: stickyBy, rules) validates and replaces them at runtime;
 --reset goes back to the config file's rules.`,
+  limits: `Usage: cutover limits SERVICE [--file FILE | --reset] [--json]
+
+Without options: shows the traffic policy in effect (loadBalancer, limits, outlierDetection,
+timeouts, retries) and whether it comes from the config file or a runtime change. --file FILE
+(YAML or JSON with those keys, as in the service's config) validates it like the config file and
+replaces the whole policy at runtime: a key it leaves out is off. Nothing changes when it is
+invalid (exit 2, every problem as key.path: message). --reset goes back to the config file's
+policy. The answer comes once every gateway worker applies it; no instance restarts. A runtime
+policy outlives a restart of the controller and \`cutover apply\` until --reset.
+--json prints the policy in the config file's shape (its "policy" is a valid --file).`,
   token: `Usage: cutover token create --name NAME --role viewer|deployer|admin [--service NAME]...
        cutover token list [--json]
        cutover token revoke NAME
 
 create prints the new token alone on stdout (it is shown only once; Cutover stores a hash).
 Roles: viewer reads everything; deployer also deploys, promotes, aborts, pauses, resumes,
-retries, undoes and changes weight/rules of its --service services (all when none given);
+retries, undoes and changes weight/rules/limits of its --service services (all when none given);
 admin can do everything, including tokens and the audit trail. revoke takes effect at once.
 The "admin" token is the local one in <dataDir>/admin.token: delete that file and restart
 \`cutover up\` to rotate it.`,

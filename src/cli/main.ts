@@ -12,6 +12,7 @@ import { cmdDrill } from './commands/drill.ts';
 import { cmdEvents } from './commands/events.ts';
 import { cmdHistory } from './commands/history.ts';
 import { cmdHost } from './commands/host.ts';
+import { cmdLimits } from './commands/limits.ts';
 import { cmdLogs } from './commands/logs.ts';
 import { cmdReload } from './commands/reload.ts';
 import { cmdRollout } from './commands/rollout.ts';
@@ -51,6 +52,7 @@ const COMMANDS: Record<string, (argv: string[]) => number | Promise<number>> = {
   retry: (a) => cmdRollout('retry', a),
   'set-weight': cmdSetWeight,
   rules: cmdRules,
+  limits: cmdLimits,
   token: cmdToken,
   audit: cmdAudit,
   state: cmdState,

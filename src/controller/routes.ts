@@ -1,6 +1,7 @@
 import type { ServiceConfig } from '../config/types.ts';
 import { drillFaultConfig, runningDrill } from '../core/drill.ts';
 import type { ServiceState } from '../core/model.ts';
+import { effectivePolicy } from '../core/policy.ts';
 import { routingView } from '../core/traffic.ts';
 import type { RouteService, RouteUpstream } from '../gateway/protocol.ts';
 import type { InstanceStatus } from '../runtime/types.ts';
@@ -33,14 +34,15 @@ export function buildRoutes(
       });
     }
     upstreams.sort((a, b) => (a.instance < b.instance ? -1 : a.instance > b.instance ? 1 : 0));
+    const policy = effectivePolicy(svc, state);
     const route: RouteService = {
       name: svc.name,
       host: svc.route.host,
       pathPrefix: svc.route.pathPrefix,
-      balance: svc.loadBalancer,
+      balance: policy.loadBalancer,
       upstreams,
     };
-    if (svc.policy !== undefined) route.policy = svc.policy;
+    if (policy.policy !== undefined) route.policy = policy.policy;
     if (svc.protocol !== 'http') route.protocol = svc.protocol;
     if (svc.grpcFailureCodes !== undefined) route.grpcFailureCodes = svc.grpcFailureCodes;
     // The gateway ends a drained instance's gRPC streams itself at this point (see RouteService).

@@ -177,3 +177,22 @@ test('a changed strategy type takes over the running rollout once, at apply', ()
   assert.equal(converted?.to, 2, 'the same rollout goes on');
   assert.equal(converted?.startedAt, 10);
 });
+
+test('a runtime policy override outlives an apply that changes the config policy, and a new revision', () => {
+  const base = config(service('web'));
+  const limited = `${service('web', 'v2')}    limits: { maxInFlightPerInstance: 4 }\n`;
+  const next = config(limited);
+  const override = {
+    loadBalancer: 'roundRobin' as const,
+    policy: { rate: { requests: 5, perMs: 1000, burst: 5, key: { source: 'ip' as const } } },
+  };
+  const states = new Map(
+    [...statesOf(base)].map(([n, s]) => [n, { ...s, phase: 'Healthy' as const, policy: override }]),
+  );
+  const plan = planApply(base, next, diffConfig(base, next), states, 1, false);
+  assert.ok(plan.result.ok && plan.result.applied);
+  assert.deepEqual(plan.config?.services.web.policy, { maxInFlightPerInstance: 4 });
+  const web = plan.states.find((s) => s.name === 'web');
+  assert.equal(web?.rollout?.to, 2, 'the new version rolls out');
+  assert.deepEqual(web?.policy, override, 'the override stays until `cutover limits --reset`');
+});

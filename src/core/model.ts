@@ -1,5 +1,12 @@
 import type { AnalysisState } from '../analysis/run.ts';
-import type { DrillFault, RunSpec, ServiceConfig, TrafficConfig } from '../config/types.ts';
+import type {
+  DrillFault,
+  LoadBalancer,
+  RunSpec,
+  ServiceConfig,
+  TrafficConfig,
+  TrafficPolicy,
+} from '../config/types.ts';
 
 export type { DrillFault };
 
@@ -187,6 +194,17 @@ export interface ServiceState {
   message?: string;
   /** Traffic rules changed at runtime (`cutover rules`); replaces the config's `traffic` while set. */
   traffic?: TrafficConfig;
+  /** Traffic policy changed at runtime (`cutover limits`); replaces the config's policy keys while set. */
+  policy?: RuntimePolicy;
+}
+
+/**
+ * A service's whole traffic policy as one value: the balancer and the rest. A runtime override is a
+ * whole replacement, so a key it leaves out is off, not inherited from the config.
+ */
+export interface RuntimePolicy {
+  loadBalancer: LoadBalancer;
+  policy?: TrafficPolicy;
 }
 
 /** What the controller sees of an instance when it plans. */
@@ -226,6 +244,7 @@ export interface CoreEvent {
     | 'RolloutAborted'
     | 'TrafficSwitched'
     | 'TrafficChanged'
+    | 'PolicyChanged'
     | 'ConfigApplied'
     | 'AnalysisFailed'
     | 'AnalysisAlert'

@@ -45,7 +45,7 @@ const EVENT_MAP: Record<string, NotificationEvent> = {
 
 /**
  * Maps a core event to a notice, or undefined for the types not notified (instance, traffic weight,
- * config and hook events, resumes). `RolloutFailed` maps to `aborted` (see above). `time` is now.
+ * rules and policy, config and hook events, resumes). `RolloutFailed` maps to `aborted` (see above). `time` is now.
  */
 export function noticeFromEvent(
   e: { service: string; type: string; revision?: number; message: string },
