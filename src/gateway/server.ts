@@ -101,6 +101,10 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
         insecureHTTPParser: false,
         maxHeaderSize: maxHeaderSize(settings),
         requireHostHeader: true,
+        // A head without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): Node then skips
+        // the request stream's readable life cycle ('end', 'close', five process.nextTick per request).
+        // Nothing reads such a request's stream: the body stages only run with a length or chunked.
+        optimizeEmptyRequests: true,
       },
       (req, res) => this.handleRequest(req, res),
     );
