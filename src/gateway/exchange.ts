@@ -3,8 +3,8 @@
  * streamed back with backpressure), retries, error classification and answers, and the accounting when it
  * ends (counters, access log, releasing its instance).
  */
-import http from 'node:http';
-import http2 from 'node:http2';
+import type http from 'node:http';
+import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -12,6 +12,15 @@ import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';
 import { addTrailers, endWithUnavailable, flushPendingHead, respondTrailersOnly } from './client-end.ts';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  type GatewayH2Response,
+  type GatewayRequest,
+  type GatewayResponse,
+  onResDrain,
+  type ResponseOwner,
+} from './client-messages.ts';
 import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './grpc.ts';
 import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
@@ -29,23 +38,6 @@ import type { Routing } from './table.ts';
 import type { GrpcCall, RoutedService, Upstream } from './upstream.ts';
 import { errorCode, isIdempotent, isSocketError, sentErrorSlot } from './upstream-errors.ts';
 
-export class GatewayRequest extends http.IncomingMessage {}
-
-export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
-  exchange: Exchange | null = null;
-}
-
-/** A request from an HTTP/2 client (TLS with ALPN h2, or h2c), through node:http2's compatibility API. */
-export class GatewayH2Request extends http2.Http2ServerRequest {}
-
-export class GatewayH2Response extends http2.Http2ServerResponse {
-  exchange: Exchange | null = null;
-}
-
-/** The client side of an exchange: HTTP/1.x or HTTP/2 (`Exchange.h2` says which). */
-export type ClientRequest = GatewayRequest | GatewayH2Request;
-export type ClientResponse = GatewayResponse | GatewayH2Response;
-
 /** What an exchange needs of its worker. */
 export interface ExchangeHost {
   readonly settings: GatewaySettings;
@@ -57,6 +49,8 @@ export interface ExchangeHost {
   readonly accessLog: AccessLog | null;
   /** `Strict-Transport-Security` value for HTTPS responses, or null. */
   readonly hsts: string | null;
+  /** Told when an HTTP/1 response on `socket` closed (the worker's retire looks for idle connections). */
+  readonly connectionIdle: ((socket: net.Socket) => void) | null;
 }
 
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
@@ -64,18 +58,10 @@ const CALL_ENDED = Object.assign(new Error('gRPC call ended by the gateway'), { 
 const CONNECTION_LOST_MESSAGE = 'cutover: connection to the instance lost during the call';
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
 
-/** Wired once per response (a shared function, no closure per request). */
-export function onResClose(this: ClientResponse): void {
-  const ex = this.exchange;
-  if (ex !== null && !ex.finished) ex.clientClosed();
-}
-
-function onResDrain(this: ClientResponse): void {
-  this.exchange?.resumeUpstream();
-}
-
 /** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
-export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall {
+export class Exchange
+  implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall, ResponseOwner
+{
   readonly gw: ExchangeHost;
   readonly req: ClientRequest;
   readonly res: ClientResponse;
@@ -358,6 +344,11 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
       this.opts!.body = streamBody(this, this.mirror) as unknown as Readable;
     this.dispatch();
     return true;
+  }
+
+  responseClosed(): void {
+    if (!this.finished) this.clientClosed();
+    if (!this.h2) this.gw.connectionIdle?.((this.req as GatewayRequest).socket);
   }
 
   clientClosed(): void {

@@ -11,15 +11,15 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { AccessLog } from './accesslog.ts';
 import { streamBody } from './body.ts';
-import { type DrainableServer, drain } from './drain.ts';
 import {
-  Exchange,
   type GatewayH2Request,
   type GatewayH2Response,
   GatewayRequest,
   GatewayResponse,
   onResClose,
-} from './exchange.ts';
+} from './client-messages.ts';
+import { type DrainableServer, drain } from './drain.ts';
+import { Exchange } from './exchange.ts';
 import { checkH2RequestHead } from './h2-limits.ts';
 import { H2Clients, type H2Host } from './h2-server.ts';
 import { buildUpstreamHeaders } from './headers.ts';
@@ -71,6 +71,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   readonly plainFront: PlainFront | null;
   /** The load balancer's health check (`gateway.health`). */
   readonly health: HealthCheck;
+  connectionIdle: ((socket: net.Socket) => void) | null = null;
   #shutdown: Promise<void> | null = null;
 
   constructor(settings: GatewaySettings, logger: Logger) {
