@@ -22,7 +22,7 @@ import {
   type ResponseOwner,
 } from './client-messages.ts';
 import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './grpc.ts';
-import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import { declaredLength, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
 import {
@@ -91,6 +91,8 @@ export class Exchange
   pendingHead: { status: number; headers: string[] } | null = null;
   /** Response body bytes relayed (for the access log). */
   bytes = 0;
+  /** `bytes` once the declared body is relayed (HTTP/1 client, HTTP/1.1 upstream, Content-Length), else -1. */
+  endAt = -1;
   /** Not a service request (the load balancer's health check): no access log line. */
   unlogged = false;
 
@@ -180,6 +182,7 @@ export class Exchange
         }
       }
       this.writeHead(statusCode, statusText, headers);
+      if (!this.h2 && this.service!.protocol === 'http') this.endAt = declaredLength(headers);
     } catch (err) {
       this.responded = false;
       up.stats.upstreamErrors[UPSTREAM_OTHER]++;
@@ -200,6 +203,12 @@ export class Exchange
     if (this.pendingHead !== null) flushPendingHead(this);
     this.bytes += chunk.length;
     const res = this.res as GatewayResponse;
+    // The last chunk of a declared body: end(chunk) writes it without write()'s cork tick and end()'s
+    // finish tick. onComplete follows (nothing can: the upstream's framing ends here).
+    if (this.bytes === this.endAt) {
+      res.end(chunk);
+      return true;
+    }
     if (res.write(chunk)) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
