@@ -25,15 +25,7 @@ import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './
 import { declaredLength, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
-import {
-  countGrpcStatus,
-  latencyBucket,
-  methodSlot,
-  statusClass,
-  UPSTREAM_CONNECT,
-  UPSTREAM_OTHER,
-  UPSTREAM_RESET,
-} from './stats.ts';
+import { countAnswer, countGrpcStatus, UPSTREAM_CONNECT, UPSTREAM_OTHER, UPSTREAM_RESET } from './stats.ts';
 import type { Routing } from './table.ts';
 import type { GrpcCall, RoutedService, Upstream } from './upstream.ts';
 import { errorCode, isIdempotent, isSocketError, sentErrorSlot } from './upstream-errors.ts';
@@ -419,17 +411,13 @@ export class Exchange
       if (up.retired) this.gw.routing.release(up);
       if (this.service !== null) this.gw.routing.limitOf(this.service)?.released(this.service);
       const s = up.stats;
-      s.requests++;
-      let cls = 0;
-      if (res.headersSent) {
-        cls = statusClass(res.statusCode);
-        s.status[cls]++;
-        s.latencyMsSum += ms;
-        s.latencyCount++;
-        s.latencyBuckets[latencyBucket(ms)]++;
-      }
-      s.byMethod[methodSlot(this.req.method!, cls)]++;
-      if (this.gatewayError) s.errors++;
+      const cls = countAnswer(
+        s,
+        this.req.method!,
+        res.headersSent ? res.statusCode : 0,
+        ms,
+        this.gatewayError,
+      );
       this.service?.outliers?.observe(up, s.revision, cls === 5 || this.gatewayError, Date.now());
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
     this.service?.retryBudget?.earn();

@@ -21,7 +21,7 @@ import type {
   ServiceStats,
   StatsReport,
 } from './protocol.ts';
-import { addExited, addStats } from './stats.ts';
+import { addExited, addStats } from './stats-sum.ts';
 import { workerExecArgv } from './worker-flags.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
