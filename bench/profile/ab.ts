@@ -72,20 +72,29 @@ for (const t of targets) await runWrk(procs, load, t.running.url, 2);
 
 const rps = new Map<string, number[]>(targets.map((t) => [t.name, []]));
 const ratios = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+/** Requests per second of CPU the target's process group used: less moved by foreign load than req/s. */
+const perCore = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+const perCoreRatios = new Map<string, number[]>(targets.map((t) => [t.name, []]));
 for (let r = 0; r < rounds; r++) {
   const order = targets.map((_t, i) => targets[(i + r) % targets.length]);
   const got = new Map<string, number>();
+  const gotPerCore = new Map<string, number>();
   for (const t of order) {
     const res = await withCpu(t.running.proc.child.pid, upstream.proc.child.pid, (onSpawn) =>
       runWrk(procs, load, t.running.url, durationS, onSpawn),
     );
     got.set(t.name, res.rps);
+    gotPerCore.set(t.name, res.rps / Math.max(0.01, res.cpu.target / 100));
+    perCore.get(t.name)!.push(gotPerCore.get(t.name)!);
     rps.get(t.name)!.push(res.rps);
     log(
       `round ${r + 1} ${t.name}: ${Math.round(res.rps)} req/s, p99 ${res.p99Ms} ms, cpu ${res.cpu.target}%, errors ${res.errors}`,
     );
   }
-  for (const t of targets) ratios.get(t.name)!.push(got.get(t.name)! / got.get('nginx')!);
+  for (const t of targets) {
+    ratios.get(t.name)!.push(got.get(t.name)! / got.get('nginx')!);
+    perCoreRatios.get(t.name)!.push(gotPerCore.get(t.name)! / gotPerCore.get('nginx')!);
+  }
 }
 
 const median = (xs: number[]): number => {
@@ -93,11 +102,13 @@ const median = (xs: number[]): number => {
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const lines = ['target        median req/s   median x nginx   per-round x nginx'];
+const lines = ['target        median req/s   x nginx   req/cpu-s   x nginx   per-round req/s x nginx'];
 for (const t of targets) {
   const rs = ratios.get(t.name)!;
+  const pc = perCoreRatios.get(t.name)!;
   lines.push(
-    `${t.name.padEnd(14)}${String(Math.round(median(rps.get(t.name)!))).padStart(11)}   ${median(rs).toFixed(3).padStart(14)}   ${rs.map((x) => x.toFixed(3)).join(' ')}`,
+    `${t.name.padEnd(14)}${String(Math.round(median(rps.get(t.name)!))).padStart(11)}   ${median(rs).toFixed(3).padStart(7)}` +
+      `   ${String(Math.round(median(perCore.get(t.name)!))).padStart(9)}   ${median(pc).toFixed(3).padStart(7)}   ${rs.map((x) => x.toFixed(3)).join(' ')}`,
   );
 }
 

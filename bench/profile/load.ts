@@ -7,11 +7,15 @@
  *   node bench/profile/load.ts [--main src/gateway/main.ts] [--duration 10] [--connections 64]
  *        [--flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--hold CMD]
  *
+ * With CUTOVER_ALLOC_PROBE set and `--import test/helpers/alloc-probe.ts` among the flags, also prints the
+ * worker's allocation and GC time per request over the measured run (see test/gateway-alloc.test.ts).
+ *
  * `--hold CMD`: runs CMD (through sh, with $WORKER set to the worker's pid) while wrk runs, e.g.
  * `perf record -g -p $WORKER -- sleep 5`.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -70,8 +74,26 @@ function cpuOf(pid: number): { user: number; sys: number } {
   return { user: Number(fields[11]) / hz, sys: Number(fields[12]) / hz };
 }
 
+/** The alloc probe's answer (test/helpers/alloc-probe.ts), or null without one. */
+function probe(): Promise<{ allocated: number; gcs: number; gcMs: number } | null> {
+  const socketPath = process.env.CUTOVER_ALLOC_PROBE;
+  if (socketPath === undefined || socketPath === '') return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      text += d;
+    });
+    socket.on('end', () => resolve(JSON.parse(text)));
+    socket.on('error', reject);
+    socket.write('?');
+  });
+}
+
 await runWrk(procs, load, gw.url, 3);
 const before = workers.map(cpuOf);
+const probed = await probe();
 const held =
   values.hold === undefined
     ? null
@@ -84,7 +106,16 @@ const held =
       });
 const res = await runWrk(procs, load, gw.url, durationS);
 const after = workers.map(cpuOf);
+const probedAfter = await probe();
 await held;
+if (probed !== null && probedAfter !== null) {
+  const n = res.requests;
+  process.stdout.write(
+    `alloc: ${Math.round((probedAfter.allocated - probed.allocated) / n)} bytes/request, ` +
+      `${probedAfter.gcs - probed.gcs} GCs, ${(((probedAfter.gcMs - probed.gcMs) / n) * 1000).toFixed(2)} ms GC per 1000 requests ` +
+      `(${(((probedAfter.gcMs - probed.gcMs) / 1000 / durationS) * 100).toFixed(1)}% of the run)\n`,
+  );
+}
 for (const [i, pid] of workers.entries()) {
   const user = after[i].user - before[i].user;
   const sys = after[i].sys - before[i].sys;
