@@ -3,8 +3,8 @@
  * streamed back with backpressure), retries, error classification and answers, and the accounting when it
  * ends (counters, access log, releasing its instance).
  */
-import http from 'node:http';
-import http2 from 'node:http2';
+import type http from 'node:http';
+import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -12,39 +12,23 @@ import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';
 import { addTrailers, endWithUnavailable, flushPendingHead, respondTrailersOnly } from './client-end.ts';
+import {
+  type ClientRequest,
+  type ClientResponse,
+  type GatewayH2Response,
+  type GatewayRequest,
+  type GatewayResponse,
+  onResDrain,
+  type ResponseOwner,
+} from './client-messages.ts';
 import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './grpc.ts';
-import { filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import { declaredLength, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
-import {
-  countGrpcStatus,
-  latencyBucket,
-  methodSlot,
-  statusClass,
-  UPSTREAM_CONNECT,
-  UPSTREAM_OTHER,
-  UPSTREAM_RESET,
-} from './stats.ts';
+import { countAnswer, countGrpcStatus, UPSTREAM_CONNECT, UPSTREAM_OTHER, UPSTREAM_RESET } from './stats.ts';
 import type { Routing } from './table.ts';
 import type { GrpcCall, RoutedService, Upstream } from './upstream.ts';
 import { errorCode, isIdempotent, isSocketError, sentErrorSlot } from './upstream-errors.ts';
-
-export class GatewayRequest extends http.IncomingMessage {}
-
-export class GatewayResponse extends http.ServerResponse<GatewayRequest> {
-  exchange: Exchange | null = null;
-}
-
-/** A request from an HTTP/2 client (TLS with ALPN h2, or h2c), through node:http2's compatibility API. */
-export class GatewayH2Request extends http2.Http2ServerRequest {}
-
-export class GatewayH2Response extends http2.Http2ServerResponse {
-  exchange: Exchange | null = null;
-}
-
-/** The client side of an exchange: HTTP/1.x or HTTP/2 (`Exchange.h2` says which). */
-export type ClientRequest = GatewayRequest | GatewayH2Request;
-export type ClientResponse = GatewayResponse | GatewayH2Response;
 
 /** What an exchange needs of its worker. */
 export interface ExchangeHost {
@@ -57,6 +41,8 @@ export interface ExchangeHost {
   readonly accessLog: AccessLog | null;
   /** `Strict-Transport-Security` value for HTTPS responses, or null. */
   readonly hsts: string | null;
+  /** Told when an HTTP/1 response on `socket` closed (the worker's retire looks for idle connections). */
+  readonly connectionIdle: ((socket: net.Socket) => void) | null;
 }
 
 const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { code: 'CUTOVER_CLIENT_GONE' });
@@ -64,18 +50,10 @@ const CALL_ENDED = Object.assign(new Error('gRPC call ended by the gateway'), { 
 const CONNECTION_LOST_MESSAGE = 'cutover: connection to the instance lost during the call';
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
 
-/** Wired once per response (a shared function, no closure per request). */
-export function onResClose(this: ClientResponse): void {
-  const ex = this.exchange;
-  if (ex !== null && !ex.finished) ex.clientClosed();
-}
-
-function onResDrain(this: ClientResponse): void {
-  this.exchange?.resumeUpstream();
-}
-
 /** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
-export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall {
+export class Exchange
+  implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall, ResponseOwner
+{
   readonly gw: ExchangeHost;
   readonly req: ClientRequest;
   readonly res: ClientResponse;
@@ -105,6 +83,8 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
   pendingHead: { status: number; headers: string[] } | null = null;
   /** Response body bytes relayed (for the access log). */
   bytes = 0;
+  /** `bytes` once the declared body is relayed (HTTP/1 client, HTTP/1.1 upstream, Content-Length), else -1. */
+  endAt = -1;
   /** Not a service request (the load balancer's health check): no access log line. */
   unlogged = false;
 
@@ -194,6 +174,7 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
         }
       }
       this.writeHead(statusCode, statusText, headers);
+      if (!this.h2 && this.service!.protocol === 'http') this.endAt = declaredLength(headers);
     } catch (err) {
       this.responded = false;
       up.stats.upstreamErrors[UPSTREAM_OTHER]++;
@@ -214,6 +195,12 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     if (this.pendingHead !== null) flushPendingHead(this);
     this.bytes += chunk.length;
     const res = this.res as GatewayResponse;
+    // The last chunk of a declared body: end(chunk) writes it without write()'s cork tick and end()'s
+    // finish tick. onComplete follows (nothing can: the upstream's framing ends here).
+    if (this.bytes === this.endAt) {
+      res.end(chunk);
+      return true;
+    }
     if (res.write(chunk)) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
@@ -360,6 +347,11 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
     return true;
   }
 
+  responseClosed(): void {
+    if (!this.finished) this.clientClosed();
+    if (!this.h2) this.gw.connectionIdle?.((this.req as GatewayRequest).socket);
+  }
+
   clientClosed(): void {
     this.clientGone = true;
     this.finish();
@@ -419,17 +411,13 @@ export class Exchange implements Dispatcher.DispatchHandler, RequestHeadInfo, Bo
       if (up.retired) this.gw.routing.release(up);
       if (this.service !== null) this.gw.routing.limitOf(this.service)?.released(this.service);
       const s = up.stats;
-      s.requests++;
-      let cls = 0;
-      if (res.headersSent) {
-        cls = statusClass(res.statusCode);
-        s.status[cls]++;
-        s.latencyMsSum += ms;
-        s.latencyCount++;
-        s.latencyBuckets[latencyBucket(ms)]++;
-      }
-      s.byMethod[methodSlot(this.req.method!, cls)]++;
-      if (this.gatewayError) s.errors++;
+      const cls = countAnswer(
+        s,
+        this.req.method!,
+        res.headersSent ? res.statusCode : 0,
+        ms,
+        this.gatewayError,
+      );
       this.service?.outliers?.observe(up, s.revision, cls === 5 || this.gatewayError, Date.now());
     } else if (this.gatewayError && this.service !== null) this.service.stats.errors++;
     this.service?.retryBudget?.earn();

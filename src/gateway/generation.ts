@@ -21,7 +21,8 @@ import type {
   ServiceStats,
   StatsReport,
 } from './protocol.ts';
-import { addExited, addStats } from './stats.ts';
+import { addExited, addStats } from './stats-sum.ts';
+import { workerExecArgv } from './worker-flags.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const ACK_TIMEOUT_MS = 10_000;
@@ -112,6 +113,7 @@ export class Workers {
   ): Promise<boolean> {
     const child = fork(WORKER_PATH, [], {
       execPath: process.execPath,
+      execArgv: workerExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });

@@ -4,7 +4,7 @@
  * "trailers"), missing or repeated pseudo-headers and upper-case names. What is left is what HTTP/1 gets
  * from limits.ts: field count, Content-Length syntax, a usable authority and an origin-form path.
  */
-import type { GatewayH2Request } from './exchange.ts';
+import type { GatewayH2Request } from './client-messages.ts';
 import { maxHeaders, type Rejection } from './limits.ts';
 import type { GatewaySettings } from './protocol.ts';
 

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
-import { GatewayH2Request, GatewayH2Response } from './exchange.ts';
+import { GatewayH2Request, GatewayH2Response } from './client-messages.ts';
 import { ControlFrameBudget } from './h2-flood.ts';
 import { maxHeaderSize, maxHeaders } from './limits.ts';
 import type { GatewaySettings } from './protocol.ts';

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildUpstreamHeaders, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
+import {
+  buildUpstreamHeaders,
+  declaredLength,
+  filterResponseHeaders,
+  type RequestHeadInfo,
+} from './headers.ts';
 
 function info(): RequestHeadInfo {
   return { host: undefined, contentLength: undefined, chunked: false, requestId: undefined };
@@ -85,4 +90,13 @@ test('response headers: hop-by-hop and Connection-named fields removed', () => {
     'Set-Cookie',
     'b=2',
   ]);
+});
+
+test('declaredLength: a plain-digits Content-Length in any case, else -1 (the body then streams as before)', () => {
+  assert.equal(declaredLength(['Content-Type', 'text/plain', 'content-length', '2']), 2);
+  assert.equal(declaredLength(['CONTENT-LENGTH', '0']), 0);
+  assert.equal(declaredLength(['Content-Type', 'text/plain']), -1);
+  assert.equal(declaredLength(['Content-Length', '2, 2']), -1);
+  assert.equal(declaredLength(['Content-Length', '']), -1);
+  assert.equal(declaredLength(['Content-Length', '1e3']), -1);
 });

@@ -254,3 +254,15 @@ export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
   if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
   return out;
 }
+
+/** The Content-Length of a response header list (flat name/value strings), or -1 without a valid one. */
+export function declaredLength(list: readonly string[]): number {
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const value = list[i + 1];
+      return /^[0-9]{1,15}$/.test(value) ? Number(value) : -1;
+    }
+  }
+  return -1;
+}

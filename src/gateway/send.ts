@@ -4,7 +4,8 @@
  * table gives it those. Without them nothing is allocated here; with them, only a request that has
  * to wait (its connection's first request, a request without a token at hand, a queued one).
  */
-import type { Exchange, GatewayH2Request, GatewayRequest } from './exchange.ts';
+import type { GatewayH2Request, GatewayRequest } from './client-messages.ts';
+import type { Exchange } from './exchange.ts';
 import { whenBodyStarts } from './limits.ts';
 import type { Routing } from './table.ts';
 import type { RoutedService, Upstream } from './upstream.ts';

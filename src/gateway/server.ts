@@ -11,15 +11,15 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { AccessLog } from './accesslog.ts';
 import { streamBody } from './body.ts';
-import { type DrainableServer, drain } from './drain.ts';
 import {
-  Exchange,
   type GatewayH2Request,
   type GatewayH2Response,
   GatewayRequest,
   GatewayResponse,
   onResClose,
-} from './exchange.ts';
+} from './client-messages.ts';
+import { type DrainableServer, drain } from './drain.ts';
+import { Exchange } from './exchange.ts';
 import { checkH2RequestHead } from './h2-limits.ts';
 import { H2Clients, type H2Host } from './h2-server.ts';
 import { buildUpstreamHeaders } from './headers.ts';
@@ -71,6 +71,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   readonly plainFront: PlainFront | null;
   /** The load balancer's health check (`gateway.health`). */
   readonly health: HealthCheck;
+  connectionIdle: ((socket: net.Socket) => void) | null = null;
   #shutdown: Promise<void> | null = null;
 
   constructor(settings: GatewaySettings, logger: Logger) {
@@ -101,6 +102,10 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
         insecureHTTPParser: false,
         maxHeaderSize: maxHeaderSize(settings),
         requireHostHeader: true,
+        // A head without Content-Length or Transfer-Encoding has no body (RFC 9112 6.3): Node then skips
+        // the request stream's readable life cycle ('end', 'close', five process.nextTick per request).
+        // Nothing reads such a request's stream: the body stages only run with a length or chunked.
+        optimizeEmptyRequests: true,
       },
       (req, res) => this.handleRequest(req, res),
     );

@@ -5,16 +5,11 @@
  */
 import {
   type GrpcStats,
-  type InstanceStats,
   LATENCY_BUCKETS_SECONDS,
   METHODS,
-  type MethodCounts,
-  type MethodName,
-  type MirrorStats,
   type RevisionStats,
   type ServiceStats,
   type StatusCounts,
-  type UpstreamErrorCounts,
   type UpstreamRole,
 } from './protocol.ts';
 
@@ -114,6 +109,30 @@ export class RevisionCounters {
     this.role = role;
     this.version = version;
   }
+}
+
+/**
+ * Counts one finished request of a revision (`status` 0: no response head was sent); returns its status
+ * class, which outlier detection reads.
+ */
+export function countAnswer(
+  r: RevisionCounters,
+  method: string,
+  status: number,
+  ms: number,
+  error: boolean,
+): number {
+  r.requests++;
+  const cls = status === 0 ? 0 : statusClass(status);
+  if (status !== 0) {
+    r.status[cls]++;
+    r.latencyMsSum += ms;
+    r.latencyCount++;
+    r.latencyBuckets[latencyBucket(ms)]++;
+  }
+  r.byMethod[methodSlot(method, cls)]++;
+  if (error) r.errors++;
+  return cls;
 }
 
 /** Counts a call's grpc-status (0..16; anything else is UNKNOWN, as gRPC clients read it). */
@@ -287,149 +306,10 @@ function grpcReport(r: RevisionCounters): GrpcStats {
   return { calls, failures: r.grpcFailures, byCode, drained: r.grpcDrained };
 }
 
-function addGrpc(t: RevisionStats, r: RevisionStats): void {
-  const b = r.grpc;
-  if (b === undefined) return;
-  const a = t.grpc;
-  if (a === undefined) {
-    t.grpc = structuredClone(b);
-    return;
-  }
-  a.calls += b.calls;
-  a.failures += b.failures;
-  a.drained += b.drained;
-  for (const [code, n] of Object.entries(b.byCode)) a.byCode[code] = (a.byCode[code] ?? 0) + n;
-}
-
 function counts(c: readonly number[]): StatusCounts {
   return { '2xx': c[2], '3xx': c[3], '4xx': c[4], '5xx': c[5] };
 }
 
-function round3(x: number): number {
+export function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-function addCounts(a: StatusCounts, b: StatusCounts): void {
-  a['2xx'] += b['2xx'];
-  a['3xx'] += b['3xx'];
-  a['4xx'] += b['4xx'];
-  a['5xx'] += b['5xx'];
-}
-
-function addMirror(a: MirrorStats, b: MirrorStats): void {
-  a.sent += b.sent;
-  a.skipped += b.skipped;
-  addCounts(a.status, b.status);
-  a.errors += b.errors;
-  a.latencyMsSum = round3(a.latencyMsSum + b.latencyMsSum);
-  a.latencyCount += b.latencyCount;
-}
-
-function addMethods(a: RevisionStats['methods'], b: RevisionStats['methods']): void {
-  for (const [k, v] of Object.entries(b) as Array<[MethodName, MethodCounts]>) {
-    const t = a[k];
-    if (t === undefined) {
-      a[k] = { ...v };
-      continue;
-    }
-    addCounts(t, v);
-    t.none += v.none;
-    t.other += v.other;
-  }
-}
-
-function addErrors(a: UpstreamErrorCounts, b: UpstreamErrorCounts): void {
-  a.connect += b.connect;
-  a.reset += b.reset;
-  a.timeout += b.timeout;
-  a.other += b.other;
-}
-
-function addRevision(t: RevisionStats, r: RevisionStats): void {
-  t.requests += r.requests;
-  addCounts(t.status, r.status);
-  addMethods(t.methods, r.methods);
-  t.errors += r.errors;
-  t.latencyMsSum = round3(t.latencyMsSum + r.latencyMsSum);
-  t.latencyCount += r.latencyCount;
-  const n = Math.min(t.latencyBuckets.length, r.latencyBuckets.length);
-  for (let i = 0; i < n; i++) t.latencyBuckets[i] += r.latencyBuckets[i];
-  addErrors(t.upstreamErrors, r.upstreamErrors);
-  addMirror(t.mirror, r.mirror);
-  addGrpc(t, r);
-  if (r.faults !== undefined) {
-    t.faults = {
-      aborted: (t.faults?.aborted ?? 0) + r.faults.aborted,
-      delayed: (t.faults?.delayed ?? 0) + r.faults.delayed,
-    };
-  }
-  if (r.limited !== undefined) {
-    t.limited = {
-      rate: (t.limited?.rate ?? 0) + r.limited.rate,
-      concurrency: (t.limited?.concurrency ?? 0) + r.limited.concurrency,
-      connections: (t.limited?.connections ?? 0) + (r.limited.connections ?? 0),
-      rateKey: r.limited.rateKey || (t.limited?.rateKey ?? ''),
-    };
-  }
-}
-
-/**
- * Adds one worker's report into `into` (the master sums its workers). Counters add; `inflight` adds too
- * (each worker has its own requests). `withInstances: false` skips the per-instance part (used for the
- * counters kept from exited workers, whose in-flight requests are gone).
- */
-export function addStats(
-  into: Record<string, ServiceStats>,
-  from: Record<string, ServiceStats>,
-  withInstances = true,
-): void {
-  for (const [name, s] of Object.entries(from)) {
-    let target = into[name];
-    if (target === undefined) {
-      target = structuredClone(s);
-      target.retries ??= 0;
-      if (!withInstances || target.instances === undefined) target.instances = {};
-      into[name] = target;
-      continue;
-    }
-    target.errors += s.errors;
-    target.retries = (target.retries ?? 0) + (s.retries ?? 0);
-    if (withInstances) {
-      for (const [id, i] of Object.entries(s.instances ?? {})) {
-        const t: InstanceStats | undefined = target.instances[id];
-        if (t === undefined) target.instances[id] = { ...i };
-        else {
-          t.inflight += i.inflight;
-          t.ejections += i.ejections;
-          if (i.ejected === true) t.ejected = true;
-        }
-      }
-    }
-    for (const [rev, r] of Object.entries(s.revisions)) {
-      const t = target.revisions[rev];
-      if (t === undefined) target.revisions[rev] = structuredClone(r);
-      else {
-        // Live workers follow the current table; kept counters of exited workers may be older.
-        if (withInstances) t.role = r.role;
-        if (!t.version) t.version = r.version;
-        addRevision(t, r);
-      }
-    }
-  }
-}
-
-/**
- * Adds the counters kept from exited workers: counters add, per-instance data only for instances the live
- * workers still report (ejections of an instance that is gone no longer matter).
- */
-export function addExited(into: Record<string, ServiceStats>, exited: Record<string, ServiceStats>): void {
-  for (const [name, s] of Object.entries(exited)) {
-    const live = into[name];
-    addStats(into, { [name]: s }, false);
-    if (live === undefined) continue;
-    for (const [id, i] of Object.entries(s.instances ?? {})) {
-      const t = into[name].instances[id];
-      if (t !== undefined) t.ejections += i.ejections;
-    }
-  }
 }

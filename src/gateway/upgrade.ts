@@ -3,7 +3,7 @@
  * checks, an instance for the service (and traffic role), and a relay that owns both sockets from there.
  */
 import type net from 'node:net';
-import type { GatewayRequest } from './exchange.ts';
+import type { GatewayRequest } from './client-messages.ts';
 import { buildUpstreamHeaders, type RequestHeadInfo } from './headers.ts';
 import { checkRequestHead, checkWebSocketHandshake, rejectionBody, STATUS_TEXT } from './limits.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';

@@ -45,19 +45,17 @@ const RETIRE_SWEEP_MS = 20;
 /** Client HTTP connections (not upgraded) and when each last finished a response (or was accepted). */
 const connections = new Map<net.Socket, number>();
 
-function trackConnections(server: net.Server): void {
-  server.on('connection', (socket: net.Socket) => {
+function trackConnections(gw: Gateway): void {
+  gw.server.on('connection', (socket: net.Socket) => {
     connections.set(socket, Date.now());
     socket.once('close', () => connections.delete(socket));
   });
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const socket = req.socket;
-    res.once('close', () => {
-      if (connections.has(socket)) connections.set(socket, Date.now());
-    });
-  });
+  // Told by the exchange's own 'close' listener: no listener and closure of ours per request.
+  gw.connectionIdle = (socket) => {
+    if (connections.has(socket)) connections.set(socket, Date.now());
+  };
   // WebSocket relays are closed by the gateway with 1001 (see Gateway.shutdown).
-  server.on('upgrade', (req: http.IncomingMessage) => connections.delete(req.socket));
+  gw.server.on('upgrade', (req: http.IncomingMessage) => connections.delete(req.socket));
 }
 
 /** `gateway.maxConnections`: this worker's share, counted at every listener it accepts on. */
@@ -212,7 +210,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       // Older masters send no serving state.
       if (msg.serving !== undefined) serving = msg.serving;
       gw.health.serving = serving;
-      trackConnections(gw.server);
+      trackConnections(gw);
       capConnections(gw, msg.settings.maxConnectionsPerWorker);
       // The table first: a worker never accepts a connection it has no routes for.
       gw.applyTable(msg.table);
