@@ -3,7 +3,7 @@
  * between runs, so what is compared is each build's req/s over nginx's in the same round, with the
  * targets' order rotated every round. Reuses the benchmark's targets (bench/lib), not its report.
  *
- *   node bench/profile/ab.ts --build base=/work/wt/perf-base/src/gateway/main.ts --build new=src/gateway/main.ts \
+ *   node bench/profile/ab.ts --build base=../base/src/gateway/main.ts --build new=src/gateway/main.ts \
  *        [--rounds 5] [--duration 5] [--connections 64] [--workers 1] [--rate 15000] [--profile DIR]
  *
  * `--rate R`: also `hey` at R req/s against direct, nginx and each build: p99 added = target p99 - direct p99.
