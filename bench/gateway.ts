@@ -116,10 +116,12 @@ async function main(): Promise<number> {
   }
 
   try {
-    // Upstream: nginx `return 200 "ok"` (cheapest per request; see notes) or a node:http fallback.
-    let upstreamKind: string;
-    let upstream: Running;
-    if (tools.nginx) {
+    // Upstream: nginx `return 200 "ok"` (cheapest per request; see notes) or a node:http fallback. The
+    // memory rows bring their own (a WebSocket one).
+    let upstreamKind = 'none (memory rows only)';
+    let upstream: Running | null = null;
+    const needsUpstream = o.rows.some((r) => r !== 'memory');
+    if (needsUpstream && tools.nginx) {
       upstream = await startUpstreamNginx(env, o.workers);
       upstreamKind = `nginx return 200 "ok", worker_processes ${o.workers}`;
       notes.push(
@@ -129,15 +131,15 @@ async function main(): Promise<number> {
           'for all targets. ' +
           'A node:http upstream would cap out near the proxies themselves (~20-30k req/s per core) and steal more CPU.',
       );
-    } else {
+    } else if (needsUpstream) {
       upstream = await startUpstreamNode(env, o.workers);
       upstreamKind = `node:http (bench/upstream.ts), ${o.workers} process(es)`;
       notes.push(
         'nginx is missing: the upstream is the node:http fallback, which may itself limit throughput.',
       );
     }
-    log(`upstream (${upstreamKind}) on ${upstream.url}`);
-    const upstreamPgid = upstream.proc.child.pid;
+    if (upstream) log(`upstream (${upstreamKind}) on ${upstream.url}`);
+    const upstreamPgid = upstream?.proc.child.pid;
 
     const withTls = (n: TargetName): BenchCert | undefined =>
       (tlsNames as TargetName[]).includes(n) ? cert : undefined;
@@ -145,6 +147,7 @@ async function main(): Promise<number> {
       if (!results.some((r) => r.name === name) && !(tlsNames as TargetName[]).includes(name)) continue;
       const s: { running?: Running; skipped?: string } = {};
       try {
+        if (!upstream) continue;
         if (name === 'direct') s.running = upstream;
         else if (name === 'nginx') {
           if (!tools.nginx) s.skipped = 'nginx not installed (apt-get install nginx-light)';
@@ -217,9 +220,10 @@ async function main(): Promise<number> {
       });
     }
 
-    const policy = o.rows.includes('policy')
-      ? await runPolicyRows({ procs, env, o, upstream, upstreamPgid, hasNginx: tools.nginx !== null, log })
-      : null;
+    const policy =
+      o.rows.includes('policy') && upstream
+        ? await runPolicyRows({ procs, env, o, upstream, upstreamPgid, hasNginx: tools.nginx !== null, log })
+        : null;
     const memory = o.rows.includes('memory')
       ? await runMemoryRows({ procs, env, o, hasNginx: tools.nginx !== null, log })
       : null;
@@ -254,7 +258,7 @@ async function main(): Promise<number> {
         memoryConnections: o.memoryConnections,
         memoryWorkers: o.memoryWorkers,
       },
-      upstream: { kind: upstreamKind, url: upstream.url },
+      upstream: { kind: upstreamKind, url: upstream?.url ?? null },
       fixedRate: { rps: plain?.rate ?? null, from: plain?.rateBase?.from ?? null },
       targets: plain ? plainJson(plain) : [],
       rows: o.rows,

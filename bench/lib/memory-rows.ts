@@ -38,6 +38,8 @@ interface Phase {
   /** kB over the tree; processes counted. */
   rssKb: number;
   procs: number;
+  /** kB per process (master first), for the JSON. */
+  byProcess?: { pid: number; name: string; rssKb: number }[];
   open?: number;
   failed?: number;
   setupMs?: number;
@@ -49,7 +51,7 @@ export interface MemoryTarget {
   workers: number;
   idle: Phase;
   keepAlive?: Phase;
-  /** Idle again once the keep-alive clients are gone: the WebSocket phase's baseline. */
+  /** Idle RSS of the fresh process the WebSocket phase ran on: its baseline. */
   idleBeforeWs?: Phase;
   webSocket?: Phase;
   error?: string;
@@ -96,8 +98,12 @@ function readLine(m: Managed, what: string, timeoutMs: number): Promise<string> 
 
 async function sample(root: number | undefined): Promise<Phase> {
   await sleep(SETTLE_MS);
-  const r = root === undefined ? { kb: 0, procs: 0 } : treeRss(root);
-  return { rssKb: r.kb, procs: r.procs };
+  const r = root === undefined ? { kb: 0, procs: 0, byProcess: [] } : treeRss(root);
+  return {
+    rssKb: r.kb,
+    procs: r.procs,
+    byProcess: r.byProcess.map((p) => ({ pid: p.pid, name: p.name, rssKb: p.rssKb })),
+  };
 }
 
 async function holdClients(ctx: MemoryContext, port: number, mode: 'keepalive' | 'websocket', root: number) {
@@ -127,19 +133,40 @@ async function holdClients(ctx: MemoryContext, port: number, mode: 'keepalive' |
   }
 }
 
+/** A fresh proxy in front of the WebSocket upstream; `stop` ends it. */
+type Starter = () => Promise<{ proc: Managed; port: number }>;
+
+/**
+ * Each phase gets a fresh process (idle, then loaded): memory the keep-alive phase touched and the heap
+ * kept would otherwise count as the WebSocket phase's baseline.
+ */
 async function measureTarget(
   ctx: MemoryContext,
   name: MemoryTarget['name'],
-  proc: Managed,
-  port: number,
+  start: Starter,
 ): Promise<MemoryTarget> {
-  const root = proc.child.pid as number;
-  const t: MemoryTarget = { name, workers: ctx.o.memoryWorkers, idle: await sample(root) };
-  ctx.log(`memory ${name}: idle ${fmtInt(t.idle.rssKb / 1024)} MB over ${t.idle.procs} processes`);
+  const t: MemoryTarget = { name, workers: ctx.o.memoryWorkers, idle: { rssKb: 0, procs: 0 } };
   try {
-    t.keepAlive = await holdClients(ctx, port, 'keepalive', root);
-    t.idleBeforeWs = await sample(root);
-    t.webSocket = await holdClients(ctx, port, 'websocket', root);
+    for (const mode of ['keepalive', 'websocket'] as const) {
+      const { proc, port } = await start();
+      try {
+        const root = proc.child.pid as number;
+        const idle = await sample(root);
+        ctx.log(
+          `memory ${name} (${mode}): idle ${fmtInt(idle.rssKb / 1024)} MB over ${idle.procs} processes`,
+        );
+        const loaded = await holdClients(ctx, port, mode, root);
+        if (mode === 'keepalive') {
+          t.idle = idle;
+          t.keepAlive = loaded;
+        } else {
+          t.idleBeforeWs = idle;
+          t.webSocket = loaded;
+        }
+      } finally {
+        await ctx.procs.stop(proc);
+      }
+    }
   } catch (err) {
     t.error = (err as Error).message;
   }
@@ -152,10 +179,11 @@ async function startNginxWs(
 ): Promise<{ proc: Managed; port: number }> {
   const port = await freePort();
   const prefix = nginxPrefix(ctx.env, 'nginx-memory');
-  // Two connections per WebSocket (client, upstream), unevenly spread over workers: room for all on one.
+  // Two connections per WebSocket (client, upstream): room for all of them on one worker. nginx allocates
+  // worker_connections slots up front, so this is not more than the rows need (it shows in idle MB).
   const common = nginxCommon(ctx.o.memoryWorkers, prefix).replace(
     'worker_connections 8192',
-    `worker_connections ${4 * ctx.o.memoryConnections + 1024}`,
+    `worker_connections ${2 * ctx.o.memoryConnections + 1024}`,
   );
   const conf = `${common}
   map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
@@ -196,23 +224,18 @@ export async function runMemoryRows(ctx: MemoryContext): Promise<{ text: string;
   try {
     const upPort = (JSON.parse(await readLine(upstream, 'ws-upstream', 10_000)) as { port: number }).port;
     const gwEnv = { ...env, workers: o.memoryWorkers };
-    const gw = await startGateway(gwEnv, upPort, {
-      main: o.gateway,
-      name: 'cutover-memory',
-      wrap: withNofile,
-    });
-    try {
-      targets.push(await measureTarget(ctx, 'cutover', gw.proc, gw.port));
-    } finally {
-      await procs.stop(gw.proc);
-    }
+    targets.push(
+      await measureTarget(ctx, 'cutover', async () => {
+        const gw = await startGateway(gwEnv, upPort, {
+          main: o.gateway,
+          name: 'cutover-memory',
+          wrap: withNofile,
+        });
+        return { proc: gw.proc, port: gw.port };
+      }),
+    );
     if (ctx.hasNginx) {
-      const ng = await startNginxWs(ctx, upPort);
-      try {
-        targets.push(await measureTarget(ctx, 'nginx', ng.proc, ng.port));
-      } finally {
-        await procs.stop(ng.proc);
-      }
+      targets.push(await measureTarget(ctx, 'nginx', () => startNginxWs(ctx, upPort)));
     } else notes.push('nginx is not installed: the memory rows show Cutover only.');
   } finally {
     await procs.stop(upstream);
@@ -290,8 +313,9 @@ function memoryText(targets: MemoryTarget[], o: Options, nofile: number, notes: 
     'RSS = VmRSS summed over the proxy process and all its descendants (/proc/PID/status), sampled ' +
       `${SETTLE_MS / 1000} s after the last connection was set up; shared pages (the node or nginx binary) count ` +
       'once per process, as `ps` shows them.',
-    `KB/keep-alive = (keep-alive MB - idle MB) / connections open; KB/WebSocket = (WebSocket MB - idle MB ` +
-      'measured again once the keep-alive clients had gone) / WebSockets open. ok = set up / tried.',
+    'KB/keep-alive = (keep-alive MB - idle MB) / connections open; KB/WebSocket = (WebSocket MB - idle MB of ' +
+      'its own fresh process, JSON idleBeforeWs) / WebSockets open: each phase starts the proxy afresh. ' +
+      'ok = set up / tried.',
     `Every process of these rows ran with fd limit ${nofile} (sh -c 'ulimit -n ${NOFILE}', see bench/README.md).`,
   ];
   const header =

@@ -53,7 +53,7 @@ export function allProcs(): ProcMem[] {
 }
 
 /** RSS of `root` and its descendants now, in kB, with the processes counted. */
-export function treeRss(root: number): { kb: number; procs: number } {
+export function treeRss(root: number): { kb: number; procs: number; byProcess: ProcMem[] } {
   const tree = treeOf(allProcs(), root);
-  return { kb: tree.reduce((a, p) => a + p.rssKb, 0), procs: tree.length };
+  return { kb: tree.reduce((a, p) => a + p.rssKb, 0), procs: tree.length, byProcess: tree };
 }

@@ -27,6 +27,8 @@ function main(): void {
   server.keepAliveTimeout = 120_000;
   server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
     socket.on('error', () => {});
+    // Close our side when the proxy closes its: half-open sockets would pile up over the phases.
+    socket.on('end', () => socket.destroy());
     socket.setTimeout(0);
     const key = req.headers['sec-websocket-key'];
     if (typeof key !== 'string') {
