@@ -1,6 +1,6 @@
 /** The policy rows' table (bench/lib/policy-rows.ts measures them). */
 
-import { fmtCpu, fmtInt, fmtMs, sum, table } from './format.ts';
+import { fmtCpu, fmtInt, fmtMs, perCore, sum, table } from './format.ts';
 import type { Options } from './options.ts';
 import { fmtRatio } from './plain-report.ts';
 import type { PolicyRow } from './policy-rows.ts';
@@ -24,6 +24,8 @@ export function policyText(
       'x plain',
       'p99 ms',
       'cpu% t/u/g/o',
+      'rps/core',
+      'x plain/core',
       '@rate rps',
       'p99 ms',
       'p99.9 ms',
@@ -36,6 +38,9 @@ export function policyText(
   for (const r of rows) {
     const plain = plainOf(r);
     const ratio = r.peak && plain?.peak?.rps ? r.peak.rps / plain.peak.rps : null;
+    const core = perCore(r.peak);
+    const plainCore = perCore(plain?.peak);
+    const coreRatio = core !== null && plainCore ? core / plainCore : null;
     const p99 = r.fixed?.p99Ms ?? null;
     const plainP99 = plain?.fixed?.p99Ms ?? null;
     const non2xx = sum(r.peakRounds.map((x) => x.non2xx)) + sum(r.fixedRounds.map((x) => x.errors));
@@ -47,6 +52,8 @@ export function policyText(
       r.policy === 'plain' ? '1.00x' : fmtRatio(ratio),
       fmtMs(r.peak?.p99Ms),
       fmtCpu(r.peak?.cpu),
+      fmtInt(core),
+      r.policy === 'plain' ? '1.00x' : fmtRatio(coreRatio),
       fmtInt(r.fixed?.rps),
       fmtMs(p99),
       fmtMs(r.fixed?.p999Ms),
