@@ -62,7 +62,7 @@ function toolVersions(tools: Record<string, string | null>): Record<string, stri
 
 async function main(): Promise<number> {
   // The gateway's own default (`gateway.workers`: one per core) is what the memory rows show.
-  const o = parseOptions(process.argv.slice(2), availableParallelism());
+  const o = parseOptions(process.argv.slice(2), os.availableParallelism());
   const procs = new Procs();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'cutover-bench-'));
   let cleaned = false;

@@ -212,7 +212,8 @@ export async function runMemoryRows(ctx: MemoryContext): Promise<{ text: string;
   if (nofile < 2 * o.memoryConnections + 1024) {
     notes.push(
       `fd limit ${nofile} is below the ${2 * o.memoryConnections + 1024} a proxy worker may need ` +
-        '(run as root, or raise the hard limit: ulimit -Hn); expect failed connections.',
+        '(raising the hard limit, ulimit -Hn, needs CAP_SYS_RESOURCE); a worker that takes most of the ' +
+        'connections may run out of fds.',
     );
   }
   const upCmd = withNofile(process.execPath, [WS_UPSTREAM, '--port', '0']);
