@@ -9,7 +9,7 @@
  */
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os, { availableParallelism } from 'node:os';
+import os from 'node:os';
 import path from 'node:path';
 import { startCaddy } from './lib/caddy.ts';
 import { startGateway } from './lib/gateway-target.ts';
