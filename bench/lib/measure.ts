@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { type HeyCsvResult, parseHeyCsv } from './hey-csv.ts';
 import {
   type H2loadResult,
   type HandshakeResult,
@@ -85,9 +86,22 @@ export async function runWrk(
   url: string,
   seconds: number,
   onSpawn?: OnSpawn,
+  /** A wrk Lua script (`-s`), e.g. one that varies a header per request. */
+  script?: string,
 ): Promise<WrkResult> {
   const threads = Math.min(o.threads, o.connections);
-  const args = ['-t', String(threads), '-c', String(o.connections), '-d', `${seconds}s`, '--latency', url];
+  const scriptArgs = script === undefined ? [] : ['-s', script];
+  const args = [
+    '-t',
+    String(threads),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${seconds}s`,
+    '--latency',
+    ...scriptArgs,
+    url,
+  ];
   const r = await procs.capture('wrk', 'wrk', args, (seconds + 30) * 1000, onSpawn);
   if (r.code !== 0) throw new Error(`wrk exited ${r.code}: ${r.stderr}${r.stdout}`);
   return parseWrk(r.stdout);
@@ -207,4 +221,36 @@ export async function runHandshakes(
   const r = await procs.capture('handshake-load', process.execPath, args, (seconds + 30) * 1000, onSpawn);
   if (r.code !== 0) throw new Error(`handshake-load exited ${r.code}: ${r.stderr}${r.stdout}`);
   return parseHandshakes(r.stdout);
+}
+
+/**
+ * hey at a fixed rate with `-o csv`: per-response latencies, so p99.9 too (see hey-csv.ts for what the
+ * CSV leaves out). `headers`: extra `-H` values, the same on every request.
+ */
+export async function runHeyCsv(
+  procs: Procs,
+  o: LoadOptions,
+  url: string,
+  rate: number,
+  onSpawn?: OnSpawn,
+  headers: string[] = [],
+): Promise<HeyCsvResult & { asked: number }> {
+  const c = heyWorkers(rate, o.heyConcurrency);
+  const args = [
+    '-z',
+    `${o.durationS}s`,
+    '-q',
+    (rate / c).toFixed(3),
+    '-c',
+    String(c),
+    '-t',
+    '10',
+    '-o',
+    'csv',
+  ];
+  for (const h of headers) args.push('-H', h);
+  args.push(url);
+  const r = await procs.capture('hey', 'hey', args, (o.durationS + 60) * 1000, onSpawn);
+  if (r.code !== 0) throw new Error(`hey exited ${r.code}: ${r.stderr}${r.stdout.slice(0, 2000)}`);
+  return { ...parseHeyCsv(r.stdout, o.durationS), asked: Math.round(rate * o.durationS) };
 }

@@ -179,7 +179,9 @@ export function h2loadLogLatenciesMs(log: string): number[] {
 /** Nearest-rank percentile of sorted values; null when there are none. */
 export function percentileOf(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  // The epsilon keeps float error from moving a rank up (99.9% of 1000 must be rank 999, not 1000).
+  const rank = Math.ceil((p * sorted.length) / 100 - 1e-9);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))];
 }
 
 /** The JSON line bench/lib/handshake-load.ts prints. */

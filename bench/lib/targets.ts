@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import type { GatewaySettings, RouteTable } from '../../src/gateway/protocol.ts';
 import { freePort, type Managed, type Procs, sleep, tailOf } from './procs.ts';
 import { BENCH_SERVERNAME, type BenchCert } from './tls-certs.ts';
 
@@ -19,6 +18,8 @@ export interface Running {
   proc: Managed;
   /** The HTTPS URL, when the target was started with a certificate. */
   tlsUrl?: string;
+  /** The upstream's second port (the same server), for the policy rows' two-instance pools. */
+  altPort?: number;
 }
 
 export interface Env {
@@ -90,7 +91,7 @@ function get(url: string): Promise<{ status: number; body: string }> {
   });
 }
 
-function nginxCommon(workers: number, prefix: string): string {
+export function nginxCommon(workers: number, prefix: string): string {
   return `worker_processes ${workers};
 worker_rlimit_nofile 65535;
 events { worker_connections 8192; multi_accept on; }
@@ -106,7 +107,7 @@ events { worker_connections 8192; multi_accept on; }
 `);
 }
 
-function startNginx(env: Env, name: string, conf: string): Managed {
+export function startNginx(env: Env, name: string, conf: string): Managed {
   const prefix = path.join(env.tmp, name);
   mkdirSync(prefix, { recursive: true });
   const confFile = path.join(prefix, 'nginx.conf');
@@ -129,16 +130,18 @@ function startNginx(env: Env, name: string, conf: string): Managed {
   );
 }
 
-function nginxPrefix(env: Env, name: string): string {
+export function nginxPrefix(env: Env, name: string): string {
   return path.join(env.tmp, name);
 }
 
 /** nginx answering `200 ok` itself: the upstream of every target. */
 export async function startUpstreamNginx(env: Env, workers: number): Promise<Running> {
   const port = await freePort();
+  const altPort = await freePort();
   const conf = `${nginxCommon(workers, nginxPrefix(env, 'upstream'))}
   server {
     listen 127.0.0.1:${port} backlog=4096;
+    listen 127.0.0.1:${altPort} backlog=4096;
     location / { default_type text/plain; return 200 "ok"; }
   }
 }
@@ -146,7 +149,7 @@ export async function startUpstreamNginx(env: Env, workers: number): Promise<Run
   const proc = startNginx(env, 'upstream', conf);
   const url = `http://127.0.0.1:${port}/`;
   await waitHttpOk(url, { ...proc, logFile: path.join(nginxPrefix(env, 'upstream'), 'error.log') });
-  return { url, port, proc };
+  return { url, port, proc, altPort };
 }
 
 /** Fallback upstream when nginx is missing (see bench/upstream.ts). */
@@ -245,163 +248,4 @@ backend be
   const url = `http://127.0.0.1:${port}/`;
   await waitHttpOk(url, proc);
   return { url, port, proc };
-}
-
-/**
- * The Cutover gateway (`src/gateway/main.ts`) with one service whose single instance is the upstream;
- * with `cert` also its HTTPS listener (HTTP/1.1 and h2 by ALPN).
- */
-export async function startGateway(
-  env: Env,
-  upstreamPort: number,
-  main = GATEWAY_MAIN,
-  cert?: BenchCert,
-): Promise<Running & { readyLine: string }> {
-  const dir = path.join(env.tmp, 'cutover');
-  mkdirSync(dir, { recursive: true });
-  const port = await freePort();
-  const settings: GatewaySettings = {
-    listen: { host: '127.0.0.1', port },
-    workers: env.workers,
-    adminSocket: path.join(dir, 'admin.sock'),
-    routesFile: path.join(dir, 'routes.json'),
-    connectTimeoutMs: 5000,
-    upstreamTimeoutMs: 30_000,
-    // Below the upstream's 75 s keep-alive timeout (see ANCHORS: reuse race).
-    upstreamIdleTimeoutMs: 60_000,
-    clientIdleTimeoutMs: 75_000,
-    requestHeadTimeoutMs: 10_000,
-    maxBodyBytes: 1024 * 1024,
-    retries: 1,
-    ejectAfterFailures: 5,
-    ejectForMs: 1000,
-    shutdownTimeoutMs: 3000,
-  };
-  if (cert) {
-    settings.tls = {
-      listen: { host: '127.0.0.1', port: 0 },
-      certificates: [{ hosts: [cert.servername], cert: cert.certFile, key: cert.keyFile }],
-      redirectHttp: false,
-      handshakeTimeoutMs: 10_000,
-      certDir: path.join(dir, 'certs'),
-    };
-    // The defaults of `gateway.http2` (src/config/defaults.ts), spelled out.
-    settings.http2 = { maxConcurrentStreams: 128, cleartext: false };
-  }
-  const settingsFile = path.join(dir, 'settings.json');
-  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
-  const logFile = path.join(dir, 'stderr.log');
-  const proc = env.procs.start('cutover', process.execPath, [main, '--settings', settingsFile], {
-    cwd: REPO_ROOT,
-    // Per-request logging off, like `access_log off` / no logging for nginx and HAProxy.
-    env: { ...process.env, CUTOVER_LOG_LEVEL: 'warn' },
-    logFile,
-    pipeStdout: true,
-  });
-  const readyLine = await waitReadyLine(proc, 20_000);
-  let listen = `127.0.0.1:${port}`;
-  let tlsListen: string | undefined;
-  try {
-    const ready = JSON.parse(readyLine) as { listen?: string; tlsListen?: string };
-    if (typeof ready.listen === 'string') listen = ready.listen;
-    if (typeof ready.tlsListen === 'string') tlsListen = ready.tlsListen;
-  } catch {
-    // keep the configured address
-  }
-  if (cert && tlsListen === undefined) throw new Error(`cutover reported no tlsListen: ${readyLine}`);
-  const table: RouteTable = {
-    version: 1,
-    services: [
-      {
-        name: 'bench',
-        host: '*',
-        pathPrefix: '/',
-        balance: 'roundRobin',
-        upstreams: [
-          { instance: 'bench-1', revision: 1, version: 'bench', address: `127.0.0.1:${upstreamPort}` },
-        ],
-      },
-    ],
-  };
-  const put = await adminRequest(settings.adminSocket, 'PUT', '/routes', JSON.stringify(table));
-  if (put.status !== 200) {
-    throw new Error(`cutover PUT /routes answered ${put.status}: ${put.body.slice(0, 500)}`);
-  }
-  const url = `http://${listen}/`;
-  await waitHttpOk(url, proc);
-  const running = { url, port: Number(listen.split(':').at(-1)), proc, readyLine };
-  if (tlsListen === undefined) return running;
-  const tlsUrl = `https://${tlsListen}/`;
-  await waitHttpOk(tlsUrl, proc);
-  return { ...running, tlsUrl };
-}
-
-function waitReadyLine(proc: Managed, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdout = proc.child.stdout;
-    if (!stdout) return reject(new Error('cutover stdout not piped'));
-    let buf = '';
-    const timer = setTimeout(() => {
-      reject(new Error(`cutover printed no ready line within ${timeoutMs} ms: ${tailOf(proc.logFile)}`));
-    }, timeoutMs);
-    const onData = (s: string): void => {
-      buf += s;
-      let nl = buf.indexOf('\n');
-      while (nl >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        nl = buf.indexOf('\n');
-        try {
-          const msg = JSON.parse(line) as { event?: string };
-          if (msg.event === 'ready') {
-            clearTimeout(timer);
-            // Keep draining stdout so the gateway never blocks on a full pipe.
-            stdout.off('data', onData);
-            stdout.resume();
-            resolve(line);
-            return;
-          }
-        } catch {
-          // not JSON: ignore
-        }
-      }
-    };
-    stdout.setEncoding('utf8').on('data', onData);
-    void proc.exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`cutover exited (${code}) before ready: ${tailOf(proc.logFile)}`));
-    });
-  });
-}
-
-function adminRequest(
-  socketPath: string,
-  method: string,
-  urlPath: string,
-  body?: string,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        socketPath,
-        method,
-        path: urlPath,
-        headers: body
-          ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
-          : {},
-        timeout: 10_000,
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (s: string) => {
-          text += s;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('admin request timeout')));
-    req.on('error', reject);
-    req.end(body);
-  });
 }
