@@ -15,9 +15,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { startGateway } from '../lib/gateway-target.ts';
 import { runHey, runWrk, withCpu } from '../lib/measure.ts';
 import { Procs } from '../lib/procs.ts';
-import { type Env, type Running, startGateway, startNginxProxy, startUpstreamNginx } from '../lib/targets.ts';
+import { type Env, type Running, startNginxProxy, startUpstreamNginx } from '../lib/targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,7 @@ for (const [i, b] of builds.entries()) {
     process.env.CUTOVER_WORKER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${path.resolve(values.profile!)}`;
   // startGateway keeps its files under <tmp>/cutover: one prefix per build.
   const own: Env = { ...env, tmp: mkdtempSync(path.join(tmp, `${b.name}-`)) };
-  targets.push({ name: b.name, running: await startGateway(own, upstream.port, b.main) });
+  targets.push({ name: b.name, running: await startGateway(own, upstream.port, { main: b.main }) });
   if (profiling) process.env.CUTOVER_WORKER_NODE_FLAGS = saved;
   log(`${b.name}: ${b.main}`);
 }

@@ -19,9 +19,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { startGateway } from '../lib/gateway-target.ts';
 import { runWrk } from '../lib/measure.ts';
 import { Procs } from '../lib/procs.ts';
-import { type Env, startGateway, startUpstreamNginx } from '../lib/targets.ts';
+import { type Env, startUpstreamNginx } from '../lib/targets.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +47,7 @@ const env: Env = { procs, tmp, workers: Number(values.workers) };
 
 const upstream = await startUpstreamNginx(env, env.workers);
 process.env.CUTOVER_WORKER_NODE_FLAGS = values.flags;
-const gw = await startGateway(env, upstream.port, path.resolve(values.main));
+const gw = await startGateway(env, upstream.port, { main: path.resolve(values.main) });
 const master = gw.proc.child.pid!;
 const workers = childrenOf(master);
 
