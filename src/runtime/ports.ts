@@ -37,3 +37,35 @@ export function freePortSync(): number {
   if (addr === null || typeof addr === 'string') throw new Error('freePortSync: could not bind a port');
   return addr.port;
 }
+
+/**
+ * `n` distinct TCP ports free on `host` a moment ago. One after another, `freePort` may hand out the
+ * same port twice (the first was closed again before the second was asked for); these are all held at
+ * once before any is closed. Same race with other processes as `freePort`.
+ */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.unref();
+            server.once('error', reject);
+            server.listen({ host, port: 0, exclusive: true }, () => {
+              const addr = server.address();
+              if (addr === null || typeof addr === 'string')
+                reject(new Error(`freePorts: unexpected address ${String(addr)}`));
+              else resolve(addr.port);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map(
+        (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
+}

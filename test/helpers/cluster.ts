@@ -6,7 +6,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../../src/runtime/ports.ts';
+import { freePorts } from '../../src/runtime/ports.ts';
 import {
   processEnvironment,
   processesWithEnvironment,
@@ -126,8 +126,11 @@ export class Cluster {
 
   async writeConfig(o: ClusterOptions = {}): Promise<void> {
     this.tlsCa = o.controlTls ? readFileSync(o.controlTls.cert, 'utf8') : undefined;
-    this.gatewayPort ||= await freePort();
-    this.controlPort ||= await freePort();
+    if (!this.gatewayPort || !this.controlPort) {
+      const [g, c] = await freePorts(2);
+      this.gatewayPort ||= g === this.controlPort ? c : g;
+      this.controlPort ||= c === this.gatewayPort ? g : c;
+    }
     const strategy = o.strategy ?? `{ type: rolling, maxSurge: 1, maxUnavailable: 0, progressDeadline: 6s }`;
     writeFileSync(
       this.configFile,

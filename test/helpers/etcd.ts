@@ -11,7 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../src/runtime/ports.ts';
+import { freePorts } from '../../src/runtime/ports.ts';
 import { processesWithEnvironment, signalProcess, waitProcessGone } from '../../src/runtime/process-group.ts';
 import { sleep } from '../../src/util/sleep.ts';
 
@@ -102,7 +102,7 @@ export async function startEtcdCluster(
   const root = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'cutover-etcd-'));
   const specs: Array<{ name: string; clientUrl: string; peerUrl: string; dir: string }> = [];
   for (let i = 0; i < count; i++) {
-    const [c, p] = [await freePort(host), await freePort(host)];
+    const [c, p] = await freePorts(2, host);
     const name = `m${i}`;
     specs.push({
       name,

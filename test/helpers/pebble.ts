@@ -13,7 +13,7 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from '../../src/runtime/ports.ts';
+import { freePort, freePorts } from '../../src/runtime/ports.ts';
 import { spawnGroup, terminateGroup } from '../../src/runtime/process-group.ts';
 import { sleep } from '../../src/util/sleep.ts';
 
@@ -62,10 +62,10 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
   try {
     const tls = await makeListenerCertificate(dir);
     const dnsPort = await freeUdpAndTcpPort();
-    const dnsManagementPort = await freePort();
-    const listenPort = await freePort();
-    const managementPort = await freePort();
-    const tlsPort = await freePort();
+    let ports = await freePorts(4);
+    // The DNS port's probe sockets are closed again: it may come back among the four.
+    while (ports.includes(dnsPort)) ports = await freePorts(4);
+    const [dnsManagementPort, listenPort, managementPort, tlsPort] = ports;
 
     const dns = spawnProcess(
       CHALLTESTSRV_BIN,
