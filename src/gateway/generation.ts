@@ -23,6 +23,7 @@ import type {
 } from './protocol.ts';
 import { addExited, addStats } from './stats-sum.ts';
 import { workerExecArgv } from './worker-flags.ts';
+import { workerEntry } from './worker-js.ts';
 
 const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const ACK_TIMEOUT_MS = 10_000;
@@ -111,7 +112,8 @@ export class Workers {
     created?: (slot: WorkerSlot) => void,
     bound?: Promise<void>,
   ): Promise<boolean> {
-    const child = fork(WORKER_PATH, [], {
+    const script = workerEntry(WORKER_PATH, (message, error) => this.host.logger.warn(message, { error }));
+    const child = fork(script, [], {
       execPath: process.execPath,
       execArgv: workerExecArgv(),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

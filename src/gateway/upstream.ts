@@ -1,4 +1,3 @@
-import { Pool } from 'undici';
 import { DEFAULT_GRPC_FAILURE_CODES } from '../config/defaults.ts';
 import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
@@ -13,6 +12,7 @@ import { type KeyReader, keyReader } from './request-key.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
 import { type Decide, fnv1a32, type MirrorFilter, type RequestHeaders } from './traffic.ts';
+import { Pool } from './undici-pool.ts';
 import { parseAddress } from './validate.ts';
 
 /** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */

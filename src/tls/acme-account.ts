@@ -3,8 +3,9 @@
  * at the current CA, so a restart signs with the same account without asking the CA again.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { Client } from 'acme-client';
+import type { Client } from 'acme-client';
 import type { Logger } from '../log/logger.ts';
+import { loadAcme } from './acme-lib.ts';
 import type { CertStore } from './cert-store.ts';
 
 export interface AccountOptions {
@@ -41,7 +42,8 @@ export async function openAccount(opts: AccountOptions): Promise<Client> {
   }
   const saved = await store.loadAccount();
   const accountUrl = saved !== undefined && saved.directory === directory ? saved.url : undefined;
-  const client = new Client({
+  const { Client: AcmeClient } = await loadAcme();
+  const client = new AcmeClient({
     directoryUrl: directory,
     accountKey,
     ...(accountUrl === undefined ? {} : { accountUrl }),

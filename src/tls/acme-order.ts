@@ -4,9 +4,9 @@
  * download the chain. Tokens are withdrawn whatever the outcome.
  */
 import type { Client } from 'acme-client';
-import { crypto as acmeCrypto } from 'acme-client';
 import type { Logger } from '../log/logger.ts';
 import { newEcKeyPem } from './acme-account.ts';
+import { loadAcme } from './acme-lib.ts';
 
 /** Serves `/.well-known/acme-challenge/<token>` on every plain listener the CA may reach. */
 export interface ChallengeResponder {
@@ -54,7 +54,7 @@ export async function orderCertificate(
     order = { ...(await client.waitForValidStatus(order)), url: order.url };
     stage = 'finalizing the order';
     const keyPem = newEcKeyPem();
-    const [, csr] = await acmeCrypto.createCsr({ commonName: host, altNames: [host] }, keyPem);
+    const [, csr] = await (await loadAcme()).crypto.createCsr({ commonName: host, altNames: [host] }, keyPem);
     const finalized = await client.finalizeOrder(order, csr);
     stage = 'downloading the certificate';
     const certPem = await client.getCertificate(finalized);

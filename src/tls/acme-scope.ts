@@ -4,7 +4,7 @@
  * ACME server's own origin, so trusting that CA never leaks into any other HTTPS the process makes.
  */
 import { Agent } from 'node:https';
-import { axios as acmeAxios } from 'acme-client';
+import { loadAcme } from './acme-lib.ts';
 
 /** An ACME request that hangs this long fails (the order is then retried after its back-off). */
 export const ACME_REQUEST_TIMEOUT_MS = 30_000;
@@ -18,7 +18,8 @@ export interface AcmeScope {
  * Routes requests to `directory`'s origin through an agent that trusts `caCert` (instead of the system
  * roots) when given, with a timeout. Other origins are left untouched.
  */
-export function scopeAcmeRequests(directory: string, caCert: string | undefined): AcmeScope {
+export async function scopeAcmeRequests(directory: string, caCert: string | undefined): Promise<AcmeScope> {
+  const acmeAxios = (await loadAcme()).axios;
   const origin = new URL(directory).origin;
   const agent = caCert === undefined ? undefined : new Agent({ ca: caCert, keepAlive: false });
   const id = acmeAxios.interceptors.request.use((config) => {

@@ -98,7 +98,7 @@ export class AcmeManager {
   #running = false;
   #timer: NodeJS.Timeout | undefined;
   #client: Promise<Client> | undefined;
-  #scope: AcmeScope | undefined;
+  #scope: Promise<AcmeScope> | undefined;
 
   constructor(opts: AcmeManagerOptions) {
     validateOptions(opts);
@@ -199,7 +199,7 @@ export class AcmeManager {
     this.#timer = undefined;
     const flights = [...this.#hosts.values()].flatMap((st) => (st.flight ? [st.flight.promise] : []));
     await Promise.allSettled(flights);
-    this.#scope?.close();
+    await this.#scope?.then((s) => s.close());
     this.#scope = undefined;
     this.#client = undefined;
   }
@@ -348,13 +348,16 @@ export class AcmeManager {
   #account(): Promise<Client> {
     if (this.#client === undefined) {
       this.#scope ??= scopeAcmeRequests(this.#opts.directory, this.#opts.caCert);
-      const opening = openAccount({
-        directory: this.#opts.directory,
-        email: this.#opts.email,
-        store: this.#opts.store,
-        logger: this.#log,
-        poll: this.#poll,
-      });
+      // The scope's interceptor must be in place before the account's first request.
+      const opening = this.#scope.then(() =>
+        openAccount({
+          directory: this.#opts.directory,
+          email: this.#opts.email,
+          store: this.#opts.store,
+          logger: this.#log,
+          poll: this.#poll,
+        }),
+      );
       this.#client = opening;
       opening.catch(() => {
         if (this.#client === opening) this.#client = undefined;
