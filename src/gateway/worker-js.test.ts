@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -66,4 +75,19 @@ test('a module that cannot be read is an error naming it, and nothing is written
   writeFileSync(path.join(root, 'src/gateway/worker.ts'), "import { gone } from './gone.ts';\ngone();\n");
   assert.throws(() => workerScript(path.join(root, 'src/gateway/worker.ts'), root), /gone\.ts/);
   assert.ok(!existsSync(path.join(root, 'node_modules', '.cache', 'cutover-gateway')));
+});
+
+test('making a new copy removes copies untouched for a week, and keeps recent ones', (t) => {
+  const root = tree(t);
+  const entry = path.join(root, 'src/gateway/worker.ts');
+  const cache = path.join(root, 'node_modules', '.cache', 'cutover-gateway');
+  mkdirSync(path.join(cache, 'old'), { recursive: true });
+  mkdirSync(path.join(cache, 'recent'), { recursive: true });
+  const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+  utimesSync(path.join(cache, 'old'), eightDaysAgo, eightDaysAgo);
+  const script = workerScript(entry, root);
+  assert.deepEqual(
+    readdirSync(cache).sort(),
+    [path.basename(path.dirname(path.dirname(path.dirname(script)))), 'recent'].sort(),
+  );
 });

@@ -7,13 +7,25 @@
  * blanked, not removed) and each file names its source, so stack traces point into src/.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { stripTypeScriptTypes } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Under the project's node_modules: bare imports (undici) resolve from there as from src/. */
 const CACHE_DIR = path.join('node_modules', '.cache', 'cutover-gateway');
+
+/** Copies of other sources (older checkouts) left this long untouched are removed when a new one is made. */
+const STALE_COPY_MS = 7 * 24 * 3600_000;
 
 /** A relative `.ts` specifier of a static import, an export-from or a dynamic import. */
 const RELATIVE_TS = /(\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"\n]+)\.ts\2/g;
@@ -54,8 +66,23 @@ export function workerScript(entry: string, root: string): string {
       // Another master wrote the same directory first: same hash, same content.
       if (!existsSync(target(dir, entry))) throw err;
     }
+    pruneStale(path.dirname(dir), dir);
   }
   return target(dir, entry);
+}
+
+/** A master whose copy was pruned makes it again before its next fork (`workerEntry`). */
+function pruneStale(parent: string, keep: string): void {
+  const now = Date.now();
+  for (const name of readdirSync(parent)) {
+    const dir = path.join(parent, name);
+    try {
+      if (dir !== keep && now - statSync(dir).mtimeMs > STALE_COPY_MS)
+        rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // gone already, or another master prunes it
+    }
+  }
 }
 
 /**
@@ -80,10 +107,10 @@ let prepared: string | undefined;
 /**
  * The script a master forks its workers from: `workerScript` once per master, or the .ts itself when
  * the copy cannot be made (a read-only install: `warn` says why, once) or `CUTOVER_WORKER_TS=1` asks
- * for it (to compare the two).
+ * for it (to compare the two). Checked before every fork: a copy pruned since is made again.
  */
 export function workerEntry(entry: string, warn: (message: string, error: string) => void): string {
-  if (prepared !== undefined) return prepared;
+  if (prepared !== undefined && (prepared === entry || existsSync(prepared))) return prepared;
   prepared = entry;
   if (process.env.CUTOVER_WORKER_TS === '1') return prepared;
   try {
