@@ -112,7 +112,9 @@ export class Workers {
     created?: (slot: WorkerSlot) => void,
     bound?: Promise<void>,
   ): Promise<boolean> {
-    const script = workerEntry(WORKER_PATH, (message, error) => this.host.logger.warn(message, { error }));
+    const script = workerEntry(WORKER_PATH, generation, (message, error) =>
+      this.host.logger.warn(message, { error }),
+    );
     const child = fork(script, [], {
       execPath: process.execPath,
       execArgv: workerExecArgv(),

@@ -13,7 +13,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { workerScript } from './worker-js.ts';
+import { workerEntry, workerScript } from './worker-js.ts';
 
 function tree(t: TestContext): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'cutover-worker-js-'));
@@ -89,5 +89,23 @@ test('making a new copy removes copies untouched for a week, and keeps recent on
   assert.deepEqual(
     readdirSync(cache).sort(),
     [path.basename(path.dirname(path.dirname(path.dirname(script)))), 'recent'].sort(),
+  );
+});
+
+test('each generation of workers gets a copy of the sources as they are when it starts; a worker restarted within one gets its siblings', (t) => {
+  const root = tree(t);
+  const entry = path.join(root, 'src/gateway/worker.ts');
+  const warn = () => assert.fail('no warning expected');
+  const first = workerEntry(entry, 1, warn);
+  writeFileSync(
+    path.join(root, 'src/util/twice.ts'),
+    'export function twice(n: number): number {\n  return 2 * n;\n}\n',
+  );
+  assert.equal(workerEntry(entry, 1, warn), first, 'a restart within generation 1');
+  const reloaded = workerEntry(entry, 2, warn);
+  assert.notEqual(reloaded, first, 'a reload runs the changed source');
+  assert.match(
+    readFileSync(path.join(path.dirname(path.dirname(reloaded)), 'util/twice.mjs'), 'utf8'),
+    /2 \* n/,
   );
 });

@@ -102,21 +102,30 @@ function strip(source: string, file: string): string {
   }
 }
 
-let prepared: string | undefined;
+let prepared: { generation: number; script: string } | undefined;
 
 /**
- * The script a master forks its workers from: `workerScript` once per master, or the .ts itself when
- * the copy cannot be made (a read-only install: `warn` says why, once) or `CUTOVER_WORKER_TS=1` asks
- * for it (to compare the two). Checked before every fork: a copy pruned since is made again.
+ * The script a master forks `generation`'s workers from: `workerScript` made anew for each generation
+ * (a reload runs the sources on disk now, as with the .ts), or the .ts itself when the copy cannot be
+ * made (a read-only install: `warn` says why) or `CUTOVER_WORKER_TS=1` asks for it (to compare the
+ * two). A worker restarted within its generation gets its siblings' copy, made again if pruned since.
  */
-export function workerEntry(entry: string, warn: (message: string, error: string) => void): string {
-  if (prepared !== undefined && (prepared === entry || existsSync(prepared))) return prepared;
-  prepared = entry;
-  if (process.env.CUTOVER_WORKER_TS === '1') return prepared;
-  try {
-    prepared = workerScript(entry, path.resolve(path.dirname(entry), '..', '..'));
-  } catch (err) {
-    warn('gateway workers run from TypeScript (more memory per worker)', (err as Error).message);
+export function workerEntry(
+  entry: string,
+  generation: number,
+  warn: (message: string, error: string) => void,
+): string {
+  const p = prepared;
+  if (p !== undefined && p.generation === generation && (p.script === entry || existsSync(p.script)))
+    return p.script;
+  let script = entry;
+  if (process.env.CUTOVER_WORKER_TS !== '1') {
+    try {
+      script = workerScript(entry, path.resolve(path.dirname(entry), '..', '..'));
+    } catch (err) {
+      warn('gateway workers run from TypeScript (more memory per worker)', (err as Error).message);
+    }
   }
-  return prepared;
+  prepared = { generation, script };
+  return script;
 }
