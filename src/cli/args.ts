@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { tryParseDuration } from '../config/duration.ts';
 import { formatIssues, loadConfigFile } from '../config/load.ts';
 import { setCredentials } from './client.ts';
@@ -75,4 +77,19 @@ export function one(positionals: string[], cmd: string, what = 'SERVICE'): strin
 /** The path of a service's resource in the control API. */
 export function servicePath(service: string, rest = ''): string {
   return `/v1/services/${encodeURIComponent(service)}${rest}`;
+}
+
+/** A YAML (or JSON) file given to `cmd`, parsed; an unreadable or malformed file is a usage error naming it. */
+export function readYamlFile(cmd: string, file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`${cmd}: cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseYaml(text);
+  } catch (err) {
+    throw new UsageError(`${cmd}: ${file} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
 }

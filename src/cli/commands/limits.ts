@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { LimitsAnswer } from '../../api/limits-routes.ts';
-import { help, one, parse, resolveAddr, servicePath } from '../args.ts';
+import { help, one, parse, readYamlFile, resolveAddr, servicePath } from '../args.ts';
 import { ControlClient } from '../client.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { formatPolicy } from '../policy-format.ts';
@@ -20,18 +18,7 @@ export async function cmdLimits(argv: string[]): Promise<number> {
   const path = servicePath(service, '/limits');
   let a: LimitsAnswer;
   if (values.file) {
-    let text: string;
-    try {
-      text = readFileSync(values.file, 'utf8');
-    } catch (err) {
-      throw new UsageError(`limits: cannot read ${values.file}: ${(err as Error).message}`);
-    }
-    let policy: unknown;
-    try {
-      policy = parseYaml(text);
-    } catch (err) {
-      throw new UsageError(`limits: ${values.file} is not valid YAML/JSON: ${(err as Error).message}`);
-    }
+    let policy: unknown = readYamlFile('limits', values.file);
     // An empty file is an empty policy (everything off), as `{}` would be.
     policy ??= {};
     if (typeof policy !== 'object' || Array.isArray(policy)) {

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { ServiceStatus } from '../../api/status.ts';
-import { help, one, parse, resolveAddr, servicePath } from '../args.ts';
+import { help, one, parse, readYamlFile, resolveAddr, servicePath } from '../args.ts';
 import { ControlClient } from '../client.ts';
 import { EXIT, UsageError } from '../exit.ts';
 import { formatTraffic } from '../format.ts';
@@ -20,18 +18,7 @@ export async function cmdRules(argv: string[]): Promise<number> {
   let s: ServiceStatus;
   if (values.file && values.reset) throw new UsageError('rules: --file and --reset exclude each other');
   if (values.file) {
-    let text: string;
-    try {
-      text = readFileSync(values.file, 'utf8');
-    } catch (err) {
-      throw new UsageError(`rules: cannot read ${values.file}: ${(err as Error).message}`);
-    }
-    let traffic: unknown;
-    try {
-      traffic = parseYaml(text);
-    } catch (err) {
-      throw new UsageError(`rules: ${values.file} is not valid YAML/JSON: ${(err as Error).message}`);
-    }
+    const traffic: unknown = readYamlFile('rules', values.file);
     s = await client.json<ServiceStatus>('PUT', `${path}/rules`, { traffic });
   } else if (values.reset) {
     s = await client.json<ServiceStatus>('DELETE', `${path}/rules`);
