@@ -29,6 +29,8 @@ const KNOWN_GATEWAY_MAIN_IMPORTERS: Record<string, string> = {};
 const CORE_OUTSIDE_IMPORTS: Record<string, string> = {
   'analysis/run.ts': 'the analysis state machine the rollout gates step (AnalysisState, start/finish)',
   'config/types.ts': 'the config types the core decides on',
+  'config/duration.ts': 'durations written as in the config (formatDuration) in event messages',
+  'config/request-key.ts': 'request keys written as in the config (formatRequestKey) in event messages',
   'config/diff.ts': 'the apply plan is decided on the classified config changes (ConfigChange, a type)',
   'gateway/protocol.ts': 'route table types (RouteTraffic, UpstreamRole)',
 };

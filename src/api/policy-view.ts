@@ -3,9 +3,10 @@
  * `cutover limits --json` output (its `policy`) is a valid `cutover limits --file` input.
  */
 import { formatDuration } from '../config/duration.ts';
+import { formatRequestKey } from '../config/request-key.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import type { RuntimePolicy } from '../core/model.ts';
-import { describeKey, describePolicy, type EffectivePolicy } from '../core/policy.ts';
+import { describePolicy, type EffectivePolicy } from '../core/policy.ts';
 
 /** The policy keys of a service config: loadBalancer, limits, outlierDetection, timeouts, retries. */
 export interface PolicyDocument {
@@ -38,7 +39,7 @@ export interface PolicyView {
 export function policyDocument(p: RuntimePolicy): PolicyDocument {
   const pol = p.policy ?? {};
   const doc: PolicyDocument = { loadBalancer: { type: p.loadBalancer } };
-  if (p.loadBalancer === 'hash' && pol.hashKey) doc.loadBalancer.key = describeKey(pol.hashKey);
+  if (p.loadBalancer === 'hash' && pol.hashKey) doc.loadBalancer.key = formatRequestKey(pol.hashKey);
   const limits: NonNullable<PolicyDocument['limits']> = {};
   if (pol.rate) {
     const r = pol.rate;
@@ -46,7 +47,7 @@ export function policyDocument(p: RuntimePolicy): PolicyDocument {
       requests: r.requests,
       per: formatDuration(r.perMs),
       burst: r.burst,
-      key: describeKey(r.key),
+      key: formatRequestKey(r.key),
     };
   }
   if (pol.maxInFlightPerInstance !== undefined) limits.maxInFlightPerInstance = pol.maxInFlightPerInstance;

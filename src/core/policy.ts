@@ -1,4 +1,6 @@
-import type { RequestKey, ServiceConfig } from '../config/types.ts';
+import { formatDuration } from '../config/duration.ts';
+import { formatRequestKey } from '../config/request-key.ts';
+import type { ServiceConfig } from '../config/types.ts';
 import type { RuntimePolicy, ServiceState } from './model.ts';
 import type { CommandResult } from './service.ts';
 
@@ -41,16 +43,6 @@ export function setPolicy(state: ServiceState, next: RuntimePolicy | undefined):
   };
 }
 
-/** `ip`, `route`, `header:x-user` ... as written in the config. */
-export function describeKey(key: RequestKey): string {
-  return key.source === 'ip' || key.source === 'route' ? key.source : `${key.source}:${key.name}`;
-}
-
-/** Whole seconds as `5s`, anything else in ms: short enough for a one-line summary. */
-function span(ms: number): string {
-  return ms > 0 && ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
 /**
  * One line for status and the event log, e.g.
  * `hash cookie:session, rate 100/1s burst 200 by ip, 64 in flight per instance`. Pure.
@@ -58,12 +50,15 @@ function span(ms: number): string {
 export function describePolicy(p: RuntimePolicy): string {
   const parts: string[] = [];
   const pol = p.policy ?? {};
-  if (p.loadBalancer === 'hash') parts.push(pol.hashKey ? `hash ${describeKey(pol.hashKey)}` : 'hash');
+  if (p.loadBalancer === 'hash') parts.push(pol.hashKey ? `hash ${formatRequestKey(pol.hashKey)}` : 'hash');
   else if (p.loadBalancer !== 'roundRobin') parts.push(p.loadBalancer);
   const r = pol.rate;
-  if (r) parts.push(`rate ${r.requests}/${span(r.perMs)} burst ${r.burst} by ${describeKey(r.key)}`);
+  if (r)
+    parts.push(
+      `rate ${r.requests}/${formatDuration(r.perMs)} burst ${r.burst} by ${formatRequestKey(r.key)}`,
+    );
   if (pol.maxInFlightPerInstance !== undefined) {
-    const queue = pol.queueTimeoutMs ? ` (queue ${span(pol.queueTimeoutMs)})` : '';
+    const queue = pol.queueTimeoutMs ? ` (queue ${formatDuration(pol.queueTimeoutMs)})` : '';
     parts.push(`${pol.maxInFlightPerInstance} in flight per instance${queue}`);
   }
   if (pol.maxConnectionsPerClient !== undefined)
@@ -74,9 +69,9 @@ export function describePolicy(p: RuntimePolicy): string {
       od.consecutive5xx === undefined ? '' : `${od.consecutive5xx} 5xx in a row`,
       od.errorRate === undefined ? '' : `${Math.round(od.errorRate.above * 100)}% 5xx`,
     ].filter(Boolean);
-    parts.push(`eject after ${when.join(' or ')} for ${span(od.ejectForMs)}`);
+    parts.push(`eject after ${when.join(' or ')} for ${formatDuration(od.ejectForMs)}`);
   }
-  if (pol.requestTimeoutMs !== undefined) parts.push(`timeout ${span(pol.requestTimeoutMs)}`);
+  if (pol.requestTimeoutMs !== undefined) parts.push(`timeout ${formatDuration(pol.requestTimeoutMs)}`);
   if (pol.retries)
     parts.push(`${pol.retries.attempts} retries (budget ${Math.round(pol.retries.budgetPercent)}%)`);
   return parts.length === 0 ? 'roundRobin, no limits' : parts.join(', ');

@@ -5,6 +5,7 @@
  * gets 429 with Retry-After and the RateLimit-Policy / RateLimit fields of the IETF draft
  * (draft-ietf-httpapi-ratelimit-headers), and is counted as limited, not as an error of its revision.
  */
+import { formatRequestKey } from '../config/request-key.ts';
 import type { RequestKey } from '../config/types.ts';
 import type { LimitSource } from './limit-source.ts';
 import { RATE_SWEEP_MS } from './rate-broker.ts';
@@ -74,7 +75,7 @@ export class RateLimiter {
     trusted: (peer: string | undefined) => boolean,
   ) {
     this.params = { requests: policy.requests, perMs: policy.perMs, burst: policy.burst };
-    this.set = `${service}|${rateSignature(this.params)}|${keyId(policy.key)}`;
+    this.set = `${service}|${rateSignature(this.params)}|${formatRequestKey(policy.key)}`;
     this.keyClass = policy.key.source;
     this.#reader = keyReader(policy.key);
     this.#byIp = policy.key.source === 'ip';
@@ -180,8 +181,4 @@ export class RateLimiter {
       this.#timer = null;
     }
   }
-}
-
-function keyId(k: RequestKey): string {
-  return k.source === 'ip' || k.source === 'route' ? k.source : `${k.source}:${k.name}`;
 }
