@@ -10,10 +10,10 @@ export class ClientSlots<Owner> {
   readonly #byOwner = new Map<Owner, Map<string, number>>();
 
   /** One more connection of `client` to the service of `set`, if it stays within `max`. */
-  take(owner: Owner, set: string, client: string, max: number): { ok: boolean; open: number } {
+  take(owner: Owner, set: string, client: string, max: number): boolean {
     const k = `${set}|${client}`;
     const open = this.#open.get(k) ?? 0;
-    if (open >= max) return { ok: false, open };
+    if (open >= max) return false;
     this.#open.set(k, open + 1);
     let mine = this.#byOwner.get(owner);
     if (mine === undefined) {
@@ -21,7 +21,7 @@ export class ClientSlots<Owner> {
       this.#byOwner.set(owner, mine);
     }
     mine.set(k, (mine.get(k) ?? 0) + 1);
-    return { ok: true, open: open + 1 };
+    return true;
   }
 
   release(owner: Owner, set: string, client: string): void {
@@ -40,10 +40,6 @@ export class ClientSlots<Owner> {
     if (mine === undefined) return;
     this.#byOwner.delete(owner);
     for (const [k, n] of mine) this.#drop(k, n);
-  }
-
-  open(set: string, client: string): number {
-    return this.#open.get(`${set}|${client}`) ?? 0;
   }
 
   #drop(k: string, n: number): void {

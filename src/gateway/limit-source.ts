@@ -5,7 +5,7 @@
  * worker whose master is gone) decides alone, each worker with its share of the limit.
  */
 import { ClientSlots } from './client-slots.ts';
-import { RATE_SWEEP_MS, RateBroker } from './rate-broker.ts';
+import { RateBroker } from './rate-broker.ts';
 import type { Grant, RateParams } from './rate-bucket.ts';
 
 export interface LimitSource {
@@ -23,14 +23,12 @@ export class LocalLimitSource implements LimitSource {
   readonly #slots = new ClientSlots<string>();
   /** How many workers share the limits (each keeps `1 / shares` of them). */
   readonly #shares: number;
-  #timer: NodeJS.Timeout | null = null;
 
   constructor(shares = 1) {
     this.#shares = Math.max(1, shares);
   }
 
   take(set: string, params: RateParams, key: string, want: number, reply: (g: Grant) => void): void {
-    this.#timer ??= setInterval(() => this.#broker.sweep(Date.now()), RATE_SWEEP_MS).unref();
     reply(this.#broker.take(set, this.#share(params), key, want, 1, Date.now()));
   }
 
@@ -39,7 +37,7 @@ export class LocalLimitSource implements LimitSource {
   }
 
   takeConnection(set: string, client: string, max: number, reply: (ok: boolean) => void): void {
-    reply(this.#slots.take(LOCAL, set, client, Math.max(1, Math.floor(max / this.#shares))).ok);
+    reply(this.#slots.take(LOCAL, set, client, Math.max(1, Math.floor(max / this.#shares))));
   }
 
   releaseConnection(set: string, client: string): void {

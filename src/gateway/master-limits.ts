@@ -6,7 +6,7 @@
 
 import { ClientSlots } from './client-slots.ts';
 import type { ConnGrant, LimitAsk, RateGrant } from './limit-source.ts';
-import { RATE_SWEEP_MS, RateBroker } from './rate-broker.ts';
+import { RateBroker } from './rate-broker.ts';
 
 export function isLimitAsk(msg: { type: string }): msg is LimitAsk {
   return (
@@ -20,14 +20,12 @@ export function isLimitAsk(msg: { type: string }): msg is LimitAsk {
 export class MasterLimits<Owner> {
   readonly #rates = new RateBroker();
   readonly #slots = new ClientSlots<Owner>();
-  #sweep: NodeJS.Timeout | null = null;
 
   /** The answer to send back to `owner`, or null (a give-back or release needs none). */
   handle(owner: Owner, msg: LimitAsk, workers: number): RateGrant | ConnGrant | null {
     const now = Date.now();
     switch (msg.type) {
       case 'rate-take':
-        this.#sweep ??= setInterval(() => this.#rates.sweep(Date.now()), RATE_SWEEP_MS).unref();
         return {
           type: 'rate-grant',
           id: msg.id,
@@ -40,7 +38,7 @@ export class MasterLimits<Owner> {
         return {
           type: 'conn-grant',
           id: msg.id,
-          ok: this.#slots.take(owner, msg.set, msg.client, msg.max).ok,
+          ok: this.#slots.take(owner, msg.set, msg.client, msg.max),
         };
       case 'conn-release':
         this.#slots.release(owner, msg.set, msg.client);

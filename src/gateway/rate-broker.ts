@@ -12,8 +12,11 @@ export const RATE_SWEEP_MS = 1000;
 
 export class RateBroker {
   readonly #sets = new Map<string, TokenBuckets>();
+  /** Started by the first take: a gateway without `limits.rate` runs no timer. */
+  #timer: NodeJS.Timeout | null = null;
 
   take(set: string, params: RateParams, key: string, want: number, shares: number, now: number): Grant {
+    this.#timer ??= setInterval(() => this.sweep(Date.now()), RATE_SWEEP_MS).unref();
     return this.#set(set, params).take(key, want, shares, now);
   }
 
@@ -26,13 +29,6 @@ export class RateBroker {
       set.sweep(now);
       if (set.size === 0 && now - set.usedAt > IDLE_SET_MS) this.#sets.delete(name);
     }
-  }
-
-  /** Keys with a bucket that is not full, over all sets. */
-  get keys(): number {
-    let n = 0;
-    for (const set of this.#sets.values()) n += set.size;
-    return n;
   }
 
   #set(name: string, params: RateParams): TokenBuckets {

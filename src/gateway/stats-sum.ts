@@ -86,7 +86,7 @@ function addRevision(t: RevisionStats, r: RevisionStats): void {
     t.limited = {
       rate: (t.limited?.rate ?? 0) + r.limited.rate,
       concurrency: (t.limited?.concurrency ?? 0) + r.limited.concurrency,
-      connections: (t.limited?.connections ?? 0) + (r.limited.connections ?? 0),
+      connections: (t.limited?.connections ?? 0) + r.limited.connections,
       rateKey: r.limited.rateKey || (t.limited?.rateKey ?? ''),
     };
   }

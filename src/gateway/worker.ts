@@ -138,11 +138,8 @@ function accept(gw: Gateway, handle: unknown): void {
   );
 }
 
-function send(msg: WorkerToMaster): void {
-  trySend(msg);
-}
-
-function trySend(msg: WorkerToMaster): boolean {
+/** False when the master is gone (the message is dropped; 'disconnect' handles the rest). */
+function send(msg: WorkerToMaster): boolean {
   if (!process.connected) return false;
   try {
     process.send!(msg);
@@ -205,7 +202,7 @@ process.on('message', (msg: MasterToWorker, handle: unknown) => {
       adminSocket = msg.settings.adminSocket;
       const gw = new Gateway(msg.settings, logger);
       gateway = gw;
-      limits = new IpcLimitSource(trySend, () => process.connected, msg.settings.workers);
+      limits = new IpcLimitSource(send, () => process.connected, msg.settings.workers);
       gw.routing.useLimitSource(limits);
       // Older masters send no serving state.
       if (msg.serving !== undefined) serving = msg.serving;

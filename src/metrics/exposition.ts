@@ -287,7 +287,7 @@ function gatewayFamilies(gw: StatsReport): MetricFamily[] {
         });
         f.limited.samples.push({
           labels: { service, revision, limit: 'connections', key: 'ip' },
-          value: l.connections ?? 0,
+          value: l.connections,
         });
       }
       const g = r.grpc;
