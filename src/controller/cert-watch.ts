@@ -9,6 +9,7 @@ import type { CoreEvent } from '../core/model.ts';
 import type { CertificateStatus } from '../gateway/master-certs.ts';
 import type { Logger } from '../log/logger.ts';
 import { coversHost } from '../tls/certificate.ts';
+import { Poller } from '../util/poller.ts';
 
 /** How often the gateway's certificates are read (a renewal is rare: seconds are plenty). */
 export const CERT_WATCH_INTERVAL_MS = 2000;
@@ -24,21 +25,19 @@ export class CertificateWatch {
   readonly #opts: CertWatchOptions;
   #latest: CertificateStatus[] = [];
   #seen = new Map<string, CertificateStatus>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling = false;
+  readonly #poller = new Poller(CERT_WATCH_INTERVAL_MS, () => this.#read());
 
   constructor(opts: CertWatchOptions) {
     this.#opts = opts;
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.poll(), CERT_WATCH_INTERVAL_MS);
-    this.#timer.unref();
+    this.#poller.start();
     void this.poll();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#poller.stop();
   }
 
   latest(): CertificateStatus[] {
@@ -51,9 +50,11 @@ export class CertificateWatch {
     return this.#latest.find((c) => coversHost(c.hosts, host));
   }
 
-  async poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
+  poll(): Promise<void> {
+    return this.#poller.run();
+  }
+
+  async #read(): Promise<void> {
     try {
       const certs = await this.#opts.read();
       this.#latest = certs;
@@ -72,8 +73,6 @@ export class CertificateWatch {
       if (events.length > 0) this.#opts.tell(events);
     } catch {
       // The gateway is restarting or unreachable: its certificates are read again at the next tick.
-    } finally {
-      this.#polling = false;
     }
   }
 }

@@ -6,6 +6,7 @@
 import type { CoreEvent } from '../core/model.ts';
 import type { StatsReport } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
+import { Poller } from '../util/poller.ts';
 
 /** How often the gateway's counters are read for ejections. */
 export const EJECTION_WATCH_INTERVAL_MS = 1000;
@@ -57,26 +58,26 @@ export interface EjectionWatchOptions {
 
 export class EjectionWatch {
   readonly #opts: EjectionWatchOptions;
+  readonly #poller = new Poller(EJECTION_WATCH_INTERVAL_MS, () => this.#read());
   #seen = new Map<string, Seen>();
-  #timer: NodeJS.Timeout | undefined;
-  #polling = false;
 
   constructor(opts: EjectionWatchOptions) {
     this.#opts = opts;
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.poll(), EJECTION_WATCH_INTERVAL_MS);
-    this.#timer.unref();
+    this.#poller.start();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    this.#poller.stop();
   }
 
-  async poll(): Promise<void> {
-    if (this.#polling) return;
-    this.#polling = true;
+  poll(): Promise<void> {
+    return this.#poller.run();
+  }
+
+  async #read(): Promise<void> {
     try {
       const { events, seen } = ejectionEvents(this.#seen, await this.#opts.read());
       this.#seen = seen;
@@ -84,8 +85,6 @@ export class EjectionWatch {
     } catch (err) {
       // The gateway may be restarting: the next read catches up (counters are cumulative).
       this.#opts.log.debug('ejection watch: gateway stats unavailable', { error: err });
-    } finally {
-      this.#polling = false;
     }
   }
 }
