@@ -4,22 +4,9 @@ import { createServer } from 'node:net';
  * Returns a TCP port that was free on `host` a moment ago (listen on port 0, read it, close).
  * Another process may grab it before the caller binds it; callers that can retry should.
  */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ host, port: 0, exclusive: true }, () => {
-      const addr = server.address();
-      if (addr === null || typeof addr === 'string') {
-        server.close();
-        reject(new Error(`freePort: unexpected address ${String(addr)}`));
-        return;
-      }
-      const { port } = addr;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const [port] = await freePorts(1, host);
+  return port;
 }
 
 /**
