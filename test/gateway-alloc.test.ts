@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WORKER_FLAGS_ENV } from '../src/gateway/worker-flags.ts';
+import { readAllocProbe } from './helpers/alloc-probe-client.ts';
 import { closeServer, service, table, upstream } from './helpers/gateway-helpers.ts';
 import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 
@@ -32,25 +33,6 @@ const CONCURRENCY = 8;
  */
 const BYTES_MEASURED = 14_528;
 const BYTES_PER_REQUEST_MAX = 2 * BYTES_MEASURED;
-
-interface ProbeAnswer {
-  allocated: number;
-  gcs: number;
-}
-
-function probe(socketPath: string): Promise<ProbeAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      text += d;
-    });
-    socket.on('end', () => resolve(JSON.parse(text) as ProbeAnswer));
-    socket.on('error', reject);
-    socket.write('?');
-  });
-}
 
 /** `count` GETs over CONCURRENCY keep-alive connections; every one must be the upstream's 200 "ok". */
 async function load(port: number, agent: http.Agent, count: number): Promise<void> {
@@ -105,9 +87,9 @@ test('a gateway worker allocates less than the bound per proxied request (10,000
   t.after(() => agent.destroy());
   // Warm up: compiled code, the upstream pool's connections, the client connections.
   await load(gw.port, agent, WARMUP);
-  const before = await probe(probeSocket);
+  const before = await readAllocProbe(probeSocket);
   await load(gw.port, agent, MEASURED);
-  const after = await probe(probeSocket);
+  const after = await readAllocProbe(probeSocket);
   const perRequest = (after.allocated - before.allocated) / MEASURED;
   t.diagnostic(
     `${Math.round(perRequest)} bytes allocated per request (${after.gcs - before.gcs} GCs over ${MEASURED} requests); bound ${BYTES_PER_REQUEST_MAX}`,

@@ -15,10 +15,10 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { type ProbeAnswer, readAllocProbe } from '../../test/helpers/alloc-probe-client.ts';
 import { startGateway } from '../lib/gateway-target.ts';
 import { runWrk } from '../lib/measure.ts';
 import { Procs } from '../lib/procs.ts';
@@ -75,25 +75,14 @@ function cpuOf(pid: number): { user: number; sys: number } {
   return { user: Number(fields[11]) / hz, sys: Number(fields[12]) / hz };
 }
 
-/** The alloc probe's answer (test/helpers/alloc-probe.ts), or null without one. */
-function probe(): Promise<{ allocated: number; gcs: number; gcMs: number } | null> {
-  const socketPath = process.env.CUTOVER_ALLOC_PROBE;
-  if (socketPath === undefined || socketPath === '') return Promise.resolve(null);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(socketPath);
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (d: string) => {
-      text += d;
-    });
-    socket.on('end', () => resolve(JSON.parse(text)));
-    socket.on('error', reject);
-    socket.write('?');
-  });
-}
-
 await runWrk(procs, load, gw.url, 3);
 const before = workers.map(cpuOf);
+/** The alloc probe's answer (test/helpers/alloc-probe.ts), or null without one. */
+function probe(): Promise<ProbeAnswer | null> {
+  const socketPath = process.env.CUTOVER_ALLOC_PROBE;
+  return socketPath === undefined || socketPath === '' ? Promise.resolve(null) : readAllocProbe(socketPath);
+}
+
 const probed = await probe();
 const held =
   values.hold === undefined
