@@ -6,6 +6,7 @@ import type { AnalysisConfig } from '../config/types.ts';
 import { alertEvents } from './analysis-alerts.ts';
 import { promotionGate } from './gates.ts';
 import type { RollingRollout } from './model.ts';
+import { rollingDeploy } from './test-fixtures.ts';
 
 function cfgOf(metrics: unknown[]): AnalysisConfig {
   const v = validateAnalysis({ minRequests: 50, metrics });
@@ -95,17 +96,7 @@ for (const [what, metrics, bad, slowTick, phase, alerts, gate] of table) {
   });
 }
 
-const rolling = (analysis?: AnalysisState): RollingRollout => ({
-  strategy: 'rolling',
-  kind: 'deploy',
-  from: 1,
-  to: 2,
-  phase: 'Progressing',
-  startedAt: 0,
-  lastProgressAt: 0,
-  progressKey: '',
-  analysis,
-});
+const rolling = (analysis?: AnalysisState): RollingRollout => rollingDeploy({ analysis });
 
 test('alertEvents: one AnalysisAlert per newly failed alert metric, none again for the same analysis', () => {
   const cfg = cfgOf([errors('alert'), slow('alert')]);

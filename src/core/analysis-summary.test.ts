@@ -4,7 +4,7 @@ import { type AnalysisState, type Measurements, startAnalysis, stepAnalysis } fr
 import { finishedSummary, foldBatch, summarizeRollout } from './analysis-summary.ts';
 import type { CoreEvent, RollingRollout, ServiceSpec, ServiceState } from './model.ts';
 import { abortRollout, failRollout, succeedRollout } from './outcome.ts';
-import { analysis, run } from './test-fixtures.ts';
+import { analysis, rollingDeploy, run } from './test-fixtures.ts';
 
 /** An analysis fed `ticks` ticks of 100 canary requests with `errors` errors each, one per second from `at`. */
 function judged(ticks: number, errors: number, at = 10_000): AnalysisState {
@@ -20,17 +20,7 @@ function judged(ticks: number, errors: number, at = 10_000): AnalysisState {
   }
   return s;
 }
-const rollout = (extra: Partial<RollingRollout>): RollingRollout => ({
-  strategy: 'rolling',
-  kind: 'deploy',
-  from: 1,
-  to: 2,
-  phase: 'Progressing',
-  startedAt: 0,
-  lastProgressAt: 0,
-  progressKey: '',
-  ...extra,
-});
+const rollout = rollingDeploy;
 const spec: ServiceSpec = {
   name: 'web',
   replicas: 2,

@@ -4,7 +4,7 @@ import type { TrafficPolicy } from '../config/types.ts';
 import type { RuntimePolicy, ServiceState } from './model.ts';
 import { describePolicy, effectivePolicy, type PolicySpec, setPolicy } from './policy.ts';
 import { initialServiceState } from './service.ts';
-import { run } from './test-fixtures.ts';
+import { rollingDeploy, run } from './test-fixtures.ts';
 
 const rate: TrafficPolicy['rate'] = { requests: 5, perMs: 1000, burst: 5, key: { source: 'ip' } };
 const fromConfig: PolicySpec = { loadBalancer: 'p2c', policy: { maxInFlightPerInstance: 8 } };
@@ -62,16 +62,7 @@ describe('setPolicy', () => {
   test('works during a rollout and names its target revision', () => {
     const s: ServiceState = {
       ...healthy(),
-      rollout: {
-        strategy: 'rolling',
-        kind: 'deploy',
-        from: 1,
-        to: 2,
-        phase: 'Progressing',
-        startedAt: 0,
-        lastProgressAt: 0,
-        progressKey: '',
-      },
+      rollout: rollingDeploy(),
     };
     const r = setPolicy(s, override);
     assert.ok(r.ok);

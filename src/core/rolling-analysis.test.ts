@@ -5,7 +5,7 @@ import type { AnalysisConfig, RollingStrategy } from '../config/types.ts';
 import type { ObservedInstance, RollingRollout, ServiceSpec, ServiceState } from './model.ts';
 import { reconcileRolling } from './rolling.ts';
 import { batchSize, gateRolling } from './rolling-analysis.ts';
-import { analysis, ready, run } from './test-fixtures.ts';
+import { analysis, ready, rollingDeploy, run } from './test-fixtures.ts';
 
 const strategy: RollingStrategy = {
   type: 'rolling',
@@ -22,17 +22,7 @@ const spec = (gate?: AnalysisConfig['gate']): ServiceSpec => ({
   revisionHistoryLimit: 10,
   analysis: gate ? { ...analysis, gate } : analysis,
 });
-const rollout = (extra: Partial<RollingRollout> = {}): RollingRollout => ({
-  strategy: 'rolling',
-  kind: 'deploy',
-  from: 1,
-  to: 2,
-  phase: 'Progressing',
-  startedAt: 0,
-  lastProgressAt: 0,
-  progressKey: '',
-  ...extra,
-});
+const rollout = rollingDeploy;
 const state = (r: RollingRollout): ServiceState => ({
   name: 'web',
   revisions: [1, 2].map((number) => ({

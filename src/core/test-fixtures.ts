@@ -1,9 +1,22 @@
 // Shared fixtures of the core's table tests (imported by *.test.ts only).
 import type { AnalysisConfig, RunSpec } from '../config/types.ts';
 import type { HostReport, HostServiceReport } from './fleet/model.ts';
-import type { ObservedInstance } from './model.ts';
+import type { ObservedInstance, RollingRollout } from './model.ts';
 
 export const run: RunSpec = { command: 'x', cwd: '/', env: {} };
+
+/** A rolling deploy from revision 1 to 2, in progress since 0. */
+export const rollingDeploy = (extra: Partial<RollingRollout> = {}): RollingRollout => ({
+  strategy: 'rolling',
+  kind: 'deploy',
+  from: 1,
+  to: 2,
+  phase: 'Progressing',
+  startedAt: 0,
+  lastProgressAt: 0,
+  progressKey: '',
+  ...extra,
+});
 
 /** One error-rate metric, no delays or limits: a verdict as soon as the counts allow one. */
 export const analysis: AnalysisConfig = {
