@@ -138,14 +138,7 @@ describe('controller crash and restart', { timeout: 150_000 }, () => {
     // And the next up adopts the very same processes
     await c.restart();
     // (adoption probes each instance before calling it ready: wait for that, not for the API)
-    await c.waitFor(
-      async () => {
-        const s = await c.status();
-        return s.instances.length === 2 && s.instances.every((i) => i.state === 'ready');
-      },
-      20_000,
-      'adopted instances ready',
-    );
+    await c.waitInstancesReady(2);
     const s1 = await c.status();
     assert.deepEqual(s1.instances.map((i) => `${i.id}:${i.pid}`).sort(), pids0, 'same instances, same pids');
     assert.ok(

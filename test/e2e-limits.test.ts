@@ -141,14 +141,7 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
     const before = (await c.gatewayAdmin<RoutesLike>('/routes')).version;
     assert.equal(await c.stop(), 0);
     await c.restart();
-    await c.waitFor(
-      async () => {
-        const s = await c.status();
-        return s.instances.length === 2 && s.instances.every((i) => i.state === 'ready');
-      },
-      20_000,
-      'adopted instances ready',
-    );
+    await c.waitInstancesReady(2);
     assert.deepEqual((await c.api<LimitsLike>('GET', '/v1/services/web/limits')).body, runtime);
     const after = await c.gatewayAdmin<RoutesLike>('/routes');
     assert.ok(after.version > before, 'the new controller pushed its own table');

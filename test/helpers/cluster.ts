@@ -322,6 +322,18 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
     return (await this.api<StatusLike>('GET', '/v1/services/web')).body;
   }
 
+  /** After a restart: `count` instances (adopted or started) all ready. */
+  async waitInstancesReady(count: number, what = 'adopted instances ready'): Promise<void> {
+    await this.waitFor(
+      async () => {
+        const s = await this.status();
+        return s.instances.length === count && s.instances.every((i) => i.state === 'ready');
+      },
+      20_000,
+      what,
+    );
+  }
+
   async waitFor(fn: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let lastErr: unknown;
