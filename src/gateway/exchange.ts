@@ -1,13 +1,11 @@
 /**
- * One proxied request: its dispatch upstream through undici (a custom dispatch handler, the response
+ * One proxied request: its dispatch upstream (a dispatch handler, dispatcher.ts; the response
  * streamed back with backpressure), retries, error classification and answers, and the accounting when it
  * ends (counters, access log, releasing its instance).
  */
 import type http from 'node:http';
 import type net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';
@@ -21,7 +19,8 @@ import {
   onResDrain,
   type ResponseOwner,
 } from './client-messages.ts';
-import { GRPC_UNKNOWN, grpcStatusOfList, grpcStatusOfRaw, trailerList } from './grpc.ts';
+import type { UpstreamHandler, UpstreamRequest } from './dispatcher.ts';
+import { GRPC_UNKNOWN, grpcStatusOfList } from './grpc.ts';
 import { declaredLength, filterResponseHeaders, type RequestHeadInfo } from './headers.ts';
 import type { MirrorPlan } from './mirror.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
@@ -49,11 +48,10 @@ const CLIENT_GONE = Object.assign(new Error('client closed the connection'), { c
 const CALL_ENDED = Object.assign(new Error('gRPC call ended by the gateway'), { code: 'CUTOVER_CALL_ENDED' });
 const CONNECTION_LOST_MESSAGE = 'cutover: connection to the instance lost during the call';
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
+const NO_TRAILERS: string[] = [];
 
-/** One client request and its (re)tries upstream. Implements undici's dispatch handler. */
-export class Exchange
-  implements Dispatcher.DispatchHandler, RequestHeadInfo, BodyOwner, GrpcCall, ResponseOwner
-{
+/** One client request and its (re)tries upstream. */
+export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, GrpcCall, ResponseOwner {
   readonly gw: ExchangeHost;
   readonly req: ClientRequest;
   readonly res: ClientResponse;
@@ -88,7 +86,7 @@ export class Exchange
   /** Not a service request (the load balancer's health check): no access log line. */
   unlogged = false;
 
-  opts: Dispatcher.DispatchOptions | null = null;
+  opts: UpstreamRequest | null = null;
   abortFn: ((err?: Error) => void) | null = null;
   resumeFn: (() => void) | null = null;
   attempts = 0;
@@ -149,14 +147,14 @@ export class Exchange
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
     this.connected = true;
-    // undici writes the first request on a new connection synchronously after its 'connect' event.
+    // The dispatcher marks a fresh connection just before it writes the first request on it.
     const up = this.upstream!;
     this.reused = !up.justConnected;
     up.justConnected = false;
     if (this.clientGone) abort(CLIENT_GONE);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void, statusText: string): boolean {
     if (this.finished) return true;
     if (statusCode < 200) return true;
     const up = this.upstream!;
@@ -165,9 +163,10 @@ export class Exchange
     this.resumeFn = resume;
     try {
       const headers = filterResponseHeaders(rawHeaders);
-      if (this.service!.protocol === 'grpc' && grpcStatusOfRaw(rawHeaders) !== -1) {
+      const status = this.service!.protocol === 'grpc' ? grpcStatusOfList(rawHeaders) : -1;
+      if (status !== -1) {
         // A trailers-only response: counted when it completes.
-        this.grpcStatus = grpcStatusOfRaw(rawHeaders);
+        this.grpcStatus = status;
         if (this.h2) {
           this.pendingHead = { status: statusCode, headers };
           return true;
@@ -216,10 +215,10 @@ export class Exchange
   /** A grpc-status seen in the response head (trailers-only), or -1. */
   grpcStatus = -1;
 
-  onComplete(trailers?: unknown): void {
+  onComplete(trailers: string[] | null): void {
     if (this.finished) return;
     const service = this.service!;
-    const list = trailerList(trailers);
+    const list = trailers ?? NO_TRAILERS;
     if (service.protocol === 'grpc' && (this.pendingHead?.status ?? this.res.statusCode) === 200) {
       const fromTrailers = grpcStatusOfList(list);
       const code =
@@ -341,8 +340,7 @@ export class Exchange
     this.unassign(prev);
     this.gw.routing.release(prev);
     this.assign(next);
-    if (this.mirror !== null || this.chunked)
-      this.opts!.body = streamBody(this, this.mirror) as unknown as Readable;
+    if (this.mirror !== null || this.chunked) this.opts!.body = streamBody(this, this.mirror);
     this.dispatch();
     return true;
   }

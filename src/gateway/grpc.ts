@@ -11,17 +11,6 @@ export const GRPC_UNKNOWN = 2;
 
 const STATUS = 'grpc-status';
 
-/** The `grpc-status` in raw response headers (undici's Buffer list), or -1. */
-export function grpcStatusOfRaw(raw: readonly Buffer[]): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    if (name.length === STATUS.length && name.toString('latin1').toLowerCase() === STATUS) {
-      return parseStatus(raw[i + 1].toString('latin1'));
-    }
-  }
-  return -1;
-}
-
 /** The `grpc-status` in a flat [name, value, ...] list, or -1. */
 export function grpcStatusOfList(list: readonly string[]): number {
   for (let i = 0; i < list.length; i += 2) {
@@ -33,32 +22,6 @@ export function grpcStatusOfList(list: readonly string[]): number {
 function parseStatus(value: string): number {
   const n = Number(value.trim());
   return Number.isInteger(n) && n >= 0 ? n : GRPC_UNKNOWN;
-}
-
-/**
- * Trailers as a dispatcher reports them (undici's HTTP/1 client: raw Buffers; the HTTP/2 upstream: strings;
- * undici's HTTP/2 client: an object) -> a flat [name, value, ...] string list.
- */
-export function trailerList(trailers: unknown): string[] {
-  if (trailers === null || trailers === undefined) return [];
-  if (Array.isArray(trailers)) {
-    const out: string[] = [];
-    for (let i = 0; i + 1 < trailers.length; i += 2) {
-      out.push(String(asText(trailers[i])), String(asText(trailers[i + 1])));
-    }
-    return out;
-  }
-  if (typeof trailers !== 'object') return [];
-  const out: string[] = [];
-  for (const [name, value] of Object.entries(trailers as Record<string, unknown>)) {
-    if (Array.isArray(value)) for (const v of value) out.push(name, String(v));
-    else if (value !== undefined) out.push(name, String(value));
-  }
-  return out;
-}
-
-function asText(v: unknown): unknown {
-  return Buffer.isBuffer(v) ? v.toString('latin1') : v;
 }
 
 /** Never relayed in trailers: connection-specific (HTTP/2 refuses them) or framing fields. */

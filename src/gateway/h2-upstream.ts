@@ -1,7 +1,6 @@
 /**
  * HTTP/2 cleartext (prior knowledge) to one instance: one multiplexed node:http2 session at a time, with the
- * same dispatch-handler contract the exchange uses with undici's Pool (onConnect / onHeaders / onData /
- * onComplete / onError).
+ * same dispatch-handler contract as the HTTP/1.1 pool (dispatcher.ts).
  *
  * Why not undici's `Client({ allowH2: true })`: when a response is paused for backpressure, undici reports
  * the trailers (and completes the request) as soon as the trailers frame arrives, and drops the DATA still
@@ -10,41 +9,13 @@
  */
 import http2 from 'node:http2';
 import { Readable } from 'node:stream';
-
-/** The subset of undici's dispatch options the gateway sends. */
-export interface UpstreamRequest {
-  method: string;
-  path: string;
-  /** Flat [name, value, ...]. */
-  headers?: string[] | null | unknown;
-  body?: unknown;
-  headersTimeout?: number | null;
-  /** Inactivity bound once the response started; absent or 0: none (gRPC streams may pause for long). */
-  bodyTimeout?: number | null;
-}
-
-/** The dispatch-handler callbacks the gateway implements (undici's legacy handler shape). */
-export interface UpstreamHandler {
-  onConnect?(abort: (err?: Error) => void): void;
-  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-  onData?(chunk: Buffer): boolean;
-  /** Trailers as a flat [name, value, ...] list, or null. */
-  onComplete?(trailers: string[] | null): void;
-  onError?(err: Error): void;
-}
-
-/** What an upstream's dispatcher offers (undici's Pool has the same shape). */
-export interface UpstreamDispatcher {
-  dispatch(opts: UpstreamRequest, handler: UpstreamHandler): boolean;
-  close(): Promise<void>;
-  destroy(): Promise<void>;
-}
-
-export interface H2UpstreamSettings {
-  connectTimeoutMs: number;
-  upstreamTimeoutMs: number;
-  upstreamIdleTimeoutMs: number;
-}
+import {
+  codedError,
+  type DispatcherSettings,
+  type UpstreamDispatcher,
+  type UpstreamHandler,
+  type UpstreamRequest,
+} from './dispatcher.ts';
 
 /** Fields that never go on an HTTP/2 request (RFC 9113 8.2.2), besides `host` which becomes :authority. */
 const CONNECTION_SPECIFIC = new Set([
@@ -55,10 +26,6 @@ const CONNECTION_SPECIFIC = new Set([
   'upgrade',
 ]);
 
-function codedError(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 /** A request waiting for the session to connect. */
 interface Queued {
   opts: UpstreamRequest;
@@ -67,7 +34,7 @@ interface Queued {
 
 export class H2Upstream implements UpstreamDispatcher {
   readonly origin: string;
-  readonly settings: H2UpstreamSettings;
+  readonly settings: DispatcherSettings;
   /** Called when a new connection is up, just before the first request on it is written. */
   readonly onNewConnection: () => void;
   #session: http2.ClientHttp2Session | null = null;
@@ -79,7 +46,7 @@ export class H2Upstream implements UpstreamDispatcher {
   #closed = false;
   #closeWaiters: Array<() => void> = [];
 
-  constructor(address: string, settings: H2UpstreamSettings, onNewConnection: () => void) {
+  constructor(address: string, settings: DispatcherSettings, onNewConnection: () => void) {
     this.origin = `http://${address}`;
     this.settings = settings;
     this.onNewConnection = onNewConnection;
@@ -87,7 +54,7 @@ export class H2Upstream implements UpstreamDispatcher {
 
   dispatch(opts: UpstreamRequest, handler: UpstreamHandler): boolean {
     if (this.#closed) {
-      handler.onError?.(codedError('upstream dispatcher is closed', 'UND_ERR_CLOSED'));
+      handler.onError(codedError('upstream dispatcher is closed', 'UND_ERR_CLOSED'));
       return false;
     }
     const session = this.#session ?? this.#connect();
@@ -182,7 +149,7 @@ export class H2Upstream implements UpstreamDispatcher {
   #failQueue(err: Error): void {
     const queue = this.#queue;
     this.#queue = [];
-    for (const q of queue) q.handler.onError?.(err);
+    for (const q of queue) q.handler.onError(err);
   }
 
   #streamsOn(session: http2.ClientHttp2Session): number {
@@ -216,12 +183,12 @@ export class H2Upstream implements UpstreamDispatcher {
       if (!settle()) return;
       if (stream !== null && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
       if (body instanceof Readable && !body.readableEnded) body.unpipe();
-      handler.onError?.(err);
+      handler.onError(err);
     };
     if (fresh) this.onNewConnection();
-    handler.onConnect?.((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')));
+    handler.onConnect((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')));
     if (done) return;
-    const endStream = body === null || (typeof body === 'string' && body.length === 0);
+    const endStream = body === null || (body instanceof Uint8Array && body.length === 0);
     try {
       stream = session.request(requestHeaders(opts), { endStream });
     } catch (err) {
@@ -250,11 +217,11 @@ export class H2Upstream implements UpstreamDispatcher {
         );
       }
       const status = Number(headers[':status']);
-      if (handler.onHeaders?.(status, rawHeaders(headers), () => s.resume(), '') === false) s.pause();
+      if (handler.onHeaders(status, flatHeaders(headers), () => s.resume(), '') === false) s.pause();
     });
     s.on('data', (chunk: Buffer) => {
       if (done) return;
-      if (handler.onData?.(chunk) === false) s.pause();
+      if (handler.onData(chunk) === false) s.pause();
     });
     s.on('trailers', (headers) => {
       trailers = flatHeaders(headers);
@@ -264,7 +231,7 @@ export class H2Upstream implements UpstreamDispatcher {
         fail(codedError('upstream stream ended without a response', 'UND_ERR_SOCKET'));
         return;
       }
-      if (settle()) handler.onComplete?.(trailers);
+      if (settle()) handler.onComplete(trailers);
     });
     s.on('error', (err: Error) => fail(Object.assign(err, { code: streamErrorCode(err) })));
     s.on('close', () => {
@@ -277,7 +244,7 @@ export class H2Upstream implements UpstreamDispatcher {
 }
 
 function writeBody(stream: http2.ClientHttp2Stream, body: unknown, fail: (err: Error) => void): void {
-  if (typeof body === 'string' || body instanceof Uint8Array) {
+  if (body instanceof Uint8Array) {
     stream.end(body);
     return;
   }
@@ -287,10 +254,10 @@ function writeBody(stream: http2.ClientHttp2Stream, body: unknown, fail: (err: E
   readable.pipe(stream);
 }
 
-/** undici's flat header list -> an HTTP/2 header object (pseudo-headers first, repeated names as arrays). */
+/** The flat header list -> an HTTP/2 header object (pseudo-headers first, repeated names as arrays). */
 function requestHeaders(opts: UpstreamRequest): http2.OutgoingHttpHeaders {
   const out: http2.OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path, ':scheme': 'http' };
-  const list = Array.isArray(opts.headers) ? (opts.headers as string[]) : [];
+  const list = opts.headers;
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i].toLowerCase();
     const value = list[i + 1];
@@ -305,20 +272,6 @@ function requestHeaders(opts: UpstreamRequest): http2.OutgoingHttpHeaders {
     if (prev === undefined) out[name] = value;
     else if (Array.isArray(prev)) prev.push(value);
     else out[name] = [String(prev), value];
-  }
-  return out;
-}
-
-/** Response headers -> the raw Buffer list undici hands to onHeaders (without pseudo-headers). */
-function rawHeaders(headers: http2.IncomingHttpHeaders): Buffer[] {
-  const out: Buffer[] = [];
-  for (const name of Object.keys(headers)) {
-    if (name.charCodeAt(0) === 58 /* : */) continue;
-    const value = headers[name];
-    if (value === undefined) continue;
-    const nameBuf = Buffer.from(name, 'latin1');
-    if (Array.isArray(value)) for (const v of value) out.push(nameBuf, Buffer.from(v, 'latin1'));
-    else out.push(nameBuf, Buffer.from(value, 'latin1'));
   }
   return out;
 }

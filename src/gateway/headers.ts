@@ -237,19 +237,18 @@ function removeNamed(list: string[], lowerNames: readonly string[]): void {
 }
 
 /**
- * Upstream response headers (undici raw Buffers) -> flat string list for `res.writeHead`, without hop-by-hop
- * fields. latin1 round-trips the bytes exactly (Node writes header strings as latin1).
+ * Upstream response headers (flat latin1 strings, as the parser gives them: latin1 round-trips the bytes
+ * exactly, and Node writes header strings as latin1) -> the list for `res.writeHead`, without hop-by-hop
+ * fields.
  */
-export function filterResponseHeaders(raw: readonly Buffer[]): string[] {
+export function filterResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   let connectionTokens: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
+    const name = raw[i];
     const hop = hopByHopLength(name.length) ? hopByHop(name.toLowerCase()) : HOP_NONE;
-    if (hop === HOP_NONE) out.push(name, raw[i + 1].toString('latin1'));
-    else if (hop === HOP_CONNECTION) {
-      connectionTokens = collectConnectionTokens(raw[i + 1].toString('latin1'), connectionTokens);
-    }
+    if (hop === HOP_NONE) out.push(name, raw[i + 1]);
+    else if (hop === HOP_CONNECTION) connectionTokens = collectConnectionTokens(raw[i + 1], connectionTokens);
   }
   if (connectionTokens !== undefined) removeNamed(out, connectionTokens);
   return out;

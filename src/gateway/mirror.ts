@@ -3,8 +3,8 @@
  * read and discarded, only its outcome counted. A mirror never touches the client's exchange.
  */
 import { performance } from 'node:perf_hooks';
-import type { Dispatcher } from 'undici';
 import type { BodyCopy } from './body.ts';
+import type { UpstreamHandler } from './dispatcher.ts';
 import type { GatewaySettings } from './protocol.ts';
 import { statusClass } from './stats.ts';
 import type { Routing } from './table.ts';
@@ -149,7 +149,7 @@ export class MirrorPlan implements BodyCopy {
 }
 
 /** A mirror request in flight: the response is read and discarded, only its outcome is counted. */
-class MirrorRequest implements Dispatcher.DispatchHandler {
+class MirrorRequest implements UpstreamHandler {
   readonly mirrors: Mirrors;
   readonly up: Upstream;
   readonly start = performance.now();

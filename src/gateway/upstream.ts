@@ -3,8 +3,10 @@ import { GRPC_CODES } from '../config/keys.ts';
 import type { LoadBalancer } from '../config/types.ts';
 import { instanceSeed, pickHashed, pickRandom, pickTwoChoices } from './balance.ts';
 import type { ConnectionLimit } from './connection-limit.ts';
+import type { UpstreamDispatcher } from './dispatcher.ts';
 import { Faults } from './faults.ts';
-import { H2Upstream, type UpstreamDispatcher } from './h2-upstream.ts';
+import { H1Upstream } from './h1-upstream.ts';
+import { H2Upstream } from './h2-upstream.ts';
 import { type AnswerObserver, newOutlierState, type OutlierState } from './outlier-state.ts';
 import type { RouteService, UpstreamProtocol, UpstreamRole } from './protocol.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -12,10 +14,9 @@ import { type KeyReader, keyReader } from './request-key.ts';
 import type { RetryBudget } from './retry-budget.ts';
 import { RevisionCounters, type ServiceCounters } from './stats.ts';
 import { type Decide, fnv1a32, type MirrorFilter, type RequestHeaders } from './traffic.ts';
-import { Pool } from './undici-pool.ts';
 import { parseAddress } from './validate.ts';
 
-/** Anything that holds an upstream busy outside undici (a WebSocket relay) and can be closed on retire. */
+/** Anything that holds an upstream busy outside its dispatcher (a WebSocket relay) and can be closed on retire. */
 export interface Closable {
   closeGoingAway(reason: string): void;
   destroy(): void;
@@ -39,7 +40,7 @@ export class Upstream {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  /** How the gateway speaks to the instance (`http`: HTTP/1.1 Pool; `h2c`/`grpc`: one HTTP/2 session). */
+  /** How the gateway speaks to the instance (`http`: HTTP/1.1 pool; `h2c`/`grpc`: one HTTP/2 session). */
   readonly protocol: UpstreamProtocol;
   readonly pool: UpstreamDispatcher;
   /** gRPC calls in flight (only for `grpc` services: the drain ends them after `drainTimeoutMs`). */
@@ -58,8 +59,8 @@ export class Upstream {
   readonly outlier: OutlierState = newOutlierState();
   retired = false;
   /**
-   * Set by the pool's 'connect' event; undici then writes one request on that new connection in the same
-   * tick, so the next onConnect knows its connection is fresh (every other one is a reused keep-alive one).
+   * Set by the dispatcher just before it writes the first request on a new connection, so that request's
+   * onConnect knows its connection is fresh (every other one is a reused keep-alive one).
    */
   justConnected = false;
   readonly relays = new Set<Closable>();
@@ -79,26 +80,14 @@ export class Upstream {
     this.host = parsed?.host ?? address;
     this.port = parsed?.port ?? 0;
     this.grpcCalls = protocol === 'grpc' ? new Set() : null;
-    if (protocol !== 'http') {
-      this.pool = new H2Upstream(address, settings, () => {
-        this.justConnected = true;
-      });
-      return;
-    }
-    const idle = Math.max(1, settings.upstreamIdleTimeoutMs);
-    const pool = new Pool(`http://${address}`, {
-      pipelining: 1,
-      keepAliveTimeout: idle,
-      keepAliveMaxTimeout: idle,
-      connectTimeout: settings.connectTimeoutMs,
-      headersTimeout: settings.upstreamTimeoutMs,
-      // Streams (SSE, long downloads) may legitimately pause for long: no body idle timeout.
-      bodyTimeout: 0,
-    });
-    pool.on('connect', () => {
+    const fresh = (): void => {
       this.justConnected = true;
-    });
-    this.pool = pool;
+    };
+    // Streams (SSE, long downloads) may legitimately pause for long: HTTP/1.1 has no body idle timeout.
+    this.pool =
+      protocol === 'http'
+        ? new H1Upstream(this.host, this.port, settings, fresh)
+        : new H2Upstream(address, settings, fresh);
   }
 
   /** Ends every gRPC call still running on this instance with a retryable status (a drain ran out). */

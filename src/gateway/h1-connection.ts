@@ -1,0 +1,471 @@
+/**
+ * One HTTP/1.1 keep-alive connection to an instance, one request at a time (no pipelining).
+ *
+ * The response is parsed by the llhttp binding node:http itself uses (`HTTPParser`, strict: no lenient
+ * flags), fed from `onread`: the socket reads into one buffer shared by every connection of the worker
+ * and hands it over synchronously, so a read costs no stream machinery, no tick and no Buffer. The parser
+ * copies body bytes out and gives header fields as latin1 strings, so the shared buffer is free again
+ * when `execute` returns.
+ *
+ * Timers are per connection and re-armed with `refresh()`: a request costs no new timer. A timer that
+ * fires for a request already answered finds nothing to do.
+ */
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import {
+  codedError,
+  type DispatcherSettings,
+  type UpstreamHandler,
+  type UpstreamRequest,
+} from './dispatcher.ts';
+import { hasContentLength } from './h1-head.ts';
+
+interface Parser {
+  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
+  execute(buf: Buffer): number | Error;
+  finish(): number | Error | undefined;
+  close(): void;
+  [callback: number]: unknown;
+}
+
+interface ParserClass {
+  new (): Parser;
+  readonly RESPONSE: number;
+  readonly kOnHeaders: number;
+  readonly kOnHeadersComplete: number;
+  readonly kOnBody: number;
+  readonly kOnMessageComplete: number;
+}
+
+// `_http_common` is node:http's own module (public since Node 0.x, not deprecated); its HTTPParser is
+// the native llhttp binding.
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass };
+
+/** Strict parsing: none of llhttp's lenient flags. */
+const LENIENT_NONE = 0;
+/** 0: node's --max-http-header-size (16 KiB by default). */
+const MAX_HEADER_SIZE = 0;
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Subtracted from an instance's `Keep-Alive: timeout=N` hint, so the gateway lets go first. */
+const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
+
+/** Every connection of the worker reads into this buffer (see the header comment). */
+const READ_BUFFER = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+const PARSER_RESOURCE = {};
+const ABORTED = 'request aborted';
+
+/** What a connection needs of its pool. */
+export interface H1Pool {
+  readonly host: string;
+  readonly port: number;
+  readonly settings: DispatcherSettings;
+  /** A new connection is up; called just before its first request is written. */
+  readonly onNewConnection: () => void;
+  /** The request finished and the connection can carry another. */
+  released(conn: H1Connection): void;
+  /** The connection is closed. */
+  gone(conn: H1Connection): void;
+}
+
+/** The listeners of a request body being written. */
+interface BodyPump {
+  readonly stream: Readable;
+  /** A stream this connection made from an iterable (destroyed when the request fails). */
+  readonly owned: boolean;
+  readonly onData: (chunk: Buffer) => void;
+  readonly onEnd: () => void;
+  readonly onError: (err: Error) => void;
+}
+
+export class H1Connection {
+  readonly pool: H1Pool;
+  readonly socket: net.Socket;
+  readonly parser: Parser;
+  connected = false;
+  closed = false;
+  /** The request in flight; null: idle (or not connected yet and nothing waiting). */
+  handler: UpstreamHandler | null = null;
+  #seq = 0;
+  #opts: UpstreamRequest | null = null;
+  #head = '';
+  /** Fields flushed by the parser before the head completed (a long head), or trailers after the body. */
+  #fields: string[] = [];
+  #skipBody = false;
+  #responded = false;
+  #informational = false;
+  #keepAlive = true;
+  #requestSent = false;
+  #paused = false;
+  #refed = true;
+  /** The instance ended its side: not reusable even before the socket is closed. */
+  #eof = false;
+  #socketError: Error | null = null;
+  #body: BodyPump | null = null;
+  #waitingHead = false;
+  #headersTimer: NodeJS.Timeout | null = null;
+  #headersTimerMs = 0;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #idleTimerMs = 0;
+  #idleMs: number;
+  #bodyTimer: NodeJS.Timeout | null = null;
+  #connectTimer: NodeJS.Timeout | null;
+
+  /** Connects, then writes `head` (built by the pool) for `handler`. */
+  constructor(pool: H1Pool, opts: UpstreamRequest, head: string, handler: UpstreamHandler) {
+    this.pool = pool;
+    this.#idleMs = Math.max(1, pool.settings.upstreamIdleTimeoutMs);
+    this.handler = handler;
+    this.#opts = opts;
+    this.#head = head;
+    const parser = new HTTPParser();
+    parser.initialize(HTTPParser.RESPONSE, PARSER_RESOURCE, MAX_HEADER_SIZE, LENIENT_NONE);
+    parser[HTTPParser.kOnHeaders] = (fields: string[]) => {
+      for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]);
+    };
+    parser[HTTPParser.kOnHeadersComplete] = (
+      _major: number,
+      _minor: number,
+      fields: string[] | undefined,
+      _method: unknown,
+      _url: unknown,
+      status: number,
+      statusText: string,
+      upgrade: boolean,
+      keepAlive: boolean,
+    ): number => this.#onHead(fields, status, statusText, upgrade, keepAlive);
+    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#onBody(chunk);
+    parser[HTTPParser.kOnMessageComplete] = () => this.#onComplete();
+    this.parser = parser;
+    const socket = net.connect({
+      host: pool.host,
+      port: pool.port,
+      noDelay: true,
+      onread: { buffer: READ_BUFFER, callback: (n: number) => this.#read(n) },
+    });
+    this.socket = socket;
+    const ms = pool.settings.connectTimeoutMs;
+    this.#connectTimer = setTimeout(() => {
+      socket.destroy(codedError(`connect timeout after ${ms}ms`, 'UND_ERR_CONNECT_TIMEOUT'));
+    }, ms);
+    socket.once('connect', () => this.#connected());
+    socket.on('error', (err: Error) => {
+      this.#socketError ??= err;
+    });
+    socket.on('end', () => this.#ended());
+    socket.once('close', () => this.#closed());
+  }
+
+  /** Whether an idle connection can take a request (not closed or closing). */
+  get reusable(): boolean {
+    return !this.#eof && !this.closed && !this.socket.destroyed;
+  }
+
+  /** Writes a request on this idle connection. */
+  start(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
+    this.handler = handler;
+    if (!this.#refed) {
+      this.#refed = true;
+      this.socket.ref();
+    }
+    this.#write(opts, head, handler);
+  }
+
+  /** Closes the connection; a request on it (or waiting for it to connect) fails with `err`. */
+  destroy(err: Error): void {
+    this.#socketError ??= err;
+    if (this.connected) this.#fail(err);
+    this.socket.destroy();
+  }
+
+  #connected(): void {
+    this.connected = true;
+    if (this.#connectTimer !== null) {
+      clearTimeout(this.#connectTimer);
+      this.#connectTimer = null;
+    }
+    const opts = this.#opts!;
+    const handler = this.handler!;
+    this.#opts = null;
+    this.pool.onNewConnection();
+    this.#write(opts, this.#head, handler);
+    this.#head = '';
+  }
+
+  #write(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
+    const seq = ++this.#seq;
+    this.#skipBody = opts.method === 'HEAD';
+    this.#responded = false;
+    this.#keepAlive = true;
+    this.#requestSent = false;
+    handler.onConnect((err) => {
+      if (this.#seq === seq && this.handler === handler)
+        this.#fail(err ?? codedError(ABORTED, 'UND_ERR_ABORTED'));
+    });
+    if (this.handler !== handler) return;
+    this.#armHeadersTimer(opts.headersTimeout ?? this.pool.settings.upstreamTimeoutMs);
+    const body = opts.body;
+    const socket = this.socket;
+    if (body === null) {
+      socket.write(head, 'latin1');
+      this.#requestSent = true;
+    } else if (body instanceof Uint8Array) {
+      socket.cork();
+      socket.write(head, 'latin1');
+      socket.write(body);
+      socket.uncork();
+      this.#requestSent = true;
+    } else {
+      socket.write(head, 'latin1');
+      this.#pump(body, !hasContentLength(opts.headers), seq);
+    }
+    const bodyTimeout = opts.bodyTimeout ?? 0;
+    if (bodyTimeout > 0) this.#bodyTimer = this.#timer(bodyTimeout, 'UND_ERR_BODY_TIMEOUT', seq);
+  }
+
+  /** The request body, written as it arrives with the socket's backpressure; chunked when no length. */
+  #pump(body: NodeJS.ReadableStream | AsyncIterable<Buffer>, chunked: boolean, seq: number): void {
+    const owned = !(body instanceof Readable);
+    const stream = owned ? Readable.from(body as AsyncIterable<Buffer>, { objectMode: false }) : body;
+    const socket = this.socket;
+    const live = (): boolean => this.#seq === seq && this.#body?.stream === stream;
+    const onDrain = (): void => {
+      if (live()) stream.resume();
+    };
+    const pump: BodyPump = {
+      stream,
+      owned,
+      onData: (chunk: Buffer) => {
+        if (!live() || chunk.length === 0) return;
+        let ok: boolean;
+        if (chunked) {
+          socket.cork();
+          socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+          socket.write(chunk);
+          ok = socket.write('\r\n', 'latin1');
+          socket.uncork();
+        } else ok = socket.write(chunk);
+        if (!ok) {
+          stream.pause();
+          socket.once('drain', onDrain);
+        }
+      },
+      onEnd: () => {
+        if (!live()) return;
+        this.#stopBody();
+        if (chunked) socket.write('0\r\n\r\n', 'latin1');
+        this.#requestSent = true;
+      },
+      onError: (err: Error) => {
+        if (live()) this.#fail(err);
+      },
+    };
+    this.#body = pump;
+    stream.on('data', pump.onData);
+    stream.on('end', pump.onEnd);
+    stream.on('error', pump.onError);
+  }
+
+  #stopBody(): void {
+    const pump = this.#body;
+    if (pump === null) return;
+    this.#body = null;
+    const s = pump.stream;
+    s.off('data', pump.onData);
+    s.off('end', pump.onEnd);
+    s.off('error', pump.onError);
+    // The client's own request stream is left to the client side (it may still answer, or dump the rest).
+    if (pump.owned) s.destroy();
+    else if (!s.readableEnded) s.pause();
+  }
+
+  #read(n: number): boolean {
+    const ret = this.parser.execute(n === READ_BUFFER_BYTES ? READ_BUFFER : READ_BUFFER.subarray(0, n));
+    if (typeof ret !== 'number') this.#parseError(ret);
+    return !this.#paused;
+  }
+
+  #parseError(err: Error): void {
+    const code = (err as NodeJS.ErrnoException).code ?? 'HPE_INVALID';
+    const reason = (err as Error & { reason?: string }).reason ?? err.message;
+    if (this.handler !== null) this.#fail(codedError(`invalid response from the instance: ${reason}`, code));
+    this.socket.destroy();
+  }
+
+  #onHead(
+    fields: string[] | undefined,
+    status: number,
+    statusText: string,
+    upgrade: boolean,
+    keepAlive: boolean,
+  ): number {
+    const handler = this.handler;
+    if (handler === null || this.#responded) {
+      // Bytes nobody asked for (after a complete response, or before any request).
+      this.socket.destroy();
+      return 0;
+    }
+    let list = fields;
+    if (list === undefined) {
+      list = this.#fields;
+      this.#fields = [];
+    }
+    if (upgrade || status === 101) {
+      this.#fail(codedError(`instance switched protocols (${status}) unasked`, 'UND_ERR_SOCKET'));
+      return 0;
+    }
+    if (status < 200) {
+      // An interim response (100 Continue, 103 Early Hints): its message completes next, then the real one.
+      this.#informational = true;
+      return 1;
+    }
+    this.#responded = true;
+    this.#waitingHead = false;
+    this.#keepAlive = keepAlive;
+    if (keepAlive) this.#idleMs = idleMsFor(list, this.pool.settings.upstreamIdleTimeoutMs);
+    if (handler.onHeaders(status, list, this.#resume, statusText) === false) this.#paused = true;
+    return this.#skipBody ? 1 : 0;
+  }
+
+  readonly #resume = (): void => {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.closed) this.socket.resume();
+  };
+
+  #onBody(chunk: Buffer): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.#bodyTimer?.refresh();
+    if (handler.onData(chunk) === false) this.#paused = true;
+  }
+
+  #onComplete(): void {
+    if (this.#informational) {
+      this.#informational = false;
+      return;
+    }
+    const handler = this.handler;
+    if (handler === null) return;
+    this.handler = null;
+    this.#endRequest();
+    const trailers = this.#fields.length > 0 ? this.#fields : null;
+    if (trailers !== null) this.#fields = [];
+    // The socket stays readable while idle, so an instance closing it is seen at once.
+    this.#paused = false;
+    const reusable = this.#keepAlive && this.#requestSent && !this.closed;
+    if (!reusable) this.socket.destroy();
+    handler.onComplete(trailers);
+    if (reusable && !this.closed && this.handler === null) this.#idle();
+  }
+
+  #idle(): void {
+    this.#refed = false;
+    this.socket.unref();
+    const ms = this.#idleMs;
+    if (this.#idleTimer !== null && this.#idleTimerMs === ms) this.#idleTimer.refresh();
+    else {
+      if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+      this.#idleTimerMs = ms;
+      this.#idleTimer = setTimeout(this.#idleExpired, ms);
+      this.#idleTimer.unref();
+    }
+    this.pool.released(this);
+  }
+
+  readonly #idleExpired = (): void => {
+    if (this.handler === null && this.connected) this.socket.destroy();
+  };
+
+  #armHeadersTimer(ms: number): void {
+    this.#waitingHead = true;
+    if (ms <= 0) return;
+    if (this.#headersTimer !== null && this.#headersTimerMs === ms) {
+      this.#headersTimer.refresh();
+      return;
+    }
+    if (this.#headersTimer !== null) clearTimeout(this.#headersTimer);
+    this.#headersTimerMs = ms;
+    this.#headersTimer = setTimeout(this.#headersExpired, ms);
+    this.#headersTimer.unref();
+  }
+
+  readonly #headersExpired = (): void => {
+    if (this.#waitingHead && this.handler !== null) {
+      this.#fail(codedError(`no response head within ${this.#headersTimerMs}ms`, 'UND_ERR_HEADERS_TIMEOUT'));
+    }
+  };
+
+  /** A one-off inactivity timer for this request (only mirror copies ask for a body timeout). */
+  #timer(ms: number, code: string, seq: number): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      if (this.#seq === seq && this.handler !== null) this.#fail(codedError(`idle for ${ms}ms`, code));
+    }, ms);
+    t.unref();
+    return t;
+  }
+
+  #endRequest(): void {
+    this.#waitingHead = false;
+    if (this.#bodyTimer !== null) {
+      clearTimeout(this.#bodyTimer);
+      this.#bodyTimer = null;
+    }
+    this.#stopBody();
+  }
+
+  /** The request fails; the connection cannot be trusted with another one. */
+  #fail(err: Error): void {
+    const handler = this.handler;
+    if (handler === null) return;
+    this.handler = null;
+    this.#endRequest();
+    this.socket.destroy();
+    handler.onError(err);
+  }
+
+  #ended(): void {
+    this.#eof = true;
+    // Read-until-close bodies complete here; anything else still open was cut short.
+    if (this.handler !== null && this.#responded) {
+      const ret = this.parser.finish();
+      if (ret instanceof Error) this.#parseError(ret);
+    }
+    if (this.handler !== null && this.connected)
+      this.#fail(codedError('other side closed', 'UND_ERR_SOCKET'));
+  }
+
+  #closed(): void {
+    this.closed = true;
+    if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
+    if (this.#headersTimer !== null) clearTimeout(this.#headersTimer);
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    const handler = this.handler;
+    if (handler !== null) {
+      const err = this.#socketError ?? codedError('other side closed', 'UND_ERR_SOCKET');
+      if (this.connected) this.#fail(err);
+      else {
+        // Never connected: the request was not written, so it may go to another instance.
+        this.handler = null;
+        handler.onError(
+          this.#socketError ?? codedError('connection closed before it was ready', 'ECONNRESET'),
+        );
+      }
+    }
+    this.parser.close();
+    this.pool.gone(this);
+  }
+}
+
+/** The idle time of a connection: the gateway's, or less when the instance's Keep-Alive hint says so. */
+function idleMsFor(list: readonly string[], configured: number): number {
+  for (let i = 0; i < list.length; i += 2) {
+    const name = list[i];
+    if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+    const m = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i.exec(list[i + 1]);
+    if (m === null) break;
+    const hinted = Number(m[1]) * 1000 - KEEP_ALIVE_HINT_MARGIN_MS;
+    return Math.max(1, Math.min(configured, hinted));
+  }
+  return Math.max(1, configured);
+}
