@@ -429,7 +429,7 @@ export class H1Connection {
     // Read-until-close bodies complete here; anything else still open was cut short.
     if (this.handler !== null && this.#responded) {
       const ret = this.parser.finish();
-      if (ret instanceof Error) this.#parseError(ret);
+      if (ret instanceof Error) this.#fail(codedError('other side closed mid-response', 'UND_ERR_SOCKET'));
     }
     if (this.handler !== null && this.connected)
       this.#fail(codedError('other side closed', 'UND_ERR_SOCKET'));
@@ -458,7 +458,7 @@ export class H1Connection {
 }
 
 /** The idle time of a connection: the gateway's, or less when the instance's Keep-Alive hint says so. */
-function idleMsFor(list: readonly string[], configured: number): number {
+export function idleMsFor(list: readonly string[], configured: number): number {
   for (let i = 0; i < list.length; i += 2) {
     const name = list[i];
     if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
