@@ -5,11 +5,12 @@
  * streams finish, new ones go elsewhere) instead of resetting anything.
  */
 import type http from 'node:http';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
-import { GatewayH2Request, GatewayH2Response } from './client-messages.ts';
+import { nodeHttp2 } from './builtins.ts';
+import { type GatewayH2Request, type GatewayH2Response, h2MessageClasses } from './client-messages.ts';
 import { ControlFrameBudget } from './h2-flood.ts';
 import { maxHeaderSize, maxHeaders } from './limits.ts';
 import type { GatewaySettings } from './protocol.ts';
@@ -56,8 +57,8 @@ export class H2Clients {
   readonly server: http2.Http2Server<
     typeof http.IncomingMessage,
     typeof http.ServerResponse,
-    typeof GatewayH2Request,
-    typeof GatewayH2Response
+    typeof http2.Http2ServerRequest,
+    typeof http2.Http2ServerResponse
   >;
   readonly #host: H2Host;
   readonly #sessions = new Map<http2.ServerHttp2Session, SessionInfo>();
@@ -70,9 +71,10 @@ export class H2Clients {
   constructor(host: H2Host) {
     this.#host = host;
     const s = host.settings;
-    this.server = http2.createServer({
-      Http2ServerRequest: GatewayH2Request,
-      Http2ServerResponse: GatewayH2Response,
+    const classes = h2MessageClasses();
+    this.server = nodeHttp2().createServer({
+      Http2ServerRequest: classes.Request,
+      Http2ServerResponse: classes.Response,
       maxHeaderListPairs: maxHeaders(s) + PSEUDO_HEADERS + 1,
       streamResetBurst: STREAM_RESET_BURST,
       streamResetRate: STREAM_RESET_RATE,
@@ -142,7 +144,7 @@ export class H2Clients {
       if (budget.take() || session.destroyed) return;
       this.#host.logger.warn('http2 control frame flood: connection closed', { peer, tls });
       // The code goes in the GOAWAY; the error only reaches the session's 'error' listener (logged above).
-      session.destroy(new Error('control frame flood'), http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+      session.destroy(new Error('control frame flood'), nodeHttp2().constants.NGHTTP2_ENHANCE_YOUR_CALM);
       cutSoon(info.socket);
     };
     session.on('ping', overBudget);
@@ -193,7 +195,7 @@ const MAX_STREAM_ID = 2 ** 31 - 1;
  */
 function shutdownGracefully(session: http2.ServerHttp2Session): void {
   try {
-    session.goaway(http2.constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+    session.goaway(nodeHttp2().constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
   } catch {
     session.close();
     return;

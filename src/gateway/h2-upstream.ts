@@ -7,8 +7,9 @@
  * buffered in the paused stream: a slow gRPC stream consumer would lose its last messages. Here the request
  * completes on the stream's 'end', after every buffered chunk has been delivered.
  */
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import { Readable } from 'node:stream';
+import { nodeHttp2 } from './builtins.ts';
 import {
   codedError,
   type DispatcherSettings,
@@ -83,7 +84,7 @@ export class H2Upstream implements UpstreamDispatcher {
   }
 
   #connect(): http2.ClientHttp2Session {
-    const session = http2.connect(this.origin, { settings: { enablePush: false } });
+    const session = nodeHttp2().connect(this.origin, { settings: { enablePush: false } });
     this.#session = session;
     this.#connected = false;
     this.#sessions.set(session, 0);
@@ -181,7 +182,7 @@ export class H2Upstream implements UpstreamDispatcher {
     };
     const fail = (err: Error): void => {
       if (!settle()) return;
-      if (stream !== null && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+      if (stream !== null && !stream.closed) stream.close(nodeHttp2().constants.NGHTTP2_CANCEL);
       if (body instanceof Readable && !body.readableEnded) body.unpipe();
       handler.onError(err);
     };

@@ -4,8 +4,8 @@
  * master and the controller (which binds before it starts a gateway) use this module.
  */
 import net from 'node:net';
-import { getSystemErrorName } from 'node:util';
 import { sleep } from '../util/sleep.ts';
+import { nodeUtil } from './builtins.ts';
 
 /** Pause between bind attempts while another process still holds the port. */
 const BIND_RETRY_MS = 10;
@@ -44,7 +44,7 @@ function portOf(handle: ServerHandle): number {
   const err = handle.getsockname(out);
   if (err !== 0 || typeof out.port !== 'number') {
     handle.close();
-    const code = err !== 0 ? getSystemErrorName(err) : 'EINVAL';
+    const code = err !== 0 ? nodeUtil.getSystemErrorName(err) : 'EINVAL';
     throw Object.assign(new Error(`listening socket unusable: ${code}`), { code });
   }
   return out.port;
@@ -54,7 +54,7 @@ function portOf(handle: ServerHandle): number {
 export function bindListenHandle(host: string, port: number): { handle: ServerHandle; port: number } {
   const result = createServerHandle()(host, port, net.isIPv6(host) ? 6 : 4, undefined, 0);
   if (typeof result === 'number') {
-    const code = getSystemErrorName(result);
+    const code = nodeUtil.getSystemErrorName(result);
     throw Object.assign(new Error(`cannot bind ${host}:${port}: ${code}`), { code });
   }
   const handle = result as ServerHandle;
@@ -65,7 +65,7 @@ export function bindListenHandle(host: string, port: number): { handle: ServerHa
 export function handleFromFd(fd: number): { handle: ServerHandle; port: number } {
   const result = createServerHandle()(null, 0, 4, fd, 0);
   if (typeof result === 'number') {
-    throw new Error(`cannot use inherited listening socket fd ${fd}: ${getSystemErrorName(result)}`);
+    throw new Error(`cannot use inherited listening socket fd ${fd}: ${nodeUtil.getSystemErrorName(result)}`);
   }
   const handle = result as ServerHandle;
   return { handle, port: portOf(handle) };
@@ -87,7 +87,7 @@ export function listenWithoutAccepting(handle: unknown): void {
   const raw = handle as RawListenHandle;
   const err = raw.listen(LISTEN_BACKLOG);
   raw.close();
-  if (err !== 0) throw new Error(`cannot listen on the shared socket: ${getSystemErrorName(err)}`);
+  if (err !== 0) throw new Error(`cannot listen on the shared socket: ${nodeUtil.getSystemErrorName(err)}`);
 }
 
 /** Binds host:port, retrying while it is in use (EADDRINUSE) for up to waitMs. */

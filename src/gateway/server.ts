@@ -3,14 +3,14 @@
  * its body, choose an instance (and maybe a mirror), dispatch. Each stage answers the request itself when
  * it stops it. The WebSocket path is upgrade.ts; one request's life upstream is exchange.ts.
  */
-import { randomBytes } from 'node:crypto';
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { AccessLog } from './accesslog.ts';
 import { streamBody } from './body.ts';
+import { nodeCrypto, nodeHttp } from './builtins.ts';
 import {
   type GatewayH2Request,
   type GatewayH2Response,
@@ -48,7 +48,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   /** Per-request JSON lines (null when `accessLog` is off). */
   readonly accessLog: AccessLog | null;
   draining = false;
-  #idPrefix = `${randomBytes(4).toString('hex')}-`;
+  #idPrefix = `${nodeCrypto.randomBytes(4).toString('hex')}-`;
   #idCounter = 0;
   readonly makeRequestId = (): string => this.#idPrefix + (this.#idCounter++).toString(36);
   /** Peers allowed to set X-Forwarded-* (`trustedProxies`). */
@@ -63,8 +63,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   /** ACME HTTP-01 tokens -> key authorizations (the master publishes them). */
   challenges = new Map<string, string>();
   readonly redirectHttp: boolean;
-  /** HTTP/2 clients (TLS with ALPN h2, and h2c when cleartext is on). */
-  readonly h2: H2Clients;
+  /** HTTP/2 clients (TLS with ALPN h2, and h2c when cleartext is on); null when neither is configured. */
+  readonly h2: H2Clients | null;
   /** The HTTPS listener (`tls`), or null. */
   readonly tlsFront: TlsFront | null;
   /** Sorts h2c from HTTP/1 on the plain listener (`http2.cleartext`), or null: the HTTP/1 server listens itself. */
@@ -86,7 +86,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     this.routing = new Routing(settings, logger);
     this.mirrors = new Mirrors(this);
     this.health = new HealthCheck(settings);
-    const server = http.createServer<typeof GatewayRequest, typeof GatewayResponse>(
+    const server = nodeHttp.createServer<typeof GatewayRequest, typeof GatewayResponse>(
       {
         IncomingMessage: GatewayRequest,
         ServerResponse: GatewayResponse,
@@ -127,12 +127,14 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       req.destroy();
     });
     this.server = server;
-    this.h2 = new H2Clients(this);
-    this.tlsFront = settings.tls === undefined ? null : new TlsFront(settings.tls, server, this.h2, logger);
+    const cleartext = settings.http2?.cleartext === true;
+    // Only a worker that can meet an HTTP/2 client loads node:http2 for it (builtins.ts).
+    const h2 = settings.tls !== undefined || cleartext ? new H2Clients(this) : null;
+    this.h2 = h2;
+    this.tlsFront =
+      settings.tls === undefined || h2 === null ? null : new TlsFront(settings.tls, server, h2, logger);
     this.plainFront =
-      settings.http2?.cleartext === true
-        ? new PlainFront(server, this.h2, settings.requestHeadTimeoutMs)
-        : null;
+      cleartext && h2 !== null ? new PlainFront(server, h2, settings.requestHeadTimeoutMs) : null;
   }
 
   /** A head Node's parser refused (or a timeout): answered once with `Connection: close`. */
@@ -368,8 +370,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       tlsHandshakes: tls?.handshakes ?? 0,
       tlsHandshakeErrors: tls?.handshakeErrors ?? 0,
       plainHttpOnTls: tls?.plainHttp ?? 0,
-      h2SessionsOpened: this.h2.opened,
-      h2Sessions: this.h2.sessions,
+      h2SessionsOpened: this.h2?.opened ?? 0,
+      h2Sessions: this.h2?.sessions ?? 0,
       healthChecks: this.health.answered,
     };
   }
@@ -406,7 +408,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       close: (cb: () => void) => {
         this.tlsFront?.stopAccepting();
         // GOAWAY: HTTP/2 clients finish their streams here and open new ones elsewhere.
-        this.h2.goAway();
+        this.h2?.goAway();
         if (this.plainFront === null) this.server.close(cb);
         else {
           this.plainFront.stopAccepting();
@@ -415,13 +417,13 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
       },
       closeIdleConnections: () => {
         this.server.closeIdleConnections();
-        this.h2.closeIdle();
+        this.h2?.closeIdle();
       },
       closeAllConnections: () => {
         this.server.closeAllConnections();
-        this.h2.destroyAll();
+        this.h2?.destroyAll();
       },
-      idle: () => this.h2.sessions === 0,
+      idle: () => (this.h2?.sessions ?? 0) === 0,
     };
   }
 }

@@ -3,10 +3,11 @@
  * the default (the first certificate). Replaced as a whole when the master sends a new set; a handshake in
  * progress keeps the context it got.
  */
-import { X509Certificate } from 'node:crypto';
+
 import tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { type BookEntry, CertificateBook } from '../tls/sni.ts';
+import { nodeCrypto } from './builtins.ts';
 import type { CertificateMaterial } from './protocol.ts';
 import { TLS12_CIPHERS } from './tls-ciphers.ts';
 
@@ -35,7 +36,10 @@ export class SniContexts {
         });
         entries.push({ hosts: c.hosts, value });
         if (c.ocsp !== undefined)
-          staples.set(new X509Certificate(c.certPem).raw.toString('base64'), Buffer.from(c.ocsp, 'base64'));
+          staples.set(
+            new nodeCrypto.X509Certificate(c.certPem).raw.toString('base64'),
+            Buffer.from(c.ocsp, 'base64'),
+          );
       } catch (err) {
         this.#logger.error('certificate refused by the TLS library; keeping the others', {
           hosts: c.hosts,

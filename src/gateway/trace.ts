@@ -3,7 +3,7 @@
  * (and its `tracestate`) passes through unchanged; otherwise the gateway starts a trace with a fresh
  * `00-<trace id>-<span id>-01` so that a trace spans gateway and service.
  */
-import { randomFillSync } from 'node:crypto';
+import { nodeCrypto } from './builtins.ts';
 
 const POOL_BYTES = 24 * 256;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
@@ -38,7 +38,7 @@ export function isValidTraceparent(v: string): boolean {
 /** A new sampled traceparent with random trace and span ids (random bytes drawn from a pool). */
 export function newTraceparent(): string {
   if (offset + 24 > POOL_BYTES) {
-    randomFillSync(pool);
+    nodeCrypto.randomFillSync(pool);
     offset = 0;
   }
   const o = offset;

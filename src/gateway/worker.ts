@@ -7,10 +7,11 @@
  * master answers on the admin socket (ready, or waiting for the port), then drains and exits; without a
  * new master it drains after ORPHAN_MAX_MS.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
 import { sleep } from '../util/sleep.ts';
+import { nodeHttp } from './builtins.ts';
 import { ConnectionCap } from './connection-cap.ts';
 import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
@@ -89,7 +90,7 @@ async function retire(): Promise<void> {
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
   gw.stopAccepting();
   // HTTP/2 clients get GOAWAY: their open streams finish here, new ones go to the new generation.
-  gw.h2.goAway();
+  gw.h2?.goAway();
   for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
@@ -334,7 +335,7 @@ interface MasterHealth {
 
 function healthz(socketPath: string): Promise<MasterHealth | null> {
   return new Promise((resolve) => {
-    const req = http.get({ socketPath, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
+    const req = nodeHttp.get({ socketPath, path: '/healthz', agent: false, timeout: 1000 }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
