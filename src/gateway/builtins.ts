@@ -1,18 +1,20 @@
 /**
- * node:http, node:crypto, node:util and node:http2 for the gateway worker's modules, loaded with `require`.
+ * node:http, node:crypto, node:util, node:http2 and node:tls for the gateway worker's modules, loaded
+ * with `require`.
  *
  * An ESM `import` of a builtin builds its named exports by reading every property once, which runs the
  * lazy getters a CommonJS `require` leaves alone: `http.WebSocket` loads Node's bundled undici, and
  * crypto's and util's getters load more. Measured on Node 24.21 (RSS of a fresh process): importing
  * node:http costs 16 MB, requiring it 3 MB; the worker's builtins together 17 MB imported, 11 required.
- * node:http2 (9 MB more) is loaded on first use: a worker without TLS, h2c or HTTP/2 instances never
- * needs it. Types still come from `import type`.
+ * node:http2 (9 MB more) and node:tls (6 MB) are loaded on first use: a worker without TLS, h2c or
+ * HTTP/2 instances never needs them. Types still come from `import type`.
  */
 
 import type * as CryptoModule from 'node:crypto';
 import type HttpModule from 'node:http';
 import type Http2Module from 'node:http2';
 import { createRequire } from 'node:module';
+import type TlsModule from 'node:tls';
 import type * as UtilModule from 'node:util';
 
 const require = createRequire(import.meta.url);
@@ -26,4 +28,11 @@ let http2: typeof Http2Module | null = null;
 export function nodeHttp2(): typeof Http2Module {
   http2 ??= require('node:http2') as typeof Http2Module;
   return http2;
+}
+
+let tls: typeof TlsModule | null = null;
+
+export function nodeTls(): typeof TlsModule {
+  tls ??= require('node:tls') as typeof TlsModule;
+  return tls;
 }

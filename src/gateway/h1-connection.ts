@@ -97,7 +97,6 @@ export class H1Connection {
   #keepAlive = true;
   #requestSent = false;
   #paused = false;
-  #refed = true;
   /** The instance ended its side: not reusable even before the socket is closed. */
   #eof = false;
   #socketError: Error | null = null;
@@ -143,6 +142,9 @@ export class H1Connection {
       noDelay: true,
       onread: { buffer: READ_BUFFER, callback: (n: number) => this.#read(n) },
     });
+    // Never what keeps a worker alive (like the HTTP/2 session): the worker ends itself, and its listener
+    // holds it while it serves.
+    socket.unref();
     this.socket = socket;
     const ms = pool.settings.connectTimeoutMs;
     this.#connectTimer = setTimeout(() => {
@@ -164,10 +166,6 @@ export class H1Connection {
   /** Writes a request on this idle connection. */
   start(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
     this.handler = handler;
-    if (!this.#refed) {
-      this.#refed = true;
-      this.socket.ref();
-    }
     this.#write(opts, head, handler);
   }
 
@@ -360,8 +358,6 @@ export class H1Connection {
   }
 
   #idle(): void {
-    this.#refed = false;
-    this.socket.unref();
     const ms = this.#idleMs;
     if (this.#idleTimer !== null && this.#idleTimerMs === ms) this.#idleTimer.refresh();
     else {

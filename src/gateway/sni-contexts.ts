@@ -4,10 +4,10 @@
  * progress keeps the context it got.
  */
 
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { type BookEntry, CertificateBook } from '../tls/sni.ts';
-import { nodeCrypto } from './builtins.ts';
+import { nodeCrypto, nodeTls } from './builtins.ts';
 import type { CertificateMaterial } from './protocol.ts';
 import { TLS12_CIPHERS } from './tls-ciphers.ts';
 
@@ -27,7 +27,7 @@ export class SniContexts {
     const staples = new Map<string, Buffer>();
     for (const c of certs) {
       try {
-        const value = tls.createSecureContext({
+        const value = nodeTls().createSecureContext({
           cert: c.certPem,
           key: c.keyPem,
           minVersion: 'TLSv1.2',

@@ -10,8 +10,9 @@
  */
 
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
+import { nodeTls } from './builtins.ts';
 import type { ConnectionCap } from './connection-cap.ts';
 import type { H2Clients } from './h2-server.ts';
 import type { CertificateMaterial, TlsSettings } from './protocol.ts';
@@ -48,7 +49,7 @@ export class TlsFront {
     this.#logger = logger;
     this.#handshakeTimeoutMs = settings.handshakeTimeoutMs;
     this.contexts = new SniContexts(logger);
-    this.#server = tls.createServer({
+    this.#server = nodeTls().createServer({
       SNICallback: (name, cb) => this.contexts.select(name, cb),
       ALPNProtocols: ['h2', 'http/1.1'],
       minVersion: 'TLSv1.2',

@@ -43,7 +43,10 @@ let serving: ServingState = SERVING;
 const RETIRE_IDLE_GRACE_MS = 1000;
 /** How often a retiring worker looks for connections that became idle. */
 const RETIRE_SWEEP_MS = 20;
-/** Client HTTP connections (not upgraded) and when each last finished a response (or was accepted). */
+/**
+ * Client HTTP connections (not upgraded) and, once the worker retires, when each last finished a response
+ * (before: when it was accepted).
+ */
 const connections = new Map<net.Socket, number>();
 
 function trackConnections(gw: Gateway): void {
@@ -51,10 +54,6 @@ function trackConnections(gw: Gateway): void {
     connections.set(socket, Date.now());
     socket.once('close', () => connections.delete(socket));
   });
-  // Told by the exchange's own 'close' listener: no listener and closure of ours per request.
-  gw.connectionIdle = (socket) => {
-    if (connections.has(socket)) connections.set(socket, Date.now());
-  };
   // WebSocket relays are closed by the gateway with 1001 (see Gateway.shutdown).
   gw.server.on('upgrade', (req: http.IncomingMessage) => connections.delete(req.socket));
 }
@@ -89,6 +88,13 @@ async function retire(): Promise<void> {
   // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
   gw.stopAccepting();
+  // From now on every finished response restarts its connection's grace (told by the exchange's own
+  // 'close' listener); before, nothing read the times, so no request paid for them. A connection whose
+  // last response finished before this moment is treated as if it just had: it gets the whole grace.
+  for (const socket of connections.keys()) connections.set(socket, started);
+  gw.connectionIdle = (socket) => {
+    if (connections.has(socket)) connections.set(socket, Date.now());
+  };
   // HTTP/2 clients get GOAWAY: their open streams finish here, new ones go to the new generation.
   gw.h2?.goAway();
   for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
