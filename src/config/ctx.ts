@@ -2,7 +2,8 @@
  * What every config validator shares: the issue sink (`Ctx`), dotted paths, and the few helpers for
  * untrusted plain values (own keys only, `null` as absent, short renderings for messages).
  */
-import { resolve } from 'node:path';
+
+import { nodePath } from '../util/builtins.ts';
 import type { ConfigIssue } from './types.ts';
 
 export type Path = readonly string[];
@@ -18,7 +19,7 @@ export interface Ctx {
 }
 
 export function newCtx(baseDir: string): Ctx {
-  return { issues: [], baseDir: resolve(baseDir) };
+  return { issues: [], baseDir: nodePath.resolve(baseDir) };
 }
 
 export function report(ctx: Ctx, path: Path, message: string): void {

@@ -2,13 +2,13 @@
  * Default values for every optional config key, in file units (durations/sizes as written in
  * YAML) so that docs/config.md and error messages read the same. `load.ts` parses them.
  */
-import { availableParallelism } from 'node:os';
+import { nodeOs } from '../util/builtins.ts';
 
 export const DEFAULT_GATEWAY_LISTEN = '127.0.0.1:8080';
 /** Host used when `listen` is a bare port number. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 /** One gateway worker per available core (computed once, at import). */
-export const DEFAULT_GATEWAY_WORKERS: number = availableParallelism();
+export const DEFAULT_GATEWAY_WORKERS: number = nodeOs.availableParallelism();
 export const DEFAULT_CONNECT_TIMEOUT = '2s';
 export const DEFAULT_UPSTREAM_TIMEOUT = '60s';
 export const DEFAULT_UPSTREAM_IDLE_TIMEOUT = '4s';

@@ -4,9 +4,9 @@
  * writes whole buffered batches with one writev, so lines of different workers never interleave. The
  * request path never waits: when more than MAX_PENDING_BYTES are queued, lines are dropped and counted.
  */
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
-import path from 'node:path';
+import type { WriteStream } from 'node:fs';
 import type { Logger } from '../log/logger.ts';
+import { nodeFs, nodePath } from '../util/builtins.ts';
 import type { AccessLogSettings, GatewaySettings } from './protocol.ts';
 
 const MAX_PENDING_BYTES = 4 * 1024 * 1024;
@@ -27,7 +27,9 @@ export interface AccessRecord {
 
 /** Where the access log goes: `accessLog.file`, else `logs/access.log` beside the admin socket. */
 export function accessLogFile(settings: GatewaySettings): string {
-  return settings.accessLog?.file ?? path.join(path.dirname(settings.adminSocket), 'logs', 'access.log');
+  return (
+    settings.accessLog?.file ?? nodePath.join(nodePath.dirname(settings.adminSocket), 'logs', 'access.log')
+  );
 }
 
 export class AccessLog {
@@ -44,8 +46,8 @@ export class AccessLog {
     this.sample = Number.isFinite(s) ? Math.min(1, Math.max(0, s)) : 1;
     this.file = file;
     this.#logger = logger;
-    mkdirSync(path.dirname(file), { recursive: true });
-    const stream = createWriteStream(file, { flags: 'a' });
+    nodeFs.mkdirSync(nodePath.dirname(file), { recursive: true });
+    const stream = nodeFs.createWriteStream(file, { flags: 'a' });
     stream.on('error', (err) => {
       if (this.#stream === null) return;
       this.#stream = null;

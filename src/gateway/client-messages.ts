@@ -4,7 +4,7 @@
  * the response listeners shared by every exchange (one function each, no closure per request).
  */
 import type http2 from 'node:http2';
-import { nodeHttp, nodeHttp2 } from './builtins.ts';
+import { nodeHttp, nodeHttp2 } from '../util/builtins.ts';
 
 /** What a response needs of the exchange answering it (structural: no import of exchange.ts). */
 export interface ResponseOwner {

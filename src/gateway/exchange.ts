@@ -5,7 +5,6 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
 import { type BodyOwner, streamBody } from './body.ts';

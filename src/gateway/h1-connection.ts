@@ -11,8 +11,9 @@
  * fires for a request already answered finds nothing to do.
  */
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import { Readable } from 'node:stream';
+import type net from 'node:net';
+import type { Readable } from 'node:stream';
+import { nodeNet, nodeStream } from '../util/builtins.ts';
 import {
   codedError,
   type DispatcherSettings,
@@ -136,7 +137,7 @@ export class H1Connection {
     parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#onBody(chunk);
     parser[HTTPParser.kOnMessageComplete] = () => this.#onComplete();
     this.parser = parser;
-    const socket = net.connect({
+    const socket = nodeNet.connect({
       host: pool.host,
       port: pool.port,
       noDelay: true,
@@ -223,8 +224,10 @@ export class H1Connection {
 
   /** The request body, written as it arrives with the socket's backpressure; chunked when no length. */
   #pump(body: NodeJS.ReadableStream | AsyncIterable<Buffer>, chunked: boolean, seq: number): void {
-    const owned = !(body instanceof Readable);
-    const stream = owned ? Readable.from(body as AsyncIterable<Buffer>, { objectMode: false }) : body;
+    const owned = !(body instanceof nodeStream.Readable);
+    const stream = owned
+      ? nodeStream.Readable.from(body as AsyncIterable<Buffer>, { objectMode: false })
+      : body;
     const socket = this.socket;
     const live = (): boolean => this.#seq === seq && this.#body?.stream === stream;
     const onDrain = (): void => {

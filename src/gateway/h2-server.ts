@@ -9,7 +9,7 @@ import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
-import { nodeHttp2 } from './builtins.ts';
+import { nodeHttp2 } from '../util/builtins.ts';
 import { type GatewayH2Request, type GatewayH2Response, h2MessageClasses } from './client-messages.ts';
 import { ControlFrameBudget } from './h2-flood.ts';
 import { maxHeaderSize, maxHeaders } from './limits.ts';

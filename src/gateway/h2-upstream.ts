@@ -8,8 +8,7 @@
  * completes on the stream's 'end', after every buffered chunk has been delivered.
  */
 import type http2 from 'node:http2';
-import { Readable } from 'node:stream';
-import { nodeHttp2 } from './builtins.ts';
+import { nodeHttp2, nodeStream } from '../util/builtins.ts';
 import {
   codedError,
   type DispatcherSettings,
@@ -183,7 +182,7 @@ export class H2Upstream implements UpstreamDispatcher {
     const fail = (err: Error): void => {
       if (!settle()) return;
       if (stream !== null && !stream.closed) stream.close(nodeHttp2().constants.NGHTTP2_CANCEL);
-      if (body instanceof Readable && !body.readableEnded) body.unpipe();
+      if (body instanceof nodeStream.Readable && !body.readableEnded) body.unpipe();
       handler.onError(err);
     };
     if (fresh) this.onNewConnection();
@@ -250,7 +249,9 @@ function writeBody(stream: http2.ClientHttp2Stream, body: unknown, fail: (err: E
     return;
   }
   const readable =
-    body instanceof Readable ? body : Readable.from(body as AsyncIterable<Buffer>, { objectMode: false });
+    body instanceof nodeStream.Readable
+      ? body
+      : nodeStream.Readable.from(body as AsyncIterable<Buffer>, { objectMode: false });
   readable.once('error', (err: Error) => fail(err));
   readable.pipe(stream);
 }

@@ -2,7 +2,8 @@
  * A worker's answer to the load balancer's health check (`gateway.health`): for any Host, on every
  * listener, before routing, never counted as a service request. What it says is health.ts (pure).
  */
-import os from 'node:os';
+
+import { nodeOs } from '../util/builtins.ts';
 import type { Exchange } from './exchange.ts';
 import { healthAnswer, healthPathOf, isHealthRequest, SERVING, type ServingState } from './health.ts';
 import type { GatewaySettings } from './protocol.ts';
@@ -26,7 +27,7 @@ export class HealthCheck {
 
   constructor(settings: Pick<GatewaySettings, 'health' | 'hostName'>) {
     this.path = healthPathOf(settings);
-    this.hostName = settings.hostName ?? os.hostname();
+    this.hostName = settings.hostName ?? nodeOs.hostname();
   }
 
   /** Answers `ex` and returns true when it is a health check; false: route it. */

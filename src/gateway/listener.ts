@@ -3,9 +3,9 @@
  * as a file descriptor (from a previous master, the controller, systemd socket activation). Both the
  * master and the controller (which binds before it starts a gateway) use this module.
  */
-import net from 'node:net';
+
+import { nodeNet, nodeUtil } from '../util/builtins.ts';
 import { sleep } from '../util/sleep.ts';
-import { nodeUtil } from './builtins.ts';
 
 /** Pause between bind attempts while another process still holds the port. */
 const BIND_RETRY_MS = 10;
@@ -28,7 +28,7 @@ type CreateServerHandle = (
 ) => unknown;
 
 function createServerHandle(): CreateServerHandle {
-  const create = (net as unknown as Record<string, unknown>)._createServerHandle as
+  const create = (nodeNet as unknown as Record<string, unknown>)._createServerHandle as
     | CreateServerHandle
     | undefined;
   if (typeof create !== 'function') throw new Error('this Node version lacks net._createServerHandle');
@@ -52,7 +52,7 @@ function portOf(handle: ServerHandle): number {
 
 /** Binds (but does not listen on, so this process never accepts) the shared server socket. */
 export function bindListenHandle(host: string, port: number): { handle: ServerHandle; port: number } {
-  const result = createServerHandle()(host, port, net.isIPv6(host) ? 6 : 4, undefined, 0);
+  const result = createServerHandle()(host, port, nodeNet.isIPv6(host) ? 6 : 4, undefined, 0);
   if (typeof result === 'number') {
     const code = nodeUtil.getSystemErrorName(result);
     throw Object.assign(new Error(`cannot bind ${host}:${port}: ${code}`), { code });

@@ -2,7 +2,6 @@
  * Traffic mirroring: a sampled copy of a request served by stable goes to a canary instance, its response
  * read and discarded, only its outcome counted. A mirror never touches the client's exchange.
  */
-import { performance } from 'node:perf_hooks';
 import type { BodyCopy } from './body.ts';
 import type { UpstreamHandler } from './dispatcher.ts';
 import type { GatewaySettings } from './protocol.ts';

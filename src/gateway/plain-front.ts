@@ -5,8 +5,9 @@
  * h2c ones to the HTTP/2 clients. Without cleartext HTTP/2 the HTTP/1 server listens on the handle itself.
  */
 
-import net from 'node:net';
-import { Duplex } from 'node:stream';
+import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { nodeNet, nodeStream } from '../util/builtins.ts';
 import type { ConnectionCap } from './connection-cap.ts';
 import type { H2Clients } from './h2-server.ts';
 
@@ -21,7 +22,7 @@ export class PlainFront {
 
   constructor(h1: net.Server, h2: H2Clients, idleMs: number) {
     this.#idleMs = idleMs;
-    this.#server = net.createServer((socket) => {
+    this.#server = nodeNet.createServer((socket) => {
       if (this.cap !== null && !this.cap.admit(socket)) return;
       socket.on('error', noop);
       socket.setTimeout(this.#idleMs, () => socket.destroy());
@@ -54,7 +55,7 @@ export class PlainFront {
   }
 
   stopAccepting(): void {
-    net.Server.prototype.close.call(this.#server);
+    nodeNet.Server.prototype.close.call(this.#server);
   }
 }
 
@@ -63,7 +64,7 @@ export class PlainFront {
  * handle directly, which would lose them; any other Duplex it reads through JavaScript.
  */
 function replayStream(socket: net.Socket, first: Buffer): Duplex {
-  const stream = new Duplex({
+  const stream = new nodeStream.Duplex({
     read() {
       socket.resume();
     },

@@ -4,13 +4,13 @@
  * it stops it. The WebSocket path is upgrade.ts; one request's life upstream is exchange.ts.
  */
 import type http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
+import { nodeCrypto, nodeHttp, nodeNet } from '../util/builtins.ts';
 import { AccessLog } from './accesslog.ts';
 import { streamBody } from './body.ts';
-import { nodeCrypto, nodeHttp } from './builtins.ts';
 import {
   type GatewayH2Request,
   type GatewayH2Response,
@@ -389,7 +389,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   /** Stops accepting on every listener (other processes holding the handles keep accepting). */
   stopAccepting(): void {
     if (this.plainFront !== null) this.plainFront.stopAccepting();
-    else net.Server.prototype.close.call(this.server);
+    else nodeNet.Server.prototype.close.call(this.server);
     this.tlsFront?.stopAccepting();
   }
 

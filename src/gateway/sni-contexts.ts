@@ -7,7 +7,7 @@
 import type tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { type BookEntry, CertificateBook } from '../tls/sni.ts';
-import { nodeCrypto, nodeTls } from './builtins.ts';
+import { nodeCrypto, nodeTls } from '../util/builtins.ts';
 import type { CertificateMaterial } from './protocol.ts';
 import { TLS12_CIPHERS } from './tls-ciphers.ts';
 

@@ -9,10 +9,10 @@
  * clear 400 instead of a TLS alert it cannot read.
  */
 
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Logger } from '../log/logger.ts';
-import { nodeTls } from './builtins.ts';
+import { nodeNet, nodeTls } from '../util/builtins.ts';
 import type { ConnectionCap } from './connection-cap.ts';
 import type { H2Clients } from './h2-server.ts';
 import type { CertificateMaterial, TlsSettings } from './protocol.ts';
@@ -79,7 +79,7 @@ export class TlsFront {
       });
       socket.destroy();
     });
-    this.#front = net.createServer({ pauseOnConnect: false }, (socket) => {
+    this.#front = nodeNet.createServer({ pauseOnConnect: false }, (socket) => {
       if (this.cap === null || this.cap.admit(socket)) this.#sniff(socket);
     });
   }
@@ -125,7 +125,7 @@ export class TlsFront {
 
   /** Stop accepting (the handle stays open in the other processes that hold it). */
   stopAccepting(): void {
-    net.Server.prototype.close.call(this.#front);
+    nodeNet.Server.prototype.close.call(this.#front);
   }
 
   /** Handshakes in progress (counted from the first byte's wait). */

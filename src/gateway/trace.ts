@@ -3,7 +3,7 @@
  * (and its `tracestate`) passes through unchanged; otherwise the gateway starts a trace with a fresh
  * `00-<trace id>-<span id>-01` so that a trace spans gateway and service.
  */
-import { nodeCrypto } from './builtins.ts';
+import { nodeCrypto } from '../util/builtins.ts';
 
 const POOL_BYTES = 24 * 256;
 const pool = Buffer.allocUnsafe(POOL_BYTES);

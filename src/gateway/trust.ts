@@ -3,7 +3,7 @@
  * is in the list keeps its incoming X-Forwarded-For (the peer is appended) and X-Forwarded-Proto/-Host; from
  * anyone else those fields are replaced by what the gateway itself sees.
  */
-import net from 'node:net';
+import { nodeNet } from '../util/builtins.ts';
 
 export interface TrustedProxy {
   address: string;
@@ -16,7 +16,7 @@ export function parseTrustedProxy(text: string): TrustedProxy | string {
   const s = text.trim();
   const slash = s.indexOf('/');
   const address = slash === -1 ? s : s.slice(0, slash);
-  const kind = net.isIP(address);
+  const kind = nodeNet.isIP(address);
   if (kind === 0) return `"${text}" is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)`;
   const family = kind === 4 ? 'ipv4' : 'ipv6';
   const max = kind === 4 ? 32 : 128;
@@ -43,7 +43,7 @@ const REMEMBERED_PEERS = 4096;
  */
 export function trustMatcher(list: readonly string[] | undefined): (peer: string | undefined) => boolean {
   if (list === undefined || list.length === 0) return () => false;
-  const block = new net.BlockList();
+  const block = new nodeNet.BlockList();
   for (const entry of list) {
     const p = parseTrustedProxy(entry);
     if (typeof p === 'string') throw new Error(`gateway.trustedProxies: ${p}`);
@@ -54,7 +54,7 @@ export function trustMatcher(list: readonly string[] | undefined): (peer: string
     if (peer === undefined) return false;
     let trusted = remembered.get(peer);
     if (trusted !== undefined) return trusted;
-    const kind = net.isIP(peer);
+    const kind = nodeNet.isIP(peer);
     trusted = kind !== 0 && block.check(peer, kind === 4 ? 'ipv4' : 'ipv6');
     if (remembered.size >= REMEMBERED_PEERS) remembered.clear();
     remembered.set(peer, trusted);
@@ -74,5 +74,5 @@ export function clientAddress(
   if (forwardedFor === undefined || !trusted(peer)) return peer;
   const v = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor[forwardedFor.length - 1];
   const last = v.slice(v.lastIndexOf(',') + 1).trim();
-  return net.isIP(last) === 0 ? peer : last;
+  return nodeNet.isIP(last) === 0 ? peer : last;
 }

@@ -3,8 +3,9 @@
  * headers and lengths, both directions) to close a relayed connection cleanly at a frame boundary with
  * 1001 Going Away when its instance is retired or the gateway shuts down.
  */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Logger } from '../log/logger.ts';
+import { nodeNet } from '../util/builtins.ts';
 import type { UpstreamRole } from './protocol.ts';
 import { writeRawResponse } from './raw-response.ts';
 import type { Closable, RoutedService, Upstream } from './upstream.ts';
@@ -145,7 +146,7 @@ export class WsRelay implements Closable {
   }
 
   #connect(): void {
-    const up = net.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
+    const up = nodeNet.connect({ host: this.upstream.host, port: this.upstream.port, noDelay: true });
     this.up = up;
     this.state = 'connecting';
     this.#timer = setTimeout(() => up.destroy(connectTimeoutError), this.host.connectTimeoutMs);

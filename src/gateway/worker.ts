@@ -10,8 +10,8 @@
 import type http from 'node:http';
 import type net from 'node:net';
 import { createLogger } from '../log/logger.ts';
+import { nodeHttp } from '../util/builtins.ts';
 import { sleep } from '../util/sleep.ts';
-import { nodeHttp } from './builtins.ts';
 import { ConnectionCap } from './connection-cap.ts';
 import { SERVING, type ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
