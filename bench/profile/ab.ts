@@ -6,6 +6,10 @@
  *   node bench/profile/ab.ts --build base=../base/src/gateway/main.ts --build new=src/gateway/main.ts \
  *        [--rounds 5] [--duration 5] [--connections 64] [--workers 1] [--rate 15000] [--profile DIR]
  *
+ * A build given as `name=path@N` runs with N gateway workers instead of `--workers` (nginx and the upstream
+ * keep `--workers`): `--build w1=src/gateway/main.ts@1 --build w2=src/gateway/main.ts@2` compares worker
+ * counts of one build in one run.
+ *
  * `--rate R`: also `hey` at R req/s against direct, nginx and each build: p99 added = target p99 - direct p99.
  * `--profile DIR`: the LAST build's workers run with `--cpu-prof --cpu-prof-dir=DIR` (CUTOVER_WORKER_NODE_FLAGS,
  * see src/gateway/worker-flags.ts); the profiles are written when the gateway drains at the end. Set
@@ -33,11 +37,14 @@ const { values } = parseArgs({
 });
 const builds = values.build.map((b) => {
   const eq = b.indexOf('=');
-  return eq === -1
-    ? { name: b, main: path.resolve(b) }
-    : { name: b.slice(0, eq), main: path.resolve(b.slice(eq + 1)) };
+  const name = eq === -1 ? b : b.slice(0, eq);
+  const spec = eq === -1 ? b : b.slice(eq + 1);
+  const at = /@(\d+)$/.exec(spec);
+  const main = path.resolve(at === null ? spec : spec.slice(0, at.index));
+  return { name, main, workers: at === null ? null : Number(at[1]) };
 });
-if (builds.length === 0) builds.push({ name: 'cutover', main: path.resolve('src/gateway/main.ts') });
+if (builds.length === 0)
+  builds.push({ name: 'cutover', main: path.resolve('src/gateway/main.ts'), workers: null });
 const rounds = Number(values.rounds);
 const durationS = Number(values.duration);
 const load = { durationS, connections: Number(values.connections), threads: 1, heyConcurrency: null };
@@ -62,10 +69,14 @@ for (const [i, b] of builds.entries()) {
   if (profiling)
     process.env.CUTOVER_WORKER_NODE_FLAGS = `--cpu-prof --cpu-prof-dir=${path.resolve(values.profile!)}`;
   // startGateway keeps its files under <tmp>/cutover: one prefix per build.
-  const own: Env = { ...env, tmp: mkdtempSync(path.join(tmp, `${b.name}-`)) };
+  const own: Env = {
+    ...env,
+    tmp: mkdtempSync(path.join(tmp, `${b.name}-`)),
+    workers: b.workers ?? env.workers,
+  };
   targets.push({ name: b.name, running: await startGateway(own, upstream.port, { main: b.main }) });
   if (profiling) process.env.CUTOVER_WORKER_NODE_FLAGS = saved;
-  log(`${b.name}: ${b.main}`);
+  log(`${b.name}: ${b.main}, ${own.workers} worker(s)`);
 }
 
 // A short warmup per target (JIT, pools, connections) before anything counts.
