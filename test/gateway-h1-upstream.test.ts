@@ -346,6 +346,17 @@ test('no response head within the headers timeout: UND_ERR_HEADERS_TIMEOUT, and 
   await server.close();
 });
 
+test('bodyTimeout: a response body that stalls after its head fails with UND_ERR_BODY_TIMEOUT', async () => {
+  const server = await rawServer((s) => {
+    s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+  });
+  const pool = poolFor(server);
+  const r = await send(pool, { ...get(), bodyTimeout: 50 });
+  assert.deepEqual(r.events, ['connect', 'headers 200', 'error UND_ERR_BODY_TIMEOUT']);
+  assert.equal(r.body, 'abc');
+  await server.close();
+});
+
 test('a refused connection fails before onConnect (the request never left: any method may be retried)', async () => {
   const probe = net.createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');

@@ -10,50 +10,24 @@
  * Timers are per connection and re-armed with `refresh()`: a request costs no new timer. A timer that
  * fires for a request already answered finds nothing to do.
  */
-import { createRequire } from 'node:module';
 import type net from 'node:net';
-import type { Readable } from 'node:stream';
-import { nodeNet, nodeStream } from '../util/builtins.ts';
+import { nodeNet } from '../util/builtins.ts';
 import {
   codedError,
   type DispatcherSettings,
   type UpstreamHandler,
   type UpstreamRequest,
 } from './dispatcher.ts';
+import { BodyPump } from './h1-body.ts';
 import { hasContentLength } from './h1-head.ts';
+import { type Parser, responseParser } from './h1-parser.ts';
 
-interface Parser {
-  initialize(type: number, resource: object, maxHeaderSize: number, lenient: number): void;
-  execute(buf: Buffer): number | Error;
-  finish(): number | Error | undefined;
-  close(): void;
-  [callback: number]: unknown;
-}
-
-interface ParserClass {
-  new (): Parser;
-  readonly RESPONSE: number;
-  readonly kOnHeaders: number;
-  readonly kOnHeadersComplete: number;
-  readonly kOnBody: number;
-  readonly kOnMessageComplete: number;
-}
-
-// `_http_common` is node:http's own module (public since Node 0.x, not deprecated); its HTTPParser is
-// the native llhttp binding.
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass };
-
-/** Strict parsing: none of llhttp's lenient flags. */
-const LENIENT_NONE = 0;
-/** 0: node's --max-http-header-size (16 KiB by default). */
-const MAX_HEADER_SIZE = 0;
 const READ_BUFFER_BYTES = 64 * 1024;
 /** Subtracted from an instance's `Keep-Alive: timeout=N` hint, so the gateway lets go first. */
 const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
 
 /** Every connection of the worker reads into this buffer (see the header comment). */
 const READ_BUFFER = Buffer.allocUnsafe(READ_BUFFER_BYTES);
-const PARSER_RESOURCE = {};
 const ABORTED = 'request aborted';
 
 /** What a connection needs of its pool. */
@@ -67,16 +41,6 @@ export interface H1Pool {
   released(conn: H1Connection): void;
   /** The connection is closed. */
   gone(conn: H1Connection): void;
-}
-
-/** The listeners of a request body being written. */
-interface BodyPump {
-  readonly stream: Readable;
-  /** A stream this connection made from an iterable (destroyed when the request fails). */
-  readonly owned: boolean;
-  readonly onData: (chunk: Buffer) => void;
-  readonly onEnd: () => void;
-  readonly onError: (err: Error) => void;
 }
 
 export class H1Connection {
@@ -109,6 +73,8 @@ export class H1Connection {
   #idleTimerMs = 0;
   #idleMs: number;
   #bodyTimer: NodeJS.Timeout | null = null;
+  /** The request's body inactivity bound once the response started (0: none). */
+  #bodyTimeoutMs = 0;
   #connectTimer: NodeJS.Timeout | null;
 
   /** Connects, then writes `head` (built by the pool) for `handler`. */
@@ -118,24 +84,15 @@ export class H1Connection {
     this.handler = handler;
     this.#opts = opts;
     this.#head = head;
-    const parser = new HTTPParser();
-    parser.initialize(HTTPParser.RESPONSE, PARSER_RESOURCE, MAX_HEADER_SIZE, LENIENT_NONE);
-    parser[HTTPParser.kOnHeaders] = (fields: string[]) => {
-      for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]);
-    };
-    parser[HTTPParser.kOnHeadersComplete] = (
-      _major: number,
-      _minor: number,
-      fields: string[] | undefined,
-      _method: unknown,
-      _url: unknown,
-      status: number,
-      statusText: string,
-      upgrade: boolean,
-      keepAlive: boolean,
-    ): number => this.#onHead(fields, status, statusText, upgrade, keepAlive);
-    parser[HTTPParser.kOnBody] = (chunk: Buffer) => this.#onBody(chunk);
-    parser[HTTPParser.kOnMessageComplete] = () => this.#onComplete();
+    const parser = responseParser({
+      fields: (fields) => {
+        for (let i = 0; i < fields.length; i++) this.#fields.push(fields[i]);
+      },
+      head: (fields, status, statusText, upgrade, keepAlive) =>
+        this.#onHead(fields, status, statusText, upgrade, keepAlive),
+      body: (chunk) => this.#onBody(chunk),
+      complete: () => this.#onComplete(),
+    });
     this.parser = parser;
     const socket = nodeNet.connect({
       host: pool.host,
@@ -216,68 +173,20 @@ export class H1Connection {
       this.#requestSent = true;
     } else {
       socket.write(head, 'latin1');
-      this.#pump(body, !hasContentLength(opts.headers), seq);
+      const chunked = !hasContentLength(opts.headers);
+      this.#body = new BodyPump(
+        socket,
+        body,
+        chunked,
+        () => {
+          if (this.#seq === seq) this.#requestSent = true;
+        },
+        (err) => {
+          if (this.#seq === seq) this.#fail(err);
+        },
+      );
     }
-    const bodyTimeout = opts.bodyTimeout ?? 0;
-    if (bodyTimeout > 0) this.#bodyTimer = this.#timer(bodyTimeout, 'UND_ERR_BODY_TIMEOUT', seq);
-  }
-
-  /** The request body, written as it arrives with the socket's backpressure; chunked when no length. */
-  #pump(body: NodeJS.ReadableStream | AsyncIterable<Buffer>, chunked: boolean, seq: number): void {
-    const owned = !(body instanceof nodeStream.Readable);
-    const stream = owned
-      ? nodeStream.Readable.from(body as AsyncIterable<Buffer>, { objectMode: false })
-      : body;
-    const socket = this.socket;
-    const live = (): boolean => this.#seq === seq && this.#body?.stream === stream;
-    const onDrain = (): void => {
-      if (live()) stream.resume();
-    };
-    const pump: BodyPump = {
-      stream,
-      owned,
-      onData: (chunk: Buffer) => {
-        if (!live() || chunk.length === 0) return;
-        let ok: boolean;
-        if (chunked) {
-          socket.cork();
-          socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-          socket.write(chunk);
-          ok = socket.write('\r\n', 'latin1');
-          socket.uncork();
-        } else ok = socket.write(chunk);
-        if (!ok) {
-          stream.pause();
-          socket.once('drain', onDrain);
-        }
-      },
-      onEnd: () => {
-        if (!live()) return;
-        this.#stopBody();
-        if (chunked) socket.write('0\r\n\r\n', 'latin1');
-        this.#requestSent = true;
-      },
-      onError: (err: Error) => {
-        if (live()) this.#fail(err);
-      },
-    };
-    this.#body = pump;
-    stream.on('data', pump.onData);
-    stream.on('end', pump.onEnd);
-    stream.on('error', pump.onError);
-  }
-
-  #stopBody(): void {
-    const pump = this.#body;
-    if (pump === null) return;
-    this.#body = null;
-    const s = pump.stream;
-    s.off('data', pump.onData);
-    s.off('end', pump.onEnd);
-    s.off('error', pump.onError);
-    // The client's own request stream is left to the client side (it may still answer, or dump the rest).
-    if (pump.owned) s.destroy();
-    else if (!s.readableEnded) s.pause();
+    this.#bodyTimeoutMs = opts.bodyTimeout ?? 0;
   }
 
   #read(n: number): boolean {
@@ -324,6 +233,7 @@ export class H1Connection {
     this.#waitingHead = false;
     this.#keepAlive = keepAlive;
     if (keepAlive) this.#idleMs = idleMsFor(list, this.pool.settings.upstreamIdleTimeoutMs);
+    if (this.#bodyTimeoutMs > 0) this.#bodyTimer = this.#timer(this.#bodyTimeoutMs, 'UND_ERR_BODY_TIMEOUT');
     if (handler.onHeaders(status, list, this.#resume, statusText) === false) this.#paused = true;
     return this.#skipBody ? 1 : 0;
   }
@@ -396,7 +306,8 @@ export class H1Connection {
   };
 
   /** A one-off inactivity timer for this request (only mirror copies ask for a body timeout). */
-  #timer(ms: number, code: string, seq: number): NodeJS.Timeout {
+  #timer(ms: number, code: string): NodeJS.Timeout {
+    const seq = this.#seq;
     const t = setTimeout(() => {
       if (this.#seq === seq && this.handler !== null) this.#fail(codedError(`idle for ${ms}ms`, code));
     }, ms);
@@ -410,7 +321,10 @@ export class H1Connection {
       clearTimeout(this.#bodyTimer);
       this.#bodyTimer = null;
     }
-    this.#stopBody();
+    if (this.#body !== null) {
+      this.#body.stop();
+      this.#body = null;
+    }
   }
 
   /** The request fails; the connection cannot be trusted with another one. */
