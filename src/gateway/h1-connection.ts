@@ -23,6 +23,8 @@ import { hasContentLength } from './h1-head.ts';
 import { type Parser, responseParser } from './h1-parser.ts';
 
 const READ_BUFFER_BYTES = 64 * 1024;
+/** Idle time before TCP keep-alive probes start on an upstream connection (undici's default too). */
+const TCP_KEEPALIVE_DELAY_MS = 60_000;
 /** Subtracted from an instance's `Keep-Alive: timeout=N` hint, so the gateway lets go first. */
 const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
 
@@ -98,6 +100,9 @@ export class H1Connection {
       host: pool.host,
       port: pool.port,
       noDelay: true,
+      // A long response (a stream) from a host that vanished is noticed by TCP keep-alive probes.
+      keepAlive: true,
+      keepAliveInitialDelay: TCP_KEEPALIVE_DELAY_MS,
       onread: { buffer: READ_BUFFER, callback: (n: number) => this.#read(n) },
     });
     // Never what keeps a worker alive (like the HTTP/2 session): the worker ends itself, and its listener
