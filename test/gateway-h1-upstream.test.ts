@@ -32,8 +32,10 @@ class Recorder implements UpstreamHandler {
       this.#resolve = resolve;
     });
   }
-  onConnect(abort: (err?: Error) => void): void {
+  reused: boolean | null = null;
+  onConnect(abort: (err?: Error) => void, reused: boolean): void {
     this.events.push('connect');
+    this.reused = reused;
     this.abort = abort;
   }
   onHeaders(status: number, headers: string[]): boolean {
@@ -142,11 +144,7 @@ async function send(pool: H1Upstream, opts: UpstreamRequest): Promise<Recorder> 
 
 const pools: H1Upstream[] = [];
 function poolFor(server: RawServer, settings = SETTINGS): H1Upstream {
-  let fresh = 0;
-  const pool = new H1Upstream('127.0.0.1', server.port, settings, () => {
-    fresh++;
-  });
-  Object.defineProperty(pool, 'freshConnections', { get: () => fresh });
+  const pool = new H1Upstream('127.0.0.1', server.port, settings);
   pools.push(pool);
   return pool;
 }
@@ -156,13 +154,15 @@ after(async () => {
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
-test('sequential requests reuse one keep-alive connection; a request without Host gets the instance address', async () => {
+test('sequential requests reuse one keep-alive connection (reported to onConnect); a request without Host gets the instance address', async () => {
   const server = await rawServer((s) => s.write(OK));
   const pool = poolFor(server);
   for (let i = 0; i < 3; i++) {
     const r = await send(pool, get(`/n${i}`));
     assert.deepEqual(r.events, ['connect', 'headers 200', 'complete']);
     assert.equal(r.body, 'ok');
+    // The first request went on a new connection; the others on the reused one.
+    assert.equal(r.reused, i > 0);
   }
   assert.equal(server.connections, 1);
   assert.equal(server.heads.length, 3);
@@ -363,7 +363,7 @@ test('a refused connection fails before onConnect (the request never left: any m
   const port = (probe.address() as net.AddressInfo).port;
   probe.close();
   await once(probe, 'close');
-  const pool = new H1Upstream('127.0.0.1', port, SETTINGS, () => {});
+  const pool = new H1Upstream('127.0.0.1', port, SETTINGS);
   pools.push(pool);
   const r = await send(pool, get());
   assert.deepEqual(r.events, ['error ECONNREFUSED']);

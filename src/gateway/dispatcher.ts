@@ -21,8 +21,12 @@ export interface UpstreamRequest {
 
 /** What the gateway implements to receive one response. */
 export interface UpstreamHandler {
-  /** The request is being written to a connected instance; `abort` ends it (and its connection). */
-  onConnect(abort: (err?: Error) => void): void;
+  /**
+   * The request is being written to a connected instance; `abort` ends it (and its connection).
+   * `reused`: on a keep-alive connection that carried a request before (which the instance may be closing
+   * just now: the exchange retries such a failure), not on a new one.
+   */
+  onConnect(abort: (err?: Error) => void, reused: boolean): void;
   /** The final response head (1xx heads are not reported). `headers`: flat latin1 [name, value, ...]. */
   onHeaders(statusCode: number, headers: string[], resume: () => void, statusText: string): boolean;
   /** false: stop reading until `resume` is called. */

@@ -143,13 +143,10 @@ export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, Gr
     this.upstream!.pool.dispatch(this.opts!, this);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
+  onConnect(abort: (err?: Error) => void, reused: boolean): void {
     this.abortFn = abort;
     this.connected = true;
-    // The dispatcher marks a fresh connection just before it writes the first request on it.
-    const up = this.upstream!;
-    this.reused = !up.justConnected;
-    up.justConnected = false;
+    this.reused = reused;
     if (this.clientGone) abort(CLIENT_GONE);
   }
 

@@ -37,8 +37,6 @@ export interface H1Pool {
   readonly host: string;
   readonly port: number;
   readonly settings: DispatcherSettings;
-  /** A new connection is up; called just before its first request is written. */
-  readonly onNewConnection: () => void;
   /** The request finished and the connection can carry another. */
   released(conn: H1Connection): void;
   /** The connection is closed. */
@@ -129,7 +127,7 @@ export class H1Connection {
   /** Writes a request on this idle connection. */
   start(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
     this.handler = handler;
-    this.#write(opts, head, handler);
+    this.#write(opts, head, handler, true);
   }
 
   /** Closes the connection; a request on it (or waiting for it to connect) fails with `err`. */
@@ -148,12 +146,11 @@ export class H1Connection {
     const opts = this.#opts!;
     const handler = this.handler!;
     this.#opts = null;
-    this.pool.onNewConnection();
-    this.#write(opts, this.#head, handler);
+    this.#write(opts, this.#head, handler, false);
     this.#head = '';
   }
 
-  #write(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
+  #write(opts: UpstreamRequest, head: string, handler: UpstreamHandler, reused: boolean): void {
     const seq = ++this.#seq;
     this.#skipBody = opts.method === 'HEAD';
     this.#responded = false;
@@ -162,7 +159,7 @@ export class H1Connection {
     handler.onConnect((err) => {
       if (this.#seq === seq && this.handler === handler)
         this.#fail(err ?? codedError(ABORTED, 'UND_ERR_ABORTED'));
-    });
+    }, reused);
     if (this.handler !== handler) return;
     this.#armHeadersTimer(opts.headersTimeout ?? this.pool.settings.upstreamTimeoutMs);
     const body = opts.body;

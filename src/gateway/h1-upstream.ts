@@ -23,18 +23,16 @@ export class H1Upstream implements UpstreamDispatcher, H1Pool {
   /** The Host field of a request that came without one. */
   readonly authority: string;
   readonly settings: DispatcherSettings;
-  readonly onNewConnection: () => void;
   readonly #idle: H1Connection[] = [];
   readonly #all = new Set<H1Connection>();
   #closed = false;
   #closeWaiters: Array<() => void> = [];
 
-  constructor(host: string, port: number, settings: DispatcherSettings, onNewConnection: () => void) {
+  constructor(host: string, port: number, settings: DispatcherSettings) {
     this.host = host;
     this.port = port;
     this.authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.settings = settings;
-    this.onNewConnection = onNewConnection;
   }
 
   /** Connections open (busy, idle or connecting). */

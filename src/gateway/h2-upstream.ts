@@ -35,8 +35,6 @@ interface Queued {
 export class H2Upstream implements UpstreamDispatcher {
   readonly origin: string;
   readonly settings: DispatcherSettings;
-  /** Called when a new connection is up, just before the first request on it is written. */
-  readonly onNewConnection: () => void;
   #session: http2.ClientHttp2Session | null = null;
   #connected = false;
   #queue: Queued[] = [];
@@ -46,10 +44,9 @@ export class H2Upstream implements UpstreamDispatcher {
   #closed = false;
   #closeWaiters: Array<() => void> = [];
 
-  constructor(address: string, settings: DispatcherSettings, onNewConnection: () => void) {
+  constructor(address: string, settings: DispatcherSettings) {
     this.origin = `http://${address}`;
     this.settings = settings;
-    this.onNewConnection = onNewConnection;
   }
 
   dispatch(opts: UpstreamRequest, handler: UpstreamHandler): boolean {
@@ -185,8 +182,7 @@ export class H2Upstream implements UpstreamDispatcher {
       if (body instanceof nodeStream.Readable && !body.readableEnded) body.unpipe();
       handler.onError(err);
     };
-    if (fresh) this.onNewConnection();
-    handler.onConnect((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')));
+    handler.onConnect((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')), !fresh);
     if (done) return;
     const endStream = body === null || (body instanceof Uint8Array && body.length === 0);
     try {

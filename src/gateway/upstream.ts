@@ -58,11 +58,6 @@ export class Upstream {
   /** `outlierDetection`'s record of this instance's recent answers. */
   readonly outlier: OutlierState = newOutlierState();
   retired = false;
-  /**
-   * Set by the dispatcher just before it writes the first request on a new connection, so that request's
-   * onConnect knows its connection is fresh (every other one is a reused keep-alive one).
-   */
-  justConnected = false;
   readonly relays = new Set<Closable>();
   /** Counters of this instance's revision in its service (set by the route table that lists it). */
   stats: RevisionCounters = DETACHED_STATS;
@@ -80,14 +75,11 @@ export class Upstream {
     this.host = parsed?.host ?? address;
     this.port = parsed?.port ?? 0;
     this.grpcCalls = protocol === 'grpc' ? new Set() : null;
-    const fresh = (): void => {
-      this.justConnected = true;
-    };
     // Streams (SSE, long downloads) may legitimately pause for long: HTTP/1.1 has no body idle timeout.
     this.pool =
       protocol === 'http'
-        ? new H1Upstream(this.host, this.port, settings, fresh)
-        : new H2Upstream(address, settings, fresh);
+        ? new H1Upstream(this.host, this.port, settings)
+        : new H2Upstream(address, settings);
   }
 
   /** Ends every gRPC call still running on this instance with a retryable status (a drain ran out). */
