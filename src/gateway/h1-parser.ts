@@ -27,7 +27,12 @@ interface ParserClass {
   readonly kOnMessageComplete: number;
 }
 
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: ParserClass };
+const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser?: ParserClass };
+if (typeof HTTPParser !== 'function' || typeof HTTPParser.kOnHeadersComplete !== 'number') {
+  // Said once at the worker's start, not as a 502 on every request.
+  throw new Error(`node ${process.version} has no HTTPParser in _http_common: the gateway needs Node 24`);
+}
+const Binding: ParserClass = HTTPParser;
 
 const LENIENT_NONE = 0;
 /** 0: node's --max-http-header-size (16 KiB by default). */
@@ -51,10 +56,10 @@ export interface ResponseEvents {
 }
 
 export function responseParser(events: ResponseEvents): Parser {
-  const parser = new HTTPParser();
-  parser.initialize(HTTPParser.RESPONSE, PARSER_RESOURCE, MAX_HEADER_SIZE, LENIENT_NONE);
-  parser[HTTPParser.kOnHeaders] = (fields: string[]) => events.fields(fields);
-  parser[HTTPParser.kOnHeadersComplete] = (
+  const parser = new Binding();
+  parser.initialize(Binding.RESPONSE, PARSER_RESOURCE, MAX_HEADER_SIZE, LENIENT_NONE);
+  parser[Binding.kOnHeaders] = (fields: string[]) => events.fields(fields);
+  parser[Binding.kOnHeadersComplete] = (
     _major: number,
     _minor: number,
     fields: string[] | undefined,
@@ -65,7 +70,7 @@ export function responseParser(events: ResponseEvents): Parser {
     upgrade: boolean,
     keepAlive: boolean,
   ): number => events.head(fields, status, statusText, upgrade, keepAlive);
-  parser[HTTPParser.kOnBody] = (chunk: Buffer) => events.body(chunk);
-  parser[HTTPParser.kOnMessageComplete] = () => events.complete();
+  parser[Binding.kOnBody] = (chunk: Buffer) => events.body(chunk);
+  parser[Binding.kOnMessageComplete] = () => events.complete();
   return parser;
 }
