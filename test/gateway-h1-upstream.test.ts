@@ -346,6 +346,79 @@ test('no response head within the headers timeout: UND_ERR_HEADERS_TIMEOUT, and 
   await server.close();
 });
 
+test('backpressure: a handler that says stop is sent no more until it resumes, then gets every byte', async () => {
+  const TOTAL = 16 * 1024 * 1024;
+  const CHUNK = Buffer.alloc(64 * 1024, 120);
+  let serverSocket: net.Socket | null = null;
+  const server = await rawServer((s) => {
+    serverSocket = s;
+    s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${TOTAL}\r\n\r\n`);
+    let sent = 0;
+    const pump = (): void => {
+      while (sent < TOTAL) {
+        sent += CHUNK.length;
+        if (!s.write(CHUNK)) {
+          s.once('drain', pump);
+          return;
+        }
+      }
+    };
+    pump();
+  });
+  const pool = poolFor(server);
+  let received = 0;
+  let resume: (() => void) | null = null;
+  let paused = true;
+  let completed = false;
+  let done!: () => void;
+  const complete = new Promise<void>((resolve) => {
+    done = () => {
+      completed = true;
+      resolve();
+    };
+  });
+  pool.dispatch(get(), {
+    onConnect() {},
+    onHeaders(_status, _headers, r) {
+      resume = r;
+      return true;
+    },
+    onData(chunk) {
+      received += chunk.length;
+      // Stop after the first chunk, as a client that is slower than the instance does.
+      return !paused;
+    },
+    onComplete: () => done(),
+    onError: (err) => assert.fail(err),
+  });
+  // Given the instance can write no more because its reader stopped
+  const handed = (): number => {
+    const sock = serverSocket as net.Socket | null;
+    return sock === null ? 0 : sock.bytesWritten - sock.writableLength;
+  };
+  // (a megabyte more than the handler got sits in the kernel's buffers; the first read already happened),
+  const blocked = (): boolean =>
+    received > 0 &&
+    handed() - received >= 1024 * 1024 &&
+    (serverSocket as net.Socket | null)?.writableNeedDrain === true;
+  while (!blocked() && !completed) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  // and the loop then turns 200 times (each turn polls the socket: a reader that had not stopped would
+  // take the whole 16 MiB in fewer than 20),
+  for (let turn = 0; turn < 200 && !completed; turn++)
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  assert.equal(completed, false, 'the whole body was delivered although the handler had said stop');
+  // Then the handler got at most what one read held after it said stop,
+  assert.ok(received > 0 && received <= 2 * CHUNK.length, `${received} bytes delivered while paused`);
+  // and after resume() the rest arrives, every byte.
+  paused = false;
+  (resume as unknown as () => void)();
+  await complete;
+  assert.equal(received, TOTAL);
+  await server.close();
+});
+
 test('bodyTimeout: a response body that stalls after its head fails with UND_ERR_BODY_TIMEOUT', async () => {
   const server = await rawServer((s) => {
     s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
