@@ -21,7 +21,7 @@ import { stripTypeScriptTypes } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-/** Under the project's node_modules: bare imports (undici) resolve from there as from src/. */
+/** Under the project's node_modules: a bare import (a package) resolves from there as from src/. */
 const CACHE_DIR = path.join('node_modules', '.cache', 'cutover-gateway');
 
 /** Copies of other sources (older checkouts) left this long untouched are removed when a new one is made. */
