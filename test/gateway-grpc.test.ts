@@ -9,6 +9,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { REPLAY_MAX_BYTES } from '../src/gateway/body.ts';
 import type { RouteService, StatsReport } from '../src/gateway/protocol.ts';
 import { makeCa, makeLeaf } from './helpers/certs.ts';
 import { service, startGateway, table, upstream } from './helpers/gateway-helpers.ts';
@@ -202,4 +203,80 @@ test('an h2c instance gets TE: trailers and its trailers reach an HTTP/1.1 clien
   assert.equal(res.chunked, true);
   assert.equal(res.trailers['x-checksum'], 'abc123');
   assert.deepEqual(seenTe, ['trailers']);
+});
+
+test('a stream the h2c instance refuses (REFUSED_STREAM: never processed) is retried, its body replayed', async (t) => {
+  // Given an instance that refuses every other stream before reading it, as one going away does
+  const bodies: string[] = [];
+  let streams = 0;
+  const h2 = http2.createServer();
+  h2.on('stream', (stream) => {
+    streams++;
+    if (streams % 2 === 1) {
+      // Closing with an error code also reports it on this side's stream.
+      stream.on('error', () => {});
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (d: string) => {
+      body += d;
+    });
+    stream.on('end', () => {
+      bodies.push(body);
+      stream.respond({ ':status': 200 });
+      stream.end(`got ${body.length}`);
+    });
+  });
+  await new Promise<void>((resolve) => h2.listen(0, '127.0.0.1', resolve));
+  t.after(() => h2.close());
+  const port = (h2.address() as AddressInfo).port;
+  const { port: gwPort } = await startGateway(
+    t,
+    table(1, service('h2', [upstream('h2-1', port)], { protocol: 'h2c' })),
+  );
+  const post = (body: string, chunked: boolean): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = chunked ? {} : { 'content-length': Buffer.byteLength(body) };
+      const req = http.request(
+        { host: '127.0.0.1', port: gwPort, path: '/p', method: 'POST', headers, agent: false },
+        (r) => {
+          let text = '';
+          r.on('data', (d) => {
+            text += d;
+          });
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      if (chunked) req.write(body.slice(0, 3));
+      req.end(chunked ? body.slice(3) : body);
+    });
+  // When a POST with a streamed body, one with a declared body, and a GET each meet a refusal first,
+  const chunked = await post('hello world', true);
+  const declared = await post('declared body', false);
+  const get = await new Promise<number>((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: gwPort, path: '/g', agent: false }, (r) => {
+        r.resume();
+        r.on('end', () => resolve(r.statusCode ?? 0));
+      })
+      .on('error', reject);
+  });
+  // Then each is answered by the retry, and the instance read each whole body once.
+  assert.deepEqual(
+    [chunked, declared],
+    [
+      { status: 200, body: 'got 11' },
+      { status: 200, body: 'got 13' },
+    ],
+  );
+  assert.equal(get, 200);
+  assert.deepEqual(bodies, ['hello world', 'declared body', '']);
+  assert.equal(streams, 6);
+  // And a body larger than what is kept for a replay is not sent again: 502, one stream.
+  const big = await post('x'.repeat(REPLAY_MAX_BYTES + 1), true);
+  assert.equal(big.status, 502);
+  assert.equal(streams, 7);
 });

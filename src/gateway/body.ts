@@ -44,3 +44,51 @@ export async function* streamBody(ex: BodyOwner, copy: BodyCopy | null): AsyncGe
   }
   copy?.bodyDone();
 }
+
+/** The largest request body kept for a replay (ReplayCopy). */
+export const REPLAY_MAX_BYTES = 64 * 1024;
+
+/**
+ * A copy of a body kept for one more try (`next`, a mirror plan, gets every chunk too): an HTTP/2
+ * instance that refuses a stream (REFUSED_STREAM) has processed none of it, but the bytes were already
+ * read from the client. Only bodies up to `max` bytes are kept; a larger one cannot be replayed.
+ */
+export class ReplayCopy implements BodyCopy {
+  readonly max: number;
+  next: BodyCopy | null = null;
+  #chunks: Buffer[] = [];
+  #size = 0;
+  #overflow = false;
+  /** The whole body is here (it ended within `max`). */
+  complete = false;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  add(buf: Buffer): void {
+    this.next?.add(buf);
+    if (this.#overflow) return;
+    this.#size += buf.length;
+    if (this.#size > this.max) {
+      this.#overflow = true;
+      this.#chunks = [];
+    } else this.#chunks.push(buf);
+  }
+
+  bodyDone(): void {
+    this.next?.bodyDone();
+    this.complete = !this.#overflow;
+  }
+
+  skip(): void {
+    this.next?.skip();
+    this.#overflow = true;
+    this.#chunks = [];
+  }
+
+  /** The body as one buffer (only when complete). */
+  buffer(): Buffer {
+    return Buffer.concat(this.#chunks, this.#size);
+  }
+}

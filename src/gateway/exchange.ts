@@ -7,7 +7,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from '../log/logger.ts';
 import type { AccessLog } from './accesslog.ts';
-import { type BodyOwner, streamBody } from './body.ts';
+import { type BodyOwner, type ReplayCopy, streamBody } from './body.ts';
 import { addTrailers, endWithUnavailable, flushPendingHead, respondTrailersOnly } from './client-end.ts';
 import {
   type ClientRequest,
@@ -64,6 +64,8 @@ export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, Gr
   /** The role the traffic policy chose (null without `traffic`); retries stay with it. */
   role: UpstreamRole | null = null;
   mirror: MirrorPlan | null = null;
+  /** A small body kept to replay on a refused stream (HTTP/2 instances only), or null. */
+  replay: ReplayCopy | null = null;
   /** The response is a gateway-generated 502/503/504. */
   gatewayError = false;
   // RequestHeadInfo
@@ -291,6 +293,9 @@ export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, Gr
       return;
     }
     up.stats.upstreamErrors[sentErrorSlot(code)]++;
+    // A refused stream was never processed: any method goes again, with its body when it was kept whole.
+    if (code === 'UND_ERR_REFUSED' && (!this.hasBody || this.replay?.complete === true) && this.retry(true))
+      return;
     if (code === 'UND_ERR_HEADERS_TIMEOUT') {
       this.gw.logger.warn('upstream response timeout', { service: service.name, instance: up.instance });
       this.sendError(504, service.timeoutBody, false);
@@ -336,7 +341,10 @@ export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, Gr
     this.unassign(prev);
     this.gw.routing.release(prev);
     this.assign(next);
-    if (this.mirror !== null || this.chunked) this.opts!.body = streamBody(this, this.mirror);
+    const replay = this.replay;
+    if (replay?.complete) this.opts!.body = replay.buffer();
+    else if (this.mirror !== null || this.chunked || replay !== null)
+      this.opts!.body = streamBody(this, replay ?? this.mirror);
     this.dispatch();
     return true;
   }

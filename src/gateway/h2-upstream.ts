@@ -18,6 +18,9 @@ import {
 } from './dispatcher.ts';
 
 /** Fields that never go on an HTTP/2 request (RFC 9113 8.2.2), besides `host` which becomes :authority. */
+/** NGHTTP2_REFUSED_STREAM, error code 7 of RFC 9113 section 7 (a literal: node:http2 loads on first use). */
+const REFUSED_STREAM = 7;
+
 const CONNECTION_SPECIFIC = new Set([
   'connection',
   'keep-alive',
@@ -229,10 +232,11 @@ export class H2Upstream implements UpstreamDispatcher {
       }
       if (settle()) handler.onComplete(trailers);
     });
-    s.on('error', (err: Error) => fail(Object.assign(err, { code: streamErrorCode(err) })));
+    s.on('error', (err: Error) => fail(Object.assign(err, { code: streamErrorCode(err, s.rstCode) })));
     s.on('close', () => {
       this.#count(session, -1);
-      if (!done) fail(codedError(`upstream stream closed (code ${s.rstCode})`, 'UND_ERR_SOCKET'));
+      if (!done)
+        fail(codedError(`upstream stream closed (code ${s.rstCode})`, streamErrorCode(null, s.rstCode)));
     });
     if (endStream) return;
     writeBody(s, body, fail);
@@ -286,9 +290,14 @@ function flatHeaders(headers: http2.IncomingHttpHeaders): string[] {
   return out;
 }
 
-/** A stream error: a reset by the peer or a dead session is a socket error (retry rules, `reset` counter). */
-function streamErrorCode(err: Error): string {
-  const code = (err as NodeJS.ErrnoException).code;
+/**
+ * A stream error: a reset by the peer or a dead session is a socket error (retry rules, `reset` counter).
+ * REFUSED_STREAM (a reset before the instance processed anything, or a stream above a GOAWAY's last id)
+ * is `UND_ERR_REFUSED`: such a request may be retried whatever its method (RFC 9113 8.7).
+ */
+function streamErrorCode(err: Error | null, rstCode: number | undefined): string {
+  if (rstCode === REFUSED_STREAM) return 'UND_ERR_REFUSED';
+  const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNREFUSED') return code;
   return 'UND_ERR_SOCKET';
 }

@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { nodeCrypto, nodeHttp, nodeNet } from '../util/builtins.ts';
 import { AccessLog } from './accesslog.ts';
-import { streamBody } from './body.ts';
+import { REPLAY_MAX_BYTES, ReplayCopy, streamBody } from './body.ts';
 import {
   type GatewayH2Request,
   type GatewayH2Response,
@@ -265,6 +265,11 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     } else if (ex.chunked) {
       body = streamBody(ex, null) as unknown as Readable;
     }
+    // An HTTP/2 instance may refuse a stream it never processed: a small body is kept to replay it then.
+    if (body !== null && ex.service!.protocol !== 'http') {
+      ex.replay = new ReplayCopy(REPLAY_MAX_BYTES);
+      body = streamBody(ex, ex.replay) as unknown as Readable;
+    }
     ex.hasBody = body !== null;
     // TE is hop-by-hop, but over HTTP/2 `TE: trailers` is how a gRPC client says it reads trailers.
     if (ex.teTrailers && ex.service!.protocol !== 'http') headers.push('te', 'trailers');
@@ -299,7 +304,8 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     const plan = this.mirrors.sample(traffic, opts.method, path, headers, ex.hasBody, declared);
     if (plan === null) return;
     ex.mirror = plan;
-    opts.body = streamBody(ex, plan) as unknown as Readable;
+    if (ex.replay !== null) ex.replay.next = plan;
+    opts.body = streamBody(ex, ex.replay ?? plan) as unknown as Readable;
   }
 
   // ---- the route table, and what the master and the relays ask of it -----------------------------------

@@ -28,5 +28,5 @@ export function errorCode(err: Error): string | undefined {
 /** The upstream-error counter of a failure after the request was sent and before any response byte. */
 export function sentErrorSlot(code: string | undefined): number {
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return UPSTREAM_TIMEOUT;
-  return isSocketError(code) ? UPSTREAM_RESET : UPSTREAM_OTHER;
+  return isSocketError(code) || code === 'UND_ERR_REFUSED' ? UPSTREAM_RESET : UPSTREAM_OTHER;
 }
