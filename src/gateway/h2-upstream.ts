@@ -185,13 +185,14 @@ export class H2Upstream implements UpstreamDispatcher {
       if (body instanceof nodeStream.Readable && !body.readableEnded) body.unpipe();
       handler.onError(err);
     };
-    handler.onConnect((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')), !fresh);
-    if (done) return;
     const endStream = body === null || (body instanceof Uint8Array && body.length === 0);
     try {
       stream = session.request(requestHeaders(opts), { endStream });
     } catch (err) {
-      fail(Object.assign(err as Error, { code: 'UND_ERR_SOCKET' }));
+      // The session is going away (GOAWAY or destroyed, not yet reported): nothing was sent, and
+      // onConnect was not called, so the exchange may send the request anywhere.
+      this.#forget(session);
+      fail(Object.assign(err as Error, { code: 'UND_ERR_CLOSED' }));
       return;
     }
     const s = stream;
@@ -238,7 +239,9 @@ export class H2Upstream implements UpstreamDispatcher {
       if (!done)
         fail(codedError(`upstream stream closed (code ${s.rstCode})`, streamErrorCode(null, s.rstCode)));
     });
-    if (endStream) return;
+    // Told once the stream exists and is watched: a request it aborts at once still closes its stream.
+    handler.onConnect((err) => fail(err ?? codedError('request aborted', 'UND_ERR_ABORTED')), !fresh);
+    if (done || endStream) return;
     writeBody(s, body, fail);
   }
 }
