@@ -142,9 +142,14 @@ async function send(pool: H1Upstream, opts: UpstreamRequest): Promise<Recorder> 
   return r;
 }
 
+/** An instance on 127.0.0.1. */
+function local(port: number) {
+  return { address: `127.0.0.1:${port}`, host: '127.0.0.1', port };
+}
+
 const pools: H1Upstream[] = [];
 function poolFor(server: RawServer, settings = SETTINGS): H1Upstream {
-  const pool = new H1Upstream('127.0.0.1', server.port, settings);
+  const pool = new H1Upstream(local(server.port), settings);
   pools.push(pool);
   return pool;
 }
@@ -436,7 +441,7 @@ test('a refused connection fails before onConnect (the request never left: any m
   const port = (probe.address() as net.AddressInfo).port;
   probe.close();
   await once(probe, 'close');
-  const pool = new H1Upstream('127.0.0.1', port, SETTINGS);
+  const pool = new H1Upstream(local(port), SETTINGS);
   pools.push(pool);
   const r = await send(pool, get());
   assert.deepEqual(r.events, ['error ECONNREFUSED']);

@@ -17,10 +17,17 @@ import {
 import { H1Connection, type H1Pool } from './h1-connection.ts';
 import { requestHead } from './h1-head.ts';
 
+/** Where an instance listens: its address as the table gives it, and that address parsed. */
+export interface InstanceAddress {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+}
+
 export class H1Upstream implements UpstreamDispatcher, H1Pool {
   readonly host: string;
   readonly port: number;
-  /** The Host field of a request that came without one. */
+  /** The instance's address as the table gives it: also the Host field of a request that came without one. */
   readonly authority: string;
   readonly settings: DispatcherSettings;
   readonly #idle: H1Connection[] = [];
@@ -28,10 +35,10 @@ export class H1Upstream implements UpstreamDispatcher, H1Pool {
   #closed = false;
   #closeWaiters: Array<() => void> = [];
 
-  constructor(host: string, port: number, settings: DispatcherSettings) {
-    this.host = host;
-    this.port = port;
-    this.authority = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  constructor(instance: InstanceAddress, settings: DispatcherSettings) {
+    this.host = instance.host;
+    this.port = instance.port;
+    this.authority = instance.address;
     this.settings = settings;
   }
 

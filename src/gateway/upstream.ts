@@ -78,7 +78,7 @@ export class Upstream {
     // Streams (SSE, long downloads) may legitimately pause for long: HTTP/1.1 has no body idle timeout.
     this.pool =
       protocol === 'http'
-        ? new H1Upstream(this.host, this.port, settings)
+        ? new H1Upstream({ address, host: this.host, port: this.port }, settings)
         : new H2Upstream(address, settings);
   }
 
