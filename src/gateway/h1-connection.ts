@@ -19,7 +19,7 @@ import {
   type UpstreamRequest,
 } from './dispatcher.ts';
 import { BodyPump } from './h1-body.ts';
-import { hasContentLength } from './h1-head.ts';
+import { isChunkedHead } from './h1-head.ts';
 import { type Parser, responseParser } from './h1-parser.ts';
 
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -175,11 +175,10 @@ export class H1Connection {
       this.#requestSent = true;
     } else {
       socket.write(head, 'latin1');
-      const chunked = !hasContentLength(opts.headers);
       this.#body = new BodyPump(
         socket,
         body,
-        chunked,
+        isChunkedHead(head),
         () => {
           if (this.#seq === seq) this.#requestSent = true;
         },

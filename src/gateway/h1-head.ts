@@ -22,13 +22,12 @@ function invalid(what: string): Error {
   return codedError(`invalid ${what}`, 'UND_ERR_INVALID_ARG');
 }
 
-/** Whether the list has a Content-Length field. */
-export function hasContentLength(list: readonly string[]): boolean {
-  for (let i = 0; i < list.length; i += 2) {
-    const name = list[i];
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return true;
-  }
-  return false;
+/** The end of a head whose body goes chunk-framed (requestHead appends it last). */
+const CHUNKED_END = 'transfer-encoding: chunked\r\n\r\n';
+
+/** Whether requestHead framed the body as chunked: the head says how the body must be written. */
+export function isChunkedHead(head: string): boolean {
+  return head.endsWith(CHUNKED_END);
 }
 
 /**
@@ -59,7 +58,7 @@ export function requestHead(opts: UpstreamRequest, authority: string): string {
     if (body === null) {
       if (expectsContent(opts.method)) head += 'content-length: 0\r\n';
     } else if (body instanceof Uint8Array) head += `content-length: ${body.length}\r\n`;
-    else head += 'transfer-encoding: chunked\r\n';
+    else return head + CHUNKED_END;
   }
   return `${head}\r\n`;
 }
