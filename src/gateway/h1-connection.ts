@@ -7,8 +7,7 @@
  * copies body bytes out and gives header fields as latin1 strings, so the shared buffer is free again
  * when `execute` returns.
  *
- * Timers are per connection and re-armed with `refresh()`: a request costs no new timer. A timer that
- * fires for a request already answered finds nothing to do.
+ * Timers are per connection (refresh-timer.ts): a request costs no new timer.
  */
 import type net from 'node:net';
 import { nodeNet } from '../util/builtins.ts';
@@ -21,6 +20,7 @@ import {
 import { BodyPump } from './h1-body.ts';
 import { isChunkedHead } from './h1-head.ts';
 import { type Parser, responseParser } from './h1-parser.ts';
+import { RefreshTimer } from './refresh-timer.ts';
 
 const READ_BUFFER_BYTES = 64 * 1024;
 /** Idle time before TCP keep-alive probes start on an upstream connection (undici's default too). */
@@ -67,10 +67,14 @@ export class H1Connection {
   #socketError: Error | null = null;
   #body: BodyPump | null = null;
   #waitingHead = false;
-  #headersTimer: NodeJS.Timeout | null = null;
-  #headersTimerMs = 0;
-  #idleTimer: NodeJS.Timeout | null = null;
-  #idleTimerMs = 0;
+  readonly #headersTimer = new RefreshTimer(() => {
+    if (this.#waitingHead && this.handler !== null) {
+      this.#fail(codedError(`no response head within ${this.#headersTimer.ms}ms`, 'UND_ERR_HEADERS_TIMEOUT'));
+    }
+  });
+  readonly #idleTimer = new RefreshTimer(() => {
+    if (this.handler === null && this.connected) this.socket.destroy();
+  });
   #idleMs: number;
   #bodyTimer: NodeJS.Timeout | null = null;
   /** The request's body inactivity bound once the response started (0: none). */
@@ -161,7 +165,9 @@ export class H1Connection {
         this.#fail(err ?? codedError(ABORTED, 'UND_ERR_ABORTED'));
     }, reused);
     if (this.handler !== handler) return;
-    this.#armHeadersTimer(opts.headersTimeout ?? this.pool.settings.upstreamTimeoutMs);
+    this.#waitingHead = true;
+    const headersTimeout = opts.headersTimeout ?? this.pool.settings.upstreamTimeoutMs;
+    if (headersTimeout > 0) this.#headersTimer.arm(headersTimeout);
     const body = opts.body;
     const socket = this.socket;
     if (body === null) {
@@ -268,43 +274,13 @@ export class H1Connection {
     const reusable = this.#keepAlive && this.#requestSent && !this.closed;
     if (!reusable) this.socket.destroy();
     handler.onComplete(trailers);
-    if (reusable && !this.closed && this.handler === null) this.#idle();
+    if (reusable) this.#idle();
   }
 
   #idle(): void {
-    const ms = this.#idleMs;
-    if (this.#idleTimer !== null && this.#idleTimerMs === ms) this.#idleTimer.refresh();
-    else {
-      if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
-      this.#idleTimerMs = ms;
-      this.#idleTimer = setTimeout(this.#idleExpired, ms);
-      this.#idleTimer.unref();
-    }
+    this.#idleTimer.arm(this.#idleMs);
     this.pool.released(this);
   }
-
-  readonly #idleExpired = (): void => {
-    if (this.handler === null && this.connected) this.socket.destroy();
-  };
-
-  #armHeadersTimer(ms: number): void {
-    this.#waitingHead = true;
-    if (ms <= 0) return;
-    if (this.#headersTimer !== null && this.#headersTimerMs === ms) {
-      this.#headersTimer.refresh();
-      return;
-    }
-    if (this.#headersTimer !== null) clearTimeout(this.#headersTimer);
-    this.#headersTimerMs = ms;
-    this.#headersTimer = setTimeout(this.#headersExpired, ms);
-    this.#headersTimer.unref();
-  }
-
-  readonly #headersExpired = (): void => {
-    if (this.#waitingHead && this.handler !== null) {
-      this.#fail(codedError(`no response head within ${this.#headersTimerMs}ms`, 'UND_ERR_HEADERS_TIMEOUT'));
-    }
-  };
 
   /** A one-off inactivity timer for this request (only mirror copies ask for a body timeout). */
   #timer(ms: number, code: string): NodeJS.Timeout {
@@ -352,8 +328,8 @@ export class H1Connection {
   #closed(): void {
     this.closed = true;
     if (this.#connectTimer !== null) clearTimeout(this.#connectTimer);
-    if (this.#headersTimer !== null) clearTimeout(this.#headersTimer);
-    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#headersTimer.clear();
+    this.#idleTimer.clear();
     const handler = this.handler;
     if (handler !== null) {
       const err = this.#socketError ?? codedError('other side closed', 'UND_ERR_SOCKET');
