@@ -5,7 +5,6 @@
  */
 import type http from 'node:http';
 import type net from 'node:net';
-import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log/logger.ts';
 import { nodeCrypto, nodeHttp, nodeNet } from '../util/builtins.ts';
@@ -18,6 +17,7 @@ import {
   GatewayResponse,
   onResClose,
 } from './client-messages.ts';
+import type { UpstreamRequest } from './dispatcher.ts';
 import { type DrainableServer, drain } from './drain.ts';
 import { Exchange } from './exchange.ts';
 import { checkH2RequestHead } from './h2-limits.ts';
@@ -254,23 +254,16 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
 
   /** The body as it goes upstream (a declared length over the limit is answered 413 here: false). */
   #frameBody(ex: Exchange, path: string, headers: string[]): boolean {
-    let body: Readable | null = null;
-    if (ex.contentLength !== undefined && !ex.chunked) {
-      const n = Number(ex.contentLength);
-      if (n > this.settings.maxBodyBytes) {
-        ex.sendError(413, this.bodyTooLargeBody, true);
-        return false;
-      }
-      if (n > 0) body = ex.req;
-    } else if (ex.chunked) {
-      body = streamBody(ex, null) as unknown as Readable;
+    const declared = ex.contentLength !== undefined && !ex.chunked;
+    if (declared && Number(ex.contentLength) > this.settings.maxBodyBytes) {
+      ex.sendError(413, this.bodyTooLargeBody, true);
+      return false;
     }
+    ex.hasBody = declared ? Number(ex.contentLength) > 0 : ex.chunked;
     // An HTTP/2 instance may refuse a stream it never processed: a small body is kept to replay it then.
-    if (body !== null && ex.service!.protocol !== 'http') {
-      ex.replay = new ReplayCopy(REPLAY_MAX_BYTES);
-      body = streamBody(ex, ex.replay) as unknown as Readable;
-    }
-    ex.hasBody = body !== null;
+    if (ex.hasBody && ex.service!.protocol !== 'http') ex.replay = new ReplayCopy(REPLAY_MAX_BYTES);
+    let body: UpstreamRequest['body'] = null;
+    if (ex.hasBody) body = declared && ex.replay === null ? ex.req : streamBody(ex, ex.replay);
     // TE is hop-by-hop, but over HTTP/2 `TE: trailers` is how a gRPC client says it reads trailers.
     if (ex.teTrailers && ex.service!.protocol !== 'http') headers.push('te', 'trailers');
     ex.opts = { method: ex.req.method!, path, headers, body, headersTimeout: ex.service!.requestTimeoutMs };
@@ -305,7 +298,7 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
     if (plan === null) return;
     ex.mirror = plan;
     if (ex.replay !== null) ex.replay.next = plan;
-    opts.body = streamBody(ex, ex.replay ?? plan) as unknown as Readable;
+    opts.body = streamBody(ex, ex.replay ?? plan);
   }
 
   // ---- the route table, and what the master and the relays ask of it -----------------------------------
