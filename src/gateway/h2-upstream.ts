@@ -17,10 +17,10 @@ import {
   type UpstreamRequest,
 } from './dispatcher.ts';
 
-/** Fields that never go on an HTTP/2 request (RFC 9113 8.2.2), besides `host` which becomes :authority. */
 /** NGHTTP2_REFUSED_STREAM, error code 7 of RFC 9113 section 7 (a literal: node:http2 loads on first use). */
 const REFUSED_STREAM = 7;
 
+/** Fields that never go on an HTTP/2 request (RFC 9113 8.2.2), besides `host` which becomes :authority. */
 const CONNECTION_SPECIFIC = new Set([
   'connection',
   'keep-alive',

@@ -44,13 +44,15 @@ const RETIRE_IDLE_GRACE_MS = 1000;
 /** How often a retiring worker looks for connections that became idle. */
 const RETIRE_SWEEP_MS = 20;
 /**
- * Client HTTP connections (not upgraded) and, once the worker retires, when each last finished a response
- * (before: when it was accepted).
+ * Client HTTP connections (not upgraded) and when each was accepted or, once the worker retires, last
+ * finished a response.
  */
 const connections = new Map<net.Socket, number>();
 
 function trackConnections(gw: Gateway): void {
   gw.server.on('connection', (socket: net.Socket) => {
+    // Read by a retiring worker for a connection that arrives while it retires (a TLS handshake that
+    // completes then); retire starts the clocks of the others anew.
     connections.set(socket, Date.now());
     socket.once('close', () => connections.delete(socket));
   });
