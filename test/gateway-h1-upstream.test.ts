@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import type { UpstreamHandler, UpstreamRequest } from '../src/gateway/dispatcher.ts';
 import { idleMsFor } from '../src/gateway/h1-connection.ts';
 import { requestHead } from '../src/gateway/h1-head.ts';
-import { H1Upstream } from '../src/gateway/h1-upstream.ts';
+import { H1Upstream, MAX_CONNECTING } from '../src/gateway/h1-upstream.ts';
 
 const SETTINGS = { connectTimeoutMs: 2000, upstreamTimeoutMs: 5000, upstreamIdleTimeoutMs: 4000 };
 
@@ -477,6 +477,87 @@ test('abort from the handler ends the request and its connection; a stale abort 
   assert.equal(again.body, 'ok');
   assert.equal(server.connections, 2);
   await server.close();
+});
+
+/** A client gone before its connection was ready: it withdraws in onConnect, as the exchange does. */
+class Withdrawing extends Recorder {
+  override onConnect(abort: (err?: Error) => void, reused: boolean): void {
+    super.onConnect(abort, reused);
+    abort(Object.assign(new Error('client gone'), { code: 'CUTOVER_CLIENT_GONE' }));
+  }
+}
+
+test('a burst opens at most MAX_CONNECTING connections at once; the rest wait in order and are all served', async () => {
+  const server = await rawServer((s) => s.write(OK));
+  const pool = poolFor(server);
+  const burst = MAX_CONNECTING * 3 + 5;
+  const rs: Recorder[] = [];
+  for (let i = 0; i < burst; i++) {
+    const r = new Recorder();
+    rs.push(r);
+    pool.dispatch(get(`/b${i}`), r);
+  }
+  // Nothing can have connected yet (connects complete on a later turn of the event loop).
+  assert.equal(pool.connections, MAX_CONNECTING);
+  assert.equal(pool.waiting, burst - MAX_CONNECTING);
+  await Promise.all(rs.map((r) => r.settled));
+  assert.deepEqual(
+    rs.filter((r) => r.body !== 'ok').map((r) => r.events),
+    [],
+  );
+  assert.equal(pool.waiting, 0);
+  assert.equal(server.heads.length, burst);
+  assert.ok(server.connections <= burst, `${server.connections} connections`);
+  await server.close();
+});
+
+test('requests withdrawn before their connection was ready cost no connection of their own: a rapid reset opens at most MAX_CONNECTING', async () => {
+  const server = await rawServer((s) => s.write(OK));
+  const pool = poolFor(server);
+  const withdrawn: Recorder[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const r = new Withdrawing();
+    withdrawn.push(r);
+    pool.dispatch(get(`/reset${i}`), r);
+  }
+  const live = await send(pool, get('/live'));
+  assert.equal(live.body, 'ok');
+  await Promise.all(withdrawn.map((r) => r.settled));
+  assert.deepEqual(
+    [...new Set(withdrawn.map((r) => r.events.join(',')))],
+    ['connect,error CUTOVER_CLIENT_GONE'],
+  );
+  // Only the live request reached the instance, and the connections it saw are bounded by the burst's.
+  assert.deepEqual(
+    server.heads.map((h) => h.split(' ')[1]),
+    ['/live'],
+  );
+  assert.ok(server.connections <= MAX_CONNECTING, `${server.connections} connections`);
+  // A withdrawn request leaves its connection clean: the next request reuses one.
+  const next = await send(pool, get('/next'));
+  assert.equal(next.reused, true);
+  assert.ok(server.connections <= MAX_CONNECTING);
+  await server.close();
+});
+
+test('a connect failure with no connection up fails the waiting requests at once, before onConnect', async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as net.AddressInfo).port;
+  probe.close();
+  await once(probe, 'close');
+  const pool = new H1Upstream(local(port), SETTINGS);
+  pools.push(pool);
+  const rs: Recorder[] = [];
+  for (let i = 0; i < MAX_CONNECTING * 2; i++) {
+    const r = new Recorder();
+    rs.push(r);
+    pool.dispatch(get(), r);
+  }
+  assert.equal(pool.waiting, MAX_CONNECTING);
+  await Promise.all(rs.map((r) => r.settled));
+  assert.deepEqual([...new Set(rs.map((r) => r.events.join(',')))], ['error ECONNREFUSED']);
+  assert.equal(pool.waiting, 0);
 });
 
 test('close() lets the request in flight finish; destroy() fails it with UND_ERR_DESTROYED', async () => {

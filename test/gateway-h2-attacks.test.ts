@@ -57,12 +57,21 @@ test('HTTP/2 rapid reset: the attacking connection is closed and few of its stre
   const goaway = attacker.goaway;
   t.diagnostic(
     `rapid reset: ${(streamId - 1) / 2} streams sent (${sentAtGoaway} when GOAWAY arrived), ` +
-      `${s.up.requests} requests reached the upstream, goaway ${JSON.stringify(goaway)}`,
+      `${s.up.requests} requests reached the upstream, goaway ${JSON.stringify(goaway)}, ` +
+      `socket error ${attacker.error}`,
   );
-  assert.ok(goaway !== undefined, 'the gateway sent GOAWAY');
-  assert.notEqual(goaway.code, H2_ERROR.NO_ERROR);
-  // The gateway stopped taking streams after about its reset burst, whatever the attacker sent after.
-  assert.ok(goaway.lastStreamId < 2 * 2 * STREAM_RESET_BURST, `last stream ${goaway.lastStreamId}`);
+  if (goaway === undefined) {
+    // Our next batch met the closed connection before the GOAWAY was read (see RawH2.error): the gateway
+    // still closed it, and what reached the upstream is bounded below.
+    assert.ok(
+      attacker.error === 'EPIPE' || attacker.error === 'ECONNRESET',
+      `no GOAWAY, error ${attacker.error}`,
+    );
+  } else {
+    assert.notEqual(goaway.code, H2_ERROR.NO_ERROR);
+    // The gateway stopped taking streams after about its reset burst, whatever the attacker sent after.
+    assert.ok(goaway.lastStreamId < 2 * 2 * STREAM_RESET_BURST, `last stream ${goaway.lastStreamId}`);
+  }
   assertServed(await bystander.stop());
   const fromAttack = s.up.requests - bystander.result.ok;
   assert.ok(fromAttack <= STREAM_RESET_BURST, `${fromAttack} attack streams reached the upstream`);

@@ -37,8 +37,11 @@ export interface H1Pool {
   readonly host: string;
   readonly port: number;
   readonly settings: DispatcherSettings;
-  /** The request finished and the connection can carry another. */
-  released(conn: H1Connection): void;
+  /** The connection is up (or failed to come up): another may be opened. */
+  connected(): void;
+  connectFailed(err: Error): void;
+  /** The connection can carry another request; `fresh`: it has not been idle yet. */
+  released(conn: H1Connection, fresh: boolean): void;
   /** The connection is closed. */
   gone(conn: H1Connection): void;
 }
@@ -67,6 +70,9 @@ export class H1Connection {
   #socketError: Error | null = null;
   #body: BodyPump | null = null;
   #waitingHead = false;
+  /** While onConnect runs: an abort then is a request withdrawn before any byte of it was written. */
+  #withdrawable = false;
+  #withdrawn: Error | null = null;
   readonly #headersTimer = new RefreshTimer(() => {
     if (this.#waitingHead && this.handler !== null) {
       this.#fail(codedError(`no response head within ${this.#headersTimer.ms}ms`, 'UND_ERR_HEADERS_TIMEOUT'));
@@ -128,10 +134,13 @@ export class H1Connection {
     return !this.#eof && !this.closed && !this.socket.destroyed;
   }
 
-  /** Writes a request on this idle connection. */
-  start(opts: UpstreamRequest, head: string, handler: UpstreamHandler): void {
+  /**
+   * Writes a request on this connection (idle: `reused`, or just connected and handed on). false: the
+   * handler withdrew it in onConnect, before any byte was written; the connection is free again.
+   */
+  start(opts: UpstreamRequest, head: string, handler: UpstreamHandler, reused: boolean): boolean {
     this.handler = handler;
-    this.#write(opts, head, handler, true);
+    return this.#write(opts, head, handler, reused);
   }
 
   /** Closes the connection; a request on it (or waiting for it to connect) fails with `err`. */
@@ -150,21 +159,35 @@ export class H1Connection {
     const opts = this.#opts!;
     const handler = this.handler!;
     this.#opts = null;
-    this.#write(opts, this.#head, handler, false);
+    const head = this.#head;
     this.#head = '';
+    if (!this.#write(opts, head, handler, false) && this.handler === null && this.reusable) this.#idle(true);
+    // After this connection took its pick of the waiting requests.
+    this.pool.connected();
   }
 
-  #write(opts: UpstreamRequest, head: string, handler: UpstreamHandler, reused: boolean): void {
+  #write(opts: UpstreamRequest, head: string, handler: UpstreamHandler, reused: boolean): boolean {
     const seq = ++this.#seq;
     this.#skipBody = opts.method === 'HEAD';
     this.#responded = false;
     this.#keepAlive = true;
     this.#requestSent = false;
+    this.#withdrawable = true;
     handler.onConnect((err) => {
-      if (this.#seq === seq && this.handler === handler)
-        this.#fail(err ?? codedError(ABORTED, 'UND_ERR_ABORTED'));
+      if (this.#seq !== seq || this.handler !== handler) return;
+      if (this.#withdrawable) this.#withdrawn = err ?? codedError(ABORTED, 'UND_ERR_ABORTED');
+      else this.#fail(err ?? codedError(ABORTED, 'UND_ERR_ABORTED'));
     }, reused);
-    if (this.handler !== handler) return;
+    this.#withdrawable = false;
+    const withdrawn = this.#withdrawn;
+    if (withdrawn !== null) {
+      // Nothing was written: the connection is as clean as before, for the next request.
+      this.#withdrawn = null;
+      this.handler = null;
+      handler.onError(withdrawn);
+      return false;
+    }
+    if (this.handler !== handler) return true;
     this.#waitingHead = true;
     const headersTimeout = opts.headersTimeout ?? this.pool.settings.upstreamTimeoutMs;
     if (headersTimeout > 0) this.#headersTimer.arm(headersTimeout);
@@ -194,6 +217,7 @@ export class H1Connection {
       );
     }
     this.#bodyTimeoutMs = opts.bodyTimeout ?? 0;
+    return true;
   }
 
   #read(n: number): boolean {
@@ -274,12 +298,12 @@ export class H1Connection {
     const reusable = this.#keepAlive && this.#requestSent && !this.closed;
     if (!reusable) this.socket.destroy();
     handler.onComplete(trailers);
-    if (reusable) this.#idle();
+    if (reusable) this.#idle(false);
   }
 
-  #idle(): void {
+  #idle(fresh: boolean): void {
     this.#idleTimer.arm(this.#idleMs);
-    this.pool.released(this);
+    this.pool.released(this, fresh);
   }
 
   /** A one-off inactivity timer for this request (only mirror copies ask for a body timeout). */
@@ -331,16 +355,14 @@ export class H1Connection {
     this.#headersTimer.clear();
     this.#idleTimer.clear();
     const handler = this.handler;
-    if (handler !== null) {
-      const err = this.#socketError ?? codedError('other side closed', 'UND_ERR_SOCKET');
-      if (this.connected) this.#fail(err);
-      else {
-        // Never connected: the request was not written, so it may go to another instance.
-        this.handler = null;
-        handler.onError(
-          this.#socketError ?? codedError('connection closed before it was ready', 'ECONNRESET'),
-        );
-      }
+    if (handler !== null && this.connected) {
+      this.#fail(this.#socketError ?? codedError('other side closed', 'UND_ERR_SOCKET'));
+    } else if (!this.connected) {
+      // Never connected: the request was not written, so it may go to another instance.
+      const err = this.#socketError ?? codedError('connection closed before it was ready', 'ECONNRESET');
+      this.handler = null;
+      handler?.onError(err);
+      this.pool.connectFailed(err);
     }
     this.parser.close();
     this.pool.gone(this);

@@ -145,6 +145,15 @@ export class Bystander {
     return this.result;
   }
 
+  /** The gateway's warning log lines so far: what a failure is explained by. */
+  #warnings(): string {
+    const lines = this.#s.gw
+      .stderr()
+      .split('\n')
+      .filter((l) => /"level":"(warn|error)"/.test(l));
+    return lines.length === 0 ? 'none' : lines.slice(-5).join(' | ');
+  }
+
   async #run(): Promise<void> {
     const { gw, ca } = this.#s;
     for (let i = 0; !this.#stopped; i++) {
@@ -157,7 +166,8 @@ export class Bystander {
               ? (await httpsGet(gw.tlsPort, HOST, ca.certPem, '/bystander')).status
               : await plainGet(gw.port, '/bystander');
         if (status === 200) this.result.ok++;
-        else this.result.failures.push(`request ${i}: status ${status}`);
+        else
+          this.result.failures.push(`request ${i}: status ${status}; gateway warnings: ${this.#warnings()}`);
       } catch (err) {
         this.result.failures.push(`request ${i}: ${(err as Error).message}`);
       }

@@ -252,8 +252,17 @@ export class RawH2 {
     socket.on('close', () => {
       this.closed = true;
     });
-    socket.on('error', () => {});
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.error ??= err.code ?? err.message;
+    });
   }
+
+  /**
+   * The first socket error's code. A write that meets a connection the server has closed (EPIPE,
+   * ECONNRESET) makes Node destroy the socket without reading what the kernel still holds for it, so a
+   * GOAWAY sent just before the close can be lost on our side.
+   */
+  error: string | undefined = undefined;
 
   /** Connects, then sends the preface and our SETTINGS. */
   static async open(port: number, opts: RawH2Options = {}): Promise<RawH2> {
