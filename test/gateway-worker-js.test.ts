@@ -1,11 +1,11 @@
-/** Gateway workers run from the master's JavaScript copy of their modules, and serve from it. */
+/** Gateway workers run from the master's one-file JavaScript bundle of their modules, and serve from it. */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { request, service, startUpstream, table, upstream } from './helpers/gateway-helpers.ts';
 import { admin, gatewayHealth, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
 
-test('every worker is forked from the stripped copy (worker.mjs under node_modules/.cache) and proxies', async (t) => {
+test('every worker is forked from the bundle (worker.mjs under node_modules/.cache) and proxies', async (t) => {
   const up = await startUpstream(t, 'web');
   const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
   assert.equal(
@@ -17,7 +17,7 @@ test('every worker is forked from the stripped copy (worker.mjs under node_modul
   for (const pid of workerPids) {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     const script = argv.slice(1).find((a) => !a.startsWith('-')) ?? '';
-    assert.match(script, /node_modules\/\.cache\/cutover-gateway\/[0-9a-f]{16}\/src\/gateway\/worker\.mjs$/);
+    assert.match(script, /node_modules\/\.cache\/cutover-gateway\/[0-9a-f]{16}\/worker\.mjs$/);
   }
   const r = await request(gw.port, '/');
   assert.equal(r.status, 200);

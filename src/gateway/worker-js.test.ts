@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -37,23 +36,38 @@ function tree(t: TestContext): string {
   return root;
 }
 
-test('the worker copy is plain JavaScript that runs, with every module it imports for a value and none it imports for a type', (t) => {
+test('the worker bundle is one plain JavaScript file that runs, with every module it imports for a value, and a map back to the sources', (t) => {
   const root = tree(t);
   const script = workerScript(path.join(root, 'src/gateway/worker.ts'), root);
-  assert.ok(script.startsWith(path.join(root, 'node_modules', '.cache', 'cutover-gateway')));
-  assert.ok(script.endsWith(path.join('src', 'gateway', 'worker.mjs')));
-  const dir = path.dirname(path.dirname(path.dirname(script)));
-  assert.ok(existsSync(path.join(dir, 'src/util/twice.mjs')));
-  assert.ok(!existsSync(path.join(dir, 'src/gateway/shape.mjs')), 'a type-only import is not copied');
+  const dir = path.dirname(script);
+  assert.equal(path.dirname(dir), path.join(root, 'node_modules', '.cache', 'cutover-gateway'));
+  assert.deepEqual(readdirSync(dir).sort(), ['worker.mjs', 'worker.mjs.map']);
   const js = readFileSync(script, 'utf8');
-  assert.match(js, /from '\.\.\/util\/twice\.mjs'/);
-  assert.doesNotMatch(js, /\.ts'/);
-  assert.match(js, /sourceURL=file:\/\/.*src\/gateway\/worker\.ts/, 'stack traces name the source');
-  // The copy runs without type stripping.
+  assert.match(js, /\/\/ src\/util\/twice\.ts\nfunction twice\(n\)/, 'each module under its source name');
+  assert.doesNotMatch(js, /\bimport\b/, 'no import is left (a type-only one is dropped)');
+  assert.doesNotMatch(js, /Shape/);
+  const map = JSON.parse(readFileSync(`${script}.map`, 'utf8')) as { sources: string[] };
+  assert.deepEqual(map.sources.map((s) => path.resolve(dir, s)).sort(), [
+    path.join(root, 'src/gateway/worker.ts'),
+    path.join(root, 'src/util/twice.ts'),
+  ]);
+  // The bundle runs without type stripping.
   assert.equal(
     execFileSync(process.execPath, ['--no-experimental-strip-types', script], { encoding: 'utf8' }),
     '42',
   );
+});
+
+test('with --enable-source-maps a stack trace from the bundle names the source file and line', (t) => {
+  const root = tree(t);
+  writeFileSync(
+    path.join(root, 'src/util/twice.ts'),
+    'export function twice(n: number): number {\n  throw new Error(String(n));\n}\n',
+  );
+  const script = workerScript(path.join(root, 'src/gateway/worker.ts'), root);
+  const run = spawnSync(process.execPath, ['--enable-source-maps', script], { encoding: 'utf8' });
+  assert.notEqual(run.status, 0);
+  assert.match(run.stderr, /src\/util\/twice\.ts:2/);
 });
 
 test('the copy is made once per content: the same sources give the same path, a changed one a new path', (t) => {
@@ -74,7 +88,7 @@ test('a module that cannot be read is an error naming it, and nothing is written
   const root = tree(t);
   writeFileSync(path.join(root, 'src/gateway/worker.ts'), "import { gone } from './gone.ts';\ngone();\n");
   assert.throws(() => workerScript(path.join(root, 'src/gateway/worker.ts'), root), /gone\.ts/);
-  assert.ok(!existsSync(path.join(root, 'node_modules', '.cache', 'cutover-gateway')));
+  assert.deepEqual(readdirSync(path.join(root, 'node_modules', '.cache', 'cutover-gateway')), []);
 });
 
 test('making a new copy removes copies untouched for a week, and keeps recent ones', (t) => {
@@ -86,10 +100,7 @@ test('making a new copy removes copies untouched for a week, and keeps recent on
   const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
   utimesSync(path.join(cache, 'old'), eightDaysAgo, eightDaysAgo);
   const script = workerScript(entry, root);
-  assert.deepEqual(
-    readdirSync(cache).sort(),
-    [path.basename(path.dirname(path.dirname(path.dirname(script)))), 'recent'].sort(),
-  );
+  assert.deepEqual(readdirSync(cache).sort(), [path.basename(path.dirname(script)), 'recent'].sort());
 });
 
 test('each generation of workers gets a copy of the sources as they are when it starts; a worker restarted within one gets its siblings', (t) => {
@@ -104,8 +115,5 @@ test('each generation of workers gets a copy of the sources as they are when it 
   assert.equal(workerEntry(entry, 1, warn), first, 'a restart within generation 1');
   const reloaded = workerEntry(entry, 2, warn);
   assert.notEqual(reloaded, first, 'a reload runs the changed source');
-  assert.match(
-    readFileSync(path.join(path.dirname(path.dirname(reloaded)), 'util/twice.mjs'), 'utf8'),
-    /2 \* n/,
-  );
+  assert.match(readFileSync(reloaded, 'utf8'), /2 \* n/);
 });
