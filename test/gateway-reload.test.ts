@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -220,6 +221,82 @@ test(
     // SIGHUP does the same.
     process.kill(gw.child.pid!, 'SIGHUP');
     await waitFor(async () => (await health(gw.admin)).generation === RELOADS + 2, 15_000, 'SIGHUP reload');
+    assert.equal((await request(gw.port, '/')).body, 'ok web');
+  },
+);
+
+/** Everything a raw socket received, and a wait for what it must contain. */
+function received(socket: net.Socket) {
+  let text = '';
+  let closed = false;
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of waiters) w();
+  };
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+    wake();
+  });
+  socket.once('close', () => {
+    closed = true;
+    wake();
+  });
+  return {
+    /** Resolves with the text once `done(text)`; rejects if the socket closes before. */
+    until(done: (text: string) => boolean): Promise<string> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (done(text)) resolve(text);
+          else if (closed) reject(new Error(`closed after ${JSON.stringify(text)}`));
+          else return;
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+test(
+  'a WebSocket upgrade on a connection its worker accepted before retiring is relayed (101), then closed with 1001 like the others',
+  T,
+  async (t) => {
+    const dir = tempDir(t);
+    const app = await startApp(t, 'web');
+    const gw = await spawnGateway(t, settingsIn(dir, { workers: 1, shutdownTimeoutMs: 10_000 }));
+    await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)])));
+    // Given a keep-alive connection served by generation 1
+    const socket = net.connect(gw.port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    socket.on('error', () => {});
+    const got = received(socket);
+    socket.write('GET / HTTP/1.1\r\nHost: web\r\n\r\n');
+    assert.match(await got.until((x) => x.endsWith('ok web')), /^HTTP\/1\.1 200/);
+    const served = (await got.until(() => true)).length;
+    const [oldPid] = (await health(gw.admin)).workerPids;
+    // When the worker retires (its idle connections get a grace, this one is used within it) ...
+    const retired = waitFor(
+      () =>
+        gw.stderr().includes(`"msg":"worker retiring","component":"gateway","role":"worker","pid":${oldPid}`),
+      15_000,
+      'the old worker retiring',
+    );
+    await reloadAndWait(gw);
+    await retired;
+    // ... and the client upgrades on that connection
+    socket.write(
+      'GET /ws HTTP/1.1\r\nHost: web\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+        'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+    );
+    // Then the upgrade is relayed, not refused with 503
+    const head = (await got.until((x) => x.indexOf('\r\n\r\n', served) !== -1)).slice(served);
+    assert.match(head, /^HTTP\/1\.1 101 /, head);
+    // and the WebSocket is closed with 1001 when the old worker drains (a close frame: 0x88, length, code)
+    const bodyAt = served + head.indexOf('\r\n\r\n') + 4;
+    const frame = (await got.until((x) => x.length >= bodyAt + 4)).slice(bodyAt);
+    assert.equal(frame.charCodeAt(0), 0x88, JSON.stringify(frame));
+    assert.equal((frame.charCodeAt(2) << 8) | frame.charCodeAt(3), 1001, JSON.stringify(frame));
     assert.equal((await request(gw.port, '/')).body, 'ok web');
   },
 );

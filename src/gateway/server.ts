@@ -48,6 +48,11 @@ export class Gateway implements UpgradeHost, H2Host, PlainAnswersHost {
   /** Per-request JSON lines (null when `accessLog` is off). */
   readonly accessLog: AccessLog | null;
   draining = false;
+  /**
+   * Draining because a newer generation (or master) serves the same socket: what arrives on a connection
+   * accepted before still has a working gateway behind it, unlike at a stop.
+   */
+  retiring = false;
   #idPrefix = `${nodeCrypto.randomBytes(4).toString('hex')}-`;
   #idCounter = 0;
   readonly makeRequestId = (): string => this.#idPrefix + (this.#idCounter++).toString(36);

@@ -17,6 +17,7 @@ export interface UpgradeHost extends RelayHost {
   readonly settings: GatewaySettings;
   readonly routing: Routing;
   readonly draining: boolean;
+  readonly retiring: boolean;
   readonly rejected: WeakSet<net.Socket>;
   readonly makeRequestId: () => string;
   readonly trusted: (peer: string | undefined) => boolean;
@@ -36,7 +37,10 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
   };
   const peer = socket.remoteAddress;
   const headers = buildUpstreamHeaders(req.rawHeaders, peer, info, gw.makeRequestId, gw.trusted(peer));
-  if (gw.draining) {
+  // A retiring worker relays the upgrade like a plain request in the same spot (served, with
+  // `Connection: close`): the WebSocket is then closed with 1001 with the others when the drain begins,
+  // and its client reconnects to the new generation. Only a stopping gateway turns it away.
+  if (gw.draining && !gw.retiring) {
     writeRawResponse(socket, 503, 'Service Unavailable', 'cutover: gateway shutting down\n', info.requestId);
     return;
   }

@@ -87,6 +87,7 @@ async function retire(): Promise<void> {
   stopping = true;
   const started = Date.now();
   gw.draining = true;
+  gw.retiring = true;
   // net.Server#close, not http.Server#close (which also closes idle connections). Other processes hold
   // the listening socket, so this only stops this process accepting: nothing queued is reset.
   gw.stopAccepting();
