@@ -5,8 +5,6 @@
  * transport reset.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import { ROOT, type StatusLike, useCluster } from './helpers/cluster.ts';
 import { echoClient, readCount, type StreamOutcome, say, type UnaryOutcome } from './helpers/grpc.ts';
@@ -69,15 +67,7 @@ test('rolling deploy of a gRPC service: 0 failed unary calls, streams end OK or 
   assert.ok(unary.length > 40);
   const failed = unary.filter((u) => u.code !== 0);
   if (failed.length > 0) {
-    // What the gateway said about them (its log is gone with the test's directory).
-    const log = readFileSync(path.join(c.dir, 'data', 'logs', 'gateway.log'), 'utf8');
-    t.diagnostic(
-      log
-        .split('\n')
-        .filter((l) => /"level":"(warn|error)"/.test(l))
-        .join('\n')
-        .slice(-4000),
-    );
+    t.diagnostic(c.gatewayWarnings());
   }
   assert.deepEqual(
     failed.map((f) => `${f.code} ${f.details}`),

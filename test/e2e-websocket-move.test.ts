@@ -64,8 +64,11 @@ describe('long-lived connections during a rolling update', { timeout: 180_000 },
     t.after(() => {
       for (const cl of clients) cl.stop();
     });
-    for (let i = 0; i < clients.length; i += 20)
-      await Promise.all(clients.slice(i, i + 20).map((cl) => cl.connect()));
+    for (let i = 0; i < clients.length; i += 20) {
+      await Promise.all(clients.slice(i, i + 20).map((cl) => cl.connect())).catch((err: Error) => {
+        throw new Error(`${err.message}; gateway warnings:\n${c.gatewayWarnings()}`);
+      });
+    }
     assert.ok(clients.every((cl) => cl.version === 'v1'));
 
     // When v2 rolls out one instance at a time
@@ -77,7 +80,7 @@ describe('long-lived connections during a rolling update', { timeout: 180_000 },
     const closes = clients.reduce((n, cl) => n + cl.closes, 0);
     const unclean = clients.flatMap((cl) => cl.unclean);
     t.diagnostic(`${CLIENTS} clients: ${closes} closes, ${unclean.length} unclean`);
-    assert.deepEqual(unclean, []);
+    assert.deepEqual(unclean, [], c.gatewayWarnings());
     assert.equal(closes, CLIENTS, `closes per client: ${JSON.stringify(clients.map((cl) => cl.closes))}`);
   });
 });

@@ -392,6 +392,21 @@ ${o.traffic ? `    traffic: ${o.traffic}\n` : ''}${o.serviceYaml ?? ''}${o.extra
     return l;
   }
 
+  /**
+   * The gateway's warning and error log lines (the last `maxChars`): what a failed client was told, for
+   * a failure message (the log is gone with the temp dir once the test ends).
+   */
+  gatewayWarnings(maxChars = 4000): string {
+    let log = '';
+    try {
+      log = readFileSync(path.join(this.dir, 'data', 'logs', 'gateway.log'), 'utf8');
+    } catch (err) {
+      return `(no gateway log: ${(err as Error).message})`;
+    }
+    const lines = log.split('\n').filter((l) => /"level":"(warn|error)"/.test(l));
+    return lines.length === 0 ? '(no warnings)' : lines.join('\n').slice(-maxChars);
+  }
+
   /** Kills every process this cluster started (by marker) and removes the temp dir. */
   destroy(): void {
     for (const l of this.loads) void l.stop();
