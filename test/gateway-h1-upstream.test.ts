@@ -435,7 +435,8 @@ test('bodyTimeout: a response body that stalls after its head fails with UND_ERR
   await server.close();
 });
 
-test('a refused connection fails before onConnect (the request never left: any method may be retried)', async () => {
+/** A pool for a port nothing listens on (it was free a moment ago): every connect is refused. */
+async function refusingPool(): Promise<H1Upstream> {
   const probe = net.createServer().listen(0, '127.0.0.1');
   await once(probe, 'listening');
   const port = (probe.address() as net.AddressInfo).port;
@@ -443,6 +444,11 @@ test('a refused connection fails before onConnect (the request never left: any m
   await once(probe, 'close');
   const pool = new H1Upstream(local(port), SETTINGS);
   pools.push(pool);
+  return pool;
+}
+
+test('a refused connection fails before onConnect (the request never left: any method may be retried)', async () => {
+  const pool = await refusingPool();
   const r = await send(pool, get());
   assert.deepEqual(r.events, ['error ECONNREFUSED']);
 });
@@ -541,13 +547,7 @@ test('requests withdrawn before their connection was ready cost no connection of
 });
 
 test('a connect failure with no connection up fails the waiting requests at once, before onConnect', async () => {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const port = (probe.address() as net.AddressInfo).port;
-  probe.close();
-  await once(probe, 'close');
-  const pool = new H1Upstream(local(port), SETTINGS);
-  pools.push(pool);
+  const pool = await refusingPool();
   const rs: Recorder[] = [];
   for (let i = 0; i < MAX_CONNECTING * 2; i++) {
     const r = new Recorder();
