@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import type { LoadBalancer, TrafficPolicy } from '../../src/config/types.ts';
+import { masterLaunch } from '../../src/gateway/master-launch.ts';
 import type { GatewaySettings, RouteTable } from '../../src/gateway/protocol.ts';
 import { freePort, type Managed, tailOf } from './procs.ts';
 import { type Env, GATEWAY_MAIN, REPO_ROOT, type Running, waitHttpOk } from './targets.ts';
@@ -104,12 +105,20 @@ export async function startGateway(
   const settingsFile = path.join(dir, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
   const logFile = path.join(dir, 'stderr.log');
-  const base = { cmd: process.execPath, args: [main, '--settings', settingsFile] };
+  // This checkout's gateway starts as `cutover up` starts it (master from a bundle); another build's main
+  // (ab.ts --build) runs as given.
+  const launch =
+    opts.main === undefined
+      ? masterLaunch(main, (m, e) => {
+          throw new Error(`${m}: ${e}`);
+        })
+      : { script: main, env: {} };
+  const base = { cmd: process.execPath, args: [launch.script, '--settings', settingsFile] };
   const { cmd, args } = opts.wrap ? opts.wrap(base.cmd, base.args) : base;
   const proc = env.procs.start('cutover', cmd, args, {
     cwd: REPO_ROOT,
     // Per-request logging off, like `access_log off` / no logging for nginx and HAProxy.
-    env: { ...process.env, CUTOVER_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...launch.env, CUTOVER_LOG_LEVEL: 'warn' },
     logFile,
     pipeStdout: true,
   });

@@ -5,11 +5,15 @@
  *
  *   node bench/profile/idle-rss.ts --build base=../base/src/gateway/main.ts --build new=src/gateway/main.ts \
  *        [--rounds 3] [--settle 3]
+ *
+ * A build is started from its main.ts; one given as `name=path@bundled` the way `cutover up` starts it
+ * (src/gateway/master-launch.ts: the master from a bundle), for sources that have master-launch.ts.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { settingsIn } from '../../test/helpers/gateway-process.ts';
 import { allProcs } from '../lib/rss.ts';
@@ -23,9 +27,27 @@ const { values } = parseArgs({
 });
 const builds = values.build.map((b) => {
   const eq = b.indexOf('=');
-  return { name: eq === -1 ? b : b.slice(0, eq), main: path.resolve(eq === -1 ? b : b.slice(eq + 1)) };
+  const spec = eq === -1 ? b : b.slice(eq + 1);
+  const bundled = spec.endsWith('@bundled');
+  const main = path.resolve(bundled ? spec.slice(0, -'@bundled'.length) : spec);
+  return { name: eq === -1 ? b : b.slice(0, eq), main, bundled };
 });
-if (builds.length === 0) builds.push({ name: 'cutover', main: path.resolve('src/gateway/main.ts') });
+if (builds.length === 0)
+  builds.push({ name: 'cutover', main: path.resolve('src/gateway/main.ts'), bundled: true });
+
+/** The script and environment of a build's master (its own master-launch.ts for a bundled one). */
+async function command(b: (typeof builds)[number]): Promise<{ script: string; env: Record<string, string> }> {
+  if (!b.bundled) return { script: b.main, env: {} };
+  const mod = (await import(pathToFileURL(path.join(path.dirname(b.main), 'master-launch.ts')).href)) as {
+    masterLaunch: (
+      main: string,
+      warn: (m: string, e: string) => void,
+    ) => { script: string; env: Record<string, string> };
+  };
+  return mod.masterLaunch(b.main, (m, e) => {
+    throw new Error(`${b.name}: ${m}: ${e}`);
+  });
+}
 
 interface Sample {
   build: string;
@@ -35,13 +57,16 @@ interface Sample {
 
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 
-async function sample(name: string, main: string): Promise<Sample> {
+async function sample(b: (typeof builds)[number]): Promise<Sample> {
+  const name = b.name;
+  const cmd = await command(b);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cutover-idle-'));
   try {
     const file = path.join(dir, 'settings.json');
     writeFileSync(file, JSON.stringify(settingsIn(dir, { workers: 2 })));
-    const child = spawn(process.execPath, [main, '--settings', file], {
+    const child = spawn(process.execPath, [cmd.script, '--settings', file], {
       stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, ...cmd.env },
     });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -64,8 +89,7 @@ async function sample(name: string, main: string): Promise<Sample> {
 
 const samples: Sample[] = [];
 for (let round = 0; round < Number(values.rounds); round++) {
-  for (const b of round % 2 === 0 ? builds : [...builds].reverse())
-    samples.push(await sample(b.name, b.main));
+  for (const b of round % 2 === 0 ? builds : [...builds].reverse()) samples.push(await sample(b));
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 console.log('build        master MB  worker MB (median)  workers seen');

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CutoverConfig } from '../config/types.ts';
 import { bindListenHandle, type ServerHandle } from '../gateway/listener.ts';
+import { masterLaunch } from '../gateway/master-launch.ts';
 import type { GatewaySettings } from '../gateway/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import {
@@ -299,13 +300,14 @@ export class GatewayProcess {
     const out = openSync(this.logFile, 'a');
     const fd = this.listenerFd();
     const tlsFd = this.tlsListenerFd();
-    const env: NodeJS.ProcessEnv = { ...process.env };
+    const launch = masterLaunch(GATEWAY_MAIN, (message, error) => this.log.warn(message, { error }));
+    const env: NodeJS.ProcessEnv = { ...process.env, ...launch.env };
     if (fd !== undefined) env.CUTOVER_LISTEN_FD = '3';
     if (tlsFd !== undefined) env.CUTOVER_TLS_LISTEN_FD = '4';
     const stdio: Array<'ignore' | number> = ['ignore', out, out];
     if (fd !== undefined || tlsFd !== undefined) stdio.push(fd ?? 'ignore');
     if (tlsFd !== undefined) stdio.push(tlsFd);
-    const child = spawnGroup(process.execPath, [GATEWAY_MAIN, '--settings', this.settingsFile], {
+    const child = spawnGroup(process.execPath, [launch.script, '--settings', this.settingsFile], {
       stdio,
       env,
     });

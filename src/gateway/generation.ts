@@ -6,11 +6,11 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import type net from 'node:net';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
 import type { ServingState } from './health.ts';
 import type { MasterToWorker, WorkerToMaster } from './ipc.ts';
 import type { ServerHandle } from './listener.ts';
+import { gatewaySource } from './master-launch.ts';
 import { isLimitAsk, MasterLimits } from './master-limits.ts';
 import type {
   CertificateMaterial,
@@ -25,7 +25,7 @@ import { addExited, addStats } from './stats-sum.ts';
 import { workerExecArgv } from './worker-flags.ts';
 import { workerEntry } from './worker-js.ts';
 
-const WORKER_PATH = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const WORKER_PATH = gatewaySource('worker.ts');
 const ACK_TIMEOUT_MS = 10_000;
 /** How long a new generation of workers (or a new master) gets to become ready before a reload fails. */
 export const RELOAD_TIMEOUT_MS = 30_000;

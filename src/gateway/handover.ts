@@ -6,14 +6,12 @@
  * of that conversation are here.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { Logger } from '../log/logger.ts';
 import { RELOAD_TIMEOUT_MS } from './generation.ts';
 import type { ServingState } from './health.ts';
 import type { NewMasterToOld, OldMasterToNew } from './ipc.ts';
+import { gatewaySource, masterLaunch } from './master-launch.ts';
 import type { RouteTable } from './protocol.ts';
-
-const MAIN_PATH = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 /**
  * Starts a new master on the listening socket `fd` and resolves once it is ready (its pid), or throws
@@ -27,11 +25,18 @@ export async function startSuccessor(
   logger: Logger,
   started: (child: ChildProcess | null) => void,
 ): Promise<{ child: ChildProcess; pid: number }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_LISTEN_FD: '3', CUTOVER_TAKEOVER: '1' };
+  // The sources as they are on disk now, bundled again: a re-exec is how new gateway code takes over.
+  const launch = masterLaunch(gatewaySource('main.ts'), (message, error) => logger.warn(message, { error }));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...launch.env,
+    CUTOVER_LISTEN_FD: '3',
+    CUTOVER_TAKEOVER: '1',
+  };
   delete env.NODE_CHANNEL_FD;
   delete env.CUTOVER_TLS_LISTEN_FD;
   if (tlsFd !== undefined) env.CUTOVER_TLS_LISTEN_FD = '4';
-  const child = spawn(process.execPath, [MAIN_PATH, '--settings', settingsFile], {
+  const child = spawn(process.execPath, [launch.script, '--settings', settingsFile], {
     detached: true,
     stdio:
       tlsFd === undefined

@@ -12,7 +12,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { workerEntry, workerScript } from './worker-js.ts';
+import { bundleScript, workerEntry } from './worker-js.ts';
 
 function tree(t: TestContext): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'cutover-worker-js-'));
@@ -38,7 +38,7 @@ function tree(t: TestContext): string {
 
 test('the worker bundle is one plain JavaScript file that runs, with every module it imports for a value, and a map back to the sources', (t) => {
   const root = tree(t);
-  const script = workerScript(path.join(root, 'src/gateway/worker.ts'), root);
+  const script = bundleScript(path.join(root, 'src/gateway/worker.ts'), root);
   const dir = path.dirname(script);
   assert.equal(path.dirname(dir), path.join(root, 'node_modules', '.cache', 'cutover-gateway'));
   assert.deepEqual(readdirSync(dir).sort(), ['worker.mjs', 'worker.mjs.map']);
@@ -64,7 +64,7 @@ test('with --enable-source-maps a stack trace from the bundle names the source f
     path.join(root, 'src/util/twice.ts'),
     'export function twice(n: number): number {\n  throw new Error(String(n));\n}\n',
   );
-  const script = workerScript(path.join(root, 'src/gateway/worker.ts'), root);
+  const script = bundleScript(path.join(root, 'src/gateway/worker.ts'), root);
   const run = spawnSync(process.execPath, ['--enable-source-maps', script], { encoding: 'utf8' });
   assert.notEqual(run.status, 0);
   assert.match(run.stderr, /src\/util\/twice\.ts:2/);
@@ -73,13 +73,13 @@ test('with --enable-source-maps a stack trace from the bundle names the source f
 test('the copy is made once per content: the same sources give the same path, a changed one a new path', (t) => {
   const root = tree(t);
   const entry = path.join(root, 'src/gateway/worker.ts');
-  const first = workerScript(entry, root);
-  assert.equal(workerScript(entry, root), first);
+  const first = bundleScript(entry, root);
+  assert.equal(bundleScript(entry, root), first);
   writeFileSync(
     path.join(root, 'src/util/twice.ts'),
     'export function twice(n: number): number {\n  return n + n;\n}\n',
   );
-  const second = workerScript(entry, root);
+  const second = bundleScript(entry, root);
   assert.notEqual(second, first);
   assert.equal(execFileSync(process.execPath, [second], { encoding: 'utf8' }), '42');
 });
@@ -87,7 +87,7 @@ test('the copy is made once per content: the same sources give the same path, a 
 test('a module that cannot be read is an error naming it, and nothing is written', (t) => {
   const root = tree(t);
   writeFileSync(path.join(root, 'src/gateway/worker.ts'), "import { gone } from './gone.ts';\ngone();\n");
-  assert.throws(() => workerScript(path.join(root, 'src/gateway/worker.ts'), root), /gone\.ts/);
+  assert.throws(() => bundleScript(path.join(root, 'src/gateway/worker.ts'), root), /gone\.ts/);
   assert.deepEqual(readdirSync(path.join(root, 'node_modules', '.cache', 'cutover-gateway')), []);
 });
 
@@ -99,7 +99,7 @@ test('making a new copy removes copies untouched for a week, and keeps recent on
   mkdirSync(path.join(cache, 'recent'), { recursive: true });
   const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
   utimesSync(path.join(cache, 'old'), eightDaysAgo, eightDaysAgo);
-  const script = workerScript(entry, root);
+  const script = bundleScript(entry, root);
   assert.deepEqual(readdirSync(cache).sort(), [path.basename(path.dirname(script)), 'recent'].sort());
 });
 

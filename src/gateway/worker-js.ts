@@ -1,6 +1,6 @@
 /**
- * The gateway worker as one plain JavaScript file, bundled by the master with esbuild. Workers are the
- * processes there are many of, so they do not pay for what running the sources costs:
+ * A gateway process (a worker, and the master: master-launch.ts) as one plain JavaScript file, bundled
+ * from the sources with esbuild, so it does not pay for what running the sources costs:
  * - Node's own type stripping (SWC compiled to WebAssembly) costs every process that loads a .ts file
  *   ~38 MB of RSS it never gives back;
  * - every ES module costs a fresh process ~70 KB (its record, namespace, compiled wrapper), so the
@@ -31,7 +31,6 @@ import path from 'node:path';
 
 /** Under the project's node_modules: a bare import (a package) resolves from there as from src/. */
 const CACHE_DIR = path.join('node_modules', '.cache', 'cutover-gateway');
-const BUNDLE = 'worker.mjs';
 
 /** A build takes ~0.1 s; this only bounds a hung one. */
 const BUILD_TIMEOUT_MS = 60_000;
@@ -63,8 +62,10 @@ function esbuildCommand(): { file: string; args: string[] } {
  * stay imports), written under `root` if not there yet. Throws when a module cannot be read or
  * compiled, or the cache cannot be written.
  */
-export function workerScript(entry: string, root: string): string {
+export function bundleScript(entry: string, root: string): string {
   const cache = path.join(root, CACHE_DIR);
+  // worker.ts -> worker.mjs: what `ps` shows names the process.
+  const bundle = path.basename(entry).replace(/\.ts$/, '') + '.mjs';
   mkdirSync(cache, { recursive: true });
   // Built in a directory beside the final one (same depth, so the map's relative paths hold there).
   const tmp = mkdtempSync(path.join(cache, `build-${process.pid}-`));
@@ -82,7 +83,7 @@ export function workerScript(entry: string, root: string): string {
         '--packages=external',
         '--sourcemap=linked',
         '--log-level=error',
-        `--outfile=${path.join(tmp, BUNDLE)}`,
+        `--outfile=${path.join(tmp, bundle)}`,
       ],
       // From the project root, so each module's comment names it as src/...
       { cwd: root, encoding: 'utf8', timeout: BUILD_TIMEOUT_MS },
@@ -94,7 +95,7 @@ export function workerScript(entry: string, root: string): string {
     const hash = createHash('sha256').update(process.version);
     for (const name of names) hash.update(`\0${name}\0`).update(readFileSync(path.join(tmp, name)));
     const dir = path.join(cache, hash.digest('hex').slice(0, 16));
-    const script = path.join(dir, BUNDLE);
+    const script = path.join(dir, bundle);
     if (!existsSync(script)) {
       try {
         renameSync(tmp, dir);
@@ -127,7 +128,7 @@ function pruneStale(parent: string, keep: string): void {
 let prepared: { generation: number; script: string } | undefined;
 
 /**
- * The script a master forks `generation`'s workers from: `workerScript` made anew for each generation
+ * The script a master forks `generation`'s workers from: `bundleScript` made anew for each generation
  * (a reload runs the sources on disk now, as with the .ts), or the .ts itself when the bundle cannot be
  * made (a read-only install, esbuild missing: `warn` says why) or `CUTOVER_WORKER_TS=1` asks for it (to
  * compare the two). A worker restarted within its generation gets its siblings' bundle, made again if
@@ -144,7 +145,7 @@ export function workerEntry(
   let script = entry;
   if (process.env.CUTOVER_WORKER_TS !== '1') {
     try {
-      script = workerScript(entry, path.resolve(path.dirname(entry), '..', '..'));
+      script = bundleScript(entry, path.resolve(path.dirname(entry), '..', '..'));
     } catch (err) {
       warn('gateway workers run from TypeScript (more memory per worker)', (err as Error).message);
     }

@@ -1,4 +1,8 @@
-/** Spawns the real gateway master (`src/gateway/main.ts`) as a detached process group, killed in t.after. */
+/**
+ * Spawns the real gateway master as a detached process group, killed in t.after: started as the controller
+ * starts it (master-launch.ts: from a bundle of src/gateway/main.ts, or main.ts itself when
+ * CUTOVER_MASTER_TS=1).
+ */
 
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -8,12 +12,23 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { masterLaunch } from '../../src/gateway/master-launch.ts';
 import type { GatewaySettings } from '../../src/gateway/protocol.ts';
 import { signalGroup, spawnGroup } from '../../src/runtime/process-group.ts';
 import { killMarked } from './cluster.ts';
 import { gatewaySettings } from './gateway-helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/gateway/main.ts', import.meta.url));
+
+let launch: ReturnType<typeof masterLaunch> | undefined;
+/** Made once per test process: the sources do not change while it runs. */
+function masterCommand(): ReturnType<typeof masterLaunch> {
+  if (process.env.CUTOVER_MASTER_TS === '1') return { script: MAIN, env: {} };
+  launch ??= masterLaunch(MAIN, (message, error) => {
+    throw new Error(`${message}: ${error}`);
+  });
+  return launch;
+}
 
 export interface RunningGateway {
   child: ChildProcess;
@@ -47,9 +62,10 @@ export async function spawnGateway(t: TestContext, settings: GatewaySettings): P
   // Every process of this gateway carries the marker, including masters it re-execs (their own
   // process groups) and orphaned workers, so cleanup finds them all.
   const marker = randomUUID();
-  const env: NodeJS.ProcessEnv = { ...process.env, CUTOVER_TEST_RUN: marker };
+  const master = masterCommand();
+  const env: NodeJS.ProcessEnv = { ...process.env, ...master.env, CUTOVER_TEST_RUN: marker };
   delete env.NODE_TEST_CONTEXT;
-  const child = spawnGroup(process.execPath, [MAIN, '--settings', file], {
+  const child = spawnGroup(process.execPath, [master.script, '--settings', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
   });
