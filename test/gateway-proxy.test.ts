@@ -205,6 +205,39 @@ test(
   },
 );
 
+test(
+  'binary response bodies arrive byte for byte: every byte value, small (one write with the head) and large',
+  T,
+  async (t) => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const bodies: Record<string, Buffer> = {
+      '/small': every,
+      '/edge': Buffer.concat([every, every, every, every, every, every, every, every]),
+      '/large': Buffer.concat(Array.from({ length: 400 }, () => every)),
+    };
+    const up = await startUpstream(t, 'bin', (req, res) => {
+      const body = bodies[req.url ?? ''] ?? Buffer.alloc(0);
+      res.setHeader('content-type', 'application/octet-stream');
+      res.setHeader('content-length', body.length);
+      res.end(body);
+    });
+    const { port } = await startGateway(t, table(1, service('bin', [upstream('b', up.port)])));
+    for (const [path, body] of Object.entries(bodies)) {
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve(Buffer.concat(chunks)));
+          })
+          .on('error', reject);
+      });
+      assert.equal(got.length, body.length, path);
+      assert.ok(got.equals(body), `${path}: the bytes differ`);
+    }
+  },
+);
+
 test('connect failure on every instance gives 502 naming the service', T, async (t) => {
   const { port } = await startGateway(
     t,

@@ -48,6 +48,8 @@ const CALL_ENDED = Object.assign(new Error('gRPC call ended by the gateway'), { 
 const CONNECTION_LOST_MESSAGE = 'cutover: connection to the instance lost during the call';
 const ERROR_HEADERS_CT = 'text/plain; charset=utf-8';
 const NO_TRAILERS: string[] = [];
+/** Up to this size a whole response body is joined to its head as text (see onData). */
+const ONE_WRITE_BODY_BYTES = 2048;
 
 /** One client request and its (re)tries upstream. */
 export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, GrpcCall, ResponseOwner {
@@ -195,7 +197,12 @@ export class Exchange implements UpstreamHandler, RequestHeadInfo, BodyOwner, Gr
     // The last chunk of a declared body: end(chunk) writes it without write()'s cork tick and end()'s
     // finish tick. onComplete follows (nothing can: the upstream's framing ends here).
     if (this.bytes === this.endAt) {
-      res.end(chunk);
+      // A small body that came whole (so the head, which node:http holds until the first body bytes, is
+      // not written yet) goes as latin1 text, byte for byte the same: head and body are then one string
+      // and one write, not a writev of two buffers.
+      if (chunk.length === this.bytes && chunk.length <= ONE_WRITE_BODY_BYTES)
+        res.end(chunk.toString('latin1'), 'latin1');
+      else res.end(chunk);
       return true;
     }
     if (res.write(chunk)) return true;
