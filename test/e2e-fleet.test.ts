@@ -342,6 +342,16 @@ describe('releases across a fleet of three hosts (etcd, HAProxy in front)', { ti
       );
     }
     assert.ok(report.appErrors > 0, 'the bad canary served some of its errors before the abort');
+    if (report.failed !== report.appErrors) {
+      // What each host did meanwhile: a gateway answering "no ready instance" had none in its table.
+      for (const h of fleet.hosts) {
+        const ev = await h.api<{ events: Array<{ time?: string; type: string; message: string }> }>(
+          'GET',
+          '/v1/events?service=web&limit=30',
+        );
+        t.diagnostic(`${h.name} events: ${JSON.stringify(ev.body.events)}`);
+      }
+    }
     assert.equal(
       report.failed,
       report.appErrors,
