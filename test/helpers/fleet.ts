@@ -138,10 +138,10 @@ services:
       # The same path on every host, as in a real fleet (a relative cwd would differ per test host).
       cwd: ${ROOT}
       env: { APP_VERSION: "\${VERSION}" }
-    # Quick to become ready, slow to be taken out: two probes of 200 ms missed under a loaded CI machine
-    # took a host's only instance out of its table (503 "no ready instance" beside the test's own faults).
-    # An instance that exits is noticed at once either way.
-    readiness: { path: /ready, interval: 200ms, timeout: 1s, successThreshold: 1, failureThreshold: 3 }
+    # Quick to become ready, slow to be taken out: two missed probes of 200 ms (a loaded CI machine) took
+    # a host's only instance out of its table (503 "no ready instance" beside the test's own faults); now
+    # it takes a second of misses. An instance that exits is noticed at once either way.
+    readiness: { path: /ready, interval: 200ms, timeout: 200ms, successThreshold: 1, failureThreshold: 5 }
     drainTimeout: 30s
     stopTimeout: 5s
     restartBackoff: 200ms
