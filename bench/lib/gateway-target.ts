@@ -105,10 +105,10 @@ export async function startGateway(
   const settingsFile = path.join(dir, 'settings.json');
   writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
   const logFile = path.join(dir, 'stderr.log');
-  // This checkout's gateway starts as `cutover up` starts it (master from a bundle); another build's main
-  // (ab.ts --build) runs as given.
+  // This checkout's gateway starts as `cutover up` starts it (master from a bundle); another checkout's
+  // main (ab.ts --build ../base/...) runs as given: it may not have master-launch.ts.
   const launch =
-    opts.main === undefined
+    path.resolve(main) === GATEWAY_MAIN
       ? masterLaunch(main, (m, e) => {
           throw new Error(`${m}: ${e}`);
         })
