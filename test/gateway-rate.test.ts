@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net, { type AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { WebSocketServer } from 'ws';
 import type { RouteService, StatsReport } from '../src/gateway/protocol.ts';
 import { request, service, startUpstream, table, upstream } from './helpers/gateway-helpers.ts';
 import { admin, settingsIn, spawnGateway, tempDir } from './helpers/gateway-process.ts';
@@ -182,3 +184,67 @@ test(
     assert.equal(up.requests.length, 1);
   },
 );
+
+test(
+  'WebSocket upgrades spend the same tokens: one past the burst gets 429 with Retry-After on the raw connection, and never reaches the instance',
+  T,
+  async (t) => {
+    // Given a WebSocket service limited to one request per minute per client address
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+    let upgrades = 0;
+    wss.on('connection', (ws) => {
+      upgrades++;
+      ws.on('message', (data) => ws.send(data));
+    });
+    t.after(() => {
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+    });
+    const port = (wss.address() as AddressInfo).port;
+    const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
+    const ws = service('ws', [upstream('ws-1', port)], {
+      policy: { rate: { requests: 1, perMs: 60_000, burst: 1, key: { source: 'ip' } } },
+    });
+    assert.equal((await admin(gw.admin, 'PUT', '/routes', table(1, ws))).status, 200);
+    // When the client opens a WebSocket, then tries a second one
+    const first = new WebSocket(`ws://127.0.0.1:${gw.port}/chat`);
+    t.after(() => first.close());
+    await new Promise<void>((resolve, reject) => {
+      first.addEventListener('open', () => resolve(), { once: true });
+      first.addEventListener('error', () => reject(new Error('the first websocket failed to open')), {
+        once: true,
+      });
+    });
+    const second = await rawUpgrade(gw.port);
+    // Then the first is relayed, the second is turned away until the bucket has a token again
+    assert.match(second, /^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    const wait = Number(/\r\nRetry-After: (\d+)\r\n/.exec(second)?.[1]);
+    assert.ok(wait >= 59 && wait <= 60, second);
+    assert.match(second, /\r\nratelimit-policy: "ws";q=1;w=60\r\n/);
+    assert.match(second, /rate limit of service "ws" reached/);
+    assert.equal(upgrades, 1);
+    // and a plain request of the same client is out of tokens too: one bucket for both
+    assert.equal((await request(gw.port, '/')).status, 429);
+  },
+);
+
+/** A WebSocket upgrade on a raw connection: what the gateway answered until it closed (a 101: its head). */
+async function rawUpgrade(port: number): Promise<string> {
+  const s = net.connect(port, '127.0.0.1');
+  s.write(
+    'GET /chat HTTP/1.1\r\nHost: ws\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+      'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
+  let text = '';
+  s.on('error', () => {});
+  await new Promise<void>((resolve) => {
+    s.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      // Relayed: the connection would stay open.
+      if (text.startsWith('HTTP/1.1 101') && text.includes('\r\n\r\n')) s.destroy();
+    });
+    s.once('close', () => resolve());
+  });
+  return text;
+}

@@ -7,9 +7,10 @@ import type { GatewayRequest } from './client-messages.ts';
 import { buildUpstreamHeaders, type RequestHeadInfo } from './headers.ts';
 import { checkRequestHead, checkWebSocketHandshake, rejectionBody, STATUS_TEXT } from './limits.ts';
 import type { GatewaySettings, UpstreamRole } from './protocol.ts';
+import type { RateLimited } from './rate-limit.ts';
 import { writeRawResponse } from './raw-response.ts';
 import { noRouteBody, type Routing } from './table.ts';
-import type { Upstream } from './upstream.ts';
+import type { RoutedService, Upstream } from './upstream.ts';
 import { type RelayHost, WsRelay } from './websocket.ts';
 
 /** What the upgrade path needs of its worker. */
@@ -64,22 +65,83 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
     writeRawResponse(socket, 404, 'Not Found', noRouteBody(info.host, path), info.requestId);
     return;
   }
-  let role: UpstreamRole | null = null;
-  let up: Upstream | null;
-  if (service.traffic === null) up = service.pickLongLived();
-  else {
-    role = service.traffic.decide(req.headers, path);
-    up = service.groupFor(role)?.pick(null) ?? null;
-  }
-  if (up === null) {
-    const body = role === 'preview' ? service.noPreviewBody : service.noInstanceBody;
-    writeRawResponse(socket, 503, 'Service Unavailable', body, info.requestId);
+  const first = pickFor(service, req, path);
+  if (first.up === null) {
+    refuseNoInstance(socket, service, first.role, info.requestId);
     return;
   }
   let text = `GET ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
-  new WsRelay(gw, service, up, socket, Buffer.from(text, 'latin1'), head, info.requestId!, role);
+  const upstreamHead = Buffer.from(text, 'latin1');
+  const requestId = info.requestId!;
+  // The service's rate limit counts an upgrade like any request (a token per handshake, 429 without one).
+  const rate = service.rate;
+  if (rate !== null) {
+    const key = rate.keyOf(req.headers, path, peer);
+    const now = Date.now();
+    if (!rate.take(key, now)) {
+      const waiting = new WaitingUpgrade(socket, requestId);
+      rate.wait(
+        key,
+        waiting,
+        first.up.stats,
+        () => {
+          if (socket.destroyed) return;
+          // The table may have changed while the token was asked for.
+          const now = gw.routing.current(service);
+          const again = first.up!.retired ? pickFor(now, req, path) : first;
+          if (again.up === null) refuseNoInstance(socket, now, again.role, requestId);
+          else new WsRelay(gw, now, again.up, socket, upstreamHead, head, requestId, again.role);
+        },
+        now,
+      );
+      return;
+    }
+  }
+  new WsRelay(gw, service, first.up, socket, upstreamHead, head, requestId, first.role);
+}
+
+/** The instance for a new WebSocket of `service` (by traffic role when it has `traffic`). */
+function pickFor(
+  service: RoutedService,
+  req: GatewayRequest,
+  path: string,
+): { up: Upstream | null; role: UpstreamRole | null } {
+  if (service.traffic === null) return { up: service.pickLongLived(), role: null };
+  const role = service.traffic.decide(req.headers, path);
+  return { up: service.groupFor(role)?.pick(null) ?? null, role };
+}
+
+function refuseNoInstance(
+  socket: net.Socket,
+  service: RoutedService,
+  role: UpstreamRole | null,
+  requestId: string | undefined,
+): void {
+  const body = role === 'preview' ? service.noPreviewBody : service.noInstanceBody;
+  writeRawResponse(socket, 503, 'Service Unavailable', body, requestId);
+}
+
+/** An upgrade waiting for a rate token: turned away with 429 on the raw socket, or gone with it. */
+class WaitingUpgrade implements RateLimited {
+  readonly #socket: net.Socket;
+  readonly #requestId: string;
+  finished = false;
+
+  constructor(socket: net.Socket, requestId: string) {
+    this.#socket = socket;
+    this.#requestId = requestId;
+    socket.once('close', () => {
+      this.finished = true;
+    });
+  }
+
+  sendLimited(status: number, body: string, retryAfterSeconds: number, extra?: readonly string[]): void {
+    this.finished = true;
+    const fields = ['Retry-After', `${retryAfterSeconds}`, ...(extra ?? [])];
+    writeRawResponse(this.#socket, status, 'Too Many Requests', body, this.#requestId, fields);
+  }
 }
 
 function noop(): void {}
