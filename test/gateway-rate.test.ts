@@ -190,32 +190,14 @@ test(
   T,
   async (t) => {
     // Given a WebSocket service limited to one request per minute per client address
-    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
-    let upgrades = 0;
-    wss.on('connection', (ws) => {
-      upgrades++;
-      ws.on('message', (data) => ws.send(data));
-    });
-    t.after(() => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
-    });
-    const port = (wss.address() as AddressInfo).port;
+    const up = await wsUpstream(t);
     const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
-    const ws = service('ws', [upstream('ws-1', port)], {
+    const ws = service('ws', [upstream('ws-1', up.port)], {
       policy: { rate: { requests: 1, perMs: 60_000, burst: 1, key: { source: 'ip' } } },
     });
     assert.equal((await admin(gw.admin, 'PUT', '/routes', table(1, ws))).status, 200);
     // When the client opens a WebSocket, then tries a second one
-    const first = new WebSocket(`ws://127.0.0.1:${gw.port}/chat`);
-    t.after(() => first.close());
-    await new Promise<void>((resolve, reject) => {
-      first.addEventListener('open', () => resolve(), { once: true });
-      first.addEventListener('error', () => reject(new Error('the first websocket failed to open')), {
-        once: true,
-      });
-    });
+    await openWebSocket(t, gw.port);
     const second = await rawUpgrade(gw.port);
     // Then the first is relayed, the second is turned away until the bucket has a token again
     assert.match(second, /^HTTP\/1\.1 429 Too Many Requests\r\n/);
@@ -223,11 +205,58 @@ test(
     assert.ok(wait >= 59 && wait <= 60, second);
     assert.match(second, /\r\nratelimit-policy: "ws";q=1;w=60\r\n/);
     assert.match(second, /rate limit of service "ws" reached/);
-    assert.equal(upgrades, 1);
+    assert.equal(up.upgrades(), 1);
     // and a plain request of the same client is out of tokens too: one bucket for both
     assert.equal((await request(gw.port, '/')).status, 429);
   },
 );
+
+test(
+  "a WebSocket holds one of its client address's connection slots while open: an upgrade beyond maxConnectionsPerClient gets 429 and the connection is closed",
+  T,
+  async (t) => {
+    // Given a WebSocket service allowing one connection per client address
+    const up = await wsUpstream(t);
+    const gw = await spawnGateway(t, settingsIn(tempDir(t), { workers: 2 }));
+    const ws = service('ws', [upstream('ws-1', up.port)], { policy: { maxConnectionsPerClient: 1 } });
+    assert.equal((await admin(gw.admin, 'PUT', '/routes', table(1, ws))).status, 200);
+    // When the client keeps one WebSocket open and upgrades on a second connection
+    await openWebSocket(t, gw.port);
+    const second = await rawUpgrade(gw.port);
+    // Then the second is turned away, and only the first reached the instance
+    assert.match(second, /^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    assert.match(second, /\r\nConnection: close\r\n/);
+    assert.match(second, /too many connections from this address to service "ws" \(limit 1\)/);
+    assert.equal(up.upgrades(), 1);
+  },
+);
+
+/** An echo WebSocket server counting the upgrades that reached it. */
+async function wsUpstream(t: TestContext): Promise<{ port: number; upgrades: () => number }> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  let upgrades = 0;
+  wss.on('connection', (ws) => {
+    upgrades++;
+    ws.on('message', (data) => ws.send(data));
+  });
+  t.after(() => {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+  });
+  return { port: (wss.address() as AddressInfo).port, upgrades: () => upgrades };
+}
+
+/** A WebSocket through the gateway, open (closed when the test ends). */
+async function openWebSocket(t: TestContext, port: number): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+  t.after(() => ws.close());
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('error', () => reject(new Error('the websocket failed to open')), { once: true });
+  });
+  return ws;
+}
 
 /** A WebSocket upgrade on a raw connection: what the gateway answered until it closed (a 101: its head). */
 async function rawUpgrade(port: number): Promise<string> {

@@ -66,7 +66,8 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
     return;
   }
   const first = pickFor(service, req, path);
-  if (first.up === null) {
+  const chosen = first.up;
+  if (chosen === null) {
     refuseNoInstance(socket, service, first.role, info.requestId);
     return;
   }
@@ -75,31 +76,34 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
   text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
   const upstreamHead = Buffer.from(text, 'latin1');
   const requestId = info.requestId!;
-  // The service's rate limit counts an upgrade like any request (a token per handshake, 429 without one).
-  const rate = service.rate;
-  if (rate !== null) {
-    const key = rate.keyOf(req.headers, path, peer);
-    const now = Date.now();
-    if (!rate.take(key, now)) {
-      const waiting = new WaitingUpgrade(socket, requestId);
-      rate.wait(
-        key,
-        waiting,
-        first.up.stats,
-        () => {
-          if (socket.destroyed) return;
-          // The table may have changed while the token was asked for.
-          const now = gw.routing.current(service);
-          const again = first.up!.retired ? pickFor(now, req, path) : first;
-          if (again.up === null) refuseNoInstance(socket, now, again.role, requestId);
-          else new WsRelay(gw, now, again.up, socket, upstreamHead, head, requestId, again.role);
-        },
-        now,
-      );
+  const relay = (): void => {
+    if (socket.destroyed) return;
+    if (!chosen.retired) {
+      new WsRelay(gw, service, chosen, socket, upstreamHead, head, requestId, first.role);
       return;
     }
+    // The table moved on while a limit was asked.
+    const now = gw.routing.current(service);
+    const again = pickFor(now, req, path);
+    if (again.up === null) refuseNoInstance(socket, now, again.role, requestId);
+    else new WsRelay(gw, now, again.up, socket, upstreamHead, head, requestId, again.role);
+  };
+  // The service's limits count an upgrade like any request: its connection takes a slot of
+  // maxConnectionsPerClient (held while the WebSocket is open), and it spends a rate token.
+  const rateStage = (): void => {
+    const rate = service.rate;
+    if (rate === null) return relay();
+    const key = rate.keyOf(req.headers, path, peer);
+    const now = Date.now();
+    if (rate.take(key, now)) return relay();
+    rate.wait(key, new WaitingUpgrade(socket, requestId), chosen.stats, relay, now);
+  };
+  const conns = service.connections;
+  if (conns !== null && peer !== undefined && !conns.holds(socket, peer)) {
+    conns.wait(socket, peer, new WaitingUpgrade(socket, requestId), chosen.stats, rateStage);
+    return;
   }
-  new WsRelay(gw, service, first.up, socket, upstreamHead, head, requestId, first.role);
+  rateStage();
 }
 
 /** The instance for a new WebSocket of `service` (by traffic role when it has `traffic`). */
@@ -123,7 +127,7 @@ function refuseNoInstance(
   writeRawResponse(socket, 503, 'Service Unavailable', body, requestId);
 }
 
-/** An upgrade waiting for a rate token: turned away with 429 on the raw socket, or gone with it. */
+/** An upgrade waiting for a limit (a connection slot, a rate token): 429 on the raw socket, or gone with it. */
 class WaitingUpgrade implements RateLimited {
   readonly #socket: net.Socket;
   readonly #requestId: string;
