@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { openSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -298,6 +299,52 @@ test(
     assert.equal(frame.charCodeAt(0), 0x88, JSON.stringify(frame));
     assert.equal((frame.charCodeAt(2) << 8) | frame.charCodeAt(3), 1001, JSON.stringify(frame));
     assert.equal((await request(gw.port, '/')).body, 'ok web');
+  },
+);
+
+/** A GET through `agent`, settled with its status and `Connection` header or the socket error. */
+function agentGet(port: number, agent: http.Agent): Promise<{ status: number; connection: string } | Error> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection ?? '' }));
+    });
+    req.on('error', (err) => resolve(err));
+  });
+}
+
+test(
+  'a keep-alive client that stalls across a reload, for less than the announced Keep-Alive timeout, loses no request',
+  T,
+  async (t) => {
+    const dir = tempDir(t);
+    const app = await startApp(t, 'web');
+    const gw = await spawnGateway(t, settingsIn(dir, { workers: 1, clientIdleTimeoutMs: 5000 }));
+    await admin(gw.admin, 'PUT', '/routes', table(1, service('web', [upstream('web-1', app.port)])));
+    // Given 4 idle keep-alive connections to the worker, whose responses announced `timeout=5`
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    t.after(() => agent.destroy());
+    const first = await Promise.all(Array.from({ length: 4 }, () => agentGet(gw.port, agent)));
+    for (const r of first) assert.deepEqual(r, { status: 200, connection: 'keep-alive' });
+    assert.equal(Object.values(agent.freeSockets).flat().length, 4, 'four pooled connections');
+    const [oldPid] = (await health(gw.admin)).workerPids;
+    // When the worker retires and the client stalls (a GC pause, a busy machine) for 2 s: longer than a
+    // retiring worker once waited for idle connections, shorter than the 4 s the agent keeps them
+    const retiring = waitFor(
+      () =>
+        gw.stderr().includes(`"msg":"worker retiring","component":"gateway","role":"worker","pid":${oldPid}`),
+      15_000,
+      'the old worker retiring',
+    );
+    await reloadAndWait(gw);
+    await retiring;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+    // ... and then sends on its pooled connections at once (before its event loop saw any close)
+    const after = await Promise.all(Array.from({ length: 4 }, () => agentGet(gw.port, agent)));
+    // Then every request is answered by the retiring worker, which asks the client to close
+    assert.equal(after.length, 4);
+    for (const r of after) assert.deepEqual(r, { status: 200, connection: 'close' });
+    await waitFor(() => !alive(oldPid!), 15_000, 'the old worker exits once its connections closed');
   },
 );
 

@@ -92,11 +92,14 @@ export function handleUpgrade(gw: UpgradeHost, req: GatewayRequest, socket: net.
   // maxConnectionsPerClient (held while the WebSocket is open), and it spends a rate token.
   const rateStage = (): void => {
     const rate = service.rate;
-    if (rate === null) return relay();
+    if (rate === null) {
+      relay();
+      return;
+    }
     const key = rate.keyOf(req.headers, path, peer);
     const now = Date.now();
-    if (rate.take(key, now)) return relay();
-    rate.wait(key, new WaitingUpgrade(socket, requestId), chosen.stats, relay, now);
+    if (rate.take(key, now)) relay();
+    else rate.wait(key, new WaitingUpgrade(socket, requestId), chosen.stats, relay, now);
   };
   const conns = service.connections;
   if (conns !== null && peer !== undefined && !conns.holds(socket, peer)) {

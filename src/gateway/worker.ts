@@ -37,10 +37,12 @@ let adminSocket = '';
 /** The master's `PUT /serving`, kept for a gateway not created yet (a `serving` message before `init`). */
 let serving: ServingState = SERVING;
 /**
- * A retiring worker closes a keep-alive connection only after it has been idle this long: a client that
- * sends its next request within it gets `Connection: close` on the response instead of racing a close.
+ * A retiring worker closes an idle keep-alive connection only once it has been idle for the gateway's
+ * `clientIdleTimeout`, the `Keep-Alive: timeout=N` every response announces. A client that honours the
+ * hint (Node's agent, undici, most pools) drops the connection before that and one that sends within it
+ * gets `Connection: close` on its response; closing sooner races the client's next request, which a
+ * client stalled for a moment (GC, a busy machine) writes on the closed connection and loses.
  */
-const RETIRE_IDLE_GRACE_MS = 1000;
 /** How often a retiring worker looks for connections that became idle. */
 const RETIRE_SWEEP_MS = 20;
 /**
@@ -77,7 +79,7 @@ function capConnections(gw: Gateway, max: number | undefined): void {
 /**
  * Retire = a newer generation (or a new master) serves the same socket: stop accepting without closing
  * idle keep-alive connections at once (a request racing that close would be reset). Busy connections get
- * `Connection: close` on their response; idle ones are closed after RETIRE_IDLE_GRACE_MS; then the usual
+ * `Connection: close` on their response; idle ones are closed once idle for `clientIdleTimeout`; then the usual
  * drain (WebSockets 1001, in-flight requests, deadline).
  */
 async function retire(): Promise<void> {
@@ -103,13 +105,14 @@ async function retire(): Promise<void> {
   for (const relay of gw.routing.relays()) relay.closeGoingAway('gateway reloading');
   logger.info('worker retiring', { inflight: gw.totalInflight(), connections: connections.size });
   const deadline = started + gw.settings.shutdownTimeoutMs;
+  const idleGraceMs = gw.settings.clientIdleTimeoutMs;
   // TLS connections still in their handshake are not HTTP connections yet: wait for them too (bounded by
   // handshakeTimeout), or the exit would reset them.
   while ((connections.size > 0 || (gw.tlsFront?.handshaking ?? 0) > 0) && Date.now() < deadline) {
     const now = Date.now();
     for (const [socket, last] of connections) {
       const busy = (socket as net.Socket & { _httpMessage?: unknown })._httpMessage;
-      if (!busy && now - last >= RETIRE_IDLE_GRACE_MS) socket.destroy();
+      if (!busy && now - last >= idleGraceMs) socket.destroy();
     }
     await sleep(RETIRE_SWEEP_MS);
   }

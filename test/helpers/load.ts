@@ -92,7 +92,8 @@ export function startLoad(
       req.setTimeout(30_000, () => req.destroy(new Error('client timeout')));
       req.on('error', (err: NodeJS.ErrnoException) => {
         report.failed++;
-        if (report.failures.length < 20) report.failures.push(`request error: ${err.code ?? err.message}`);
+        if (report.failures.length < 20)
+          report.failures.push(`request error: ${err.code ?? ''} ${err.message}`);
         resolve();
       });
     });
