@@ -2,6 +2,7 @@
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { LATENCY_GENERATORS, type LatencyGenerator } from './latency-phase.ts';
 import { GATEWAY_MAIN } from './targets.ts';
 import { TLS_ROWS, type TlsRowName } from './tls-rows.ts';
 
@@ -18,6 +19,10 @@ export interface Options {
   threads: number;
   /** null: auto (see heyWorkers). */
   heyConcurrency: number | null;
+  /** The fixed-rate latency generator (auto: fixed-rate.c when a C compiler builds it, else hey). */
+  latencyGenerator: LatencyGenerator;
+  /** The latency phase's requests/s (null: half of the cutover peak). */
+  fixedRate: number | null;
   targets: TargetName[];
   /** Which rows to measure. */
   rows: RowName[];
@@ -36,6 +41,7 @@ export interface Options {
 export const USAGE =
   'usage: node bench/gateway.ts [--duration 10s] [--warmup 2s] [--workers N] [--quick] [--rounds 2]\n' +
   '                             [--connections 64] [--threads 1] [--hey-concurrency auto]\n' +
+  '                             [--latency-generator auto|fixed-rate|hey|both] [--fixed-rate N]\n' +
   '                             [--targets direct,nginx,haproxy,caddy,cutover] [--keep]\n' +
   '                             [--rows http,https,handshakes,h2,policy,memory | all | tls]\n' +
   '                             [--memory-connections 10000] [--memory-workers 2] [--gateway src/gateway/main.ts]\n';
@@ -60,6 +66,8 @@ export function parseOptions(argv: string[], defaultMemoryWorkers: number): Opti
       connections: { type: 'string', default: '64' },
       threads: { type: 'string', default: '1' },
       'hey-concurrency': { type: 'string', default: 'auto' },
+      'latency-generator': { type: 'string', default: 'auto' },
+      'fixed-rate': { type: 'string' },
       targets: { type: 'string', default: ALL_TARGETS.join(',') },
       rows: { type: 'string', default: 'all' },
       quick: { type: 'boolean', default: false },
@@ -88,6 +96,11 @@ export function parseOptions(argv: string[], defaultMemoryWorkers: number): Opti
     if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t} (known: ${ALL_TARGETS.join(', ')})`);
   }
   if (!targets.includes('direct')) targets.unshift('direct'); // the baseline for added latency
+  const latencyGenerator = values['latency-generator'] as LatencyGenerator;
+  if (!LATENCY_GENERATORS.includes(latencyGenerator))
+    throw new Error(
+      `--latency-generator: unknown ${JSON.stringify(latencyGenerator)} (known: ${LATENCY_GENERATORS.join(', ')})`,
+    );
   const rows = new Set<RowName>();
   for (const raw of values.rows.split(',').map((x) => x.trim())) {
     if (raw === 'all') for (const r of ALL_ROWS) rows.add(r);
@@ -104,6 +117,8 @@ export function parseOptions(argv: string[], defaultMemoryWorkers: number): Opti
     threads: int('threads', values.threads),
     heyConcurrency:
       values['hey-concurrency'] === 'auto' ? null : int('hey-concurrency', values['hey-concurrency']),
+    latencyGenerator,
+    fixedRate: values['fixed-rate'] === undefined ? null : int('fixed-rate', values['fixed-rate']),
     targets: ALL_TARGETS.filter((t) => targets.includes(t)),
     rows: ALL_ROWS.filter((r) => rows.has(r)),
     quick,

@@ -4,6 +4,7 @@ import { fmtCpu, fmtInt, fmtMs, perCore, round, sum, table } from './format.ts';
 import { heyWorkers } from './measure.ts';
 import type { Options } from './options.ts';
 import {
+  type FixedRun,
   MAX_ADDED_P99_MS,
   MIN_RPS_RATIO_VS_NGINX,
   type PlainRun,
@@ -69,7 +70,7 @@ export function plainText(run: PlainRun, o: Options, upstreamKind: string, notes
       fmtMs(r.fixed?.p99Ms),
       fmtMs(r.fixed?.p999Ms),
       added === null || added === undefined ? '-' : `${added >= 0 ? '+' : ''}${fmtMs(added)}`,
-      r.fixed ? String(sum(r.fixedRounds.map((x) => x.errors))) : '-',
+      r.fixed ? String(sum(r.fixedRounds.map((x) => x.errors + (x.transportErrors ?? 0)))) : '-',
       fmtCpu(r.fixed?.cpu),
       verdictCell(r),
     ]);
@@ -77,13 +78,62 @@ export function plainText(run: PlainRun, o: Options, upstreamKind: string, notes
   const header =
     `Cutover gateway benchmark: ${o.workers} worker(s) per proxy, upstream ${upstreamKind}\n` +
     `peak: wrk -t${o.threads} -c${o.connections} -d${o.durationS}s (after ${o.warmupS}s warmup); ` +
-    `fixed rate: hey -z ${o.durationS}s -c ${heyWorkers(rate, o.heyConcurrency)} -o csv at ${fmtInt(rate)} req/s ` +
+    `fixed rate: ${fixedGenerator(results, o.durationS, heyWorkers(rate, o.heyConcurrency))} at ${fmtInt(rate)} req/s ` +
     `(half of the ${rateBase?.from ?? '?'} peak)\n` +
     `${o.rounds} interleaved round(s) per measurement; the best counts (highest rps, lowest fixed-rate p99); ` +
     'errors are summed over all rounds\n';
   const verdictLines = verdicts.map((v) => `  [${mark(v)}] ${v.requirement}: ${v.detail}`).join('\n');
   const noteLines = notes.map((n) => `  - ${n}`).join('\n');
-  return `${header}\n${table(rows)}\n\nTargets:\n${verdictLines}\n\nNotes:\n${noteLines}\n\n`;
+  return `${header}\n${table(rows)}\n${heyTable(results)}\nTargets:\n${verdictLines}\n\nNotes:\n${noteLines}\n\n`;
+}
+
+/** The generator of the fixed-rate columns, as a command line. */
+function fixedGenerator(results: TargetResult[], durationS: number, connections: number): string {
+  const kind = results.find((r) => r.fixed)?.fixed?.generator;
+  if (kind === 'fixed-rate') return `fixed-rate ${durationS}s over ${connections} connections`;
+  return `hey -z ${durationS}s -c ${connections} -o csv`;
+}
+
+/** hey's fixed-rate figures beside fixed-rate.c's (`--latency-generator both`), or nothing. */
+function heyTable(results: TargetResult[]): string {
+  const measured = results.filter((r) => r.hey?.best);
+  if (measured.length === 0) return '';
+  const rows: string[][] = [
+    ['target', 'hey @rate rps', 'p50 ms', 'p99 ms', 'p99.9 ms', '+p99 ms', 'hey cpu%', 'fixed-rate cpu%'],
+  ];
+  for (const r of measured) {
+    const h = r.hey?.best;
+    const added = h?.addedP99Ms;
+    rows.push([
+      r.name,
+      fmtInt(h?.rps),
+      fmtMs(h?.p50Ms),
+      fmtMs(h?.p99Ms),
+      fmtMs(h?.p999Ms),
+      added === null || added === undefined ? '-' : `${added >= 0 ? '+' : ''}${fmtMs(added)}`,
+      String(h?.cpu.generator ?? '-'),
+      String(r.fixed?.cpu.generator ?? '-'),
+    ]);
+  }
+  return `\nThe same fixed rate measured with hey -o csv in the same run (its best round; generator CPU in % of one core):\n${table(rows)}\n`;
+}
+
+/** A fixed-rate run's figures for the JSON. */
+function fixedJson(x: FixedRun) {
+  return {
+    generator: x.generator,
+    rps: round(x.rps, 1),
+    asked: x.asked,
+    requests: x.requests,
+    p50Ms: round(x.p50Ms),
+    p99Ms: round(x.p99Ms),
+    p999Ms: round(x.p999Ms),
+    ...(x.sentP99Ms === undefined ? {} : { sentP99Ms: round(x.sentP99Ms) }),
+    non2xx: x.errors,
+    ...(x.transportErrors === undefined ? {} : { transportErrors: x.transportErrors }),
+    statuses: x.statuses,
+    cpuPercent: x.cpu,
+  };
 }
 
 /** Every round's raw numbers, beside the best one. */
@@ -122,28 +172,14 @@ export function plainJson(run: PlainRun): unknown {
     fixed: r.fixed
       ? {
           targetRps: r.fixed.targetRate,
-          rps: round(r.fixed.rps, 1),
-          requests: r.fixed.requests,
-          p50Ms: round(r.fixed.p50Ms),
-          p99Ms: round(r.fixed.p99Ms),
-          p999Ms: round(r.fixed.p999Ms),
+          ...fixedJson(r.fixed),
           addedP99Ms: r.fixed.addedP99Ms,
-          non2xx: r.fixed.errors,
-          statuses: r.fixed.statuses,
           errorSamples: r.fixed.errorSamples,
-          cpuPercent: r.fixed.cpu,
-          rounds: r.fixedRounds.map((x) => ({
-            rps: round(x.rps, 1),
-            asked: x.asked,
-            requests: x.requests,
-            p50Ms: round(x.p50Ms),
-            p99Ms: round(x.p99Ms),
-            p999Ms: round(x.p999Ms),
-            non2xx: x.errors,
-            statuses: x.statuses,
-            cpuPercent: x.cpu,
-          })),
+          rounds: r.fixedRounds.map(fixedJson),
         }
+      : null,
+    hey: r.hey?.best
+      ? { ...fixedJson(r.hey.best), addedP99Ms: r.hey.best.addedP99Ms, rounds: r.hey.rounds.map(fixedJson) }
       : null,
   }));
 }

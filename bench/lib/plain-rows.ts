@@ -6,8 +6,8 @@
 
 import os from 'node:os';
 import { fmtCpu, fmtInt, fmtMs, perCore, round, sum } from './format.ts';
-import type { HeyCsvResult } from './hey-csv.ts';
-import { type Cpu, heyWorkers, type LoadOptions, runHeyCsv, runWrk, withCpu } from './measure.ts';
+import { type FixedRun, type LatencyOptions, type LatencySeries, runLatencyPhase } from './latency-phase.ts';
+import { type Cpu, runWrk, withCpu } from './measure.ts';
 import type { TargetName } from './options.ts';
 import type { WrkResult } from './parse.ts';
 import type { Procs } from './procs.ts';
@@ -18,7 +18,7 @@ export const MAX_ADDED_P99_MS = 1;
 /** CPU (% of one core) used by processes outside the benchmark above which a run is flagged. */
 export const FOREIGN_CPU_LIMIT = 25;
 
-export type FixedRun = HeyCsvResult & { asked: number; targetRate: number; cpu: Cpu };
+export type { FixedRun } from './latency-phase.ts';
 
 export interface TargetResult {
   name: TargetName;
@@ -30,6 +30,8 @@ export interface TargetResult {
   peakRounds: (WrkResult & { cpu: Cpu })[];
   fixedRounds: FixedRun[];
   fixed?: FixedRun & { addedP99Ms: number | null };
+  /** hey's fixed-rate figures beside the primary generator's (`--latency-generator both`). */
+  hey?: LatencySeries;
 }
 
 export interface Verdict {
@@ -40,7 +42,9 @@ export interface Verdict {
   detail: string;
 }
 
-export interface PlainOptions extends LoadOptions {
+export interface PlainOptions extends LatencyOptions {
+  /** --fixed-rate: the latency phase's requests/s instead of half of the cutover peak. */
+  fixedRate: number | null;
   rounds: number;
   warmupS: number;
   workers: number;
@@ -120,52 +124,12 @@ export async function runPlainRows(
       `cutover has no peak figure, so the fixed rate is half of the ${rateBase?.from ?? '?'} peak instead.`,
     );
   }
-  const rate = rateBase ? Math.max(1, Math.floor(rateBase.rps / 2)) : 0;
-  if (!hasHey) notes.push('hey is not installed (apt-get install hey): fixed-rate latency skipped.');
-  else if (rate > 0) {
-    for (let round = 1; round <= o.rounds; round++) {
-      for (const r of results) {
-        if (!r.url || !r.peak) continue;
-        log(
-          `fixed rate ${r.name} (round ${round}/${o.rounds}): hey -z ${o.durationS}s at ${rate} req/s over ` +
-            `${heyWorkers(rate, o.heyConcurrency)} workers`,
-        );
-        try {
-          const url = r.url;
-          const h = await withCpu(r.pgid, upstreamPgid, (onSpawn) => runHeyCsv(procs, o, url, rate, onSpawn));
-          const run = { ...h, targetRate: rate, addedP99Ms: null };
-          r.fixedRounds.push(run);
-          // The round with the lowest p99 counts (same rule for every target, direct included).
-          const p99 = (x: { p99Ms: number | null }): number => x.p99Ms ?? Number.POSITIVE_INFINITY;
-          if (!r.fixed || p99(run) < p99(r.fixed)) r.fixed = run;
-          log(
-            `  ${fmtInt(h.rps)} req/s, p50 ${fmtMs(h.p50Ms)} ms, p99 ${fmtMs(h.p99Ms)} ms, ` +
-              `p99.9 ${fmtMs(h.p999Ms)} ms, non-2xx ${h.errors}`,
-          );
-        } catch (err) {
-          notes.push(`hey failed for ${r.name}: ${(err as Error).message}`);
-        }
-      }
-    }
-    const directP99 = byName('direct')?.fixed?.p99Ms ?? null;
-    if (directP99 !== null && directP99 >= 0.5) {
-      notes.push(
-        `At ${fmtInt(rate)} req/s the direct p99 is already ${fmtMs(directP99)} ms: that is the floor of ` +
-          'generator + kernel scheduling noise on this machine, and added-p99 figures carry noise of that order.',
-      );
-    }
-    for (const r of results) {
-      if (r.fixed && r.fixed.p99Ms !== null && directP99 !== null) {
-        r.fixed.addedP99Ms = round(r.fixed.p99Ms - directP99, 4);
-      }
-      if (r.fixed && r.fixed.rps < 0.9 * rate) {
-        notes.push(
-          `${r.name}: hey got only ${fmtInt(r.fixed.rps)} of the ${fmtInt(rate)} req/s asked for answered ` +
-            '(the generator or the target could not keep up, or requests failed: the CSV omits transport errors).',
-        );
-      }
-    }
+  let rate = rateBase ? Math.max(1, Math.floor(rateBase.rps / 2)) : 0;
+  if (o.fixedRate !== null) {
+    rate = o.fixedRate;
+    notes.push(`--fixed-rate ${rate}: the latency columns are at that rate, not at half of a peak.`);
   }
+  await runLatencyPhase(procs, o, results, upstreamPgid, rate, hasHey, notes, log);
 
   // Verdicts against the spec's targets.
   const nginxPeak = byName('nginx')?.peak?.rps ?? null;
@@ -217,7 +181,9 @@ export async function runPlainRows(
     );
   }
   for (const r of results) {
-    const errs = sum(r.peakRounds.map((x) => x.errors)) + sum(r.fixedRounds.map((x) => x.errors));
+    const errs =
+      sum(r.peakRounds.map((x) => x.errors)) +
+      sum(r.fixedRounds.map((x) => x.errors + (x.transportErrors ?? 0)));
     if (errs > 0) {
       const samples = r.fixed?.errorSamples.length ? ` (${r.fixed.errorSamples.join('; ')})` : '';
       notes.push(`${r.name}: ${errs} errors (non-2xx or socket errors)${samples}.`);
@@ -231,9 +197,14 @@ export async function runPlainRows(
       'Target + upstream + generator want more than the 2 cores, so every peak run is CPU-bound by design.',
     'rps/core = peak rps / CPU cores the target used: the cost per request, less sensitive to foreign ' +
       'load than raw rps. x nginx / x caddy = peak rps / the nginx (caddy) peak rps of this run.',
-    'Fixed-rate latencies come from hey -o csv (one line per response, 0.1 ms resolution): p50/p99/p99.9 are ' +
-      'nearest-rank over every response; added p99 is target p99 - direct p99 at the same fixed rate. The CSV ' +
-      'has no transport errors, so the fixed-rate errors column counts non-2xx responses only.',
+    results.some((r) => r.fixed?.generator === 'fixed-rate')
+      ? 'Fixed-rate latencies come from bench/lib/fixed-rate.c (open loop: request i is due at i/rate on ' +
+          'connection i mod N, its latency counts from when it was due, so a stall counts for every request ' +
+          'behind it; microsecond resolution; one thread, less than half the CPU hey needs at the same rate): p50/p99/p99.9 are nearest-rank over every response; added p99 is target p99 - direct p99 at ' +
+          'the same rate; errors count non-2xx responses and transport errors.'
+      : 'Fixed-rate latencies come from hey -o csv (one line per response, 0.1 ms resolution): p50/p99/p99.9 are ' +
+          'nearest-rank over every response; added p99 is target p99 - direct p99 at the same fixed rate. The CSV ' +
+          'has no transport errors, so the fixed-rate errors column counts non-2xx responses only.',
     'Logging is off everywhere: nginx access_log off, HAProxy without log, Caddy at level ERROR, cutover with ' +
       'CUTOVER_LOG_LEVEL=warn.',
   );

@@ -220,7 +220,7 @@ export async function runPolicyRows(ctx: PolicyContext): Promise<PolicyReport> {
         const h = await withCpu(r.pgid, upstreamPgid, (onSpawn) =>
           runHeyCsv(procs, o, r.url, rate, onSpawn, ['x-user: user-1']),
         );
-        const run = { ...h, targetRate: rate };
+        const run = { ...h, targetRate: rate, generator: 'hey' as const };
         r.fixedRounds.push(run);
         const p99 = (x: { p99Ms: number | null }): number => x.p99Ms ?? Number.POSITIVE_INFINITY;
         if (!r.fixed || p99(run) < p99(r.fixed)) r.fixed = run;
