@@ -165,4 +165,49 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
     assert.equal(await c.stop(), 0);
     await c.waitFor(async () => markedPids(c.id).length === 0, 10_000, 'no process left');
   });
+
+  test('a change the gateway cannot take yet is saved and answered 202 (routesPending), and the gateway gets it when it is back', async (t) => {
+    // Given a running service whose gateway master stops answering (frozen: its workers serve on)
+    const c = useCluster(t);
+    await c.up({ replicas: 1 });
+    const master = (await c.gatewayAdmin<{ pid: number }>('/healthz')).pid;
+    process.kill(master, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(master, 'SIGCONT');
+      } catch {}
+    });
+
+    // When `cutover limits web --file` sets a rate
+    const file = path.join(c.dir, 'limits.yaml');
+    writeFileSync(file, 'limits:\n  rate: { requests: 5, per: 1s, burst: 5, key: ip }\n');
+    const set = await c.cli(['limits', 'web', '--file', file]);
+
+    // Then the command succeeds, shows the saved policy and warns that the gateway has not taken it
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^traffic policy of web \(runtime\): rate 5\/1s burst 5 by ip$/m);
+    assert.match(
+      set.stderr,
+      /^warning: saved, but the gateway did not take the new routes yet \(.+\); the controller pushes them again on its next tick$/m,
+    );
+    const audit = JSON.parse((await c.cli(['audit', '--service', 'web', '--json'])).stdout) as {
+      entries: Array<{ action: string; status: number }>;
+    };
+    assert.deepEqual(
+      audit.entries.filter((e) => e.action.startsWith('limits.')).map((e) => `${e.action} ${e.status}`),
+      ['limits.set 202'],
+    );
+    // and the gateway routes by it once its master answers again
+    process.kill(master, 'SIGCONT');
+    await c.waitFor(
+      async () => (await webRoute(c))?.policy?.rate !== undefined,
+      30_000,
+      'the saved policy reaches the gateway',
+    );
+    assertLimited(t, await burst(c), 'after the gateway came back');
+    // A change the gateway takes at once is answered 200 without the field
+    const reset = await c.api<Record<string, unknown>>('DELETE', '/v1/services/web/limits');
+    assert.equal(reset.status, 200);
+    assert.equal(Object.hasOwn(reset.body, 'routesPending'), false);
+  });
 });

@@ -1,8 +1,9 @@
 /**
  * `GET/PUT/DELETE /v1/services/{name}/limits`: the traffic policy in effect, replaced at runtime or
  * reset to the config's, like the traffic rules (`/rules`): the answer comes once every gateway worker
- * routes by the new policy.
+ * routes by the new policy (202 with `routesPending` when the gateway did not take it; see route-push.ts).
  */
+import type http from 'node:http';
 import { type Access, operate, READ } from '../auth/roles.ts';
 import { validatePolicyBody } from '../config/traffic-policy.ts';
 import type { ServiceConfig } from '../config/types.ts';
@@ -13,6 +14,7 @@ import type { Handler } from './body.ts';
 import { readJson } from './body.ts';
 import { ApiError, invalid } from './errors.ts';
 import { type PolicyView, policyView } from './policy-view.ts';
+import { pushRoutesFor, type RoutesPending } from './route-push.ts';
 
 /** Same shape as the control API's routes (routes.ts): method, path pattern, handler, access. */
 export type LimitsRoute = [string, RegExp, Handler, Access];
@@ -29,34 +31,38 @@ export function limitsRoutes(c: Controller, need: (name: string) => ServiceConfi
     service: name,
     ...policyView(effectivePolicy(need(name), c.state(name))),
   });
-  const change = async (name: string, next: RuntimePolicy | undefined): Promise<LimitsAnswer> => {
+  const change = async (
+    name: string,
+    res: http.ServerResponse,
+    next: RuntimePolicy | undefined,
+  ): Promise<LimitsAnswer & Partial<RoutesPending>> => {
     const r = c.run(name, (_svc, s) => setPolicy(s, next));
     if (!r.ok) throw new ApiError(409, r.code, r.message);
-    await c.syncRoutes().catch(() => {});
-    return answer(name);
+    const pending = await pushRoutesFor(c, res);
+    return { ...answer(name), ...pending };
   };
   return [
     ['GET', PATH, async (_q, _s, p) => answer(p.name), READ],
     [
       'PUT',
       PATH,
-      async (req, _res, p) => {
+      async (req, res, p) => {
         need(p.name);
         // The body is the policy itself, with the service config's keys: issues name them as the file does.
         const v = validatePolicyBody(await readJson(req));
         if (!v.ok) throw invalid(v.issues);
         const next: RuntimePolicy = { loadBalancer: v.loadBalancer };
         if (v.policy !== undefined) next.policy = v.policy;
-        return change(p.name, next);
+        return change(p.name, res, next);
       },
       operate('limits.set'),
     ],
     [
       'DELETE',
       PATH,
-      async (_q, _s, p) => {
+      async (_q, res, p) => {
         need(p.name);
-        return change(p.name, undefined);
+        return change(p.name, res, undefined);
       },
       operate('limits.reset'),
     ],

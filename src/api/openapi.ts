@@ -22,6 +22,11 @@ const errors = {
   },
   '429': { description: 'Too many failed authentications', content: json(ref('Error')) },
 };
+const ROUTES_PENDING = {
+  description:
+    'Saved, but the gateway did not take the new routes yet: the body is the 200 one plus `routesPending` (why); the controller pushes the routes again on its next tick',
+  content: json({ type: 'object' }),
+};
 const service = {
   name: 'name',
   in: 'path',
@@ -49,6 +54,8 @@ interface Op {
   query?: QueryParam[];
   response?: Schema;
   produces?: string;
+  /** Moves traffic: 202 with `routesPending` when the gateway did not take the routes (route-push.ts). */
+  routes?: true;
 }
 
 const OPS: Record<string, Record<string, Op>> = {
@@ -95,21 +102,27 @@ const OPS: Record<string, Record<string, Op>> = {
     post: {
       summary: 'Canary: pass the current pause (full: skip all steps). Blue-green: switch to the preview',
       role: 'deployer',
+      routes: true,
       body: { type: 'object', additionalProperties: false, properties: { full: { type: 'boolean' } } },
     },
   },
   '/v1/services/{name}/abort': {
-    post: { summary: 'All traffic back to stable; the new revision drains', role: 'deployer' },
+    post: { summary: 'All traffic back to stable; the new revision drains', role: 'deployer', routes: true },
   },
-  '/v1/services/{name}/pause': { post: { summary: 'Freeze the rollout steps', role: 'deployer' } },
-  '/v1/services/{name}/resume': { post: { summary: 'Continue a paused rollout', role: 'deployer' } },
+  '/v1/services/{name}/pause': {
+    post: { summary: 'Freeze the rollout steps', role: 'deployer', routes: true },
+  },
+  '/v1/services/{name}/resume': {
+    post: { summary: 'Continue a paused rollout', role: 'deployer', routes: true },
+  },
   '/v1/services/{name}/retry': {
-    post: { summary: 'Start the last failed/aborted rollout again', role: 'deployer' },
+    post: { summary: 'Start the last failed/aborted rollout again', role: 'deployer', routes: true },
   },
   '/v1/services/{name}/weight': {
     put: {
       summary: "Set a running canary's share of traffic now",
       role: 'deployer',
+      routes: true,
       body: {
         type: 'object',
         required: ['weight'],
@@ -121,9 +134,10 @@ const OPS: Record<string, Record<string, Op>> = {
     put: {
       summary: 'Replace the traffic rules at runtime (same schema as the config key `traffic`)',
       role: 'deployer',
+      routes: true,
       body: { type: 'object', required: ['traffic'], properties: { traffic: ref('Traffic') } },
     },
-    delete: { summary: "Go back to the config file's traffic rules", role: 'deployer' },
+    delete: { summary: "Go back to the config file's traffic rules", role: 'deployer', routes: true },
   },
   '/v1/services/{name}/limits': {
     get: {
@@ -136,12 +150,14 @@ const OPS: Record<string, Record<string, Op>> = {
       summary:
         'Replace the whole traffic policy at runtime (the body has the service config keys and is validated like them; a key left out is off); answers once every gateway worker applies it',
       role: 'deployer',
+      routes: true,
       body: ref('Policy'),
       response: ref('PolicyView'),
     },
     delete: {
       summary: "Go back to the config file's traffic policy",
       role: 'deployer',
+      routes: true,
       response: ref('PolicyView'),
     },
   },
@@ -326,6 +342,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
           '200': op.produces
             ? { description: 'OK', content: { [op.produces]: { schema: { type: 'string' } } } }
             : ok('OK', op.response),
+          ...(op.routes ? { '202': ROUTES_PENDING } : {}),
           ...(op.role === 'public' ? {} : errors),
         },
       };

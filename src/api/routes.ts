@@ -2,6 +2,7 @@
  * The control API's routes: method, path pattern, handler and who may call it. The server
  * (server.ts) matches them and wraps each call in the guard (guard.ts).
  */
+import type http from 'node:http';
 import path from 'node:path';
 import { type Access, admin, operate, PUBLIC, READ } from '../auth/roles.ts';
 import { parseConfig } from '../config/load.ts';
@@ -18,6 +19,7 @@ import { limitsRoutes } from './limits-routes.ts';
 import { logFiles, streamLogs } from './logs.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
+import { pushRoutesFor } from './route-push.ts';
 import { securityRoutes } from './security-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { serviceStatus } from './status.ts';
@@ -42,12 +44,16 @@ function apiRoutes(c: Controller): Route[] {
     }
     return svc;
   };
-  const changeThenStatus = async (name: string, change: Parameters<Controller['run']>[1]) => {
+  const changeThenStatus = async (
+    name: string,
+    res: http.ServerResponse,
+    change: Parameters<Controller['run']>[1],
+  ) => {
     const r = c.run(name, change);
     if (!r.ok) throw new ApiError(409, r.code, r.message);
     // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
-    await c.syncRoutes().catch(() => {});
-    return serviceStatus(c, name);
+    const pending = await pushRoutesFor(c, res);
+    return { ...serviceStatus(c, name), ...pending };
   };
   const routes: Route[] = [
     ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
@@ -182,14 +188,14 @@ function apiRoutes(c: Controller): Route[] {
     [
       'POST',
       /^\/v1\/services\/(?<name>[^/]+)\/(?<op>promote|abort|pause|resume|retry)$/,
-      async (req, _res, p) => {
+      async (req, res, p) => {
         need(p.name);
         const body = await readJson(req);
         onlyKeys(body, p.op === 'promote' ? ['full'] : []);
         if (body.full !== undefined && typeof body.full !== 'boolean') {
           throw new ApiError(400, 'invalid_body', 'full: must be true or false');
         }
-        return changeThenStatus(p.name, (svc, s, now) => {
+        return changeThenStatus(p.name, res, (svc, s, now) => {
           switch (p.op) {
             case 'promote':
               return promote(svc, s, now, body.full === true);
@@ -209,35 +215,35 @@ function apiRoutes(c: Controller): Route[] {
     [
       'PUT',
       /^\/v1\/services\/(?<name>[^/]+)\/weight$/,
-      async (req, _res, p) => {
+      async (req, res, p) => {
         need(p.name);
         const body = await readJson(req);
         onlyKeys(body, ['weight']);
         const v = validateWeight(body.weight);
         if (!v.ok) throw invalid(v.issues);
-        return changeThenStatus(p.name, (svc, s) => setWeight(svc, s, v.weight));
+        return changeThenStatus(p.name, res, (svc, s) => setWeight(svc, s, v.weight));
       },
       operate('weight'),
     ],
     [
       'PUT',
       /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
-      async (req, _res, p) => {
+      async (req, res, p) => {
         need(p.name);
         const body = await readJson(req);
         onlyKeys(body, ['traffic']);
         const v = validateTraffic(body.traffic, 'traffic');
         if (!v.ok) throw invalid(v.issues);
-        return changeThenStatus(p.name, (svc, s) => setTraffic(svc, s, v.traffic));
+        return changeThenStatus(p.name, res, (svc, s) => setTraffic(svc, s, v.traffic));
       },
       operate('rules.set'),
     ],
     [
       'DELETE',
       /^\/v1\/services\/(?<name>[^/]+)\/rules$/,
-      async (_req, _res, p) => {
+      async (_req, res, p) => {
         need(p.name);
-        return changeThenStatus(p.name, (svc, s) => setTraffic(svc, s, undefined));
+        return changeThenStatus(p.name, res, (svc, s) => setTraffic(svc, s, undefined));
       },
       operate('rules.reset'),
     ],

@@ -152,6 +152,9 @@ export class ControlClient {
         this.explain(res, e?.message ?? text),
       );
     }
+    // A saved change the gateway has not taken yet (src/api/route-push.ts): say so, it is not an error.
+    const pending = (data as { routesPending?: unknown } | null)?.routesPending;
+    if (typeof pending === 'string') process.stderr.write(`warning: ${pending}\n`);
     return data as T;
   }
 
