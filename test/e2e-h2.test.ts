@@ -231,9 +231,7 @@ describe('releases under HTTP/2 load over TLS', { timeout: 180_000 }, () => {
     assert.ok((await requestsCounted(c, 2)) > before, 'revision 2 keeps counting h2 streams');
   });
 
-  test('gateway reload under h2 load: clients get GOAWAY and reconnect, 0 failed streams; master re-exec and kill -9 of the master keep the TLS socket (fd 4)', {
-    todo: 'open defect: 0-3 streams fail across kill -9 of the master (see the issue 10 note)',
-  }, async (t) => {
+  test('gateway reload under h2 load: clients get GOAWAY and reconnect, 0 failed streams; master re-exec and kill -9 of the master keep the TLS socket (fd 4)', async (t) => {
     // Given HTTP/2 load over 3 long-lived connections
     const c = useCluster(t);
     const f = await upWithTls(c, { replicas: 2 });
