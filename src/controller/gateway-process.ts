@@ -26,6 +26,8 @@ export const GATEWAY_SHUTDOWN_TIMEOUT_MS = 30_000;
 
 /** How often the controller checks which master serves the admin socket (it changes on a master re-exec). */
 const MONITOR_MS = 500;
+/** Health checks in a row a live master may fail (1 s each) before it counts as hung and is replaced. */
+const HUNG_AFTER_FAILURES = 3;
 
 /**
  * The listening socket systemd passed to this process (socket activation: `LISTEN_PID` is our pid and
@@ -187,7 +189,8 @@ export class GatewayProcess {
 
   /**
    * Every MONITOR_MS: which master answers on the admin socket? A different live pid (master re-exec)
-   * is adopted; a dead adopted master, or one that stops answering, is replaced at once.
+   * is adopted; a dead adopted master, or any master that stops answering (HUNG_AFTER_FAILURES health
+   * checks in a row), is replaced at once.
    */
   private startMonitor(): void {
     clearInterval(this.monitor);
@@ -202,10 +205,19 @@ export class GatewayProcess {
         failures = 0;
         return;
       }
-      if (this.attachedPid === undefined) return; // our child: its 'exit' event handles a death
       failures = h === null ? failures + 1 : 0;
+      if (this.attachedPid === undefined) {
+        // Our child: its 'exit' event handles a death (and starts the next master); a hang ends here.
+        const child = this.child;
+        if (failures < HUNG_AFTER_FAILURES || child?.pid === undefined || child.exitCode !== null) return;
+        this.log.error('gateway stopped answering; starting a new one', { pid: child.pid });
+        failures = 0;
+        // The master only, as below: its workers serve on until the next master's do.
+        signalProcess(child.pid, 'SIGKILL');
+        return;
+      }
       const dead = !processAlive(this.attachedPid);
-      if (!dead && failures < 3) return;
+      if (!dead && failures < HUNG_AFTER_FAILURES) return;
       this.log.error(
         dead ? 'gateway master died; starting a new one' : 'gateway stopped answering; starting a new one',
         {
