@@ -223,4 +223,43 @@ describe('web dashboard in a real browser', { timeout: 170_000 }, () => {
     const report = await load.stop();
     assert.ok(report.ok > 0);
   });
+
+  test('an action the gateway has not taken yet is shown as saved with the reason, not as plain done', async (t) => {
+    // Given a canary paused at 20% and an admin on its page
+    const c = useCluster(t);
+    await c.up({
+      replicas: 1,
+      strategy:
+        '{ type: canary, canaryReplicas: 1, steps: [ { setWeight: 20 }, { pause: {} }, { setWeight: 100 } ] }',
+    });
+    const deploy = await c.cli(['deploy', 'web', '--version', 'v2']);
+    assert.equal(deploy.code, 0, deploy.stderr);
+    await c.waitFor(async () => (await c.status()).weights?.canary === 20, 30_000, 'canary at 20%');
+    const browser = await useBrowser(t);
+    const { page } = await newPage(browser);
+    await signIn(page, `http://127.0.0.1:${c.controlPort}/`, c.adminToken()!);
+    await page.goto(`http://127.0.0.1:${c.controlPort}/#/service/web`);
+    await page.getByTestId('canary-weight').filter({ hasText: '20%' }).waitFor({ timeout: 30_000 });
+    // When the gateway master stops answering and the admin sets the weight to 30
+    const master = (await c.gatewayAdmin<{ pid: number }>('/healthz')).pid;
+    process.kill(master, 'SIGSTOP');
+    t.after(() => {
+      try {
+        process.kill(master, 'SIGCONT');
+      } catch {}
+    });
+    await page.locator('[data-action="weight"]').click();
+    await page.locator('input[name="weight"]').fill('30');
+    await page.locator('[data-confirm]').click();
+    // Then the answer says the change is saved but not yet routed, as a warning
+    const answer = page.locator('[data-testid="answer"].warn');
+    await answer.waitFor({ timeout: 20_000 });
+    assert.match(
+      (await answer.textContent()) ?? '',
+      /^Set weight: done; saved, but the gateway did not take the new routes yet \(.+\); the controller pushes them again on its next tick$/,
+    );
+    assert.equal((await c.status()).weights?.canary, 30);
+    // and the page shows the saved weight
+    await page.getByTestId('canary-weight').filter({ hasText: '30%' }).waitFor({ timeout: 30_000 });
+  });
 });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { describe, type TestContext, test } from 'node:test';
+import { processAlive } from '../src/runtime/process-group.ts';
 import { type Cluster, markedPids, useCluster } from './helpers/cluster.ts';
 
 /** The rate the test sets: 5 tokens per second, 5 saved, one bucket per client address. */
@@ -170,7 +171,10 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
     // Given a running service whose gateway master stops answering (frozen: its workers serve on)
     const c = useCluster(t);
     await c.up({ replicas: 1 });
-    const master = (await c.gatewayAdmin<{ pid: number }>('/healthz')).pid;
+    const { pid: master, workerPids } = await c.gatewayAdmin<{ pid: number; workerPids: number[] }>(
+      '/healthz',
+    );
+    assert.ok(workerPids.length > 0, 'the master has workers');
     process.kill(master, 'SIGSTOP');
     t.after(() => {
       try {
@@ -204,6 +208,8 @@ describe('runtime traffic policy end to end (cutover limits)', { timeout: 120_00
       'the saved policy reaches the gateway',
     );
     assert.notEqual((await c.gatewayAdmin<{ pid: number }>('/healthz')).pid, master, 'a new master');
+    // (the frozen master's workers serve on with the old routes until the new master's serve, then leave)
+    await c.waitFor(async () => workerPids.every((p) => !processAlive(p)), 40_000, 'its workers drained');
     assertLimited(t, await burst(c), 'after the gateway came back');
     // A change the gateway takes at once is answered 200 without the field
     const reset = await c.api<Record<string, unknown>>('DELETE', '/v1/services/web/limits');

@@ -74,10 +74,13 @@ export function Actions({ s }) {
     setBusy(true);
     try {
       const r = await request(s.name, open, value);
-      setAnswer({
-        ok: true,
-        text: `${open.label.replace('…', '')}: done${r.revision ? ` (revision ${r.revision})` : ''}`,
-      });
+      const done = `${open.label.replace('…', '')}: done${r.revision ? ` (revision ${r.revision})` : ''}`;
+      // 202 + routesPending: saved, but the gateway has not taken it yet (the CLI warns the same way).
+      setAnswer(
+        r.routesPending
+          ? { ok: true, warn: true, text: `${done}; ${r.routesPending}` }
+          : { ok: true, text: done },
+      );
       setOpen(null);
     } catch (err) {
       setAnswer({ ok: false, text: err.message });
@@ -109,6 +112,6 @@ export function Actions({ s }) {
       </div>
     </form>`
     }
-    ${answer && html`<p role="status" class=${answer.ok ? 'answer ok' : 'answer error'} data-testid="answer">${answer.text}</p>`}
+    ${answer && html`<p role="status" class=${answer.warn ? 'answer warn' : answer.ok ? 'answer ok' : 'answer error'} data-testid="answer">${answer.text}</p>`}
   </section>`;
 }
