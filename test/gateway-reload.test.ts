@@ -145,6 +145,17 @@ async function reloadAndWait(gw: RunningGateway, query = ''): Promise<Record<str
   return r.json;
 }
 
+/** Reloads and waits until worker `pid` of the old generation logs that it is retiring. */
+async function reloadUntilRetiring(gw: RunningGateway, pid: number): Promise<void> {
+  const retiring = waitFor(
+    () => gw.stderr().includes(`"msg":"worker retiring","component":"gateway","role":"worker","pid":${pid}`),
+    15_000,
+    'the old worker retiring',
+  );
+  await reloadAndWait(gw);
+  await retiring;
+}
+
 test(
   'reload under load: new generation on the same socket, 0 failed requests, in-flight long request and WebSocket finish cleanly',
   T,
@@ -277,14 +288,7 @@ test(
     const served = (await got.until(() => true)).length;
     const [oldPid] = (await health(gw.admin)).workerPids;
     // When the worker retires (its idle connections get a grace, this one is used within it) ...
-    const retired = waitFor(
-      () =>
-        gw.stderr().includes(`"msg":"worker retiring","component":"gateway","role":"worker","pid":${oldPid}`),
-      15_000,
-      'the old worker retiring',
-    );
-    await reloadAndWait(gw);
-    await retired;
+    await reloadUntilRetiring(gw, oldPid!);
     // ... and the client upgrades on that connection
     socket.write(
       'GET /ws HTTP/1.1\r\nHost: web\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
@@ -330,14 +334,7 @@ test(
     const [oldPid] = (await health(gw.admin)).workerPids;
     // When the worker retires and the client stalls (a GC pause, a busy machine) for 2 s: longer than a
     // retiring worker once waited for idle connections, shorter than the 4 s the agent keeps them
-    const retiring = waitFor(
-      () =>
-        gw.stderr().includes(`"msg":"worker retiring","component":"gateway","role":"worker","pid":${oldPid}`),
-      15_000,
-      'the old worker retiring',
-    );
-    await reloadAndWait(gw);
-    await retiring;
+    await reloadUntilRetiring(gw, oldPid!);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
     // ... and then sends on its pooled connections at once (before its event loop saw any close)
     const after = await Promise.all(Array.from({ length: 4 }, () => agentGet(gw.port, agent)));

@@ -1,6 +1,6 @@
 /**
  * Phase (b) of the plain rows: latency at a fixed rate, per target, rounds interleaved, the round with the
- * lowest p99 counting. The generator is fixed-rate.c (open loop, a few percent of a core) when it builds,
+ * lowest p99 counting. The generator is fixed-rate.c (open loop, less than half of hey's CPU) when it builds,
  * else hey; `--latency-generator both` runs hey too, into its own figures, so the two can be compared in
  * one run.
  */
@@ -9,7 +9,7 @@ import { fixedRateBinary, runFixedRate } from './fixed-rate.ts';
 import { fmtInt, fmtMs, round } from './format.ts';
 import type { HeyCsvResult } from './hey-csv.ts';
 import { type Cpu, heyWorkers, type LoadOptions, runHeyCsv, withCpu } from './measure.ts';
-import type { TargetName } from './options.ts';
+import type { TargetResult } from './plain-rows.ts';
 import type { Procs } from './procs.ts';
 
 export type LatencyGenerator = 'auto' | 'fixed-rate' | 'hey' | 'both';
@@ -30,17 +30,6 @@ export type FixedRun = HeyCsvResult & {
 export interface LatencySeries {
   rounds: FixedRun[];
   best?: FixedRun & { addedP99Ms: number | null };
-}
-
-export interface LatencyTarget {
-  name: TargetName;
-  url?: string;
-  pgid?: number;
-  peak?: unknown;
-  fixedRounds: FixedRun[];
-  fixed?: FixedRun & { addedP99Ms: number | null };
-  /** hey's figures beside fixed-rate's (`--latency-generator both`). */
-  hey?: LatencySeries;
 }
 
 export interface LatencyOptions extends LoadOptions {
@@ -78,7 +67,7 @@ const p99 = (x: { p99Ms: number | null }): number => x.p99Ms ?? Number.POSITIVE_
 export async function runLatencyPhase(
   procs: Procs,
   o: LatencyOptions,
-  results: LatencyTarget[],
+  results: TargetResult[],
   upstreamPgid: number | undefined,
   rate: number,
   hasHey: boolean,
@@ -88,7 +77,7 @@ export async function runLatencyPhase(
   const { primary, heyToo } = chooseGenerators(o.latencyGenerator, hasHey, log, notes);
   if (primary === null || rate <= 0) return;
   const connections = heyWorkers(rate, o.heyConcurrency);
-  const one = async (r: LatencyTarget, url: string, kind: 'fixed-rate' | 'hey'): Promise<FixedRun> => {
+  const one = async (r: TargetResult, url: string, kind: 'fixed-rate' | 'hey'): Promise<FixedRun> => {
     const run = await withCpu(r.pgid, upstreamPgid, (onSpawn) =>
       kind === 'hey' || primary.kind === 'hey'
         ? runHeyCsv(procs, o, url, rate, onSpawn)
@@ -146,4 +135,22 @@ export async function runLatencyPhase(
       );
     }
   }
+}
+
+/** A fixed-rate run's figures for the benchmark's JSON (plain and policy rows alike). */
+export function fixedRunJson(x: FixedRun) {
+  return {
+    generator: x.generator,
+    rps: round(x.rps, 1),
+    asked: x.asked,
+    requests: x.requests,
+    p50Ms: round(x.p50Ms),
+    p99Ms: round(x.p99Ms),
+    p999Ms: round(x.p999Ms),
+    ...(x.sentP99Ms === undefined ? {} : { sentP99Ms: round(x.sentP99Ms) }),
+    non2xx: x.errors,
+    ...(x.transportErrors === undefined ? {} : { transportErrors: x.transportErrors }),
+    statuses: x.statuses,
+    cpuPercent: x.cpu,
+  };
 }

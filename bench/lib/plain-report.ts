@@ -1,10 +1,10 @@
 /** The plain rows' table and JSON (bench/lib/plain-rows.ts measures them). */
 
 import { fmtCpu, fmtInt, fmtMs, perCore, round, sum, table } from './format.ts';
+import { fixedRunJson } from './latency-phase.ts';
 import { heyWorkers } from './measure.ts';
 import type { Options } from './options.ts';
 import {
-  type FixedRun,
   MAX_ADDED_P99_MS,
   MIN_RPS_RATIO_VS_NGINX,
   type PlainRun,
@@ -14,6 +14,9 @@ import {
 } from './plain-rows.ts';
 
 export const fmtRatio = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}x`);
+/** An added p99 with its sign, or '-'. */
+const fmtAdded = (x: number | null | undefined): string =>
+  x === null || x === undefined ? '-' : `${x >= 0 ? '+' : ''}${fmtMs(x)}`;
 const mark = (v: Verdict | undefined): string => (!v || v.pass === null ? 'n/a' : v.pass ? 'PASS' : 'FAIL');
 
 export function plainText(run: PlainRun, o: Options, upstreamKind: string, notes: string[]): string {
@@ -54,7 +57,6 @@ export function plainText(run: PlainRun, o: Options, upstreamKind: string, notes
     ],
   ];
   for (const r of results) {
-    const added = r.fixed?.addedP99Ms;
     rows.push([
       r.name,
       fmtInt(r.peak?.rps),
@@ -69,7 +71,7 @@ export function plainText(run: PlainRun, o: Options, upstreamKind: string, notes
       fmtMs(r.fixed?.p50Ms),
       fmtMs(r.fixed?.p99Ms),
       fmtMs(r.fixed?.p999Ms),
-      added === null || added === undefined ? '-' : `${added >= 0 ? '+' : ''}${fmtMs(added)}`,
+      fmtAdded(r.fixed?.addedP99Ms),
       r.fixed ? String(sum(r.fixedRounds.map((x) => x.errors + (x.transportErrors ?? 0)))) : '-',
       fmtCpu(r.fixed?.cpu),
       verdictCell(r),
@@ -103,37 +105,18 @@ function heyTable(results: TargetResult[]): string {
   ];
   for (const r of measured) {
     const h = r.hey?.best;
-    const added = h?.addedP99Ms;
     rows.push([
       r.name,
       fmtInt(h?.rps),
       fmtMs(h?.p50Ms),
       fmtMs(h?.p99Ms),
       fmtMs(h?.p999Ms),
-      added === null || added === undefined ? '-' : `${added >= 0 ? '+' : ''}${fmtMs(added)}`,
+      fmtAdded(h?.addedP99Ms),
       String(h?.cpu.generator ?? '-'),
       String(r.fixed?.cpu.generator ?? '-'),
     ]);
   }
   return `\nThe same fixed rate measured with hey -o csv in the same run (its best round; generator CPU in % of one core):\n${table(rows)}\n`;
-}
-
-/** A fixed-rate run's figures for the JSON. */
-function fixedJson(x: FixedRun) {
-  return {
-    generator: x.generator,
-    rps: round(x.rps, 1),
-    asked: x.asked,
-    requests: x.requests,
-    p50Ms: round(x.p50Ms),
-    p99Ms: round(x.p99Ms),
-    p999Ms: round(x.p999Ms),
-    ...(x.sentP99Ms === undefined ? {} : { sentP99Ms: round(x.sentP99Ms) }),
-    non2xx: x.errors,
-    ...(x.transportErrors === undefined ? {} : { transportErrors: x.transportErrors }),
-    statuses: x.statuses,
-    cpuPercent: x.cpu,
-  };
 }
 
 /** Every round's raw numbers, beside the best one. */
@@ -172,14 +155,18 @@ export function plainJson(run: PlainRun): unknown {
     fixed: r.fixed
       ? {
           targetRps: r.fixed.targetRate,
-          ...fixedJson(r.fixed),
+          ...fixedRunJson(r.fixed),
           addedP99Ms: r.fixed.addedP99Ms,
           errorSamples: r.fixed.errorSamples,
-          rounds: r.fixedRounds.map(fixedJson),
+          rounds: r.fixedRounds.map(fixedRunJson),
         }
       : null,
     hey: r.hey?.best
-      ? { ...fixedJson(r.hey.best), addedP99Ms: r.hey.best.addedP99Ms, rounds: r.hey.rounds.map(fixedJson) }
+      ? {
+          ...fixedRunJson(r.hey.best),
+          addedP99Ms: r.hey.best.addedP99Ms,
+          rounds: r.hey.rounds.map(fixedRunJson),
+        }
       : null,
   }));
 }

@@ -18,8 +18,6 @@ export const MAX_ADDED_P99_MS = 1;
 /** CPU (% of one core) used by processes outside the benchmark above which a run is flagged. */
 export const FOREIGN_CPU_LIMIT = 25;
 
-export type { FixedRun } from './latency-phase.ts';
-
 export interface TargetResult {
   name: TargetName;
   url?: string;

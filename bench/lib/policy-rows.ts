@@ -16,10 +16,10 @@ import { formatIssues, parseConfig } from '../../src/config/load.ts';
 import type { LoadBalancer, TrafficPolicy } from '../../src/config/types.ts';
 import { fmtCpu, fmtInt, fmtMs, round, sum } from './format.ts';
 import { adminRequest, benchRouteTable, putRoutes, startGateway } from './gateway-target.ts';
+import { type FixedRun, fixedRunJson } from './latency-phase.ts';
 import { type Cpu, heyWorkers, runHeyCsv, runWrk, withCpu } from './measure.ts';
 import type { Options } from './options.ts';
 import type { WrkResult } from './parse.ts';
-import type { FixedRun } from './plain-rows.ts';
 import { policyText } from './policy-report.ts';
 import { freePort, type Procs } from './procs.ts';
 import { type Env, nginxCommon, nginxPrefix, type Running, startNginx, waitHttpOk } from './targets.ts';
@@ -262,16 +262,7 @@ export async function runPolicyRows(ctx: PolicyContext): Promise<PolicyReport> {
             socketErrors: x.socketErrors,
             cpuPercent: x.cpu,
           })),
-          fixedRounds: r.fixedRounds.map((x) => ({
-            rps: round(x.rps, 1),
-            asked: x.asked,
-            requests: x.requests,
-            p50Ms: round(x.p50Ms),
-            p99Ms: round(x.p99Ms),
-            p999Ms: round(x.p999Ms),
-            statuses: x.statuses,
-            cpuPercent: x.cpu,
-          })),
+          fixedRounds: r.fixedRounds.map(fixedRunJson),
           non2xx: sum(r.peakRounds.map((x) => x.non2xx)) + sum(r.fixedRounds.map((x) => x.errors)),
         })),
         notes,

@@ -12,9 +12,9 @@ import type { RuntimePolicy } from '../core/model.ts';
 import { effectivePolicy, setPolicy } from '../core/policy.ts';
 import type { Handler } from './body.ts';
 import { readJson } from './body.ts';
-import { ApiError, invalid } from './errors.ts';
+import { invalid } from './errors.ts';
 import { type PolicyView, policyView } from './policy-view.ts';
-import { pushRoutesFor, type RoutesPending } from './route-push.ts';
+import { changeThenAnswer } from './route-push.ts';
 
 /** Same shape as the control API's routes (routes.ts): method, path pattern, handler, access. */
 export type LimitsRoute = [string, RegExp, Handler, Access];
@@ -31,16 +31,14 @@ export function limitsRoutes(c: Controller, need: (name: string) => ServiceConfi
     service: name,
     ...policyView(effectivePolicy(need(name), c.state(name))),
   });
-  const change = async (
-    name: string,
-    res: http.ServerResponse,
-    next: RuntimePolicy | undefined,
-  ): Promise<LimitsAnswer & Partial<RoutesPending>> => {
-    const r = c.run(name, (_svc, s) => setPolicy(s, next));
-    if (!r.ok) throw new ApiError(409, r.code, r.message);
-    const pending = await pushRoutesFor(c, res);
-    return { ...answer(name), ...pending };
-  };
+  const change = (name: string, res: http.ServerResponse, next: RuntimePolicy | undefined) =>
+    changeThenAnswer(
+      c,
+      res,
+      name,
+      (_svc, s) => setPolicy(s, next),
+      () => answer(name),
+    );
   return [
     ['GET', PATH, async (_q, _s, p) => answer(p.name), READ],
     [

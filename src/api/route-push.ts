@@ -6,6 +6,7 @@
  */
 import type http from 'node:http';
 import type { Controller } from '../controller/controller.ts';
+import { ApiError } from './errors.ts';
 
 /** Longest an answer waits for the gateway to take the routes. */
 export const ROUTES_ANSWER_WAIT_MS = 5_000;
@@ -15,8 +16,25 @@ export interface RoutesPending {
   routesPending: string;
 }
 
+/**
+ * Runs `change` on service `name` (409 when refused), then pushes the routes: the answer is `answer()`,
+ * with `routesPending` (and 202) when the gateway did not take them.
+ */
+export async function changeThenAnswer<T extends object>(
+  c: Controller,
+  res: http.ServerResponse,
+  name: string,
+  change: Parameters<Controller['run']>[1],
+  answer: () => T,
+): Promise<T & Partial<RoutesPending>> {
+  const r = c.run(name, change);
+  if (!r.ok) throw new ApiError(409, r.code, r.message);
+  const pending = await pushRoutes(c, res);
+  return { ...answer(), ...pending };
+}
+
 /** Pushes the routes; on failure sets 202 on `res` and returns the field the answer carries. */
-export async function pushRoutesFor(
+async function pushRoutes(
   c: Controller,
   res: http.ServerResponse,
   waitMs = ROUTES_ANSWER_WAIT_MS,

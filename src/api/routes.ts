@@ -19,7 +19,7 @@ import { limitsRoutes } from './limits-routes.ts';
 import { logFiles, streamLogs } from './logs.ts';
 import { gatewayMetrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
-import { pushRoutesFor } from './route-push.ts';
+import { changeThenAnswer } from './route-push.ts';
 import { securityRoutes } from './security-routes.ts';
 import { sessionRoutes } from './session-routes.ts';
 import { serviceStatus } from './status.ts';
@@ -44,17 +44,12 @@ function apiRoutes(c: Controller): Route[] {
     }
     return svc;
   };
-  const changeThenStatus = async (
+  // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
+  const changeThenStatus = (
     name: string,
     res: http.ServerResponse,
     change: Parameters<Controller['run']>[1],
-  ) => {
-    const r = c.run(name, change);
-    if (!r.ok) throw new ApiError(409, r.code, r.message);
-    // The answer comes once every gateway worker routes by the new state (abort, weights, rules).
-    const pending = await pushRoutesFor(c, res);
-    return { ...serviceStatus(c, name), ...pending };
-  };
+  ) => changeThenAnswer(c, res, name, change, () => ({ ...serviceStatus(c, name) }));
   const routes: Route[] = [
     ['GET', /^\/healthz$/, async () => ({ ok: true }), PUBLIC],
     ['GET', /^\/openapi\.json$/, async () => openApiDocument(CUTOVER_VERSION), READ],

@@ -206,26 +206,19 @@ export class GatewayProcess {
         return;
       }
       failures = h === null ? failures + 1 : 0;
-      if (this.attachedPid === undefined) {
-        // Our child: its 'exit' event handles a death (and starts the next master); a hang ends here.
-        const child = this.child;
-        if (failures < HUNG_AFTER_FAILURES || child?.pid === undefined || child.exitCode !== null) return;
-        this.log.error('gateway stopped answering; starting a new one', { pid: child.pid });
-        failures = 0;
-        // The master only, as below: its workers serve on until the next master's do.
-        signalProcess(child.pid, 'SIGKILL');
-        return;
-      }
-      const dead = !processAlive(this.attachedPid);
+      if (current === undefined) return;
+      // A child's death is its 'exit' event's (which starts the next master); an adopted one's is seen here.
+      const adopted = this.attachedPid !== undefined;
+      const dead = adopted && !processAlive(current);
       if (!dead && failures < HUNG_AFTER_FAILURES) return;
       this.log.error(
         dead ? 'gateway master died; starting a new one' : 'gateway stopped answering; starting a new one',
-        {
-          pid: this.attachedPid,
-        },
+        { pid: current },
       );
+      failures = 0;
       // The master only: its workers keep serving on the socket until the new master's workers do.
-      if (!dead) signalProcess(this.attachedPid, 'SIGKILL');
+      if (!dead) signalProcess(current, 'SIGKILL');
+      if (!adopted) return;
       this.attachedPid = undefined;
       this.restart();
     }, MONITOR_MS);
